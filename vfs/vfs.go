@@ -1,0 +1,51 @@
+// Package vfs is the small filesystem interface all Strata file I/O goes
+// through. Default returns the real operating-system filesystem; tests wrap
+// it (or an in-memory filesystem) to inject failures and simulate crashes, so
+// every durability claim can be tested.
+package vfs
+
+import (
+	"io"
+)
+
+// File is an open file. Reads and writes at the current offset follow the
+// io.Reader and io.Writer contracts; ReadAt does not move the offset.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	io.Writer
+	io.Closer
+	// Sync makes the file's contents durable (fsync).
+	Sync() error
+	// Size returns the current length of the file in bytes.
+	Size() (int64, error)
+	// Truncate changes the length of the file.
+	Truncate(size int64) error
+}
+
+// FS is a filesystem. Names are paths as the os package takes them.
+type FS interface {
+	// Create creates name, truncating it if it exists, open for reading and
+	// writing.
+	Create(name string) (File, error)
+	// Open opens an existing file for reading.
+	Open(name string) (File, error)
+	// Rename atomically replaces newname with oldname.
+	Rename(oldname, newname string) error
+	// Remove deletes a file.
+	Remove(name string) error
+	// MkdirAll creates dir and any missing parents.
+	MkdirAll(dir string) error
+	// List returns the names (not paths) of the entries of dir, sorted.
+	List(dir string) ([]string, error)
+	// Lock takes an exclusive advisory lock on name, creating it if needed.
+	// It fails at once if another process (or another Lock call) holds it.
+	// Closing the returned Closer releases the lock.
+	Lock(name string) (io.Closer, error)
+	// SyncDir makes the directory entries of dir durable (fsync on the
+	// directory), so that created, renamed and removed names survive a crash.
+	SyncDir(dir string) error
+	// Stat returns the size of name, or an error satisfying
+	// errors.Is(err, fs.ErrNotExist) when it is absent.
+	Stat(name string) (size int64, err error)
+}
