@@ -14,6 +14,7 @@ type File interface {
 	io.Reader
 	io.ReaderAt
 	io.Writer
+	io.WriterAt
 	io.Closer
 	// Sync makes the file's contents durable (fsync).
 	Sync() error
