@@ -1,0 +1,195 @@
+// Package db is Strata's public API: an embedded, persistent, sorted
+// key-value store built as an LSM tree whose SST files are indexed by a
+// B+Tree.
+//
+//	d, err := db.Open("/var/lib/myapp/state", nil)
+//	if err != nil { ... }
+//	defer d.Close()
+//	err = d.Put([]byte("user/42"), []byte("alice"))
+//	v, err := d.Get([]byte("user/42"))          // errors.Is(err, db.ErrNotFound) if absent
+//	it := d.Scan([]byte("user/"), []byte("user0"))
+//	for it.Next() { fmt.Printf("%s=%s\n", it.Key(), it.Value()) }
+//	err = it.Close()
+//
+// A DB is safe for concurrent use by many goroutines.
+package db
+
+import (
+	"errors"
+	"io"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seed-d6fe07da/strata/cache"
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/lsm"
+	"github.com/seed-d6fe07da/strata/manifest"
+	"github.com/seed-d6fe07da/strata/memtable"
+	"github.com/seed-d6fe07da/strata/vfs"
+	"github.com/seed-d6fe07da/strata/wal"
+)
+
+// Errors callers test with errors.Is.
+var (
+	// ErrNotFound is returned by Get for a key with no live value.
+	ErrNotFound = base.ErrNotFound
+	// ErrClosed is returned by every call on a closed DB or iterator.
+	ErrClosed = base.ErrClosed
+	// ErrCorruption wraps every error caused by on-disk bytes that fail
+	// validation; the message names the file and the place.
+	ErrCorruption = base.ErrCorruption
+	// ErrKeyTooLarge is returned for a key longer than MaxKeySize.
+	ErrKeyTooLarge = errors.New("strata: key too large")
+	// ErrValueTooLarge is returned for a value longer than MaxValueSize.
+	ErrValueTooLarge = errors.New("strata: value too large")
+	// ErrWritesStopped wraps the error that stopped writes: after a failed
+	// WAL write or fsync, or a failed flush, the database cannot promise
+	// durability and refuses further writes. Reopen it to recover.
+	ErrWritesStopped = errors.New("strata: writes stopped")
+	// ErrLocked is returned by Open when another DB (in this or another
+	// process) holds the directory.
+	ErrLocked = errors.New("strata: database directory is locked")
+)
+
+// DB is an open database.
+type DB struct {
+	dirname    string
+	opts       *Options
+	fs         vfs.FS
+	lock       io.Closer
+	cache      *cache.Pool
+	tables     *tableCache
+	maxKeySize int
+
+	// visibleSeq is the newest seqnum readers may see: every write with a
+	// seqnum at or below it is fully applied to the memtable.
+	visibleSeq atomic.Uint64
+
+	// rsMu guards rs, the view new readers take. Readers never take mu.
+	rsMu sync.RWMutex
+	rs   *readState
+
+	// mu guards the fields below it.
+	mu sync.Mutex
+	// closed is set by Close.
+	closed bool
+	// writers is the commit queue; writers[0] is the leader.
+	writers []*writer
+	// mem takes new writes; imms wait for a flush, oldest first.
+	mem  *memtable.Memtable
+	imms []*flushable
+	// log is the WAL of mem; logNum its file number.
+	log    *wal.Writer
+	logNum base.FileNum
+	// lastSeq is the last seqnum assigned.
+	lastSeq base.SeqNum
+	// nextFileNum is the next file number to hand out.
+	nextFileNum base.FileNum
+	// version is the current tree.
+	version *lsm.Version
+	// manifest is the open manifest log; written only by the goroutine
+	// that holds versionMu.
+	manifest *manifest.Writer
+	// writeErr, once set, stops every write.
+	writeErr error
+	// bgErr is the last background error (also copied to writeErr).
+	bgErr error
+	// bgCond is signalled when background work finishes or is needed.
+	bgCond *sync.Cond
+	// bgRunning is true while the background goroutine works on a job.
+	flushing, compacting bool
+	// stats counts work for Metrics.
+	stats dbStats
+
+	// versionMu serialises manifest writes and version installs. It is
+	// taken before mu when both are needed.
+	versionMu sync.Mutex
+
+	bgDone chan struct{}
+}
+
+// flushable is a full memtable waiting for its flush, with the WAL that
+// holds its writes.
+type flushable struct {
+	mem    *memtable.Memtable
+	logNum base.FileNum
+}
+
+type dbStats struct {
+	flushes, compactions      uint64
+	bytesFlushed              uint64
+	compactBytesIn            uint64
+	compactBytesOut           uint64
+	stallTime                 time.Duration
+	stalls                    uint64
+	walBytes, userBytes       uint64
+	obsoleteFilesRemoveErrors uint64
+}
+
+// MaxKeySize returns the largest key the database accepts: it depends on
+// the page size (a B+Tree node must hold several separators). With the
+// default 4 KiB pages it is 992 bytes.
+func (d *DB) MaxKeySize() int { return d.maxKeySize }
+
+func (d *DB) path(name string) string { return filepath.Join(d.dirname, name) }
+
+// Close syncs the WAL, waits for background work to stop and releases every
+// resource. Data in the memtable is recovered from the WAL at the next Open.
+// Every later call on d returns ErrClosed.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	d.closed = true
+	// Wait for queued writers to drain.
+	for len(d.writers) > 0 {
+		d.bgCond.Wait()
+	}
+	d.bgCond.Broadcast()
+	d.mu.Unlock()
+	<-d.bgDone
+
+	var err error
+	d.mu.Lock()
+	if d.log != nil {
+		if cerr := d.log.Close(); cerr != nil && d.writeErr == nil {
+			err = cerr
+		}
+		d.log = nil
+	}
+	d.mu.Unlock()
+
+	d.versionMu.Lock()
+	if d.manifest != nil {
+		if cerr := d.manifest.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		d.manifest = nil
+	}
+	d.versionMu.Unlock()
+
+	d.rsMu.Lock()
+	rs := d.rs
+	d.rs = nil
+	d.rsMu.Unlock()
+	if rs != nil {
+		rs.unref()
+	}
+	d.mu.Lock()
+	v := d.version
+	d.version = nil
+	d.mu.Unlock()
+	if v != nil {
+		// Closing is not obsolescence: detach the deletion callback by
+		// closing readers directly.
+		d.tables.closeAll()
+	}
+	if cerr := d.lock.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}

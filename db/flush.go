@@ -1,0 +1,317 @@
+package db
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/lsm"
+	"github.com/seed-d6fe07da/strata/manifest"
+	"github.com/seed-d6fe07da/strata/memtable"
+	"github.com/seed-d6fe07da/strata/sst"
+)
+
+// Flush writes the memtable to an SST and waits until it, and every
+// memtable queued before it, is durable in the tree. After Flush returns,
+// every earlier write survives a crash whatever SyncWrites says.
+func (d *DB) Flush() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	if d.writeErr != nil {
+		return d.writeErr
+	}
+	// Wait for in-flight writers so mem holds every acknowledged write.
+	for len(d.writers) > 0 {
+		d.bgCond.Wait()
+	}
+	if !d.mem.Empty() {
+		if err := d.rotateMemtableLocked(); err != nil {
+			d.writeErr = fmt.Errorf("%w: %v", ErrWritesStopped, err)
+			return d.writeErr
+		}
+	}
+	target := len(d.imms)
+	if target == 0 {
+		return nil
+	}
+	last := d.imms[target-1]
+	for {
+		if d.writeErr != nil {
+			return d.writeErr
+		}
+		pending := false
+		for _, f := range d.imms {
+			if f == last {
+				pending = true
+			}
+		}
+		if !pending {
+			return nil
+		}
+		if d.closed {
+			return ErrClosed
+		}
+		d.bgCond.Wait()
+	}
+}
+
+// maybeScheduleBackgroundLocked wakes the background goroutine if there is
+// a memtable to flush or a merge to run.
+func (d *DB) maybeScheduleBackgroundLocked() { d.bgCond.Broadcast() }
+
+// backgroundLoop flushes memtables and runs merges until Close. Flushes come
+// first: they unblock writers.
+func (d *DB) backgroundLoop() {
+	defer close(d.bgDone)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for {
+		if d.closed && len(d.writers) == 0 {
+			return
+		}
+		if d.bgErr == nil && len(d.imms) > 0 {
+			d.flushing = true
+			err := d.flushOldestLocked()
+			d.flushing = false
+			if err != nil {
+				d.setBackgroundErrorLocked(err)
+			}
+			d.bgCond.Broadcast()
+			continue
+		}
+		if d.bgErr == nil && !d.closed {
+			if c := lsm.Pick(d.version, lsm.PickerOptions{L0Trigger: d.opts.L0CompactionTrigger}); c != nil {
+				d.compacting = true
+				err := d.compactLocked(c)
+				d.compacting = false
+				if err != nil {
+					d.setBackgroundErrorLocked(err)
+				}
+				d.bgCond.Broadcast()
+				continue
+			}
+		}
+		d.bgCond.Wait()
+	}
+}
+
+func (d *DB) setBackgroundErrorLocked(err error) {
+	d.bgErr = err
+	if d.writeErr == nil {
+		d.writeErr = fmt.Errorf("%w: background: %v", ErrWritesStopped, err)
+	}
+}
+
+// flushOldestLocked writes the oldest immutable memtable to a level-0 SST
+// and installs it. d.mu is held on entry and exit, released for the I/O.
+func (d *DB) flushOldestLocked() error {
+	imm := d.imms[0]
+	nextLog := d.logNum
+	if len(d.imms) > 1 {
+		nextLog = d.imms[1].logNum
+	}
+	d.mu.Unlock()
+	start := time.Now()
+	meta, err := d.writeL0(imm.mem)
+	d.mu.Lock()
+	if err != nil {
+		return err
+	}
+	edit := &manifest.VersionEdit{LogNum: nextLog, LastSeq: d.lastSeq, NextFileNum: d.nextFileNum}
+	if meta != nil {
+		edit.NewFiles = []manifest.NewFile{{Level: 0, Meta: *meta}}
+		d.stats.bytesFlushed += meta.Size
+	}
+	if err := d.logAndApplyLocked(edit, func() { d.imms = d.imms[1:] }); err != nil {
+		return err
+	}
+	d.stats.flushes++
+	_ = start
+	// The flushed memtable's WAL is now obsolete.
+	d.mu.Unlock()
+	d.fs.Remove(d.path(base.MakeFilename(base.FileTypeLog, imm.logNum)))
+	d.mu.Lock()
+	return nil
+}
+
+// logAndApplyLocked makes edit durable in the manifest, then installs the
+// new version and read state; install runs under d.mu just before the swap
+// (to drop a flushed memtable in the same step). d.mu is held on entry and
+// exit and released for the manifest write.
+func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error {
+	d.mu.Unlock()
+	d.versionMu.Lock()
+	err := d.manifest.Append(edit)
+	d.versionMu.Unlock()
+	d.mu.Lock()
+	if err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	nv, err := d.version.Apply(edit)
+	if err != nil {
+		return fmt.Errorf("apply edit: %w", err)
+	}
+	old := d.version
+	d.version = nv
+	if install != nil {
+		install()
+	}
+	d.installReadStateLocked()
+	d.mu.Unlock()
+	old.Unref()
+	d.mu.Lock()
+	return nil
+}
+
+// allocFileNum hands out a new file number.
+func (d *DB) allocFileNum() base.FileNum {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := d.nextFileNum
+	d.nextFileNum++
+	return n
+}
+
+// writeL0 writes every entry of mem into one new SST as its own run, syncs
+// it and its directory, and returns its metadata; nil if mem had nothing to
+// write.
+func (d *DB) writeL0(mem *memtable.Memtable) (*manifest.FileMeta, error) {
+	it := mem.NewIter()
+	defer it.Close()
+	out := newRunWriter(d, 0, false)
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := out.add(it.Key(), it.Value(), false); err != nil {
+			out.abort()
+			return nil, err
+		}
+	}
+	if err := it.Error(); err != nil {
+		out.abort()
+		return nil, err
+	}
+	metas, err := out.finish()
+	if err != nil {
+		return nil, err
+	}
+	if len(metas) == 0 {
+		return nil, nil
+	}
+	return &metas[0], nil
+}
+
+// runWriter writes a sorted stream of entries into one run of SST files,
+// starting a new file past the target size but never between two versions
+// of one user key (files of a run have disjoint user-key ranges).
+type runWriter struct {
+	d       *DB
+	target  int64
+	split   bool
+	runID   uint64
+	w       *sst.Writer
+	cur     manifest.FileMeta
+	metas   []manifest.FileMeta
+	created []base.FileNum
+	lastKey []byte
+	closers []func() error
+}
+
+func newRunWriter(d *DB, target int64, split bool) *runWriter {
+	return &runWriter{d: d, target: target, split: split}
+}
+
+func (r *runWriter) add(key base.InternalKey, value []byte, _ bool) error {
+	if r.w != nil && r.split && r.w.EstimatedSize() >= r.target && !bytes.Equal(key.UserKey, r.lastKey) {
+		if err := r.finishFile(); err != nil {
+			return err
+		}
+	}
+	if r.w == nil {
+		if err := r.startFile(); err != nil {
+			return err
+		}
+	}
+	r.lastKey = append(r.lastKey[:0], key.UserKey...)
+	return r.w.Add(key, value)
+}
+
+func (r *runWriter) startFile() error {
+	num := r.d.allocFileNum()
+	if r.runID == 0 {
+		r.runID = uint64(num)
+	}
+	name := base.MakeFilename(base.FileTypeTable, num)
+	f, err := r.d.fs.Create(r.d.path(name))
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	r.created = append(r.created, num)
+	r.closers = append(r.closers, f.Close)
+	r.w = sst.NewWriter(f, sst.WriterOptions{
+		PageSize:        r.d.opts.PageSize,
+		BloomBitsPerKey: r.d.opts.BloomBitsPerKey,
+		FileName:        name,
+	})
+	r.cur = manifest.FileMeta{FileNum: num, Run: r.runID}
+	return nil
+}
+
+func (r *runWriter) finishFile() error {
+	props, err := r.w.Finish()
+	r.w = nil
+	if err != nil {
+		return fmt.Errorf("finish %s: %w", base.MakeFilename(base.FileTypeTable, r.cur.FileNum), err)
+	}
+	closeFile := r.closers[len(r.closers)-1]
+	r.closers = r.closers[:len(r.closers)-1]
+	if err := closeFile(); err != nil {
+		return fmt.Errorf("close %s: %w", base.MakeFilename(base.FileTypeTable, r.cur.FileNum), err)
+	}
+	m := r.cur
+	m.Size = uint64(props.Pages) * uint64(props.PageSize)
+	m.Smallest = props.Smallest
+	m.Largest = props.Largest
+	m.SmallestSeq = props.SmallestSeq
+	m.LargestSeq = props.LargestSeq
+	m.Entries = props.Entries
+	m.BloomBitsPerKey = props.BloomBitsPerKey
+	r.metas = append(r.metas, m)
+	return nil
+}
+
+// finish completes the last file and syncs the directory so every new name
+// is durable before a manifest edit refers to it.
+func (r *runWriter) finish() ([]manifest.FileMeta, error) {
+	if r.w != nil {
+		if err := r.finishFile(); err != nil {
+			r.abort()
+			return nil, err
+		}
+	}
+	if len(r.metas) > 0 {
+		if err := r.d.fs.SyncDir(r.d.dirname); err != nil {
+			r.abort()
+			return nil, fmt.Errorf("sync %s: %w", r.d.dirname, err)
+		}
+	}
+	return r.metas, nil
+}
+
+// abort removes every file the writer created.
+func (r *runWriter) abort() {
+	if r.w != nil {
+		r.w.Abort()
+		r.w = nil
+	}
+	for _, c := range r.closers {
+		c()
+	}
+	r.closers = nil
+	for _, num := range r.created {
+		r.d.fs.Remove(r.d.path(base.MakeFilename(base.FileTypeTable, num)))
+	}
+	r.metas = nil
+}

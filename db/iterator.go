@@ -1,0 +1,322 @@
+package db
+
+import (
+	"bytes"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/internal/merge"
+)
+
+// IterOptions bounds an iterator. Nil bounds are unbounded.
+type IterOptions struct {
+	// LowerBound is the inclusive lower bound.
+	LowerBound []byte
+	// UpperBound is the exclusive upper bound.
+	UpperBound []byte
+}
+
+// Iterator walks the live keys of a consistent view of the database in key
+// order, in either direction. Key and Value return slices valid until the
+// next positioning call; copy them to keep them. An Iterator is not safe
+// for concurrent use; close it when done (it pins the files it reads).
+//
+//	it := d.Scan(start, end)
+//	for it.Next() { use(it.Key(), it.Value()) }
+//	if err := it.Close(); err != nil { ... }
+type Iterator struct {
+	rs     *readState
+	seq    base.SeqNum
+	lower  []byte
+	upper  []byte
+	mi     *merge.Iterator
+	valid  bool
+	dir    int // +1 forward, -1 reverse, 0 unpositioned
+	key    []byte
+	value  []byte // aliases mi in forward mode, valBuf in reverse
+	valBuf []byte
+	err    error
+	closed bool
+}
+
+// Scan returns an iterator over the keys in [start, end); a nil bound is
+// unbounded. Errors surface in the iterator's Err.
+func (d *DB) Scan(start, end []byte) *Iterator {
+	return d.NewIter(&IterOptions{LowerBound: start, UpperBound: end})
+}
+
+// NewIter returns an unpositioned iterator; nil o means unbounded. Next on
+// an unpositioned iterator moves to the first key, so `for it.Next()` works.
+func (d *DB) NewIter(o *IterOptions) *Iterator {
+	rs := d.loadReadState()
+	if rs == nil {
+		return &Iterator{err: ErrClosed}
+	}
+	return d.newIterAt(rs, base.SeqNum(d.visibleSeq.Load()), o)
+}
+
+func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator {
+	it := &Iterator{rs: rs, seq: seq}
+	if o != nil {
+		it.lower = append([]byte(nil), o.LowerBound...)
+		it.upper = append([]byte(nil), o.UpperBound...)
+		if o.LowerBound == nil {
+			it.lower = nil
+		}
+		if o.UpperBound == nil {
+			it.upper = nil
+		}
+	}
+	children := []base.InternalIterator{rs.mem.NewIter()}
+	for _, m := range rs.imms {
+		children = append(children, m.NewIter())
+	}
+	for level := range rs.v.Levels {
+		for _, r := range rs.v.Levels[level] {
+			if it.upper != nil && bytes.Compare(r.Files[0].Smallest.UserKey, it.upper) >= 0 {
+				continue
+			}
+			if it.lower != nil && bytes.Compare(r.Files[len(r.Files)-1].Largest.UserKey, it.lower) < 0 {
+				continue
+			}
+			children = append(children, newRunIter(d.tables, r))
+		}
+	}
+	it.mi = merge.NewIterator(children...)
+	return it
+}
+
+// First moves to the first key.
+func (it *Iterator) First() bool {
+	if !it.usable() {
+		return false
+	}
+	it.dir = 1
+	if it.lower != nil {
+		it.mi.SeekGE(it.lower)
+	} else {
+		it.mi.First()
+	}
+	return it.findNext()
+}
+
+// Last moves to the last key.
+func (it *Iterator) Last() bool {
+	if !it.usable() {
+		return false
+	}
+	it.dir = -1
+	if it.upper != nil {
+		it.mi.SeekLT(it.upper)
+	} else {
+		it.mi.Last()
+	}
+	return it.findPrev()
+}
+
+// SeekGE moves to the first key >= key.
+func (it *Iterator) SeekGE(key []byte) bool {
+	if !it.usable() {
+		return false
+	}
+	if it.lower != nil && bytes.Compare(key, it.lower) < 0 {
+		key = it.lower
+	}
+	it.dir = 1
+	it.mi.SeekGE(key)
+	return it.findNext()
+}
+
+// SeekLT moves to the last key < key. With Prev and Next from there, it
+// answers "closest key to x" queries.
+func (it *Iterator) SeekLT(key []byte) bool {
+	if !it.usable() {
+		return false
+	}
+	if it.upper != nil && bytes.Compare(key, it.upper) > 0 {
+		key = it.upper
+	}
+	it.dir = -1
+	it.mi.SeekLT(key)
+	return it.findPrev()
+}
+
+// Next moves to the next key; on an unpositioned iterator, to the first.
+func (it *Iterator) Next() bool {
+	if !it.usable() {
+		return false
+	}
+	switch it.dir {
+	case 0:
+		return it.First()
+	case -1:
+		if !it.valid {
+			// Walked off the front: the next key is the first.
+			return it.First()
+		}
+		it.dir = 1
+		it.mi.SeekGE(it.key)
+		it.skipCurrentKey()
+		return it.findNext()
+	}
+	if !it.valid {
+		return false
+	}
+	it.skipCurrentKey()
+	return it.findNext()
+}
+
+// Prev moves to the previous key; on an unpositioned iterator, to the last.
+func (it *Iterator) Prev() bool {
+	if !it.usable() {
+		return false
+	}
+	switch it.dir {
+	case 0:
+		return it.Last()
+	case 1:
+		if !it.valid {
+			return it.Last()
+		}
+		it.dir = -1
+		it.mi.SeekLT(it.key)
+		return it.findPrev()
+	}
+	if !it.valid {
+		return false
+	}
+	return it.findPrev()
+}
+
+// skipCurrentKey moves mi past every version of it.key.
+func (it *Iterator) skipCurrentKey() {
+	for it.mi.Valid() && bytes.Equal(it.mi.Key().UserKey, it.key) {
+		it.mi.Next()
+	}
+}
+
+// findNext moves forward from mi's position to the newest visible version
+// of the next live key.
+func (it *Iterator) findNext() bool {
+	it.valid = false
+	for it.mi.Valid() {
+		k := it.mi.Key()
+		if it.upper != nil && bytes.Compare(k.UserKey, it.upper) >= 0 {
+			break
+		}
+		if k.SeqNum() > it.seq {
+			it.mi.Next()
+			continue
+		}
+		it.key = append(it.key[:0], k.UserKey...)
+		if k.Kind() == base.KindDelete {
+			it.skipCurrentKey()
+			continue
+		}
+		it.value = it.mi.Value()
+		it.valid = true
+		return true
+	}
+	return it.finish()
+}
+
+// findPrev moves backward from mi's position to the newest visible version
+// of the previous live key. mi ends just before that key's versions.
+func (it *Iterator) findPrev() bool {
+	it.valid = false
+	kind := base.KindDelete
+	for it.mi.Valid() {
+		k := it.mi.Key()
+		if it.lower != nil && bytes.Compare(k.UserKey, it.lower) < 0 {
+			break
+		}
+		if k.SeqNum() <= it.seq {
+			if kind != base.KindDelete && bytes.Compare(k.UserKey, it.key) < 0 {
+				break
+			}
+			kind = k.Kind()
+			if kind == base.KindDelete {
+				it.key = it.key[:0]
+			} else {
+				it.key = append(it.key[:0], k.UserKey...)
+				it.valBuf = append(it.valBuf[:0], it.mi.Value()...)
+			}
+		}
+		it.mi.Prev()
+	}
+	if kind != base.KindDelete {
+		it.value = it.valBuf
+		it.valid = true
+		return true
+	}
+	return it.finish()
+}
+
+// finish records an error from mi, if any, and leaves the iterator invalid.
+func (it *Iterator) finish() bool {
+	if err := it.mi.Error(); err != nil && it.err == nil {
+		it.err = err
+	}
+	return false
+}
+
+func (it *Iterator) usable() bool {
+	if it.closed {
+		it.err = ErrClosed
+		it.valid = false
+	}
+	if it.err != nil {
+		it.valid = false
+		return false
+	}
+	return true
+}
+
+// Valid reports whether the iterator is at a key.
+func (it *Iterator) Valid() bool { return it.valid && it.err == nil }
+
+// Key returns the current key, valid until the next move.
+func (it *Iterator) Key() []byte {
+	if !it.Valid() {
+		return nil
+	}
+	return it.key
+}
+
+// Value returns the current value, valid until the next move.
+func (it *Iterator) Value() []byte {
+	if !it.Valid() {
+		return nil
+	}
+	return it.value
+}
+
+// Err returns the first error the iterator met.
+func (it *Iterator) Err() error {
+	if it.err == ErrClosed && it.closed {
+		return nil
+	}
+	return it.err
+}
+
+// Close releases the iterator's view and returns its error, if any.
+// Closing twice returns ErrClosed.
+func (it *Iterator) Close() error {
+	if it.closed {
+		return ErrClosed
+	}
+	it.closed = true
+	it.valid = false
+	var err error
+	if it.mi != nil {
+		err = it.mi.Close()
+		it.mi = nil
+	}
+	if it.rs != nil {
+		it.rs.unref()
+		it.rs = nil
+	}
+	if it.err != nil {
+		return it.err
+	}
+	return err
+}

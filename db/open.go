@@ -1,0 +1,263 @@
+package db
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"sync"
+
+	"github.com/seed-d6fe07da/strata/cache"
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/lsm"
+	"github.com/seed-d6fe07da/strata/manifest"
+	"github.com/seed-d6fe07da/strata/memtable"
+	"github.com/seed-d6fe07da/strata/sst"
+	"github.com/seed-d6fe07da/strata/wal"
+)
+
+// Open opens the database in dir, creating dir and an empty database if
+// needed. A nil opts means defaults.
+//
+// Recovery: Open reads CURRENT and the manifest it names to learn the live
+// SSTs, replays every WAL not yet flushed into a memtable (a torn record at
+// the tail of the newest WAL is dropped: it was never acknowledged as
+// synced), flushes that memtable to a new SST, starts a fresh WAL and
+// removes files that no manifest names (garbage from a crash).
+func Open(dir string, opts *Options) (*DB, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.ensureDefaults()
+	d := &DB{
+		dirname:    dir,
+		opts:       o,
+		fs:         o.FS,
+		maxKeySize: sst.MaxKeySize(o.PageSize),
+		bgDone:     make(chan struct{}),
+	}
+	d.bgCond = sync.NewCond(&d.mu)
+	if err := d.fs.MkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("strata: open %s: %w", dir, err)
+	}
+	lock, err := d.fs.Lock(d.path("LOCK"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrLocked, dir, err)
+	}
+	d.lock = lock
+	d.cache = cache.New(cache.Options{Capacity: o.CacheSize, PageSize: o.PageSize})
+	d.tables = newTableCache(d.fs, dir, d.cache)
+	if err := d.recover(); err != nil {
+		d.tables.closeAll()
+		if d.log != nil {
+			d.log.Close()
+		}
+		if d.manifest != nil {
+			d.manifest.Close()
+		}
+		lock.Close()
+		return nil, err
+	}
+	go d.backgroundLoop()
+	d.mu.Lock()
+	d.maybeScheduleBackgroundLocked()
+	d.mu.Unlock()
+	return d, nil
+}
+
+// recover loads the manifest, replays WALs and starts the new WAL.
+func (d *DB) recover() error {
+	names, err := d.fs.List(d.dirname)
+	if err != nil {
+		return fmt.Errorf("strata: list %s: %w", d.dirname, err)
+	}
+	var state *manifest.State
+	var manifestNum base.FileNum
+	_, curErr := manifest.ReadCurrent(d.fs, d.dirname)
+	switch {
+	case curErr == nil:
+		state, manifestNum, err = manifest.Recover(d.fs, d.dirname)
+		if err != nil {
+			return fmt.Errorf("strata: recover manifest: %w", err)
+		}
+	case errors.Is(curErr, fs.ErrNotExist):
+		for _, n := range names {
+			if t, _ := base.ParseFilename(n); t == base.FileTypeTable || t == base.FileTypeLog {
+				return fmt.Errorf("%w: %s holds %s but no CURRENT file", ErrCorruption, d.dirname, n)
+			}
+		}
+		state = manifest.NewState()
+		if err := state.Apply(&manifest.VersionEdit{NextFileNum: 2}); err != nil {
+			return err
+		}
+		manifestNum = 1
+		w, err := manifest.Create(d.fs, d.dirname, manifestNum, state.Snapshot())
+		if err != nil {
+			return fmt.Errorf("strata: create manifest: %w", err)
+		}
+		d.manifest = w
+	default:
+		return fmt.Errorf("strata: read CURRENT: %w", curErr)
+	}
+	d.nextFileNum = state.NextFileNum
+	if d.nextFileNum <= manifestNum {
+		d.nextFileNum = manifestNum + 1
+	}
+	d.lastSeq = state.LastSeq
+	v, err := lsm.FromState(state, d.fileObsolete)
+	if err != nil {
+		return fmt.Errorf("%w: manifest: %v", ErrCorruption, err)
+	}
+	d.version = v
+
+	// Replay WALs at or after LogNum, oldest first.
+	var logs []base.FileNum
+	for _, n := range names {
+		if t, num := base.ParseFilename(n); t == base.FileTypeLog && num >= state.LogNum {
+			logs = append(logs, num)
+		}
+		if t, num := base.ParseFilename(n); num >= d.nextFileNum && t != base.FileTypeUnknown {
+			d.nextFileNum = num + 1
+		}
+	}
+	sort.Slice(logs, func(i, j int) bool { return logs[i] < logs[j] })
+	mem := memtable.New()
+	for i, num := range logs {
+		if err := d.replayWAL(num, mem, i == len(logs)-1); err != nil {
+			return err
+		}
+	}
+
+	// Open a new manifest (compacting the old log into one snapshot) when
+	// recovering an existing database, so no torn tail is appended to.
+	if d.manifest == nil {
+		manifestNum = d.nextFileNum
+		d.nextFileNum++
+		snap := state.Snapshot()
+		snap.NextFileNum = d.nextFileNum
+		w, err := manifest.Create(d.fs, d.dirname, manifestNum, snap)
+		if err != nil {
+			return fmt.Errorf("strata: create manifest: %w", err)
+		}
+		d.manifest = w
+	}
+
+	// Start the new WAL before the edit that makes the old ones obsolete.
+	d.logNum = d.nextFileNum
+	d.nextFileNum++
+	lf, err := d.fs.Create(d.path(base.MakeFilename(base.FileTypeLog, d.logNum)))
+	if err != nil {
+		return fmt.Errorf("strata: create WAL: %w", err)
+	}
+	d.log = wal.NewWriter(lf)
+	if err := d.fs.SyncDir(d.dirname); err != nil {
+		return fmt.Errorf("strata: sync %s: %w", d.dirname, err)
+	}
+
+	edit := &manifest.VersionEdit{LogNum: d.logNum, LastSeq: d.lastSeq}
+	if !mem.Empty() {
+		meta, err := d.writeL0(mem)
+		if err != nil {
+			return err
+		}
+		if meta != nil {
+			edit.NewFiles = append(edit.NewFiles, manifest.NewFile{Level: 0, Meta: *meta})
+		}
+	}
+	edit.NextFileNum = d.nextFileNum
+	if err := d.manifest.Append(edit); err != nil {
+		return fmt.Errorf("strata: write manifest: %w", err)
+	}
+	nv, err := d.version.Apply(edit)
+	if err != nil {
+		return fmt.Errorf("strata: apply recovery edit: %w", err)
+	}
+	d.version.Unref()
+	d.version = nv
+	d.visibleSeq.Store(uint64(d.lastSeq))
+	d.mem = memtable.New()
+	d.installReadStateLocked()
+
+	d.removeGarbage(manifestNum)
+	return nil
+}
+
+// replayWAL applies the records of WAL num to mem. A torn tail is accepted
+// only in the newest WAL: older ones were synced when they were closed.
+func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool) error {
+	name := base.MakeFilename(base.FileTypeLog, num)
+	f, err := d.fs.Open(d.path(name))
+	if err != nil {
+		return fmt.Errorf("strata: open WAL %s: %w", name, err)
+	}
+	defer f.Close()
+	r := wal.NewReader(f, name)
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("strata: replay %s: %w", name, err)
+		}
+		_, _, err = decodeBatch(rec, func(e batchEntry) error {
+			mem.Add(e.seq, e.kind, e.key, e.value)
+			if e.seq > d.lastSeq {
+				d.lastSeq = e.seq
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("strata: replay %s offset %d: %w", name, r.ValidLen(), err)
+		}
+	}
+	if r.TornTail() && !newest {
+		return fmt.Errorf("%w: %s: torn record at offset %d in a WAL that a newer WAL follows",
+			ErrCorruption, name, r.ValidLen())
+	}
+	return nil
+}
+
+// removeGarbage deletes files no manifest names: SSTs outside the version,
+// WALs before the current one, old manifests and temporary files.
+func (d *DB) removeGarbage(manifestNum base.FileNum) {
+	names, err := d.fs.List(d.dirname)
+	if err != nil {
+		return
+	}
+	live := make(map[base.FileNum]bool)
+	for _, f := range d.version.Files() {
+		live[f.FileNum] = true
+	}
+	for _, n := range names {
+		t, num := base.ParseFilename(n)
+		remove := false
+		switch t {
+		case base.FileTypeTable:
+			remove = !live[num]
+		case base.FileTypeLog:
+			remove = num < d.logNum
+		case base.FileTypeManifest:
+			remove = num != manifestNum
+		case base.FileTypeTemp:
+			remove = true
+		}
+		if remove {
+			if err := d.fs.Remove(d.path(n)); err != nil {
+				d.stats.obsoleteFilesRemoveErrors++
+			}
+		}
+	}
+}
+
+// fileObsolete is called when no version names f any more: its reader is
+// closed, its pages leave the cache and the file is deleted.
+func (d *DB) fileObsolete(f *lsm.File) {
+	d.tables.evict(f.FileNum)
+	if err := d.fs.Remove(d.path(base.MakeFilename(base.FileTypeTable, f.FileNum))); err != nil {
+		d.mu.Lock()
+		d.stats.obsoleteFilesRemoveErrors++
+		d.mu.Unlock()
+	}
+}

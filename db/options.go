@@ -1,0 +1,97 @@
+package db
+
+import (
+	"fmt"
+
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+// Options configures a database. A nil *Options means defaults; zero fields
+// take their defaults too. Open never modifies the caller's struct.
+type Options struct {
+	// MemtableSize is the bytes a memtable holds before it is flushed to an
+	// SST in the background. Default 4 MiB.
+	MemtableSize int64
+	// CacheSize is the bytes of the buffer pool that every SST page read
+	// goes through. Default 64 MiB.
+	CacheSize int64
+	// PageSize is the SST page size, a power of two in [1024, 65536].
+	// Default 4096. It bounds the key size: see MaxKeySize.
+	PageSize int
+	// BloomBitsPerKey is the Bloom filter memory per key. Default 10;
+	// negative disables filters.
+	BloomBitsPerKey float64
+	// SyncWrites makes every write return only after the WAL is fsynced.
+	// When false, writes reach the operating system at once and are synced
+	// by Flush, Close and memtable rotation: a process crash loses nothing,
+	// a power cut may lose the latest writes.
+	SyncWrites bool
+	// L0CompactionTrigger is the number of level-0 runs that starts a merge.
+	// Default 4.
+	L0CompactionTrigger int
+	// MaxImmutableMemtables is the number of full memtables waiting for a
+	// flush before writers stall. Default 2.
+	MaxImmutableMemtables int
+	// TargetFileSize bounds the size of the SSTs a merge writes. Default
+	// 2*MemtableSize.
+	TargetFileSize int64
+	// FS is the filesystem; nil means the operating system's. Tests pass an
+	// in-memory or fault-injecting one.
+	FS vfs.FS
+}
+
+// ensureDefaults returns a filled copy of o.
+func (o *Options) ensureDefaults() *Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.MemtableSize == 0 {
+		c.MemtableSize = 4 << 20
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = 64 << 20
+	}
+	if c.PageSize == 0 {
+		c.PageSize = 4096
+	}
+	if c.BloomBitsPerKey == 0 {
+		c.BloomBitsPerKey = 10
+	}
+	if c.L0CompactionTrigger == 0 {
+		c.L0CompactionTrigger = 4
+	}
+	if c.MaxImmutableMemtables == 0 {
+		c.MaxImmutableMemtables = 2
+	}
+	if c.TargetFileSize == 0 {
+		c.TargetFileSize = 2 * c.MemtableSize
+	}
+	if c.FS == nil {
+		c.FS = vfs.Default()
+	}
+	return &c
+}
+
+// Validate reports the first option that makes no sense, naming the field.
+// Zero values are valid (they mean the default).
+func (o *Options) Validate() error {
+	c := o.ensureDefaults()
+	switch {
+	case c.MemtableSize < 64<<10:
+		return fmt.Errorf("strata: Options.MemtableSize %d: must be at least 64 KiB", c.MemtableSize)
+	case c.PageSize < 1024 || c.PageSize > 65536 || c.PageSize&(c.PageSize-1) != 0:
+		return fmt.Errorf("strata: Options.PageSize %d: must be a power of two in [1024, 65536]", c.PageSize)
+	case c.CacheSize < int64(16*c.PageSize):
+		return fmt.Errorf("strata: Options.CacheSize %d: must hold at least 16 pages", c.CacheSize)
+	case c.BloomBitsPerKey > 64:
+		return fmt.Errorf("strata: Options.BloomBitsPerKey %g: must be at most 64", c.BloomBitsPerKey)
+	case c.L0CompactionTrigger < 1:
+		return fmt.Errorf("strata: Options.L0CompactionTrigger %d: must be positive", c.L0CompactionTrigger)
+	case c.MaxImmutableMemtables < 1:
+		return fmt.Errorf("strata: Options.MaxImmutableMemtables %d: must be positive", c.MaxImmutableMemtables)
+	case c.TargetFileSize < int64(c.PageSize)*16:
+		return fmt.Errorf("strata: Options.TargetFileSize %d: must be at least 16 pages", c.TargetFileSize)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package db
+
+import (
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/seed-d6fe07da/strata/lsm"
+	"github.com/seed-d6fe07da/strata/memtable"
+	"github.com/seed-d6fe07da/strata/sst"
+	"github.com/seed-d6fe07da/strata/vfs"
+
+	"github.com/seed-d6fe07da/strata/cache"
+	"github.com/seed-d6fe07da/strata/internal/base"
+)
+
+// readState is the immutable view a reader works on: the memtables and the
+// version. It is reference counted; the last unref releases the version,
+// which may make files obsolete.
+//
+// A plain RWMutex guards the pointer swap (DB.rsMu). Readers hold it only to
+// take a reference, never across I/O, so flushes and merges never block them.
+type readState struct {
+	refs atomic.Int32
+	mem  *memtable.Memtable
+	imms []*memtable.Memtable // newest first
+	v    *lsm.Version
+}
+
+func (rs *readState) unref() {
+	if rs.refs.Add(-1) == 0 {
+		rs.v.Unref()
+	}
+}
+
+// loadReadState returns the current view with a reference, or nil after
+// Close.
+func (d *DB) loadReadState() *readState {
+	d.rsMu.RLock()
+	rs := d.rs
+	if rs != nil {
+		rs.refs.Add(1)
+	}
+	d.rsMu.RUnlock()
+	return rs
+}
+
+// installReadStateLocked publishes a new view built from d's current
+// memtables and version. d.mu must be held; the old view is released after
+// the swap, outside rsMu.
+func (d *DB) installReadStateLocked() {
+	rs := &readState{mem: d.mem, v: d.version}
+	rs.refs.Store(1)
+	d.version.Ref()
+	for i := len(d.imms) - 1; i >= 0; i-- {
+		rs.imms = append(rs.imms, d.imms[i].mem)
+	}
+	d.rsMu.Lock()
+	old := d.rs
+	d.rs = rs
+	d.rsMu.Unlock()
+	if old != nil {
+		old.unref()
+	}
+}
+
+// tableCache keeps one open sst.Reader per live SST, opened on first use.
+type tableCache struct {
+	fs      vfs.FS
+	dirname string
+	cache   *cache.Pool
+
+	mu     sync.Mutex
+	tables map[base.FileNum]*tableEntry // guarded by mu
+}
+
+type tableEntry struct {
+	once sync.Once
+	r    *sst.Reader
+	err  error
+}
+
+func newTableCache(fs vfs.FS, dirname string, c *cache.Pool) *tableCache {
+	return &tableCache{fs: fs, dirname: dirname, cache: c, tables: make(map[base.FileNum]*tableEntry)}
+}
+
+// get returns the reader of file num, opening it if needed.
+func (tc *tableCache) get(num base.FileNum) (*sst.Reader, error) {
+	tc.mu.Lock()
+	e := tc.tables[num]
+	if e == nil {
+		e = &tableEntry{}
+		tc.tables[num] = e
+	}
+	tc.mu.Unlock()
+	e.once.Do(func() {
+		name := base.MakeFilename(base.FileTypeTable, num)
+		f, err := tc.fs.Open(filepath.Join(tc.dirname, name))
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.r, e.err = sst.Open(f, sst.ReaderOptions{Cache: tc.cache, FileNum: num, FileName: name})
+		if e.err != nil {
+			f.Close()
+		}
+	})
+	if e.err != nil {
+		tc.mu.Lock()
+		if tc.tables[num] == e {
+			delete(tc.tables, num)
+		}
+		tc.mu.Unlock()
+		return nil, e.err
+	}
+	return e.r, nil
+}
+
+// evict closes the reader of num, if open. Called only for files no
+// version names, so no reader can be using it.
+func (tc *tableCache) evict(num base.FileNum) {
+	tc.mu.Lock()
+	e := tc.tables[num]
+	delete(tc.tables, num)
+	tc.mu.Unlock()
+	if e != nil {
+		e.once.Do(func() {})
+		if e.r != nil {
+			e.r.Close()
+		}
+	}
+	tc.cache.EvictFile(num)
+}
+
+// closeAll closes every open reader.
+func (tc *tableCache) closeAll() {
+	tc.mu.Lock()
+	entries := tc.tables
+	tc.tables = make(map[base.FileNum]*tableEntry)
+	tc.mu.Unlock()
+	for _, e := range entries {
+		e.once.Do(func() {})
+		if e.r != nil {
+			e.r.Close()
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package db
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/memtable"
+	"github.com/seed-d6fe07da/strata/wal"
+)
+
+// writer is one caller waiting in the commit queue.
+type writer struct {
+	batch *Batch
+	sync  bool
+	done  bool
+	err   error
+	cond  sync.Cond
+}
+
+// maxGroupBytes bounds how much a commit leader gathers into one group.
+const maxGroupBytes = 1 << 20
+
+// Put sets key to value. The DB copies both.
+func (d *DB) Put(key, value []byte) error {
+	b := Batch{maxKey: d.maxKeySize}
+	if err := b.Put(key, value); err != nil {
+		return err
+	}
+	return d.Write(&b)
+}
+
+// Delete removes key. Deleting a missing key is not an error.
+func (d *DB) Delete(key []byte) error {
+	b := Batch{maxKey: d.maxKeySize}
+	if err := b.Delete(key); err != nil {
+		return err
+	}
+	return d.Write(&b)
+}
+
+// Write applies every write of b atomically. With Options.SyncWrites it
+// returns after the WAL holding b is fsynced; concurrent writers share one
+// fsync (group commit). b may be reused after Write returns.
+func (d *DB) Write(b *Batch) error {
+	if b.err != nil {
+		return b.err
+	}
+	if b.count == 0 {
+		d.mu.Lock()
+		closed := d.closed
+		d.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
+		return nil
+	}
+	w := &writer{batch: b, sync: d.opts.SyncWrites}
+	w.cond.L = &d.mu
+
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	d.writers = append(d.writers, w)
+	for !w.done && d.writers[0] != w {
+		w.cond.Wait()
+	}
+	if w.done {
+		d.mu.Unlock()
+		return w.err
+	}
+
+	// w leads a group: make room, take seqnums, then write the WAL and the
+	// memtable without holding mu while later writers queue up behind.
+	err := d.makeRoomForWriteLocked()
+	group := d.writers[:1]
+	if err == nil {
+		size := len(b.data)
+		for _, o := range d.writers[1:] {
+			if size+len(o.batch.data) > maxGroupBytes {
+				break
+			}
+			size += len(o.batch.data)
+			group = d.writers[:len(group)+1]
+		}
+	}
+	first := d.lastSeq + 1
+	log, mem := d.log, d.mem
+	d.mu.Unlock()
+
+	var last base.SeqNum
+	if err == nil {
+		last, err = d.commitGroup(group, first, log, mem)
+	}
+
+	d.mu.Lock()
+	if err != nil {
+		if d.writeErr == nil {
+			d.writeErr = fmt.Errorf("%w: %v", ErrWritesStopped, err)
+		}
+		err = d.writeErr
+	} else {
+		d.lastSeq = last
+		d.visibleSeq.Store(uint64(last))
+	}
+	for _, o := range group {
+		o.done = true
+		o.err = err
+		if o != w {
+			o.cond.Signal()
+		}
+	}
+	d.writers = d.writers[len(group):]
+	if len(d.writers) > 0 {
+		d.writers[0].cond.Signal()
+	} else if d.closed {
+		d.bgCond.Broadcast()
+	}
+	d.mu.Unlock()
+	return err
+}
+
+// commitGroup logs and applies a group of batches taking seqnums from
+// first on. It runs without d.mu; only the leader calls it.
+func (d *DB) commitGroup(group []*writer, first base.SeqNum, log *wal.Writer, mem *memtable.Memtable) (base.SeqNum, error) {
+	seq := first
+	doSync := false
+	for _, w := range group {
+		if err := log.WriteRecord(w.batch.encoded(seq)); err != nil {
+			return 0, fmt.Errorf("write WAL: %w", err)
+		}
+		seq += base.SeqNum(w.batch.count)
+		doSync = doSync || w.sync
+	}
+	if seq-1 > base.MaxSeqNum {
+		return 0, fmt.Errorf("sequence numbers exhausted")
+	}
+	var err error
+	if doSync {
+		err = log.Sync()
+	} else {
+		err = log.Flush()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sync WAL: %w", err)
+	}
+	seq = first
+	for _, w := range group {
+		_, _, err := decodeBatch(w.batch.data, func(e batchEntry) error {
+			mem.Add(e.seq, e.kind, e.key, e.value)
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		seq += base.SeqNum(w.batch.count)
+	}
+	return seq - 1, nil
+}
+
+// makeRoomForWriteLocked rotates a full memtable to the flush queue and
+// starts a new WAL for its successor; when too many memtables wait for a
+// flush it stalls the writer until the background catches up. d.mu is held.
+func (d *DB) makeRoomForWriteLocked() error {
+	var stallStart time.Time
+	defer func() {
+		if !stallStart.IsZero() {
+			d.stats.stallTime += time.Since(stallStart)
+			d.stats.stalls++
+		}
+	}()
+	for {
+		if d.writeErr != nil {
+			return d.writeErr
+		}
+		if d.mem.ApproximateSize() < d.opts.MemtableSize {
+			return nil
+		}
+		if len(d.imms) >= d.opts.MaxImmutableMemtables {
+			if stallStart.IsZero() {
+				stallStart = time.Now()
+			}
+			d.bgCond.Wait()
+			continue
+		}
+		if err := d.rotateMemtableLocked(); err != nil {
+			return err
+		}
+	}
+}
+
+// rotateMemtableLocked moves mem to the flush queue and opens a new WAL.
+// The old WAL is synced and closed first, so WALs older than the newest are
+// complete on disk. d.mu is held.
+func (d *DB) rotateMemtableLocked() error {
+	num := d.nextFileNum
+	d.nextFileNum++
+	f, err := d.fs.Create(d.path(base.MakeFilename(base.FileTypeLog, num)))
+	if err != nil {
+		return fmt.Errorf("create WAL: %w", err)
+	}
+	if err := d.fs.SyncDir(d.dirname); err != nil {
+		f.Close()
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	if err := d.log.Close(); err != nil {
+		f.Close()
+		return fmt.Errorf("close WAL: %w", err)
+	}
+	d.imms = append(d.imms, &flushable{mem: d.mem, logNum: d.logNum})
+	d.log = wal.NewWriter(f)
+	d.logNum = num
+	d.mem = memtable.New()
+	d.installReadStateLocked()
+	d.maybeScheduleBackgroundLocked()
+	return nil
+}

@@ -1,0 +1,228 @@
+// Package merge combines several internal iterators into one ordered stream
+// with a binary heap. It yields every entry of every input (it does not hide
+// shadowed versions); the db iterator and compactions decide visibility.
+package merge
+
+import (
+	"github.com/seed-d6fe07da/strata/internal/base"
+)
+
+// Iterator merges child iterators in base.CompareInternal order, in either
+// direction. Ties between children (the same internal key in two inputs)
+// order by child index, so callers should pass children newest first.
+type Iterator struct {
+	children []base.InternalIterator
+	heap     []int // indexes into children, a min-heap forward or max-heap in reverse
+	reverse  bool
+	err      error
+}
+
+// NewIterator returns a merging iterator over children. It takes ownership:
+// Close closes them all.
+func NewIterator(children ...base.InternalIterator) *Iterator {
+	return &Iterator{children: children, heap: make([]int, 0, len(children))}
+}
+
+func (m *Iterator) less(i, j int) bool {
+	a, b := m.children[m.heap[i]], m.children[m.heap[j]]
+	c := base.CompareInternal(a.Key(), b.Key())
+	if c == 0 {
+		return m.heap[i] < m.heap[j]
+	}
+	if m.reverse {
+		return c > 0
+	}
+	return c < 0
+}
+
+func (m *Iterator) up(j int) {
+	for {
+		i := (j - 1) / 2
+		if i == j || !m.less(j, i) {
+			break
+		}
+		m.heap[i], m.heap[j] = m.heap[j], m.heap[i]
+		j = i
+	}
+}
+
+func (m *Iterator) down(i int) {
+	n := len(m.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		j := l
+		if r := l + 1; r < n && m.less(r, l) {
+			j = r
+		}
+		if !m.less(j, i) {
+			return
+		}
+		m.heap[i], m.heap[j] = m.heap[j], m.heap[i]
+		i = j
+	}
+}
+
+// rebuild collects the valid children into the heap; ok is each child's
+// positioning result.
+func (m *Iterator) rebuild(reverse bool) bool {
+	m.reverse = reverse
+	m.heap = m.heap[:0]
+	for i, c := range m.children {
+		if c.Valid() {
+			m.heap = append(m.heap, i)
+		} else if err := c.Error(); err != nil && m.err == nil {
+			m.err = err
+		}
+	}
+	if m.err != nil {
+		m.heap = m.heap[:0]
+		return false
+	}
+	for i := len(m.heap)/2 - 1; i >= 0; i-- {
+		m.down(i)
+	}
+	return len(m.heap) > 0
+}
+
+// First moves to the smallest entry.
+func (m *Iterator) First() bool {
+	for _, c := range m.children {
+		c.First()
+	}
+	return m.rebuild(false)
+}
+
+// Last moves to the largest entry.
+func (m *Iterator) Last() bool {
+	for _, c := range m.children {
+		c.Last()
+	}
+	return m.rebuild(true)
+}
+
+// SeekGE moves to the first entry whose user key is >= key.
+func (m *Iterator) SeekGE(key []byte) bool {
+	for _, c := range m.children {
+		c.SeekGE(key)
+	}
+	return m.rebuild(false)
+}
+
+// SeekLT moves to the last entry whose user key is < key.
+func (m *Iterator) SeekLT(key []byte) bool {
+	for _, c := range m.children {
+		c.SeekLT(key)
+	}
+	return m.rebuild(true)
+}
+
+// Next moves to the next entry in key order.
+func (m *Iterator) Next() bool {
+	if len(m.heap) == 0 {
+		return false
+	}
+	if m.reverse {
+		m.switchDirection(false)
+		return len(m.heap) > 0
+	}
+	m.step(m.children[m.heap[0]].Next())
+	return len(m.heap) > 0
+}
+
+// Prev moves to the previous entry in key order.
+func (m *Iterator) Prev() bool {
+	if len(m.heap) == 0 {
+		return false
+	}
+	if !m.reverse {
+		m.switchDirection(true)
+		return len(m.heap) > 0
+	}
+	m.step(m.children[m.heap[0]].Prev())
+	return len(m.heap) > 0
+}
+
+// step repairs the heap after its top child moved; ok is whether it is still
+// valid.
+func (m *Iterator) step(ok bool) {
+	if ok {
+		m.down(0)
+		return
+	}
+	top := m.children[m.heap[0]]
+	if err := top.Error(); err != nil {
+		m.err = err
+		m.heap = m.heap[:0]
+		return
+	}
+	last := len(m.heap) - 1
+	m.heap[0] = m.heap[last]
+	m.heap = m.heap[:last]
+	if last > 0 {
+		m.down(0)
+	}
+}
+
+// switchDirection repositions every child on the other side of the current
+// key and makes the next step in the new direction.
+func (m *Iterator) switchDirection(reverse bool) {
+	cur := m.children[m.heap[0]]
+	key := cur.Key().Clone()
+	curIdx := m.heap[0]
+	for i, c := range m.children {
+		if i == curIdx {
+			continue
+		}
+		// Move c to the first entry >= key (forward) or > key (reverse),
+		// then, in reverse, step back once: the last entry < key.
+		c.SeekGE(key.UserKey)
+		for c.Valid() {
+			cmp := base.CompareInternal(c.Key(), key)
+			if cmp > 0 || (reverse && cmp == 0) {
+				break
+			}
+			c.Next()
+		}
+		if reverse && c.Error() == nil {
+			if c.Valid() {
+				c.Prev()
+			} else {
+				c.Last()
+			}
+		}
+	}
+	if reverse {
+		cur.Prev()
+	} else {
+		cur.Next()
+	}
+	m.rebuild(reverse)
+}
+
+// Valid reports whether the iterator is at an entry.
+func (m *Iterator) Valid() bool { return len(m.heap) > 0 }
+
+// Key returns the current key.
+func (m *Iterator) Key() base.InternalKey { return m.children[m.heap[0]].Key() }
+
+// Value returns the current value.
+func (m *Iterator) Value() []byte { return m.children[m.heap[0]].Value() }
+
+// Error returns the first error of any child.
+func (m *Iterator) Error() error { return m.err }
+
+// Close closes every child and returns the first error.
+func (m *Iterator) Close() error {
+	err := m.err
+	for _, c := range m.children {
+		if cerr := c.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	m.children = nil
+	m.heap = nil
+	return err
+}

@@ -1,0 +1,79 @@
+package lsm
+
+import (
+	"bytes"
+	"sort"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+)
+
+// CompactionIter filters a merged stream of internal keys for writing a new
+// run: of the versions of one user key it keeps the newest in each snapshot
+// stripe (the versions a reader at some snapshot, or at the newest state,
+// could see) and drops the others. When the output is the bottommost data,
+// a tombstone in the oldest stripe is dropped too: nothing older survives
+// below it for it to hide.
+//
+// Stripes: with snapshots s1 < s2 < ... < sn, stripe 0 holds seqnums <= s1,
+// stripe i holds (si, si+1], and stripe n holds everything newer than sn.
+type CompactionIter struct {
+	in         base.InternalIterator
+	snapshots  []base.SeqNum // ascending
+	bottommost bool
+
+	started    bool
+	curKey     []byte // user key of the current run of versions
+	lastStripe int    // stripe of the last version kept for curKey
+	valid      bool
+}
+
+// NewCompactionIter wraps in, which must yield entries in CompareInternal
+// order. snapshots must be sorted ascending.
+func NewCompactionIter(in base.InternalIterator, snapshots []base.SeqNum, bottommost bool) *CompactionIter {
+	return &CompactionIter{in: in, snapshots: snapshots, bottommost: bottommost}
+}
+
+func (c *CompactionIter) stripe(seq base.SeqNum) int {
+	return sort.Search(len(c.snapshots), func(i int) bool { return c.snapshots[i] >= seq })
+}
+
+// Next moves to the next entry to write and reports whether there is one.
+func (c *CompactionIter) Next() bool {
+	var ok bool
+	if !c.started {
+		c.started = true
+		ok = c.in.First()
+	} else {
+		ok = c.in.Next()
+	}
+	for ; ok; ok = c.in.Next() {
+		k := c.in.Key()
+		s := c.stripe(k.SeqNum())
+		if c.curKey == nil || !bytes.Equal(k.UserKey, c.curKey) {
+			c.curKey = append(c.curKey[:0], k.UserKey...)
+			if c.curKey == nil {
+				c.curKey = []byte{}
+			}
+		} else if s == c.lastStripe {
+			// An older version in a stripe that already has its newest.
+			continue
+		}
+		c.lastStripe = s
+		if k.Kind() == base.KindDelete && c.bottommost && s == 0 {
+			continue
+		}
+		c.valid = true
+		return true
+	}
+	c.valid = false
+	return false
+}
+
+// Key returns the current entry's key.
+func (c *CompactionIter) Key() base.InternalKey { return c.in.Key() }
+
+// Value returns the current entry's value.
+func (c *CompactionIter) Value() []byte { return c.in.Value() }
+
+// Error returns the input's error.
+func (c *CompactionIter) Error() error { return c.in.Error() }
