@@ -38,6 +38,8 @@ var ErrBatchTooLarge = errors.New("strata: batch larger than 1 GiB")
 type Batch struct {
 	data  []byte
 	count uint32
+	// userBytes counts the key and value bytes added.
+	userBytes int
 	// maxKey is the key-size limit of the database that made the batch.
 	maxKey int
 	err    error
@@ -76,6 +78,7 @@ func (b *Batch) add(kind base.Kind, key, value []byte, hasValue bool) error {
 		b.data = append(b.data, value...)
 	}
 	b.count++
+	b.userBytes += len(key) + len(value)
 	return nil
 }
 
@@ -95,6 +98,7 @@ func (b *Batch) Reset() {
 		b.data = b.data[:batchHeaderLen]
 	}
 	b.count = 0
+	b.userBytes = 0
 	b.err = nil
 }
 

@@ -57,13 +57,12 @@ func (d *DB) NewIter(o *IterOptions) *Iterator {
 func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator {
 	it := &Iterator{rs: rs, seq: seq}
 	if o != nil {
-		it.lower = append([]byte(nil), o.LowerBound...)
-		it.upper = append([]byte(nil), o.UpperBound...)
-		if o.LowerBound == nil {
-			it.lower = nil
+		// Copy the bounds, keeping nil (unbounded) apart from empty.
+		if o.LowerBound != nil {
+			it.lower = append([]byte{}, o.LowerBound...)
 		}
-		if o.UpperBound == nil {
-			it.upper = nil
+		if o.UpperBound != nil {
+			it.upper = append([]byte{}, o.UpperBound...)
 		}
 	}
 	children := []base.InternalIterator{rs.mem.NewIter()}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path/filepath"
 	"sort"
 	"sync"
 
@@ -40,6 +41,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 	d.bgCond = sync.NewCond(&d.mu)
 	if err := d.fs.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("strata: open %s: %w", dir, err)
+	}
+	// Make the directory's own entry durable, in case MkdirAll created it.
+	if err := d.fs.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+		return nil, fmt.Errorf("strata: sync parent of %s: %w", dir, err)
 	}
 	lock, err := d.fs.Lock(d.path("LOCK"))
 	if err != nil {

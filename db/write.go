@@ -105,6 +105,10 @@ func (d *DB) Write(b *Batch) error {
 	} else {
 		d.lastSeq = last
 		d.visibleSeq.Store(uint64(last))
+		for _, o := range group {
+			d.stats.walBytes += uint64(len(o.batch.data)) + 8
+			d.stats.userBytes += uint64(o.batch.userBytes)
+		}
 	}
 	for _, o := range group {
 		o.done = true

@@ -1,0 +1,110 @@
+package db
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/seed-d6fe07da/strata/cache"
+	"github.com/seed-d6fe07da/strata/lsm"
+)
+
+// LevelMetrics describes one level of the tree.
+type LevelMetrics struct {
+	Files int
+	Runs  int
+	Bytes uint64
+	// Entries counts the entries (including tombstones and old versions).
+	Entries uint64
+	// BloomBitsPerKey is the entry-weighted mean of the files' filter bits.
+	BloomBitsPerKey float64
+}
+
+// Metrics is a snapshot of the database's counters.
+type Metrics struct {
+	Levels [lsm.NumLevels]LevelMetrics
+	// Memtable bytes, and immutable memtables waiting for a flush.
+	MemtableBytes       int64
+	ImmutableMemtables  int
+	Flushes             uint64
+	Compactions         uint64
+	BytesFlushed        uint64
+	CompactionBytesIn   uint64
+	CompactionBytesOut  uint64
+	WALBytes            uint64
+	UserBytes           uint64
+	WriteStalls         uint64
+	WriteStallTime      time.Duration
+	Cache               cache.Metrics
+	// WriteAmplification is (WAL + flush + compaction output bytes) per
+	// user byte written.
+	WriteAmplification float64
+}
+
+// Metrics returns a snapshot of the database's counters.
+func (d *DB) Metrics() Metrics {
+	var m Metrics
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return m
+	}
+	v := d.version
+	v.Ref()
+	m.MemtableBytes = d.mem.ApproximateSize()
+	m.ImmutableMemtables = len(d.imms)
+	s := d.stats
+	d.mu.Unlock()
+	defer v.Unref()
+
+	for l := range v.Levels {
+		lm := &m.Levels[l]
+		var bits float64
+		for _, r := range v.Levels[l] {
+			lm.Runs++
+			for _, f := range r.Files {
+				lm.Files++
+				lm.Bytes += f.Size
+				lm.Entries += f.Entries
+				bits += f.BloomBitsPerKey * float64(f.Entries)
+			}
+		}
+		if lm.Entries > 0 {
+			lm.BloomBitsPerKey = bits / float64(lm.Entries)
+		}
+	}
+	m.Flushes = s.flushes
+	m.Compactions = s.compactions
+	m.BytesFlushed = s.bytesFlushed
+	m.CompactionBytesIn = s.compactBytesIn
+	m.CompactionBytesOut = s.compactBytesOut
+	m.WALBytes = s.walBytes
+	m.UserBytes = s.userBytes
+	m.WriteStalls = s.stalls
+	m.WriteStallTime = s.stallTime
+	m.Cache = d.cache.Metrics()
+	if s.userBytes > 0 {
+		m.WriteAmplification = float64(s.walBytes+s.bytesFlushed+s.compactBytesOut) / float64(s.userBytes)
+	}
+	return m
+}
+
+// String formats the metrics as a small table.
+func (m Metrics) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "level  runs  files       bytes     entries  bloom-bits\n")
+	for l, lm := range m.Levels {
+		if lm.Files == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "%5d %5d %6d %11d %11d %11.1f\n", l, lm.Runs, lm.Files, lm.Bytes, lm.Entries, lm.BloomBitsPerKey)
+	}
+	fmt.Fprintf(&b, "memtable %d bytes, %d immutable\n", m.MemtableBytes, m.ImmutableMemtables)
+	fmt.Fprintf(&b, "flushes %d (%d bytes), compactions %d (%d in, %d out)\n",
+		m.Flushes, m.BytesFlushed, m.Compactions, m.CompactionBytesIn, m.CompactionBytesOut)
+	fmt.Fprintf(&b, "user bytes %d, WAL bytes %d, write amplification %.2f\n", m.UserBytes, m.WALBytes, m.WriteAmplification)
+	fmt.Fprintf(&b, "write stalls %d (%s)\n", m.WriteStalls, m.WriteStallTime)
+	fmt.Fprintf(&b, "cache: %d hits, %d misses, %d evictions, %d/%d frames pinned, %d bytes read\n",
+		m.Cache.Hits, m.Cache.Misses, m.Cache.Evictions, m.Cache.Pinned, m.Cache.Frames, m.Cache.BytesRead)
+	return b.String()
+}

@@ -1,0 +1,227 @@
+package db
+
+import (
+	"bytes"
+	"errors"
+	"sort"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+// dbMachine is a rapid state machine comparing a DB with a map oracle. It
+// runs on an in-memory filesystem with SyncWrites, so a simulated crash
+// (CrashClone: only synced bytes and directory entries survive) must lose
+// nothing that was acknowledged.
+type dbMachine struct {
+	fs     *vfs.MemFS
+	opts   *Options
+	d      *DB
+	oracle map[string][]byte
+	keys   *rapid.Generator[[]byte]
+	vals   *rapid.Generator[[]byte]
+}
+
+func newDBMachine(t *rapid.T) *dbMachine {
+	m := &dbMachine{fs: vfs.NewMem(), oracle: map[string][]byte{}}
+	m.opts = &Options{
+		MemtableSize:        64 << 10,
+		CacheSize:           64 << 10,
+		PageSize:            1024,
+		SyncWrites:          true,
+		L0CompactionTrigger: 2,
+		TargetFileSize:      32 << 10,
+		FS:                  m.fs,
+	}
+	d, err := Open("/db", m.opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	m.d = d
+	// Keys from a small alphabet including 0x00 and 0xff so versions of a
+	// key pile up and boundary bytes are exercised.
+	m.keys = rapid.SliceOfN(rapid.SampledFrom([]byte{0x00, 'a', 'b', 'c', 0xff}), 0, 6)
+	m.vals = rapid.OneOf(
+		rapid.SliceOfN(rapid.Byte(), 0, 40),
+		rapid.SliceOfN(rapid.Byte(), 200, 3000), // overflow pages at 1 KiB
+	)
+	return m
+}
+
+func (m *dbMachine) Put(t *rapid.T) {
+	k, v := m.keys.Draw(t, "key"), m.vals.Draw(t, "value")
+	// Bulk the memtable so flushes and merges happen often.
+	n := rapid.IntRange(1, 40).Draw(t, "copies")
+	b := m.d.NewBatch()
+	for i := 0; i < n; i++ {
+		kk := append(append([]byte{}, k...), byte(i))
+		if err := b.Put(kk, v); err != nil {
+			t.Fatal(err)
+		}
+		m.oracle[string(kk)] = append([]byte{}, v...)
+	}
+	if err := m.d.Write(b); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+}
+
+func (m *dbMachine) Delete(t *rapid.T) {
+	k := m.keys.Draw(t, "key")
+	k = append(k, byte(rapid.IntRange(0, 3).Draw(t, "suffix")))
+	if err := m.d.Delete(k); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	delete(m.oracle, string(k))
+}
+
+func (m *dbMachine) Get(t *rapid.T) {
+	k := m.keys.Draw(t, "key")
+	k = append(k, byte(rapid.IntRange(0, 3).Draw(t, "suffix")))
+	v, err := m.d.Get(k)
+	want, ok := m.oracle[string(k)]
+	if !ok {
+		if !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get(%q): want ErrNotFound, got %q, %v", k, v, err)
+		}
+		return
+	}
+	if err != nil || !bytes.Equal(v, want) {
+		t.Fatalf("Get(%q) = %d bytes, %v; want %d bytes", k, len(v), err, len(want))
+	}
+}
+
+func (m *dbMachine) sortedRange(lo, hi []byte) []string {
+	var ks []string
+	for k := range m.oracle {
+		if (lo == nil || k >= string(lo)) && (hi == nil || k < string(hi)) {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func (m *dbMachine) Scan(t *rapid.T) {
+	var lo, hi []byte
+	if rapid.Bool().Draw(t, "hasLo") {
+		lo = m.keys.Draw(t, "lo")
+	}
+	if rapid.Bool().Draw(t, "hasHi") {
+		hi = m.keys.Draw(t, "hi")
+	}
+	want := m.sortedRange(lo, hi)
+	it := m.d.Scan(lo, hi)
+	var got []string
+	reverse := rapid.Bool().Draw(t, "reverse")
+	if reverse {
+		for ok := it.Last(); ok; ok = it.Prev() {
+			got = append(got, string(it.Key()))
+			if !bytes.Equal(it.Value(), m.oracle[string(it.Key())]) {
+				t.Fatalf("reverse scan: value of %q differs", it.Key())
+			}
+		}
+		for i, j := 0, len(got)-1; i < j; i, j = i+1, j-1 {
+			got[i], got[j] = got[j], got[i]
+		}
+	} else {
+		for it.Next() {
+			got = append(got, string(it.Key()))
+			if !bytes.Equal(it.Value(), m.oracle[string(it.Key())]) {
+				t.Fatalf("scan: value of %q differs", it.Key())
+			}
+		}
+	}
+	if err := it.Close(); err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("scan [%q, %q) reverse=%v: got %d keys %q, want %d %q", lo, hi, reverse, len(got), got, len(want), want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("scan [%q, %q): key %d = %q, want %q", lo, hi, i, got[i], want[i])
+		}
+	}
+}
+
+// Seek checks SeekGE and SeekLT followed by a few steps both ways.
+func (m *dbMachine) Seek(t *rapid.T) {
+	all := m.sortedRange(nil, nil)
+	k := m.keys.Draw(t, "seek")
+	it := m.d.NewIter(nil)
+	defer it.Close()
+	pos := sort.SearchStrings(all, string(k)) // first >= k
+	if rapid.Bool().Draw(t, "lt") {
+		it.SeekLT(k)
+		pos--
+	} else {
+		it.SeekGE(k)
+	}
+	steps := rapid.SliceOfN(rapid.Bool(), 0, 6).Draw(t, "steps")
+	for i := 0; ; i++ {
+		if pos < 0 || pos >= len(all) {
+			if it.Valid() {
+				t.Fatalf("iterator at %q, want exhausted (pos %d)", it.Key(), pos)
+			}
+			break
+		}
+		if !it.Valid() || string(it.Key()) != all[pos] {
+			t.Fatalf("iterator valid=%v at %q, want %q (err %v)", it.Valid(), it.Key(), all[pos], it.Err())
+		}
+		if i == len(steps) {
+			break
+		}
+		if steps[i] {
+			it.Next()
+			pos++
+		} else {
+			it.Prev()
+			pos--
+		}
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (m *dbMachine) Flush(t *rapid.T) {
+	if err := m.d.Flush(); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+}
+
+func (m *dbMachine) Reopen(t *rapid.T) {
+	if err := m.d.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	d, err := Open("/db", m.opts)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	m.d = d
+}
+
+// Crash drops everything not synced and reopens.
+func (m *dbMachine) Crash(t *rapid.T) {
+	clone := m.fs.CrashClone()
+	m.d.Close()
+	m.fs = clone
+	m.opts.FS = clone
+	d, err := Open("/db", m.opts)
+	if err != nil {
+		t.Fatalf("open after crash: %v", err)
+	}
+	m.d = d
+}
+
+func (m *dbMachine) Check(t *rapid.T) {}
+
+func TestDBStateMachine(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		m := newDBMachine(t)
+		defer func() { m.d.Close() }()
+		t.Repeat(rapid.StateMachineActions(m))
+	})
+}

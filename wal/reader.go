@@ -1,0 +1,161 @@
+package wal
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+// Reader replays the records of a file from offset 0. It reads through a
+// buffer with ReadAt, so it does not move the file's offset.
+type Reader struct {
+	f       vfs.File
+	name    string
+	br      *bufio.Reader
+	size    int64  // file size, read on the first Next
+	off     int64  // offset of the next record
+	payload []byte // scratch for the last payload returned
+	err     error  // sticky result once reading has stopped
+	torn    bool
+	started bool
+	hdr     [HeaderLen]byte // header scratch, kept here so it does not escape
+}
+
+// NewReader returns a Reader over f. name identifies the file in errors.
+func NewReader(f vfs.File, name string) *Reader {
+	return &Reader{f: f, name: name}
+}
+
+// Next returns the next record's payload, valid until the next call. At the
+// clean end of the file, or at a torn tail (see the package doc), it
+// returns io.EOF; TornTail tells the two apart. A corrupt record yields an
+// error wrapping base.ErrCorruption; I/O errors are returned wrapped. Once
+// Next has returned an error it returns the same error forever.
+func (r *Reader) Next() ([]byte, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if !r.started {
+		r.started = true
+		size, err := r.f.Size()
+		if err != nil {
+			r.err = fmt.Errorf("wal: %s: size: %w", r.name, err)
+			return nil, r.err
+		}
+		r.size = size
+		r.br = bufio.NewReaderSize(io.NewSectionReader(r.f, 0, size), bufSize)
+	}
+	p, err := r.next()
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	return p, nil
+}
+
+func (r *Reader) next() ([]byte, error) {
+	rem := r.size - r.off
+	if rem == 0 {
+		return nil, io.EOF
+	}
+	if rem < HeaderLen {
+		return r.tornTail()
+	}
+	h := r.hdr[:]
+	if _, err := io.ReadFull(r.br, h); err != nil {
+		return nil, r.readErr(err)
+	}
+	length := int64(binary.LittleEndian.Uint32(h[0:4]))
+	sum := binary.LittleEndian.Uint32(h[4:8])
+	end := HeaderLen + length // bytes from r.off to the end of the record
+	switch {
+	case length == 0:
+		zero, err := r.restIsZero(h)
+		if err != nil {
+			return nil, err
+		}
+		if zero {
+			return r.tornTail()
+		}
+		return nil, r.corrupt("zero length followed by non-zero bytes")
+	case end > rem:
+		// Also covers lengths over MaxPayload that run past the end.
+		return r.tornTail()
+	case length > MaxPayload:
+		return nil, r.corrupt("length %d over the maximum %d", length, MaxPayload)
+	}
+	if int64(cap(r.payload)) < length {
+		r.payload = make([]byte, length)
+	}
+	p := r.payload[:length]
+	if _, err := io.ReadFull(r.br, p); err != nil {
+		return nil, r.readErr(err)
+	}
+	if got := recordCRC(h[0:4], p); got != sum {
+		if end == rem {
+			return r.tornTail()
+		}
+		return nil, r.corrupt("checksum mismatch: stored %#08x, computed %#08x", sum, got)
+	}
+	r.off += end
+	return p, nil
+}
+
+// restIsZero reports whether the header h and every byte after it up to the
+// end of the file are zero.
+func (r *Reader) restIsZero(h []byte) (bool, error) {
+	for _, b := range h {
+		if b != 0 {
+			return false, nil
+		}
+	}
+	for {
+		chunk, err := r.br.Peek(bufSize)
+		for _, b := range chunk {
+			if b != 0 {
+				return false, nil
+			}
+		}
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return false, r.readErr(err)
+		}
+		if _, err := r.br.Discard(len(chunk)); err != nil {
+			return false, r.readErr(err)
+		}
+	}
+}
+
+// tornTail records that reading stopped at a torn tail.
+func (r *Reader) tornTail() ([]byte, error) {
+	r.torn = true
+	return nil, io.EOF
+}
+
+// corrupt builds a corruption error for the record at r.off.
+func (r *Reader) corrupt(format string, args ...any) error {
+	return base.Corruptf(r.name, fmt.Sprintf("offset %d", r.off), format, args...)
+}
+
+// readErr wraps an I/O error. The size was checked before every read, so an
+// early EOF means the file shrank under us.
+func (r *Reader) readErr(err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("wal: %s: read at offset %d: %w", r.name, r.off, err)
+}
+
+// ValidLen returns the offset just past the last good record returned: the
+// length to truncate the file to before appending after a torn tail.
+func (r *Reader) ValidLen() int64 { return r.off }
+
+// TornTail reports whether reading stopped at a torn or incomplete tail
+// rather than at a clean end of file.
+func (r *Reader) TornTail() bool { return r.torn }

@@ -1,0 +1,361 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+)
+
+// fataler is the part of testing.TB and *rapid.T the helpers use.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// writeAll writes the records and syncs, returning the file bytes.
+func writeAll(t fataler, recs [][]byte) []byte {
+	t.Helper()
+	f := &memFile{}
+	w := NewWriter(f)
+	for _, r := range recs {
+		if err := w.WriteRecord(r); err != nil {
+			t.Fatalf("WriteRecord: %v", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return f.data
+}
+
+// readAll replays data, returning the payloads and the final error.
+func readAll(data []byte) (*Reader, [][]byte, error) {
+	return readFile(&memFile{data: data})
+}
+
+// readFile replays f, returning the payloads and the final error.
+func readFile(f *memFile) (*Reader, [][]byte, error) {
+	r := NewReader(f, "000001.log")
+	var out [][]byte
+	for {
+		p, err := r.Next()
+		if err != nil {
+			return r, out, err
+		}
+		out = append(out, append([]byte(nil), p...))
+	}
+}
+
+func TestWorkedExample(t *testing.T) {
+	data := writeAll(t, [][]byte{[]byte("a")})
+	if len(data) != 9 || !bytes.Equal(data[:4], []byte{1, 0, 0, 0}) || data[8] != 'a' {
+		t.Fatalf("encoding % x", data)
+	}
+	want := crc32c([]byte{1, 0, 0, 0, 'a'})
+	if got := binary.LittleEndian.Uint32(data[4:8]); got != want {
+		t.Fatalf("crc %#x, want %#x", got, want)
+	}
+}
+
+// crc32c is an independent bit-at-a-time CRC-32C, to check the table one.
+func crc32c(p []byte) uint32 {
+	crc := ^uint32(0)
+	for _, b := range p {
+		crc ^= uint32(b)
+		for range 8 {
+			if crc&1 != 0 {
+				crc = crc>>1 ^ 0x82f63b78
+			} else {
+				crc >>= 1
+			}
+		}
+	}
+	return ^crc
+}
+
+func TestRoundTrip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		recs := rapid.SliceOfN(rapid.SliceOfN(rapid.Byte(), 1, 3000), 0, 60).Draw(t, "recs")
+		big := rapid.IntRange(0, 2).Draw(t, "big")
+		for range big {
+			// Larger than the writer's buffer: written straight through.
+			recs = append(recs, bytes.Repeat([]byte{0xab}, bufSize+rapid.IntRange(-10, 10).Draw(t, "delta")))
+		}
+		data := writeAll(t, recs)
+		r, got, err := readAll(data)
+		if err != io.EOF {
+			t.Fatalf("Next: %v", err)
+		}
+		if r.TornTail() {
+			t.Fatal("clean file reported as torn")
+		}
+		if r.ValidLen() != int64(len(data)) {
+			t.Fatalf("ValidLen %d, file %d", r.ValidLen(), len(data))
+		}
+		if len(got) != len(recs) {
+			t.Fatalf("got %d records, want %d", len(got), len(recs))
+		}
+		for i := range recs {
+			if !bytes.Equal(got[i], recs[i]) {
+				t.Fatalf("record %d differs", i)
+			}
+		}
+	})
+}
+
+func TestSizeAndFlush(t *testing.T) {
+	f := &memFile{}
+	w := NewWriter(f)
+	if err := w.WriteRecord([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if w.Size() != HeaderLen+5 || len(f.data) != 0 {
+		t.Fatalf("Size %d, file %d bytes before Flush", w.Size(), len(f.data))
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.data) != HeaderLen+5 || f.syncs != 0 {
+		t.Fatalf("after Flush: file %d bytes, %d syncs", len(f.data), f.syncs)
+	}
+	if err := w.Sync(); err != nil || f.syncs != 1 {
+		t.Fatalf("Sync: %v, %d syncs", err, f.syncs)
+	}
+	if err := w.Close(); err != nil || !f.closed {
+		t.Fatalf("Close: %v, closed %v", err, f.closed)
+	}
+	if err := w.WriteRecord([]byte("x")); !errors.Is(err, base.ErrClosed) {
+		t.Fatalf("WriteRecord after Close: %v", err)
+	}
+}
+
+func TestRejectsEmptyRecord(t *testing.T) {
+	w := NewWriter(&memFile{})
+	if err := w.WriteRecord(nil); !errors.Is(err, ErrEmptyRecord) {
+		t.Fatalf("empty record: %v", err)
+	}
+	// The Writer is still usable.
+	if err := w.WriteRecord([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTornTailEveryOffset(t *testing.T) {
+	recs := [][]byte{[]byte("first"), bytes.Repeat([]byte("second"), 50), []byte("third record")}
+	data := writeAll(t, recs)
+	lastStart := len(data) - (HeaderLen + len(recs[2]))
+	for cut := lastStart; cut < len(data); cut++ {
+		r, got, err := readAll(data[:cut])
+		if err != io.EOF {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		wantTorn := cut != lastStart
+		if r.TornTail() != wantTorn {
+			t.Fatalf("cut %d: TornTail %v, want %v", cut, r.TornTail(), wantTorn)
+		}
+		if len(got) != 2 || !bytes.Equal(got[1], recs[1]) || r.ValidLen() != int64(lastStart) {
+			t.Fatalf("cut %d: %d records, ValidLen %d", cut, len(got), r.ValidLen())
+		}
+	}
+}
+
+func TestCorruptLastRecordIsTorn(t *testing.T) {
+	data := writeAll(t, [][]byte{[]byte("one"), []byte("two")})
+	data[len(data)-1] ^= 1
+	r, got, err := readAll(data)
+	if err != io.EOF || !r.TornTail() || len(got) != 1 {
+		t.Fatalf("err %v torn %v records %d", err, r.TornTail(), len(got))
+	}
+}
+
+func TestZeroedTail(t *testing.T) {
+	good := writeAll(t, [][]byte{[]byte("one"), []byte("two")})
+	for _, n := range []int{1, 7, 8, 9, 100, 3 * bufSize} {
+		data := append(append([]byte(nil), good...), make([]byte, n)...)
+		r, got, err := readAll(data)
+		if err != io.EOF || !r.TornTail() || len(got) != 2 || r.ValidLen() != int64(len(good)) {
+			t.Fatalf("%d zeros: err %v torn %v records %d ValidLen %d", n, err, r.TornTail(), len(got), r.ValidLen())
+		}
+	}
+	// Zero length followed by something non-zero is corruption, even far away.
+	for _, at := range []int{4, 8, 2*bufSize + 17} {
+		data := append(append([]byte(nil), good...), make([]byte, 3*bufSize)...)
+		data[len(good)+at] = 1
+		_, got, err := readAll(data)
+		if !errors.Is(err, base.ErrCorruption) || len(got) != 2 {
+			t.Fatalf("non-zero at %d: err %v, %d records", at, err, len(got))
+		}
+	}
+}
+
+func TestCorruptMiddleRecord(t *testing.T) {
+	recs := [][]byte{[]byte("one"), []byte("two"), []byte("three")}
+	data := writeAll(t, recs)
+	second := HeaderLen + 3
+	for _, tc := range []struct {
+		name string
+		mut  func(d []byte)
+	}{
+		{"payload bit", func(d []byte) { d[second+HeaderLen] ^= 0x10 }},
+		{"crc bit", func(d []byte) { d[second+5] ^= 1 }},
+		{"length smaller", func(d []byte) { d[second] = 2 }},
+		{"length over max fits", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &memFile{data: append([]byte(nil), data...)}
+			if tc.mut == nil {
+				// A huge length whose record would still fit in the file,
+				// which is padded with virtual zeros to more than 1 GiB.
+				binary.LittleEndian.PutUint32(f.data[second:], MaxPayload+1)
+				f.pad = MaxPayload + 10
+			} else {
+				tc.mut(f.data)
+			}
+			r, got, err := readFile(f)
+			if !errors.Is(err, base.ErrCorruption) {
+				t.Fatalf("err %v, want corruption", err)
+			}
+			var ce *base.CorruptionError
+			if !errors.As(err, &ce) || ce.File != "000001.log" || ce.Where != "offset 11" {
+				t.Fatalf("error %v does not name file and offset 11", err)
+			}
+			if len(got) != 1 || r.ValidLen() != int64(second) || r.TornTail() {
+				t.Fatalf("%d records, ValidLen %d, torn %v", len(got), r.ValidLen(), r.TornTail())
+			}
+			if _, err2 := r.Next(); err2 != err {
+				t.Fatalf("second Next: %v, want sticky %v", err2, err)
+			}
+		})
+	}
+}
+
+func TestOversizeLengthPastEOFIsTorn(t *testing.T) {
+	data := writeAll(t, [][]byte{[]byte("one")})
+	h := make([]byte, HeaderLen+10)
+	binary.LittleEndian.PutUint32(h, 0xffffffff)
+	h[5] = 1
+	r, got, err := readAll(append(data, h...))
+	if err != io.EOF || !r.TornTail() || len(got) != 1 {
+		t.Fatalf("err %v torn %v records %d", err, r.TornTail(), len(got))
+	}
+}
+
+func TestFailedSyncIsSticky(t *testing.T) {
+	f := &memFile{}
+	w := NewWriter(f)
+	if err := w.WriteRecord([]byte("durable")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.syncErr = errInjected
+	if err := w.WriteRecord([]byte("lost")); err != nil {
+		t.Fatal(err)
+	}
+	err := w.Sync()
+	if !errors.Is(err, errInjected) {
+		t.Fatalf("Sync: %v", err)
+	}
+	f.syncErr = nil // the disk "recovers": the Writer must not pretend
+	for name, call := range map[string]func() error{
+		"WriteRecord": func() error { return w.WriteRecord([]byte("more")) },
+		"Flush":       w.Flush,
+		"Sync":        w.Sync,
+		"Close":       w.Close,
+		"Close again": w.Close,
+	} {
+		if got := call(); got != err {
+			t.Fatalf("%s after failed Sync: %v, want %v", name, got, err)
+		}
+	}
+	if !f.closed {
+		t.Fatal("Close did not close the file")
+	}
+}
+
+func TestFailedWriteIsSticky(t *testing.T) {
+	for _, short := range []bool{false, true} {
+		f := &memFile{}
+		if short {
+			f.shortBy = 1
+		} else {
+			f.writeErr = errInjected
+		}
+		w := NewWriter(f)
+		if err := w.WriteRecord([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		err := w.Flush()
+		if err == nil {
+			t.Fatalf("short=%v: Flush succeeded", short)
+		}
+		if short && !errors.Is(err, io.ErrShortWrite) {
+			t.Fatalf("short write: %v", err)
+		}
+		f.writeErr, f.shortBy = nil, 0
+		if got := w.Sync(); got != err {
+			t.Fatalf("Sync after failed write: %v", got)
+		}
+		if f.syncs != 0 {
+			t.Fatal("synced after a failed write")
+		}
+	}
+}
+
+func TestBigRecordWriteThroughFailure(t *testing.T) {
+	f := &memFile{writeErr: errInjected}
+	w := NewWriter(f)
+	if err := w.WriteRecord(make([]byte, bufSize+1)); !errors.Is(err, errInjected) {
+		t.Fatalf("big record: %v", err)
+	}
+	if err := w.WriteRecord([]byte("x")); !errors.Is(err, errInjected) {
+		t.Fatalf("after failure: %v", err)
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(writeAll(f, [][]byte{[]byte("a")}))
+	f.Add(writeAll(f, [][]byte{[]byte("one"), []byte("two"), bytes.Repeat([]byte{7}, 300)}))
+	f.Add(append(writeAll(f, [][]byte{[]byte("one")}), make([]byte, 20)...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(&memFile{data: data}, "fuzz.log")
+		off := int64(0)
+		for {
+			p, err := r.Next()
+			if err != nil {
+				if err != io.EOF && !errors.Is(err, base.ErrCorruption) {
+					t.Fatalf("unexpected error %v", err)
+				}
+				if err == io.EOF && !r.TornTail() && r.ValidLen() != int64(len(data)) {
+					t.Fatalf("clean EOF at %d of %d", r.ValidLen(), len(data))
+				}
+				return
+			}
+			if len(p) == 0 {
+				t.Fatal("empty payload")
+			}
+			rec := data[off : off+HeaderLen+int64(len(p))]
+			if binary.LittleEndian.Uint32(rec[4:]) != crc32c(append(append([]byte(nil), rec[:4]...), p...)) {
+				t.Fatal("record returned with a bad checksum")
+			}
+			if !bytes.Equal(rec[HeaderLen:], p) {
+				t.Fatal("payload differs from file bytes")
+			}
+			off += HeaderLen + int64(len(p))
+			if r.ValidLen() != off {
+				t.Fatalf("ValidLen %d, want %d", r.ValidLen(), off)
+			}
+		}
+	})
+}

@@ -1,0 +1,151 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+// bufSize is the size of the Writer's buffer. A record larger than the
+// buffer is written straight through.
+const bufSize = 64 << 10
+
+// ErrEmptyRecord is returned by WriteRecord for an empty payload, which the
+// format cannot tell from a zeroed tail.
+var ErrEmptyRecord = errors.New("wal: empty record")
+
+// ErrRecordTooLarge is returned by WriteRecord for a payload over MaxPayload.
+var ErrRecordTooLarge = errors.New("wal: record too large")
+
+// Writer appends records to a file. Records are buffered; Flush hands them
+// to the file and Sync makes them durable. A Writer is not safe for
+// concurrent use: the caller (group commit in the db) serialises writes.
+//
+// After a failed write or Sync the Writer is broken: every later call
+// returns the same error. A failed fsync may have dropped dirty pages, so
+// the caller must not retry and pretend the data is safe; it must treat the
+// log as lost from the last successful Sync and start a new one.
+type Writer struct {
+	f       vfs.File
+	buf     []byte // buffered bytes not yet written to f
+	written int64  // bytes written to f by this Writer
+	err     error  // sticky error; nil while the Writer is healthy
+	closed  bool
+	hdr     [HeaderLen]byte // header scratch, kept here so it does not escape
+}
+
+// NewWriter returns a Writer appending at f's current offset (offset 0 for
+// a new file, which is how the db uses it).
+func NewWriter(f vfs.File) *Writer {
+	return &Writer{f: f, buf: make([]byte, 0, bufSize)}
+}
+
+// WriteRecord buffers one record holding p. p may be reused when
+// WriteRecord returns. The record is not durable until Sync returns nil.
+// Empty payloads and payloads over MaxPayload are rejected without breaking
+// the Writer.
+func (w *Writer) WriteRecord(p []byte) error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	if len(p) == 0 {
+		return ErrEmptyRecord
+	}
+	if len(p) > MaxPayload {
+		return fmt.Errorf("%w: %d bytes, max %d", ErrRecordTooLarge, len(p), MaxPayload)
+	}
+	n := HeaderLen + len(p)
+	if len(w.buf)+n > cap(w.buf) {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	h := w.hdr[:]
+	putHeader(h, p)
+	if n > cap(w.buf) {
+		// Too large to buffer: write header and payload straight through.
+		if err := w.write(h); err != nil {
+			return err
+		}
+		return w.write(p)
+	}
+	w.buf = append(w.buf, h...)
+	w.buf = append(w.buf, p...)
+	return nil
+}
+
+// Flush writes buffered records to the file without syncing it.
+func (w *Writer) Flush() error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+// Sync flushes buffered records and fsyncs the file. When Sync returns nil
+// every record written so far is durable.
+func (w *Writer) Sync() error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if err := w.f.Sync(); err != nil {
+		w.err = fmt.Errorf("wal: sync: %w", err)
+		return w.err
+	}
+	return nil
+}
+
+// Size returns the number of bytes of records written by this Writer,
+// including those still buffered.
+func (w *Writer) Size() int64 { return w.written + int64(len(w.buf)) }
+
+// Close syncs and closes the file. The file is closed even if the sync
+// fails; the sync's error is returned. Later calls return an error wrapping
+// base.ErrClosed (or the earlier sticky error).
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.check()
+	}
+	err := w.Sync()
+	w.closed = true
+	if cerr := w.f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("wal: close: %w", cerr)
+	}
+	if w.err == nil {
+		w.err = fmt.Errorf("wal: writer: %w", base.ErrClosed)
+	}
+	return err
+}
+
+// check returns the sticky error, if any.
+func (w *Writer) check() error { return w.err }
+
+// flush writes the buffer to the file.
+func (w *Writer) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	err := w.write(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
+
+// write writes p to the file, breaking the Writer on failure.
+func (w *Writer) write(p []byte) error {
+	n, err := w.f.Write(p)
+	w.written += int64(n)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		w.err = fmt.Errorf("wal: write at offset %d: %w", w.written, err)
+		return w.err
+	}
+	return nil
+}
