@@ -1,0 +1,122 @@
+package db
+
+import (
+	"encoding/binary"
+	"flag"
+	"math/rand"
+	"testing"
+)
+
+// benchKeys sets the number of keys the read benchmarks load. The issue's
+// reference run uses 1M: go test -bench . -benchkeys 1000000 ./db/
+var benchKeys = flag.Int("benchkeys", 100_000, "keys loaded by the read benchmarks")
+
+// benchKey writes the 16-byte key for i into buf.
+func benchKey(buf []byte, i uint64) []byte {
+	binary.BigEndian.PutUint64(buf[0:8], i*0x9e3779b97f4a7c15) // scattered prefix
+	binary.BigEndian.PutUint64(buf[8:16], i)
+	return buf[:16]
+}
+
+func benchOptions() *Options {
+	return &Options{CacheSize: 256 << 20, MemtableSize: 8 << 20}
+}
+
+func BenchmarkPut(b *testing.B) {
+	d := mustOpen(b, b.TempDir(), benchOptions())
+	defer d.Close()
+	key := make([]byte, 16)
+	value := make([]byte, 100)
+	rand.New(rand.NewSource(1)).Read(value)
+	b.SetBytes(116)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := d.Put(benchKey(key, uint64(i)), value); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// loadedDB returns a DB holding n keys, flushed and merged.
+func loadedDB(b *testing.B, n int) *DB {
+	d := mustOpen(b, b.TempDir(), benchOptions())
+	key := make([]byte, 16)
+	value := make([]byte, 100)
+	rand.New(rand.NewSource(1)).Read(value)
+	batch := d.NewBatch()
+	for i := 0; i < n; i++ {
+		batch.Put(benchKey(key, uint64(i)), value)
+		if batch.Len() == 1000 {
+			if err := d.Write(batch); err != nil {
+				b.Fatal(err)
+			}
+			batch.Reset()
+		}
+	}
+	if err := d.Write(batch); err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func BenchmarkGetHit(b *testing.B) {
+	n := *benchKeys
+	d := loadedDB(b, n)
+	defer d.Close()
+	key := make([]byte, 16)
+	rng := rand.New(rand.NewSource(2))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := d.Get(benchKey(key, uint64(rng.Intn(n)))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetMiss(b *testing.B) {
+	n := *benchKeys
+	d := loadedDB(b, n)
+	defer d.Close()
+	key := make([]byte, 16)
+	rng := rand.New(rand.NewSource(3))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := d.Get(benchKey(key, uint64(n+rng.Intn(n)))); err != ErrNotFound {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScan reports the cost per entry of a full scan.
+func BenchmarkScan(b *testing.B) {
+	n := *benchKeys
+	d := loadedDB(b, n)
+	defer d.Close()
+	b.ReportAllocs()
+	b.SetBytes(116)
+	b.ResetTimer()
+	var it *Iterator
+	for i := 0; i < b.N; i++ {
+		if it == nil || !it.Next() {
+			if it != nil {
+				if err := it.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			it = d.Scan(nil, nil)
+			if !it.Next() {
+				b.Fatal("empty scan")
+			}
+		}
+	}
+	b.StopTimer()
+	if it != nil {
+		it.Close()
+	}
+}
