@@ -1,0 +1,737 @@
+// Package sst writes and reads one immutable sorted string table: the file a
+// memtable flush or a compaction produces. A file is a sequence of fixed-size
+// pages; point entries live in leaf pages indexed by a B+Tree stored in the
+// same file, and a Bloom filter over the user keys lets Get skip most files
+// that do not hold a key.
+//
+// # File layout
+//
+// All integers are little-endian. The page size P is a power of two between
+// 1024 and 65536 (default 4096); the file is exactly totalPages*P bytes.
+//
+//	page 0                metadata page (type 6), written last
+//	pages 1 .. L+O        leaf pages (type 1) in key order, each preceded by
+//	                      the overflow pages (type 3) of its large values
+//	next R pages          range-deletion leaf pages (type 5)
+//	next N pages          B+Tree node pages (type 2), level by level from the
+//	                      bottom; the last one is the root
+//	next B pages          Bloom filter pages (type 4)
+//
+// # Page header (every page)
+//
+//	offset size field
+//	0      1    page type: 1 leaf, 2 node, 3 overflow, 4 bloom, 5 range-del
+//	            leaf, 6 metadata
+//	1      1    reserved, 0
+//	2      2    uint16 count: entries (leaf, node, range-del pages), payload
+//	            bytes (overflow, bloom pages), body bytes (metadata page)
+//	4      4    uint32 CRC32C (Castagnoli) of page[0:4], then page[8:P],
+//	            then the page number as 4 little-endian bytes
+//
+// Mixing the page number into the checksum makes a page written or read at
+// the wrong offset fail its check. Unused bytes are zero.
+//
+// # Leaf pages (types 1 and 5) and node pages (type 2)
+//
+//	+--------+-----------------------+-----------+-------------------------+
+//	| header | slot[0] .. slot[n-1]  | free, 0s  | entry[n-1] .. entry[0]  |
+//	+--------+-----------------------+-----------+-------------------------+
+//	  8 bytes  n uint16 offsets          entries are packed from the end of
+//	           of the entries, in key    the page backwards; slot i points at
+//	           order                     the i-th smallest entry
+//
+//	leaf entry: uvarint keyLen | uvarint valueLen<<1|overflow | key | tail
+//	  key  = encoded internal key: user key, then uint64 seqnum<<8|kind
+//	  tail = the value (overflow = 0), or uint32 first overflow page
+//	         (overflow = 1); the value then fills ceil(valueLen/(P-8))
+//	         consecutive overflow pages, P-8 payload bytes each but the last
+//	node entry: uvarint keyLen | key | uint32 child page
+//	  key  = the encoded first internal key of the child (its separator)
+//
+// Entries in a page are strictly increasing in base.CompareInternal order.
+// A value is stored inline when the entry plus its slot takes at most
+// (P-8)/4 bytes, so a leaf always holds at least 4 entries; larger values go
+// to overflow pages, written as soon as the entry is added, just before the
+// leaf that references them. Range-deletion pages hold entries whose key is
+// (start, seqnum, KindRangeDelete) and whose inline value is the exclusive
+// end user key. To find the leaf for a target key, a node picks its last
+// child whose separator is <= the target (child 0 if none).
+//
+// # Overflow and Bloom pages (types 3 and 4)
+//
+// After the header, count payload bytes. Bloom pages hold the encoding of
+// package bloom's Builder.Finish over the distinct user keys of the point
+// entries, split over pages exactly like an overflow value.
+//
+// # Metadata page (type 6, page 0)
+//
+//	offset size field
+//	8      8    magic "STRATSST"
+//	16     4    format version, 1
+//	20     4    page size P
+//	24     4    leaf page count L
+//	28     4    overflow page count O
+//	32     4    node page count N
+//	36     4    root page (a leaf when height is 0; 0 when L is 0)
+//	40     4    tree height: node levels above the leaves
+//	44     4    first range-del page (always 1+L+O)
+//	48     4    range-del page count R
+//	52     4    first Bloom page (always 1+L+O+R+N)
+//	56     4    Bloom page count B
+//	60     4    Bloom encoding length in bytes
+//	64     8    point entry count
+//	72     8    range deletion count
+//	80     8    smallest seqnum (over points and range deletions)
+//	88     8    largest seqnum
+//	96     8    Bloom bits per key, float64 bits (0 without a filter)
+//	104    4    total page count, 1+L+O+R+N+B
+//	108    2+k  smallest point key: uint16 length k, encoded internal key
+//	...    2+k  largest point key, the same way (both lengths 0 without
+//	            point entries)
+//
+// The header's count is the body length, offset 8 to the end of the
+// largest key: 100 + (2+k) + (2+k') for keys of k and k' bytes.
+//
+// # Worked example
+//
+// A leaf of a 1024-byte-page file holding the single entry "a"#5,SET = "xy":
+//
+//	offset 0:    01 00 01 00 cc cc cc cc   type 1, count 1, CRC32C
+//	offset 8:    f3 03                     slot 0 = 0x3f3 = 1011
+//	offset 10:   00 ... 00                 free space
+//	offset 1011: 09                        keyLen 9 ("a" + 8-byte trailer)
+//	             04                        valueLen 2 <<1 | 0 (inline)
+//	             61 01 05 00 00 00 00 00 00  "a", trailer 5<<8|1 = 0x501
+//	             78 79                     "xy"
+//
+// # Constants that must never change
+//
+// The magic, format version 1, the page type numbers, the header layout, the
+// checksum (CRC32C over page[0:4], page[8:P], page number), the entry
+// encodings, the metadata offsets and the kinds in package base. A layout
+// change needs a new format version, and readers must keep reading version 1.
+package sst
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+)
+
+// Page sizes a file may use.
+const (
+	MinPageSize     = 1024
+	MaxPageSize     = 65536
+	DefaultPageSize = 4096
+)
+
+// MaxValueSize is the largest value Writer.Add accepts: 256 MiB.
+const MaxValueSize = 256 << 20
+
+// MaxKeySize returns the largest user key a file of the given page size
+// accepts: pageSize/4 - 32 bytes (992 for 4096-byte pages).
+//
+// The bound keeps the tree well formed. An encoded internal key is then at
+// most P/4-24 bytes, so a node entry with its slot (2-byte length, key,
+// 4-byte child, 2-byte slot) takes at most P/4-16 bytes and a node page holds
+// at least 4 separators (the tree needs 3 or more for a fan-out that keeps
+// it shallow); a leaf entry whose value overflowed takes at most P/4-11
+// bytes with its slot, under the (P-8)/4 bound that lets a leaf hold 4
+// entries; and the metadata page has room for both boundary keys.
+func MaxKeySize(pageSize int) int { return pageSize/4 - 32 }
+
+// Format constants. They are part of the on-disk format.
+const (
+	magic         = "STRATSST"
+	formatVersion = 1
+
+	pageHeaderSize = 8
+	slotSize       = 2
+
+	pageTypeLeaf     byte = 1
+	pageTypeNode     byte = 2
+	pageTypeOverflow byte = 3
+	pageTypeBloom    byte = 4
+	pageTypeRangeDel byte = 5
+	pageTypeMeta     byte = 6
+
+	// Metadata body offsets.
+	metaMagicOff     = 8
+	metaVersionOff   = 16
+	metaPageSizeOff  = 20
+	metaLeafOff      = 24
+	metaOverflowOff  = 28
+	metaNodeOff      = 32
+	metaRootOff      = 36
+	metaHeightOff    = 40
+	metaRDFirstOff   = 44
+	metaRDPagesOff   = 48
+	metaBloomOff     = 52
+	metaBloomPgOff   = 56
+	metaBloomLenOff  = 60
+	metaEntriesOff   = 64
+	metaRangeDelsOff = 72
+	metaSmallSeqOff  = 80
+	metaLargeSeqOff  = 88
+	metaBitsOff      = 96
+	metaTotalOff     = 104
+	metaKeysOff      = 108
+)
+
+// maxHeight bounds the node levels a reader follows, so a corrupt file
+// cannot send a descent around a cycle. With at least 3 children per node
+// and 2^32 pages a real tree is never deeper than 21.
+const maxHeight = 32
+
+// pageTypeName names a page type for error messages.
+func pageTypeName(t byte) string {
+	switch t {
+	case pageTypeLeaf:
+		return "leaf"
+	case pageTypeNode:
+		return "node"
+	case pageTypeOverflow:
+		return "overflow"
+	case pageTypeBloom:
+		return "bloom"
+	case pageTypeRangeDel:
+		return "range-del"
+	case pageTypeMeta:
+		return "metadata"
+	}
+	return fmt.Sprintf("unknown(%d)", t)
+}
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// pageChecksum computes the checksum of page as stored at page number pn.
+func pageChecksum(page []byte, pn uint32) uint32 {
+	c := crc32.Update(0, crcTable, page[:4])
+	c = crc32.Update(c, crcTable, page[pageHeaderSize:])
+	// The page number's 4 bytes, byte at a time with the table: passing a
+	// local array to crc32.Update would move it to the heap.
+	c = ^c
+	for i := 0; i < 4; i++ {
+		c = crcTable[byte(c)^byte(pn>>(8*i))] ^ c>>8
+	}
+	return ^c
+}
+
+// sealPage fills in the header of page for page number pn.
+func sealPage(page []byte, typ byte, count int, pn uint32) {
+	page[0] = typ
+	page[1] = 0
+	binary.LittleEndian.PutUint16(page[2:], uint16(count))
+	binary.LittleEndian.PutUint32(page[4:], pageChecksum(page, pn))
+}
+
+// validPageSize reports whether p is a page size a file may use.
+func validPageSize(p int) bool {
+	return p >= MinPageSize && p <= MaxPageSize && p&(p-1) == 0
+}
+
+// pageCount returns the count field of a page header.
+func pageCount(page []byte) int { return int(binary.LittleEndian.Uint16(page[2:])) }
+
+// checkPageHeader verifies the checksum, type and reserved byte of page,
+// read from page number pn.
+func checkPageHeader(page []byte, pn uint32, typ byte) error {
+	if len(page) < MinPageSize {
+		return fmt.Errorf("page of %d bytes is too short", len(page))
+	}
+	if got, want := binary.LittleEndian.Uint32(page[4:]), pageChecksum(page, pn); got != want {
+		return fmt.Errorf("checksum mismatch: stored %#08x, computed %#08x", got, want)
+	}
+	if page[0] != typ {
+		return fmt.Errorf("page type %s, want %s", pageTypeName(page[0]), pageTypeName(typ))
+	}
+	if page[1] != 0 {
+		return fmt.Errorf("reserved header byte is %#x, want 0", page[1])
+	}
+	return nil
+}
+
+// payloadCapacity is the payload of one overflow or Bloom page.
+func payloadCapacity(pageSize int) int { return pageSize - pageHeaderSize }
+
+// payloadPages returns how many overflow or Bloom pages hold n bytes.
+func payloadPages(n uint64, pageSize int) uint64 {
+	c := uint64(payloadCapacity(pageSize))
+	return (n + c - 1) / c
+}
+
+// checkPayloadPage verifies the body of an overflow or Bloom page (the
+// header was already checked).
+func checkPayloadPage(page []byte) error {
+	if n := pageCount(page); n == 0 || n > len(page)-pageHeaderSize {
+		return fmt.Errorf("payload length %d out of range [1, %d]", n, len(page)-pageHeaderSize)
+	}
+	return nil
+}
+
+// maxInlineEntry is the largest leaf entry, slot included, that keeps its
+// value inline: (P-8)/4, so 4 always fit in a leaf.
+func maxInlineEntry(pageSize int) int { return (pageSize - pageHeaderSize) / 4 }
+
+// maxEncodedKey is the longest encoded internal key a page may hold.
+func maxEncodedKey(pageSize int) int { return MaxKeySize(pageSize) + base.TrailerLen }
+
+// uvarintLen returns the length of v's uvarint encoding.
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// leafEntry is one decoded leaf entry. Its slices alias the page.
+type leafEntry struct {
+	key      []byte // encoded internal key, at least 8 bytes
+	value    []byte // the inline value; nil when overflow
+	valueLen int
+	ovfPage  uint32 // first overflow page when overflow
+	overflow bool
+}
+
+// readUvarint decodes a uvarint at page[off:] that must be at most limit. It
+// returns the value and the offset after it; ok is false when the varint is
+// malformed, runs past the page or exceeds limit.
+func readUvarint(page []byte, off int, limit uint64) (v uint64, next int, ok bool) {
+	if off >= len(page) {
+		return 0, 0, false
+	}
+	// Fast path: one byte.
+	if b := page[off]; b < 0x80 {
+		v = uint64(b)
+		return v, off + 1, v <= limit
+	}
+	v, n := binary.Uvarint(page[off:])
+	if n <= 0 || v > limit {
+		return 0, 0, false
+	}
+	return v, off + n, true
+}
+
+// slotOffset returns the entry offset in slot i, or -1 when the slot array
+// does not fit the page.
+func slotOffset(page []byte, i int) int {
+	s := pageHeaderSize + slotSize*i
+	if i < 0 || s+slotSize > len(page) {
+		return -1
+	}
+	return int(binary.LittleEndian.Uint16(page[s:]))
+}
+
+// decodeLeafEntry decodes the entry in slot i of a leaf or range-del page.
+// Every length and offset is checked against the page; ok is false for a
+// malformed entry. It never panics.
+func decodeLeafEntry(page []byte, i int) (e leafEntry, ok bool) {
+	off := slotOffset(page, i)
+	if off < pageHeaderSize {
+		return e, false
+	}
+	kl, off, ok := readUvarint(page, off, uint64(len(page)))
+	if !ok || kl < base.TrailerLen {
+		return e, false
+	}
+	vf, off, ok := readUvarint(page, off, MaxValueSize<<1|1)
+	if !ok {
+		return e, false
+	}
+	end := off + int(kl)
+	if end > len(page) {
+		return e, false
+	}
+	e.key = page[off:end:end]
+	e.valueLen = int(vf >> 1)
+	if vf&1 == 0 {
+		if e.valueLen > len(page)-end {
+			return e, false
+		}
+		e.value = page[end : end+e.valueLen : end+e.valueLen]
+		return e, true
+	}
+	if end+4 > len(page) {
+		return e, false
+	}
+	e.overflow = true
+	e.ovfPage = binary.LittleEndian.Uint32(page[end:])
+	return e, true
+}
+
+// leafKey returns the encoded key in slot i, or nil when it is malformed.
+func leafKey(page []byte, i int) []byte {
+	off := slotOffset(page, i)
+	if off < pageHeaderSize {
+		return nil
+	}
+	kl, off, ok := readUvarint(page, off, uint64(len(page)))
+	if !ok || kl < base.TrailerLen {
+		return nil
+	}
+	_, off, ok = readUvarint(page, off, MaxValueSize<<1|1)
+	if !ok || off+int(kl) > len(page) {
+		return nil
+	}
+	return page[off : off+int(kl) : off+int(kl)]
+}
+
+// decodeNodeEntry decodes the entry in slot i of a node page: the separator
+// (an encoded internal key) and the child page. ok is false for a malformed
+// entry.
+func decodeNodeEntry(page []byte, i int) (sep []byte, child uint32, ok bool) {
+	off := slotOffset(page, i)
+	if off < pageHeaderSize {
+		return nil, 0, false
+	}
+	kl, off, ok := readUvarint(page, off, uint64(len(page)))
+	if !ok || kl < base.TrailerLen {
+		return nil, 0, false
+	}
+	end := off + int(kl)
+	if end+4 > len(page) {
+		return nil, 0, false
+	}
+	return page[off:end:end], binary.LittleEndian.Uint32(page[end:]), true
+}
+
+// compareEncoded compares an encoded internal key (at least 8 bytes) with k
+// in base.CompareInternal order.
+func compareEncoded(enc []byte, k base.InternalKey) int {
+	n := len(enc) - base.TrailerLen
+	if c := bytes.Compare(enc[:n], k.UserKey); c != 0 {
+		return c
+	}
+	t := binary.LittleEndian.Uint64(enc[n:])
+	switch {
+	case t > k.Trailer:
+		return -1
+	case t < k.Trailer:
+		return 1
+	}
+	return 0
+}
+
+// compareEncodedKeys compares two encoded internal keys.
+func compareEncodedKeys(a, b []byte) int {
+	bk, _ := base.DecodeInternalKey(b)
+	return compareEncoded(a, bk)
+}
+
+// checkSlots verifies the parts of a leaf or node page common to both: a
+// non-zero count and a slot array that fits, with every slot pointing past
+// it.
+func checkSlots(page []byte) (n int, err error) {
+	n = pageCount(page)
+	if n == 0 {
+		return 0, errors.New("page has no entries")
+	}
+	lo := pageHeaderSize + slotSize*n
+	if lo > len(page) {
+		return 0, fmt.Errorf("slot array of %d entries overruns the page", n)
+	}
+	for i := 0; i < n; i++ {
+		if off := slotOffset(page, i); off < lo || off >= len(page) {
+			return 0, fmt.Errorf("slot %d: offset %d out of range [%d, %d)", i, off, lo, len(page))
+		}
+	}
+	return n, nil
+}
+
+// checkLeafPage verifies the body of a leaf (typ 1) or range-del (typ 5)
+// page whose header was already checked: every entry decodes, keys are
+// strictly increasing, kinds fit the page type, and overflow references lie
+// in pages [1, ovfEnd).
+func checkLeafPage(page []byte, typ byte, ovfEnd uint32) error {
+	n, err := checkSlots(page)
+	if err != nil {
+		return err
+	}
+	maxKey := maxEncodedKey(len(page))
+	var prev []byte
+	for i := 0; i < n; i++ {
+		e, ok := decodeLeafEntry(page, i)
+		if !ok {
+			return fmt.Errorf("slot %d: malformed entry", i)
+		}
+		if len(e.key) > maxKey {
+			return fmt.Errorf("slot %d: key of %d bytes exceeds %d", i, len(e.key), maxKey)
+		}
+		ik, _ := base.DecodeInternalKey(e.key)
+		switch typ {
+		case pageTypeRangeDel:
+			if ik.Kind() != base.KindRangeDelete {
+				return fmt.Errorf("slot %d: kind %s in a range-del page", i, ik.Kind())
+			}
+			if e.overflow {
+				return fmt.Errorf("slot %d: overflowed range deletion", i)
+			}
+			if bytes.Compare(ik.UserKey, e.value) >= 0 {
+				return fmt.Errorf("slot %d: range deletion start is not before its end", i)
+			}
+		default:
+			if k := ik.Kind(); k != base.KindSet && k != base.KindDelete {
+				return fmt.Errorf("slot %d: kind %s in a leaf page", i, k)
+			}
+			if e.overflow {
+				np := payloadPages(uint64(e.valueLen), len(page))
+				if e.valueLen == 0 || e.ovfPage < 1 || uint64(e.ovfPage)+np > uint64(ovfEnd) {
+					return fmt.Errorf("slot %d: overflow value of %d bytes at page %d outside pages [1, %d)", i, e.valueLen, e.ovfPage, ovfEnd)
+				}
+			}
+		}
+		if prev != nil && compareEncodedKeys(prev, e.key) >= 0 {
+			return fmt.Errorf("slot %d: key not after slot %d", i, i-1)
+		}
+		prev = e.key
+	}
+	return nil
+}
+
+// checkNodePage verifies the body of a node page whose header was already
+// checked: every entry decodes, separators are strictly increasing and
+// children lie in pages [1, total).
+func checkNodePage(page []byte, total uint32) error {
+	n, err := checkSlots(page)
+	if err != nil {
+		return err
+	}
+	maxKey := maxEncodedKey(len(page))
+	var prev []byte
+	for i := 0; i < n; i++ {
+		sep, child, ok := decodeNodeEntry(page, i)
+		if !ok {
+			return fmt.Errorf("slot %d: malformed entry", i)
+		}
+		if len(sep) > maxKey {
+			return fmt.Errorf("slot %d: separator of %d bytes exceeds %d", i, len(sep), maxKey)
+		}
+		if child < 1 || child >= total {
+			return fmt.Errorf("slot %d: child page %d outside [1, %d)", i, child, total)
+		}
+		if prev != nil && compareEncodedKeys(prev, sep) >= 0 {
+			return fmt.Errorf("slot %d: separator not after slot %d", i, i-1)
+		}
+		prev = sep
+	}
+	return nil
+}
+
+// metadata is the decoded metadata page.
+type metadata struct {
+	pageSize      int
+	leafPages     uint32
+	overflowPages uint32
+	nodePages     uint32
+	root          uint32
+	height        int
+	rangeDelFirst uint32
+	rangeDelPages uint32
+	bloomFirst    uint32
+	bloomPages    uint32
+	bloomLen      uint32
+	entries       uint64
+	rangeDels     uint64
+	smallestSeq   base.SeqNum
+	largestSeq    base.SeqNum
+	bloomBits     float64
+	totalPages    uint32
+	smallest      []byte // encoded; empty without point entries
+	largest       []byte
+}
+
+// leafEnd is one past the last page of the leaf and overflow section.
+func (m *metadata) leafEnd() uint32 { return 1 + m.leafPages + m.overflowPages }
+
+// nodeFirst is the first node page.
+func (m *metadata) nodeFirst() uint32 { return m.rangeDelFirst + m.rangeDelPages }
+
+// encodeMeta writes m into page (len(page) == m.pageSize, zeroed) and seals
+// it as page 0.
+func encodeMeta(m *metadata, page []byte) {
+	le := binary.LittleEndian
+	copy(page[metaMagicOff:], magic)
+	le.PutUint32(page[metaVersionOff:], formatVersion)
+	le.PutUint32(page[metaPageSizeOff:], uint32(m.pageSize))
+	le.PutUint32(page[metaLeafOff:], m.leafPages)
+	le.PutUint32(page[metaOverflowOff:], m.overflowPages)
+	le.PutUint32(page[metaNodeOff:], m.nodePages)
+	le.PutUint32(page[metaRootOff:], m.root)
+	le.PutUint32(page[metaHeightOff:], uint32(m.height))
+	le.PutUint32(page[metaRDFirstOff:], m.rangeDelFirst)
+	le.PutUint32(page[metaRDPagesOff:], m.rangeDelPages)
+	le.PutUint32(page[metaBloomOff:], m.bloomFirst)
+	le.PutUint32(page[metaBloomPgOff:], m.bloomPages)
+	le.PutUint32(page[metaBloomLenOff:], m.bloomLen)
+	le.PutUint64(page[metaEntriesOff:], m.entries)
+	le.PutUint64(page[metaRangeDelsOff:], m.rangeDels)
+	le.PutUint64(page[metaSmallSeqOff:], uint64(m.smallestSeq))
+	le.PutUint64(page[metaLargeSeqOff:], uint64(m.largestSeq))
+	le.PutUint64(page[metaBitsOff:], math.Float64bits(m.bloomBits))
+	le.PutUint32(page[metaTotalOff:], m.totalPages)
+	off := metaKeysOff
+	le.PutUint16(page[off:], uint16(len(m.smallest)))
+	off += 2 + copy(page[off+2:], m.smallest)
+	le.PutUint16(page[off:], uint16(len(m.largest)))
+	off += 2 + copy(page[off+2:], m.largest)
+	sealPage(page, pageTypeMeta, off-pageHeaderSize, 0)
+}
+
+// pageSizeMismatchError reports a metadata page whose page size field is a
+// valid page size other than the length of the buffer it was read into.
+type pageSizeMismatchError struct{ fileSize, bufSize int }
+
+func (e *pageSizeMismatchError) Error() string {
+	return fmt.Sprintf("file page size %d, read with page size %d", e.fileSize, e.bufSize)
+}
+
+// decodeMeta validates a metadata page read into page (whose length is the
+// page size it was read with) from a file of fileSize bytes, and decodes
+// it. Errors describe what failed; the caller names file and page. When the
+// page size field holds a valid size other than len(page), the error is a
+// *pageSizeMismatchError and nothing else was checked.
+func decodeMeta(page []byte, fileSize int64) (*metadata, error) {
+	le := binary.LittleEndian
+	if len(page) < MinPageSize {
+		return nil, fmt.Errorf("metadata page of %d bytes is too short", len(page))
+	}
+	if string(page[metaMagicOff:metaMagicOff+len(magic)]) != magic {
+		return nil, fmt.Errorf("bad magic %q", page[metaMagicOff:metaMagicOff+len(magic)])
+	}
+	if v := le.Uint32(page[metaVersionOff:]); v != formatVersion {
+		return nil, fmt.Errorf("unknown format version %d", v)
+	}
+	ps := le.Uint32(page[metaPageSizeOff:])
+	if !validPageSize(int(ps)) {
+		return nil, fmt.Errorf("invalid page size %d", ps)
+	}
+	if int(ps) != len(page) {
+		return nil, &pageSizeMismatchError{fileSize: int(ps), bufSize: len(page)}
+	}
+	if err := checkPageHeader(page, 0, pageTypeMeta); err != nil {
+		return nil, err
+	}
+	m := &metadata{
+		pageSize:      int(ps),
+		leafPages:     le.Uint32(page[metaLeafOff:]),
+		overflowPages: le.Uint32(page[metaOverflowOff:]),
+		nodePages:     le.Uint32(page[metaNodeOff:]),
+		root:          le.Uint32(page[metaRootOff:]),
+		rangeDelFirst: le.Uint32(page[metaRDFirstOff:]),
+		rangeDelPages: le.Uint32(page[metaRDPagesOff:]),
+		bloomFirst:    le.Uint32(page[metaBloomOff:]),
+		bloomPages:    le.Uint32(page[metaBloomPgOff:]),
+		bloomLen:      le.Uint32(page[metaBloomLenOff:]),
+		entries:       le.Uint64(page[metaEntriesOff:]),
+		rangeDels:     le.Uint64(page[metaRangeDelsOff:]),
+		smallestSeq:   base.SeqNum(le.Uint64(page[metaSmallSeqOff:])),
+		largestSeq:    base.SeqNum(le.Uint64(page[metaLargeSeqOff:])),
+		bloomBits:     math.Float64frombits(le.Uint64(page[metaBitsOff:])),
+		totalPages:    le.Uint32(page[metaTotalOff:]),
+	}
+	height := le.Uint32(page[metaHeightOff:])
+
+	// The two boundary keys.
+	off := metaKeysOff
+	var keys [2][]byte
+	for i := range keys {
+		if off+2 > len(page) {
+			return nil, errors.New("boundary keys overrun the page")
+		}
+		n := int(le.Uint16(page[off:]))
+		off += 2
+		if n > len(page)-off {
+			return nil, errors.New("boundary keys overrun the page")
+		}
+		keys[i] = page[off : off+n : off+n]
+		off += n
+	}
+	if got := pageCount(page); got != off-pageHeaderSize {
+		return nil, fmt.Errorf("body length %d, want %d", got, off-pageHeaderSize)
+	}
+	m.smallest, m.largest = keys[0], keys[1]
+
+	// Sections follow each other in a fixed order; every count is checked
+	// in 64 bits so no sum wraps.
+	P := uint64(ps)
+	L, O, R, N, B := uint64(m.leafPages), uint64(m.overflowPages), uint64(m.rangeDelPages), uint64(m.nodePages), uint64(m.bloomPages)
+	total := 1 + L + O + R + N + B
+	if total != uint64(m.totalPages) {
+		return nil, fmt.Errorf("total page count %d, sections add up to %d", m.totalPages, total)
+	}
+	if fileSize < 0 || uint64(fileSize) != total*P {
+		return nil, fmt.Errorf("file size %d, want %d pages of %d bytes", fileSize, total, P)
+	}
+	if uint64(m.rangeDelFirst) != 1+L+O {
+		return nil, fmt.Errorf("range-del section starts at page %d, want %d", m.rangeDelFirst, 1+L+O)
+	}
+	if uint64(m.bloomFirst) != 1+L+O+R+N {
+		return nil, fmt.Errorf("bloom section starts at page %d, want %d", m.bloomFirst, 1+L+O+R+N)
+	}
+	if payloadPages(uint64(m.bloomLen), m.pageSize) != B {
+		return nil, fmt.Errorf("bloom filter of %d bytes in %d pages", m.bloomLen, B)
+	}
+	if B > 0 && !(m.bloomBits > 0 && m.bloomBits <= 1e6) {
+		return nil, fmt.Errorf("bloom bits per key %v out of range", m.bloomBits)
+	}
+	if B == 0 && m.bloomBits != 0 {
+		return nil, fmt.Errorf("bloom bits per key %v without a filter", m.bloomBits)
+	}
+	if (m.rangeDels == 0) != (R == 0) || R > m.rangeDels {
+		return nil, fmt.Errorf("%d range deletions in %d pages", m.rangeDels, R)
+	}
+	if (m.entries == 0) != (L == 0) || L > m.entries {
+		return nil, fmt.Errorf("%d point entries in %d leaf pages", m.entries, L)
+	}
+	if m.entries == 0 && O != 0 {
+		return nil, fmt.Errorf("%d overflow pages without point entries", O)
+	}
+	if m.smallestSeq > m.largestSeq {
+		return nil, fmt.Errorf("smallest seqnum %d above largest %d", m.smallestSeq, m.largestSeq)
+	}
+	if height > maxHeight {
+		return nil, fmt.Errorf("tree height %d exceeds %d", height, maxHeight)
+	}
+	m.height = int(height)
+	switch {
+	case L == 0:
+		if m.root != 0 || height != 0 || N != 0 {
+			return nil, fmt.Errorf("root %d, height %d, %d node pages without leaves", m.root, height, N)
+		}
+	case L == 1:
+		if height != 0 || N != 0 || m.root < 1 || uint64(m.root) >= 1+L+O {
+			return nil, fmt.Errorf("root %d, height %d, %d node pages with one leaf", m.root, height, N)
+		}
+	default:
+		if height == 0 || N < uint64(height) || uint64(m.root) != 1+L+O+R+N-1 {
+			return nil, fmt.Errorf("root %d, height %d, %d node pages with %d leaves", m.root, height, N, L)
+		}
+	}
+	if m.entries == 0 {
+		if len(m.smallest) != 0 || len(m.largest) != 0 {
+			return nil, errors.New("boundary keys without point entries")
+		}
+		return m, nil
+	}
+	maxKey := maxEncodedKey(m.pageSize)
+	for _, k := range keys {
+		if len(k) < base.TrailerLen || len(k) > maxKey {
+			return nil, fmt.Errorf("boundary key of %d bytes", len(k))
+		}
+		ik, _ := base.DecodeInternalKey(k)
+		if kind := ik.Kind(); kind != base.KindSet && kind != base.KindDelete {
+			return nil, fmt.Errorf("boundary key of kind %s", kind)
+		}
+	}
+	if compareEncodedKeys(m.smallest, m.largest) > 0 {
+		return nil, errors.New("smallest key above largest")
+	}
+	return m, nil
+}

@@ -1,0 +1,368 @@
+package sst
+
+import (
+	"fmt"
+
+	"github.com/seed-d6fe07da/strata/cache"
+	"github.com/seed-d6fe07da/strata/internal/base"
+)
+
+// iterPos is where an iterator stands.
+type iterPos int8
+
+const (
+	posNone   iterPos = iota // not positioned yet, or failed
+	posValid                 // at an entry
+	posBefore                // moved before the first entry
+	posAfter                 // moved past the last entry
+)
+
+// iterLevel is one page on the iterator's path from the root: pinned, with
+// the slot the path goes through.
+type iterLevel struct {
+	h    cache.Handle
+	page []byte
+	pn   uint32
+	n    int // entries in the page
+	idx  int // current slot
+}
+
+// Iter is a B+Tree cursor over a file's point entries; it implements
+// base.InternalIterator. It pins the pages on its path from the root down to
+// the current leaf, so Key and an inline Value alias the pinned leaf; an
+// overflowed value is copied into a buffer the iterator reuses. An Iter is
+// not safe for concurrent use; Close it to unpin its pages.
+type Iter struct {
+	r *Reader
+	// path[0] is the root, path[height] the leaf; depth levels are pinned.
+	path   [maxHeight + 1]iterLevel
+	depth  int
+	height int
+	pos    iterPos
+
+	key      base.InternalKey
+	ent      leafEntry
+	val      []byte
+	valReady bool
+	ovf      []byte // reused buffer for overflowed values
+
+	err    error
+	closed bool
+}
+
+var _ base.InternalIterator = (*Iter)(nil)
+
+// NewIter returns an unpositioned iterator over the file's point entries.
+func (r *Reader) NewIter() *Iter {
+	it := &Iter{r: r, height: r.meta.height}
+	if r.closed.Load() {
+		it.err = base.ErrClosed
+	}
+	return it
+}
+
+// releaseFrom unpins the path from level l down.
+func (it *Iter) releaseFrom(l int) {
+	for it.depth > l {
+		it.depth--
+		it.path[it.depth].h.Release()
+		it.path[it.depth] = iterLevel{}
+	}
+}
+
+// fail records err, unpins everything and leaves the iterator invalid.
+func (it *Iter) fail(err error) bool {
+	if it.err == nil {
+		it.err = err
+	}
+	it.releaseFrom(0)
+	it.pos = posNone
+	it.key = base.InternalKey{}
+	return false
+}
+
+// usable reports whether a positioning call may proceed.
+func (it *Iter) usable() bool {
+	if it.closed {
+		if it.err == nil {
+			it.err = base.ErrClosed
+		}
+		return false
+	}
+	return it.err == nil
+}
+
+// descent modes: how a page on the way down picks its slot.
+const (
+	modeFirst = iota
+	modeLast
+	modeSeekGE // node: last separator <= target; leaf: first entry >= target
+	modeSeekLT // node: last separator < target; leaf: first entry >= target
+)
+
+// descend pins page pn as level l of the path and goes down to a leaf,
+// choosing slots by mode. At the leaf, idx may be n (SeekGE: past the leaf)
+// or the slot of the first entry >= target (SeekLT); the caller adjusts.
+func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey) error {
+	r := it.r
+	for {
+		typ := pageTypeNode
+		if l == it.height {
+			typ = pageTypeLeaf
+		}
+		h, page, err := r.readPage(pn, typ)
+		if err != nil {
+			return err
+		}
+		n := pageCount(page)
+		lv := &it.path[l]
+		*lv = iterLevel{h: h, page: page, pn: pn, n: n}
+		it.depth = l + 1
+		if l == it.height {
+			switch mode {
+			case modeFirst:
+				lv.idx = 0
+			case modeLast:
+				lv.idx = n - 1
+			default:
+				lv.idx = searchLeaf(page, n, target)
+			}
+			return nil
+		}
+		switch mode {
+		case modeFirst:
+			lv.idx = 0
+		case modeLast:
+			lv.idx = n - 1
+		case modeSeekGE:
+			lv.idx = searchNode(page, n, target, false)
+		case modeSeekLT:
+			lv.idx = searchNode(page, n, target, true)
+		}
+		if pn, err = r.nodeChild(page, pn, lv.idx, it.height-l-1); err != nil {
+			return err
+		}
+		l++
+	}
+}
+
+// settle decodes the entry the leaf level points at.
+func (it *Iter) settle() bool {
+	lv := &it.path[it.height]
+	e, ok := decodeLeafEntry(lv.page, lv.idx)
+	if !ok {
+		return it.fail(it.r.corrupt(lv.pn, fmt.Errorf("slot %d: malformed entry", lv.idx)))
+	}
+	it.ent = e
+	it.key, _ = base.DecodeInternalKey(e.key)
+	it.val = e.value
+	it.valReady = !e.overflow
+	it.pos = posValid
+	return true
+}
+
+// start unpins the old path before a fresh positioning; false when the
+// iterator cannot move or the file has no point entries.
+func (it *Iter) start() bool {
+	it.releaseFrom(0)
+	it.pos = posNone
+	it.key = base.InternalKey{}
+	if !it.usable() {
+		return false
+	}
+	return it.r.meta.entries > 0
+}
+
+// First moves to the first entry.
+func (it *Iter) First() bool {
+	if !it.start() {
+		return false
+	}
+	if err := it.descend(it.r.meta.root, 0, modeFirst, base.InternalKey{}); err != nil {
+		return it.fail(err)
+	}
+	return it.settle()
+}
+
+// Last moves to the last entry.
+func (it *Iter) Last() bool {
+	if !it.start() {
+		return false
+	}
+	if err := it.descend(it.r.meta.root, 0, modeLast, base.InternalKey{}); err != nil {
+		return it.fail(err)
+	}
+	return it.settle()
+}
+
+// SeekGE moves to the first entry whose user key is >= key.
+func (it *Iter) SeekGE(key []byte) bool {
+	if !it.start() {
+		it.pos = posAfter
+		return false
+	}
+	target := base.MakeInternalKey(key, base.MaxSeqNum, base.KindMax)
+	if err := it.descend(it.r.meta.root, 0, modeSeekGE, target); err != nil {
+		return it.fail(err)
+	}
+	if lv := &it.path[it.height]; lv.idx >= lv.n {
+		return it.nextLeaf()
+	}
+	return it.settle()
+}
+
+// SeekLT moves to the last entry whose user key is < key.
+func (it *Iter) SeekLT(key []byte) bool {
+	if !it.start() {
+		it.pos = posBefore
+		return false
+	}
+	target := base.MakeInternalKey(key, base.MaxSeqNum, base.KindMax)
+	if err := it.descend(it.r.meta.root, 0, modeSeekLT, target); err != nil {
+		return it.fail(err)
+	}
+	lv := &it.path[it.height]
+	lv.idx--
+	if lv.idx < 0 {
+		return it.prevLeaf()
+	}
+	return it.settle()
+}
+
+// Next moves to the next entry. After the iterator ran off the front it
+// moves to the first entry.
+func (it *Iter) Next() bool {
+	if !it.usable() {
+		return false
+	}
+	switch it.pos {
+	case posBefore:
+		return it.First()
+	case posValid:
+	default:
+		return false
+	}
+	lv := &it.path[it.height]
+	if lv.idx+1 < lv.n {
+		lv.idx++
+		return it.settle()
+	}
+	return it.nextLeaf()
+}
+
+// Prev moves to the previous entry. After the iterator ran off the end it
+// moves to the last entry.
+func (it *Iter) Prev() bool {
+	if !it.usable() {
+		return false
+	}
+	switch it.pos {
+	case posAfter:
+		return it.Last()
+	case posValid:
+	default:
+		return false
+	}
+	lv := &it.path[it.height]
+	if lv.idx > 0 {
+		lv.idx--
+		return it.settle()
+	}
+	return it.prevLeaf()
+}
+
+// nextLeaf moves to the first entry of the leaf after the current one: up
+// the path to the deepest node with a next slot, then down its first
+// children.
+func (it *Iter) nextLeaf() bool {
+	for l := it.height - 1; l >= 0; l-- {
+		lv := &it.path[l]
+		if lv.idx+1 >= lv.n {
+			continue
+		}
+		it.releaseFrom(l + 1)
+		lv.idx++
+		child, err := it.r.nodeChild(lv.page, lv.pn, lv.idx, it.height-l-1)
+		if err != nil {
+			return it.fail(err)
+		}
+		if err := it.descend(child, l+1, modeFirst, base.InternalKey{}); err != nil {
+			return it.fail(err)
+		}
+		return it.settle()
+	}
+	it.releaseFrom(0)
+	it.pos = posAfter
+	it.key = base.InternalKey{}
+	return false
+}
+
+// prevLeaf moves to the last entry of the leaf before the current one.
+func (it *Iter) prevLeaf() bool {
+	for l := it.height - 1; l >= 0; l-- {
+		lv := &it.path[l]
+		if lv.idx == 0 {
+			continue
+		}
+		it.releaseFrom(l + 1)
+		lv.idx--
+		child, err := it.r.nodeChild(lv.page, lv.pn, lv.idx, it.height-l-1)
+		if err != nil {
+			return it.fail(err)
+		}
+		if err := it.descend(child, l+1, modeLast, base.InternalKey{}); err != nil {
+			return it.fail(err)
+		}
+		return it.settle()
+	}
+	it.releaseFrom(0)
+	it.pos = posBefore
+	it.key = base.InternalKey{}
+	return false
+}
+
+// Valid reports whether the iterator is at an entry.
+func (it *Iter) Valid() bool { return it.pos == posValid }
+
+// Key returns the current key; it aliases the pinned leaf page and is valid
+// until the next positioning call or Close.
+func (it *Iter) Key() base.InternalKey { return it.key }
+
+// Value returns the current value, valid until the next positioning call or
+// Close. An overflowed value is read on the first call at each position;
+// if that read fails, Value returns nil, the iterator becomes invalid and
+// Error reports the failure.
+func (it *Iter) Value() []byte {
+	if it.pos != posValid {
+		return nil
+	}
+	if !it.valReady {
+		v, err := it.r.readPayload(it.ovf[:0], it.ent.ovfPage, it.ent.valueLen, pageTypeOverflow)
+		it.ovf = v
+		if err != nil {
+			it.fail(err)
+			return nil
+		}
+		it.val = v
+		it.valReady = true
+	}
+	return it.val
+}
+
+// Error returns the first error the iterator met.
+func (it *Iter) Error() error { return it.err }
+
+// Close unpins the iterator's pages and returns Error(). Positioning calls
+// after Close fail with base.ErrClosed; a second Close only returns Error().
+func (it *Iter) Close() error {
+	if it.closed {
+		return it.err
+	}
+	err := it.err
+	it.releaseFrom(0)
+	it.pos = posNone
+	it.key = base.InternalKey{}
+	it.closed = true
+	it.ovf = nil
+	return err
+}

@@ -1,0 +1,580 @@
+package sst
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/seed-d6fe07da/strata/bloom"
+	"github.com/seed-d6fe07da/strata/cache"
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+// ReaderOptions configures a Reader.
+type ReaderOptions struct {
+	// Cache is the buffer pool every page read goes through. Required; its
+	// page size must equal the file's.
+	Cache *cache.Pool
+	// FileNum identifies the file's pages in the cache.
+	FileNum base.FileNum
+	// FileName names the file in error messages; empty means the table
+	// file name of FileNum.
+	FileName string
+}
+
+// RangeDel is a range deletion: every point key in [Start, End) with a
+// seqnum below Seq is deleted.
+type RangeDel struct {
+	Start, End []byte
+	Seq        base.SeqNum
+}
+
+// ReaderStats counts what a reader's filter did.
+type ReaderStats struct {
+	// BloomChecks counts Get calls that probed the filter.
+	BloomChecks uint64
+	// BloomNegatives counts probes the filter answered "absent".
+	BloomNegatives uint64
+	// BloomFalsePositives counts probes the filter answered "maybe" for a
+	// user key of which the file holds no entry at all.
+	BloomFalsePositives uint64
+}
+
+// Reader reads one SST file. It is safe for concurrent use; its state after
+// Open is immutable apart from atomic counters.
+type Reader struct {
+	f       vfs.File
+	cache   *cache.Pool
+	fileNum base.FileNum
+	name    string
+	meta    *metadata
+	props   Properties
+
+	filter    *bloom.Filter
+	rangeDels []RangeDel
+	// Bounds of the point user keys, for Get to skip the descent.
+	smallestUser, largestUser []byte
+
+	bloomChecks, bloomNegatives, bloomFalsePositives atomic.Uint64
+	closed                                           atomic.Bool
+}
+
+// Open reads and validates the metadata page, loads the Bloom filter and the
+// range deletions, and returns a Reader that owns f: Close closes it. When
+// Open fails it closes f itself. Every page is read through opts.Cache and
+// validated once, when it is loaded into a frame.
+func Open(f vfs.File, opts ReaderOptions) (_ *Reader, err error) {
+	if opts.Cache == nil {
+		f.Close()
+		return nil, errors.New("sst: ReaderOptions.Cache is required")
+	}
+	r := &Reader{f: f, cache: opts.Cache, fileNum: opts.FileNum, name: opts.FileName}
+	if r.name == "" {
+		r.name = base.MakeFilename(base.FileTypeTable, opts.FileNum)
+	}
+	defer func() {
+		if err != nil {
+			r.cache.EvictFile(r.fileNum)
+			f.Close()
+		}
+	}()
+	if err := r.readMeta(); err != nil {
+		return nil, err
+	}
+	if err := r.readRangeDels(); err != nil {
+		return nil, err
+	}
+	if err := r.readFilter(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// corrupt builds the corruption error for page pn.
+func (r *Reader) corrupt(pn uint32, err error) error {
+	return base.Corruptf(r.name, fmt.Sprintf("page %d", pn), "%v", err)
+}
+
+// readFull reads page pn into buf from the file.
+func (r *Reader) readFull(buf []byte, pn uint32) error {
+	n, err := r.f.ReadAt(buf, int64(pn)*int64(len(buf)))
+	if n == len(buf) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return r.corrupt(pn, fmt.Errorf("short read: %d of %d bytes", n, len(buf)))
+	}
+	return fmt.Errorf("sst: %s: read page %d: %w", r.name, pn, err)
+}
+
+// readMeta loads and decodes the metadata page.
+func (r *Reader) readMeta() error {
+	size, err := r.f.Size()
+	if err != nil {
+		return fmt.Errorf("sst: %s: %w", r.name, err)
+	}
+	P := r.cache.PageSize()
+	if size < MinPageSize {
+		return r.corrupt(0, fmt.Errorf("file of %d bytes is shorter than a page", size))
+	}
+	if size < int64(P) {
+		return r.foreignPageSize(size, P)
+	}
+	h, err := r.cache.Get(cache.PageID{File: r.fileNum, Page: 0}, func(buf []byte) error {
+		if err := r.readFull(buf, 0); err != nil {
+			return err
+		}
+		if _, err := decodeMeta(buf, size); err != nil {
+			var mm *pageSizeMismatchError
+			if errors.As(err, &mm) {
+				return err
+			}
+			return r.corrupt(0, err)
+		}
+		return nil
+	})
+	if err != nil {
+		var mm *pageSizeMismatchError
+		if errors.As(err, &mm) {
+			return r.foreignPageSize(size, P)
+		}
+		return err
+	}
+	defer h.Release()
+	m, err := decodeMeta(h.Data(), size)
+	if err != nil {
+		return r.corrupt(0, err)
+	}
+	m.smallest = bytes.Clone(m.smallest)
+	m.largest = bytes.Clone(m.largest)
+	r.meta = m
+	p := Properties{
+		Entries:         m.entries,
+		RangeDels:       m.rangeDels,
+		SmallestSeq:     m.smallestSeq,
+		LargestSeq:      m.largestSeq,
+		BloomBitsPerKey: m.bloomBits,
+		PageSize:        m.pageSize,
+		Pages:           m.totalPages,
+		LeafPages:       m.leafPages,
+		OverflowPages:   m.overflowPages,
+		NodePages:       m.nodePages,
+		BloomPages:      m.bloomPages,
+		RangeDelPages:   m.rangeDelPages,
+		Height:          m.height,
+	}
+	if m.entries > 0 {
+		p.Smallest, _ = base.DecodeInternalKey(m.smallest)
+		p.Largest, _ = base.DecodeInternalKey(m.largest)
+		r.smallestUser, r.largestUser = p.Smallest.UserKey, p.Largest.UserKey
+	}
+	r.props = p
+	return nil
+}
+
+// foreignPageSize explains why the metadata page does not fit a cache frame
+// of P bytes: either the file was written with another valid page size (its
+// metadata page checks out at that size), or the file is corrupt. The
+// metadata page is read outside the cache here, on this error path only.
+func (r *Reader) foreignPageSize(size int64, P int) error {
+	var hdr [metaKeysOff]byte
+	if n, _ := r.f.ReadAt(hdr[:], 0); n < len(hdr) {
+		return r.corrupt(0, fmt.Errorf("file of %d bytes is shorter than a page", size))
+	}
+	fp := int(binary.LittleEndian.Uint32(hdr[metaPageSizeOff:]))
+	if validPageSize(fp) && fp != P && size >= int64(fp) {
+		buf := make([]byte, fp)
+		if err := r.readFull(buf, 0); err != nil {
+			return err
+		}
+		if _, err := decodeMeta(buf, size); err == nil {
+			return fmt.Errorf("sst: %s: file page size %d differs from the cache page size %d", r.name, fp, P)
+		}
+	}
+	if size < int64(P) {
+		return r.corrupt(0, fmt.Errorf("file of %d bytes is shorter than a %d-byte page", size, P))
+	}
+	return r.corrupt(0, fmt.Errorf("invalid page size %d", fp))
+}
+
+// load reads page pn into a cache frame and validates it as a page of type
+// typ. A page that passes is trusted while it stays in the cache.
+func (r *Reader) load(buf []byte, pn uint32, typ byte) error {
+	if err := r.readFull(buf, pn); err != nil {
+		return err
+	}
+	if err := checkPageHeader(buf, pn, typ); err != nil {
+		return r.corrupt(pn, err)
+	}
+	var err error
+	switch typ {
+	case pageTypeLeaf, pageTypeRangeDel:
+		err = checkLeafPage(buf, typ, r.meta.leafEnd())
+	case pageTypeNode:
+		err = checkNodePage(buf, r.meta.totalPages)
+	case pageTypeOverflow, pageTypeBloom:
+		err = checkPayloadPage(buf)
+	}
+	if err != nil {
+		return r.corrupt(pn, err)
+	}
+	return nil
+}
+
+// readPage returns page pn pinned, validated as type typ. The caller
+// releases the handle.
+func (r *Reader) readPage(pn uint32, typ byte) (cache.Handle, []byte, error) {
+	h, err := r.cache.Get(cache.PageID{File: r.fileNum, Page: base.PageNum(pn)}, func(buf []byte) error {
+		return r.load(buf, pn, typ)
+	})
+	if err != nil {
+		return cache.Handle{}, nil, err
+	}
+	data := h.Data()
+	if data[0] != typ {
+		// Cached earlier as another type: this reference is wrong.
+		h.Release()
+		return cache.Handle{}, nil, r.corrupt(pn, fmt.Errorf("page type %s, want %s", pageTypeName(data[0]), pageTypeName(typ)))
+	}
+	return h, data, nil
+}
+
+// checkChild verifies that child, referenced from node page parent, lies in
+// the section its level requires: leaves for level 0, nodes above.
+func (r *Reader) checkChild(parent, child uint32, level int) error {
+	m := r.meta
+	lo, hi := uint32(1), m.leafEnd()
+	if level > 0 {
+		lo, hi = m.nodeFirst(), m.nodeFirst()+m.nodePages
+	}
+	if child < lo || child >= hi {
+		return r.corrupt(parent, fmt.Errorf("child page %d at level %d outside pages [%d, %d)", child, level, lo, hi))
+	}
+	return nil
+}
+
+// readRangeDels loads every range deletion into memory.
+func (r *Reader) readRangeDels() error {
+	m := r.meta
+	if m.rangeDelPages == 0 {
+		return nil
+	}
+	type span struct{ s, e, end int }
+	var (
+		arena []byte
+		spans []span
+		seqs  []base.SeqNum
+	)
+	for pn := m.rangeDelFirst; pn < m.rangeDelFirst+m.rangeDelPages; pn++ {
+		h, page, err := r.readPage(pn, pageTypeRangeDel)
+		if err != nil {
+			return err
+		}
+		n := pageCount(page)
+		if uint64(len(spans)+n) > m.rangeDels {
+			h.Release()
+			return r.corrupt(pn, fmt.Errorf("more than the %d range deletions the metadata counts", m.rangeDels))
+		}
+		for i := 0; i < n; i++ {
+			e, ok := decodeLeafEntry(page, i)
+			if !ok {
+				h.Release()
+				return r.corrupt(pn, fmt.Errorf("slot %d: malformed entry", i))
+			}
+			ik, _ := base.DecodeInternalKey(e.key)
+			if k := len(spans); k > 0 {
+				prev := arena[spans[k-1].s:spans[k-1].e]
+				c := bytes.Compare(prev, ik.UserKey)
+				if c > 0 || (c == 0 && seqs[k-1] <= ik.SeqNum()) {
+					h.Release()
+					return r.corrupt(pn, fmt.Errorf("slot %d: range deletion out of order", i))
+				}
+			}
+			s := len(arena)
+			arena = append(arena, ik.UserKey...)
+			mid := len(arena)
+			arena = append(arena, e.value...)
+			spans = append(spans, span{s, mid, len(arena)})
+			seqs = append(seqs, ik.SeqNum())
+		}
+		h.Release()
+	}
+	if uint64(len(spans)) != m.rangeDels {
+		return r.corrupt(0, fmt.Errorf("metadata counts %d range deletions, pages hold %d", m.rangeDels, len(spans)))
+	}
+	r.rangeDels = make([]RangeDel, len(spans))
+	for i, sp := range spans {
+		r.rangeDels[i] = RangeDel{Start: arena[sp.s:sp.e:sp.e], End: arena[sp.e:sp.end:sp.end], Seq: seqs[i]}
+	}
+	return nil
+}
+
+// readFilter loads and decodes the Bloom filter.
+func (r *Reader) readFilter() error {
+	m := r.meta
+	if m.bloomPages == 0 {
+		return nil
+	}
+	data, err := r.readPayload(make([]byte, 0, m.bloomLen), m.bloomFirst, int(m.bloomLen), pageTypeBloom)
+	if err != nil {
+		return err
+	}
+	f, err := bloom.Decode(data)
+	if err != nil {
+		return r.corrupt(m.bloomFirst, err)
+	}
+	r.filter = f
+	return nil
+}
+
+// readPayload appends n bytes held in consecutive pages of type typ from
+// page first on (an overflow value or the filter) to dst.
+func (r *Reader) readPayload(dst []byte, first uint32, n int, typ byte) ([]byte, error) {
+	c := payloadCapacity(r.meta.pageSize)
+	for pn := first; n > 0; pn++ {
+		if pn >= r.meta.totalPages {
+			return dst, r.corrupt(first, fmt.Errorf("payload runs past the end of the file"))
+		}
+		h, page, err := r.readPage(pn, typ)
+		if err != nil {
+			return dst, err
+		}
+		want := min(n, c)
+		if got := pageCount(page); got != want {
+			h.Release()
+			return dst, r.corrupt(pn, fmt.Errorf("payload of %d bytes, want %d", got, want))
+		}
+		dst = append(dst, page[pageHeaderSize:pageHeaderSize+want]...)
+		h.Release()
+		n -= want
+	}
+	return dst, nil
+}
+
+// Properties returns the file's properties. Smallest and Largest are copies
+// the caller owns.
+func (r *Reader) Properties() Properties {
+	p := r.props
+	p.Smallest = p.Smallest.Clone()
+	p.Largest = p.Largest.Clone()
+	if r.props.Entries == 0 {
+		p.Smallest, p.Largest = base.InternalKey{}, base.InternalKey{}
+	}
+	return p
+}
+
+// RangeDels returns the file's range deletions sorted by start key, then
+// seqnum descending. The slice and its bytes are shared: do not modify them.
+func (r *Reader) RangeDels() []RangeDel { return r.rangeDels }
+
+// MayContain reports whether the file may hold an entry for ukey: false when
+// it has no point entries or the filter rules ukey out.
+func (r *Reader) MayContain(ukey []byte) bool {
+	if r.meta.entries == 0 {
+		return false
+	}
+	return r.filter == nil || r.filter.MayContain(ukey)
+}
+
+// Stats returns the reader's filter counters.
+func (r *Reader) Stats() ReaderStats {
+	return ReaderStats{
+		BloomChecks:         r.bloomChecks.Load(),
+		BloomNegatives:      r.bloomNegatives.Load(),
+		BloomFalsePositives: r.bloomFalsePositives.Load(),
+	}
+}
+
+// Close evicts the file's pages from the cache and closes the file. Pages
+// still pinned by open iterators stay valid until those iterators close.
+func (r *Reader) Close() error {
+	if r.closed.Swap(true) {
+		return base.ErrClosed
+	}
+	r.cache.EvictFile(r.fileNum)
+	return r.f.Close()
+}
+
+// searchNode returns the slot of the last separator of a node page that is
+// <= target (< target when strict), or 0 when there is none.
+func searchNode(page []byte, n int, target base.InternalKey, strict bool) int {
+	lo, hi := 0, n // find the first separator > target (>= when strict)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		sep, _, ok := decodeNodeEntry(page, mid)
+		c := 1
+		if ok {
+			c = compareEncoded(sep, target)
+		}
+		if c < 0 || (c == 0 && !strict) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return max(lo-1, 0)
+}
+
+// searchLeaf returns the slot of the first entry of a leaf page that is >=
+// target, or n when there is none.
+func searchLeaf(page []byte, n int, target base.InternalKey) int {
+	lo, hi := 0, n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		k := leafKey(page, mid)
+		if k != nil && compareEncoded(k, target) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// nodeChild returns the child in slot i of node page pn, checked against
+// the section of its level.
+func (r *Reader) nodeChild(page []byte, pn uint32, i, level int) (uint32, error) {
+	_, child, ok := decodeNodeEntry(page, i)
+	if !ok {
+		return 0, r.corrupt(pn, fmt.Errorf("slot %d: malformed entry", i))
+	}
+	if err := r.checkChild(pn, child, level); err != nil {
+		return 0, err
+	}
+	return child, nil
+}
+
+// Get finds the newest point entry for ukey with seqnum <= seq. It probes
+// the filter first. When found, the value is appended to dst[:0] and
+// returned with the entry's kind and seqnum; a KindDelete entry has an empty
+// value. When not found, value is dst[:0]. Get allocates nothing when dst
+// has room for the value.
+func (r *Reader) Get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind, entrySeq base.SeqNum, found bool, err error) {
+	value = dst[:0]
+	if r.closed.Load() {
+		return value, 0, 0, false, base.ErrClosed
+	}
+	if r.meta.entries == 0 {
+		return value, 0, 0, false, nil
+	}
+	if r.filter != nil {
+		r.bloomChecks.Add(1)
+		if !r.filter.MayContain(ukey) {
+			r.bloomNegatives.Add(1)
+			return value, 0, 0, false, nil
+		}
+	}
+	var present bool
+	if bytes.Compare(ukey, r.smallestUser) >= 0 && bytes.Compare(ukey, r.largestUser) <= 0 {
+		value, kind, entrySeq, found, present, err = r.get(value, ukey, min(seq, base.MaxSeqNum))
+	}
+	if r.filter != nil && err == nil && !present {
+		r.bloomFalsePositives.Add(1)
+	}
+	return value, kind, entrySeq, found, err
+}
+
+// get searches the tree for (ukey, seq). present reports whether the file
+// holds any entry for ukey (found, or only entries newer than seq).
+func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind, entrySeq base.SeqNum, found, present bool, err error) {
+	target := base.MakeInternalKey(ukey, seq, base.KindMax)
+	m := r.meta
+	pn := m.root
+	// right is the root of the subtree just right of the descent path at
+	// the deepest level that has one; rightLevel its level (0 = leaf).
+	var right uint32
+	rightLevel := -1
+	for level := m.height; level > 0; level-- {
+		h, page, err := r.readPage(pn, pageTypeNode)
+		if err != nil {
+			return dst, 0, 0, false, false, err
+		}
+		n := pageCount(page)
+		i := searchNode(page, n, target, false)
+		if i+1 < n {
+			if right, err = r.nodeChild(page, pn, i+1, level-1); err != nil {
+				h.Release()
+				return dst, 0, 0, false, false, err
+			}
+			rightLevel = level - 1
+		}
+		child, err := r.nodeChild(page, pn, i, level-1)
+		h.Release()
+		if err != nil {
+			return dst, 0, 0, false, false, err
+		}
+		pn = child
+	}
+	h, page, err := r.readPage(pn, pageTypeLeaf)
+	if err != nil {
+		return dst, 0, 0, false, false, err
+	}
+	n := pageCount(page)
+	i := searchLeaf(page, n, target)
+	if i < n {
+		if i > 0 {
+			present = userKeyIs(leafKey(page, i-1), ukey)
+		}
+	} else {
+		// Every entry of this leaf sorts before target; the answer, if
+		// any, is the first entry of the next leaf.
+		present = userKeyIs(leafKey(page, n-1), ukey)
+		h.Release()
+		if rightLevel < 0 {
+			return dst, 0, 0, false, present, nil
+		}
+		if h, page, err = r.leftmostLeaf(right, rightLevel); err != nil {
+			return dst, 0, 0, false, present, err
+		}
+		i = 0
+	}
+	e, ok := decodeLeafEntry(page, i)
+	if !ok {
+		h.Release()
+		return dst, 0, 0, false, present, r.corrupt(pn, fmt.Errorf("slot %d: malformed entry", i))
+	}
+	ik, _ := base.DecodeInternalKey(e.key)
+	if !bytes.Equal(ik.UserKey, ukey) {
+		h.Release()
+		return dst, 0, 0, false, present, nil
+	}
+	kind, entrySeq = ik.Kind(), ik.SeqNum()
+	if !e.overflow {
+		dst = append(dst, e.value...)
+		h.Release()
+		return dst, kind, entrySeq, true, true, nil
+	}
+	h.Release()
+	dst, err = r.readPayload(dst, e.ovfPage, e.valueLen, pageTypeOverflow)
+	if err != nil {
+		return dst[:0], 0, 0, false, true, err
+	}
+	return dst, kind, entrySeq, true, true, nil
+}
+
+// leftmostLeaf descends from page pn at the given level (0 = leaf) along
+// the first children and returns the leaf pinned.
+func (r *Reader) leftmostLeaf(pn uint32, level int) (cache.Handle, []byte, error) {
+	for ; level > 0; level-- {
+		h, page, err := r.readPage(pn, pageTypeNode)
+		if err != nil {
+			return cache.Handle{}, nil, err
+		}
+		child, err := r.nodeChild(page, pn, 0, level-1)
+		h.Release()
+		if err != nil {
+			return cache.Handle{}, nil, err
+		}
+		pn = child
+	}
+	return r.readPage(pn, pageTypeLeaf)
+}
+
+// userKeyIs reports whether the encoded internal key enc has user key ukey.
+func userKeyIs(enc, ukey []byte) bool {
+	return len(enc) >= base.TrailerLen && bytes.Equal(enc[:len(enc)-base.TrailerLen], ukey)
+}

@@ -1,0 +1,647 @@
+package sst
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"path/filepath"
+	"testing"
+
+	"github.com/seed-d6fe07da/strata/cache"
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+func TestPageChecksumIsCRC32COfCoveredBytes(t *testing.T) {
+	page := pattern(1024, 7)
+	var pn [4]byte
+	binary.LittleEndian.PutUint32(pn[:], 0x01020304)
+	covered := append(append(append([]byte(nil), page[:4]...), page[8:]...), pn[:]...)
+	want := crc32.Checksum(covered, crc32.MakeTable(crc32.Castagnoli))
+	if got := pageChecksum(page, 0x01020304); got != want {
+		t.Fatalf("pageChecksum = %#x, want %#x", got, want)
+	}
+}
+
+func TestMaxKeySize(t *testing.T) {
+	if got := MaxKeySize(4096); got != 992 {
+		t.Fatalf("MaxKeySize(4096) = %d, want 992", got)
+	}
+	for p := MinPageSize; p <= MaxPageSize; p *= 2 {
+		k := maxEncodedKey(p)
+		node := uvarintLen(uint64(k)) + k + 4 + slotSize
+		if 4*node > p-pageHeaderSize {
+			t.Errorf("P=%d: 4 node entries of %d bytes do not fit", p, node)
+		}
+		leafOvf := uvarintLen(uint64(k)) + uvarintLen(MaxValueSize<<1|1) + k + 4 + slotSize
+		if leafOvf > maxInlineEntry(p) {
+			t.Errorf("P=%d: overflowed leaf entry of %d bytes exceeds %d", p, leafOvf, maxInlineEntry(p))
+		}
+		if metaKeysOff+2*(2+k) > p {
+			t.Errorf("P=%d: metadata does not hold two keys", p)
+		}
+	}
+}
+
+// TestLeafEntryExample checks the worked example of the package comment.
+func TestLeafEntryExample(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	writeTable(t, path, WriterOptions{PageSize: 1024}, []kv{{ikey("a", 5, base.KindSet), []byte("xy")}}, nil)
+	f, err := vfs.Default().Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	page := make([]byte, 1024)
+	if _, err := f.ReadAt(page, 1024); err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{0x09, 0x04, 0x61, 0x01, 0x05, 0, 0, 0, 0, 0, 0, 0x78, 0x79}
+	if !bytes.Equal(page[:4], []byte{1, 0, 1, 0}) || !bytes.Equal(page[8:10], []byte{0xf3, 0x03}) || !bytes.Equal(page[1011:], want) {
+		t.Fatalf("leaf page differs from the documented example:\n% x\n% x", page[:10], page[1011:])
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, withRD := range []bool{false, true} {
+		path := filepath.Join(dir, fmt.Sprintf("%v.sst", withRD))
+		var rds []rd
+		if withRD {
+			rds = []rd{{[]byte("m"), []byte("z"), 9}, {[]byte("a"), []byte("c"), 4}, {[]byte("a"), []byte("b"), 7}, {[]byte("a"), []byte("d"), 4}}
+		}
+		props := writeTable(t, path, WriterOptions{BloomBitsPerKey: 10}, nil, rds)
+		if props.Entries != 0 || props.LeafPages != 0 || props.BloomPages != 0 || props.Height != 0 {
+			t.Fatalf("props = %+v", props)
+		}
+		r, pool := openTable(t, path, DefaultPageSize, 1)
+		if withRD {
+			want := []RangeDel{{[]byte("a"), []byte("b"), 7}, {[]byte("a"), []byte("d"), 4}, {[]byte("m"), []byte("z"), 9}}
+			got := r.RangeDels()
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("RangeDels = %v, want %v", got, want)
+			}
+			if p := r.Properties(); p.RangeDels != 3 || p.SmallestSeq != 4 || p.LargestSeq != 9 || p.Pages != 2 {
+				t.Fatalf("props = %+v", p)
+			}
+		} else if len(r.RangeDels()) != 0 || r.Properties().Pages != 1 {
+			t.Fatalf("empty file: %v %+v", r.RangeDels(), r.Properties())
+		}
+		if _, _, _, found, err := r.Get(nil, []byte("a"), base.MaxSeqNum); found || err != nil {
+			t.Fatalf("Get in empty file: %v %v", found, err)
+		}
+		if r.MayContain([]byte("a")) {
+			t.Fatal("MayContain in a file without points")
+		}
+		it := r.NewIter()
+		if it.First() || it.Last() || it.SeekGE([]byte("a")) || it.SeekLT([]byte("z")) || it.Next() || it.Prev() {
+			t.Fatal("iterator over an empty file found an entry")
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := checkAll(r, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if m := pool.Metrics(); m.Pinned != 0 {
+			t.Fatalf("%d pages pinned", m.Pinned)
+		}
+	}
+}
+
+func TestSingleEntry(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	kvs := []kv{{ikey("hello", 42, base.KindSet), []byte("world")}}
+	props := writeTable(t, path, WriterOptions{BloomBitsPerKey: 10, FileName: "000001.sst"}, kvs, nil)
+	if props.Entries != 1 || props.Height != 0 || props.LeafPages != 1 || props.Pages != 3 || props.BloomPages != 1 {
+		t.Fatalf("props = %+v", props)
+	}
+	if base.CompareInternal(props.Smallest, kvs[0].key) != 0 || base.CompareInternal(props.Largest, kvs[0].key) != 0 {
+		t.Fatalf("bounds %s %s", props.Smallest, props.Largest)
+	}
+	r, pool := openTable(t, path, DefaultPageSize, 1)
+	defer r.Close()
+	if err := checkAll(r, kvs); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key   string
+		seq   base.SeqNum
+		found bool
+	}{{"hello", 42, true}, {"hello", 100, true}, {"hello", 41, false}, {"hell", 50, false}, {"hello!", 50, false}, {"", 50, false}} {
+		_, _, _, found, err := r.Get(nil, []byte(c.key), c.seq)
+		if err != nil || found != c.found {
+			t.Errorf("Get(%q, %d) = %v, %v; want %v", c.key, c.seq, found, err, c.found)
+		}
+	}
+	it := r.NewIter()
+	if !it.SeekGE([]byte("a")) || string(it.Key().UserKey) != "hello" || it.SeekGE([]byte("hello\x00")) || !it.Prev() {
+		t.Fatal("SeekGE/Prev")
+	}
+	if !it.SeekLT([]byte("z")) || it.SeekLT([]byte("hello")) || !it.Next() || string(it.Value()) != "world" {
+		t.Fatal("SeekLT/Next")
+	}
+	it.Close()
+	if m := pool.Metrics(); m.Pinned != 0 {
+		t.Fatalf("%d pages pinned", m.Pinned)
+	}
+}
+
+func TestValueSizes(t *testing.T) {
+	dir := t.TempDir()
+	for _, P := range []int{1024, 4096} {
+		sizes := []int{0, 1, P/4 - 20, P / 4, P, 10 * P, P - 8, 2 * (P - 8), 2*(P-8) + 1}
+		var kvs []kv
+		for i, n := range sizes {
+			kvs = append(kvs, kv{ikey(fmt.Sprintf("k%03d", i), base.SeqNum(i+1), base.KindSet), pattern(n, i)})
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%d.sst", P))
+		props := writeTable(t, path, WriterOptions{PageSize: P}, kvs, nil)
+		if props.OverflowPages == 0 {
+			t.Fatalf("P=%d: no overflow pages: %+v", P, props)
+		}
+		r, pool := openTable(t, path, P, 1)
+		if err := checkAll(r, kvs); err != nil {
+			t.Fatalf("P=%d: %v", P, err)
+		}
+		// A nil value reads back empty.
+		if v, _, _, found, err := r.Get(make([]byte, 3), []byte("k000"), 10); !found || err != nil || len(v) != 0 {
+			t.Fatalf("empty value: %q %v %v", v, found, err)
+		}
+		r.Close()
+		if m := pool.Metrics(); m.Pinned != 0 {
+			t.Fatalf("%d pages pinned", m.Pinned)
+		}
+	}
+}
+
+func TestBinaryAndMaxSizeKeys(t *testing.T) {
+	P := 1024
+	max := MaxKeySize(P)
+	keys := [][]byte{
+		{}, {0x00}, {0x00, 0x00}, {0x00, 0xff}, {0x7f}, {0xff}, {0xff, 0x00}, {0xff, 0xff},
+		bytes.Repeat([]byte{0x00}, max), bytes.Repeat([]byte{0xff}, max-1), bytes.Repeat([]byte{0xff}, max),
+	}
+	var kvs []kv
+	for i, k := range keys {
+		kvs = append(kvs, kv{base.MakeInternalKey(k, base.SeqNum(i+1), base.KindSet), pattern(i*40, i)})
+		kvs = append(kvs, kv{base.MakeInternalKey(k, 0, base.KindDelete), nil})
+	}
+	kvs = sortKVs(kvs)
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	props := writeTable(t, path, WriterOptions{PageSize: P, BloomBitsPerKey: 8}, kvs, []rd{{bytes.Repeat([]byte{0}, max), bytes.Repeat([]byte{0xff}, max), 3}})
+	if props.Height == 0 {
+		t.Fatalf("expected a tree: %+v", props)
+	}
+	r, _ := openTable(t, path, P, 1)
+	defer r.Close()
+	if err := checkAll(r, kvs); err != nil {
+		t.Fatal(err)
+	}
+
+	w := NewWriter(&memFile{}, WriterOptions{PageSize: P})
+	if err := w.Add(base.MakeInternalKey(make([]byte, max+1), 1, base.KindSet), nil); err == nil {
+		t.Fatal("oversized key accepted")
+	}
+	if err := w.AddRangeDel([]byte("a"), make([]byte, max+1), 1); err == nil {
+		t.Fatal("oversized range deletion key accepted")
+	}
+	w.Abort()
+}
+
+// TestVersionsSpanLeaves writes many versions of one key, so Get must
+// continue into the next leaf when its descent lands just before the answer.
+func TestVersionsSpanLeaves(t *testing.T) {
+	var kvs []kv
+	kvs = append(kvs, kv{ikey("a", 7, base.KindSet), []byte("a7")})
+	for s := 1000; s >= 2; s -= 2 {
+		kind := base.KindSet
+		if s%10 == 0 {
+			kind = base.KindDelete
+		}
+		var v []byte
+		if kind == base.KindSet {
+			v = []byte(fmt.Sprintf("v%d", s))
+		}
+		kvs = append(kvs, kv{ikey("key", base.SeqNum(s), kind), v})
+	}
+	kvs = append(kvs, kv{ikey("z", 3, base.KindSet), []byte("z3")})
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	props := writeTable(t, path, WriterOptions{PageSize: 1024, BloomBitsPerKey: 10}, kvs, nil)
+	if props.LeafPages < 5 {
+		t.Fatalf("only %d leaves", props.LeafPages)
+	}
+	r, _ := openTable(t, path, 1024, 1)
+	defer r.Close()
+	if err := checkAll(r, kvs); err != nil {
+		t.Fatal(err)
+	}
+	st0 := r.Stats()
+	for seq := base.SeqNum(0); seq <= 1002; seq++ {
+		want, wantFound := modelGet(kvs, []byte("key"), seq)
+		v, kind, s, found, err := r.Get(nil, []byte("key"), seq)
+		if err != nil || found != wantFound || (found && (kind != want.key.Kind() || s != want.key.SeqNum() || !bytes.Equal(v, want.value))) {
+			t.Fatalf("Get(key, %d) = %q %s %d %v %v; want %s", seq, v, kind, s, found, err, want.key)
+		}
+	}
+	if st := r.Stats(); st.BloomChecks-st0.BloomChecks != 1003 || st.BloomNegatives != 0 || st.BloomFalsePositives != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// A Get with seq below every version finds nothing but is no false
+	// positive: the key is in the file.
+	if _, _, _, found, _ := r.Get(nil, []byte("key"), 1); found {
+		t.Fatal("found below the oldest version")
+	}
+	if st := r.Stats(); st.BloomFalsePositives != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestDeletes(t *testing.T) {
+	kvs := []kv{
+		{ikey("a", 9, base.KindDelete), nil},
+		{ikey("a", 5, base.KindSet), []byte("old")},
+		{ikey("b", 3, base.KindDelete), nil},
+		{ikey("c", 8, base.KindSet), []byte("c8")},
+		{ikey("c", 8, base.KindDelete), nil}, // same seq, smaller trailer
+	}
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	writeTable(t, path, WriterOptions{}, kvs, nil)
+	r, _ := openTable(t, path, DefaultPageSize, 1)
+	defer r.Close()
+	if err := checkAll(r, kvs); err != nil {
+		t.Fatal(err)
+	}
+	v, kind, seq, found, err := r.Get([]byte("junk"), []byte("a"), 100)
+	if !found || err != nil || kind != base.KindDelete || seq != 9 || len(v) != 0 {
+		t.Fatalf("Get(a) = %q %s %d %v %v", v, kind, seq, found, err)
+	}
+	v, kind, seq, found, _ = r.Get(nil, []byte("a"), 8)
+	if !found || kind != base.KindSet || seq != 5 || string(v) != "old" {
+		t.Fatalf("Get(a, 8) = %q %s %d %v", v, kind, seq, found)
+	}
+}
+
+func TestMultiLevelTree(t *testing.T) {
+	const n = 30000
+	kvs := make([]kv, n)
+	for i := range kvs {
+		kvs[i] = kv{ikey(fmt.Sprintf("key-%08d", i*3), base.SeqNum(i+1), base.KindSet), pattern(i%50, i)}
+	}
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	props := writeTable(t, path, WriterOptions{PageSize: 1024, BloomBitsPerKey: 10}, kvs, nil)
+	if props.Height < 2 {
+		t.Fatalf("height %d, want >= 2: %+v", props.Height, props)
+	}
+	pool := cache.New(cache.Options{Capacity: 16 * 1024, PageSize: 1024}) // tiny: evictions
+	r, err := openWith(path, pool, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := checkAll(r, kvs); err != nil {
+		t.Fatal(err)
+	}
+	// Absent keys between and around the present ones.
+	for i := -1; i < n; i += 97 {
+		k := []byte(fmt.Sprintf("key-%08d", i*3+1))
+		if _, _, _, found, err := r.Get(nil, k, base.MaxSeqNum); found || err != nil {
+			t.Fatalf("Get(%s) = %v %v", k, found, err)
+		}
+		it := r.NewIter()
+		ok := it.SeekGE(k)
+		if j := i + 1; j < n {
+			if !ok || base.CompareInternal(it.Key(), kvs[j].key) != 0 {
+				t.Fatalf("SeekGE(%s) = %v %s", k, ok, it.Key())
+			}
+		} else if ok {
+			t.Fatal("SeekGE past the end")
+		}
+		ok = it.SeekLT(k)
+		if i >= 0 {
+			if !ok || base.CompareInternal(it.Key(), kvs[i].key) != 0 {
+				t.Fatalf("SeekLT(%s) = %v %s", k, ok, it.Key())
+			}
+		} else if ok {
+			t.Fatal("SeekLT before the start")
+		}
+		it.Close()
+	}
+	if m := pool.Metrics(); m.Pinned != 0 {
+		t.Fatalf("%d pages pinned", m.Pinned)
+	}
+	if m := pool.Metrics(); m.Evictions == 0 {
+		t.Fatal("expected evictions with a small pool")
+	}
+}
+
+func TestIterExhaustAndReturn(t *testing.T) {
+	var kvs []kv
+	for i := 0; i < 500; i++ {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("%05d", i), 1, base.KindSet), pattern(30, i)})
+	}
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	writeTable(t, path, WriterOptions{PageSize: 1024}, kvs, nil)
+	r, pool := openTable(t, path, 1024, 1)
+	defer r.Close()
+	it := r.NewIter()
+	if !it.Last() || it.Next() || it.Valid() {
+		t.Fatal("Next past the end")
+	}
+	if m := pool.Metrics(); m.Pinned != 0 {
+		t.Fatalf("exhausted iterator pins %d pages", m.Pinned)
+	}
+	if !it.Prev() || base.CompareInternal(it.Key(), kvs[len(kvs)-1].key) != 0 {
+		t.Fatal("Prev after the end does not return to the last entry")
+	}
+	if !it.First() || it.Prev() || !it.Next() || base.CompareInternal(it.Key(), kvs[0].key) != 0 {
+		t.Fatal("Next after running off the front")
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if it.First() || !errors.Is(it.Error(), base.ErrClosed) {
+		t.Fatal("closed iterator moved")
+	}
+	if m := pool.Metrics(); m.Pinned != 0 {
+		t.Fatalf("%d pages pinned", m.Pinned)
+	}
+}
+
+func TestWriterErrors(t *testing.T) {
+	w := NewWriter(&memFile{}, WriterOptions{PageSize: 1000})
+	if err := w.Add(ikey("a", 1, base.KindSet), nil); err == nil {
+		t.Fatal("invalid page size accepted")
+	}
+	w = NewWriter(&memFile{}, WriterOptions{})
+	if err := w.Add(ikey("b", 5, base.KindSet), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []base.InternalKey{ikey("b", 5, base.KindSet), ikey("b", 6, base.KindSet), ikey("a", 9, base.KindSet)} {
+		if err := w.Add(k, nil); err == nil {
+			t.Fatalf("Add(%s) after b#5 accepted", k)
+		}
+	}
+	if err := w.Add(ikey("c", 1, base.KindRangeDelete), nil); err == nil {
+		t.Fatal("range-delete kind accepted by Add")
+	}
+	if err := w.AddRangeDel([]byte("b"), []byte("b"), 1); err == nil {
+		t.Fatal("empty range deletion accepted")
+	}
+	if err := w.Add(ikey("b", 4, base.KindDelete), nil); err != nil {
+		t.Fatal(err)
+	}
+	if w.EstimatedSize() <= 0 {
+		t.Fatal("EstimatedSize")
+	}
+	if _, err := w.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Add(ikey("z", 1, base.KindSet), nil); err == nil {
+		t.Fatal("Add after Finish")
+	}
+	if _, err := w.Finish(); err == nil {
+		t.Fatal("second Finish")
+	}
+}
+
+func TestBloomStats(t *testing.T) {
+	var kvs []kv
+	for i := 0; i < 2000; i++ {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("k%06d", i*2), 1, base.KindSet), []byte("v")})
+	}
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	props := writeTable(t, path, WriterOptions{BloomBitsPerKey: 10}, kvs, nil)
+	if props.BloomPages == 0 || props.BloomBitsPerKey != 10 {
+		t.Fatalf("props %+v", props)
+	}
+	r, _ := openTable(t, path, DefaultPageSize, 1)
+	defer r.Close()
+	for i := 0; i < 2000; i++ {
+		if _, _, _, found, err := r.Get(nil, []byte(fmt.Sprintf("k%06d", i*2+1)), 5); found || err != nil {
+			t.Fatal(found, err)
+		}
+	}
+	st := r.Stats()
+	if st.BloomChecks != 2000 || st.BloomNegatives+st.BloomFalsePositives != 2000 || st.BloomFalsePositives > 100 {
+		t.Fatalf("stats %+v", st)
+	}
+	if !r.MayContain([]byte("k000000")) {
+		t.Fatal("MayContain of a present key")
+	}
+}
+
+func TestCachePageSizeMismatch(t *testing.T) {
+	dir := t.TempDir()
+	kvs := []kv{{ikey("a", 1, base.KindSet), []byte("x")}}
+	for _, c := range []struct{ file, pool int }{{4096, 1024}, {1024, 4096}, {2048, 1024}} {
+		path := filepath.Join(dir, fmt.Sprintf("%d-%d.sst", c.file, c.pool))
+		writeTable(t, path, WriterOptions{PageSize: c.file}, kvs, nil)
+		pool := cache.New(cache.Options{Capacity: 1 << 20, PageSize: c.pool})
+		_, err := openWith(path, pool, 1)
+		if err == nil || errors.Is(err, base.ErrCorruption) {
+			t.Fatalf("file %d, pool %d: err = %v, want a page size error", c.file, c.pool, err)
+		}
+		if m := pool.Metrics(); m.Pinned != 0 {
+			t.Fatalf("%d pages pinned", m.Pinned)
+		}
+	}
+}
+
+func TestReaderClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	writeTable(t, path, WriterOptions{}, []kv{{ikey("a", 1, base.KindSet), []byte("x")}}, nil)
+	r, pool := openTable(t, path, DefaultPageSize, 1)
+	if _, _, _, found, _ := r.Get(nil, []byte("a"), 1); !found {
+		t.Fatal("not found")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, _, err := r.Get(nil, []byte("a"), 1); !errors.Is(err, base.ErrClosed) {
+		t.Fatalf("Get after Close: %v", err)
+	}
+	if err := r.Close(); !errors.Is(err, base.ErrClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
+	if m := pool.Metrics(); m.Pinned != 0 {
+		t.Fatalf("%d pages pinned", m.Pinned)
+	}
+}
+
+func TestConcurrentReaders(t *testing.T) {
+	var kvs []kv
+	for i := 0; i < 5000; i++ {
+		var v []byte
+		if i%100 == 0 {
+			v = pattern(3000, i) // overflow
+		} else {
+			v = pattern(i%60, i)
+		}
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("k%06d", i), base.SeqNum(i+1), base.KindSet), v})
+	}
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	writeTable(t, path, WriterOptions{PageSize: 1024, BloomBitsPerKey: 10}, kvs, nil)
+	pool := cache.New(cache.Options{Capacity: 64 * 1024, PageSize: 1024}) // smaller than the file
+	r, err := openWith(path, pool, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	errc := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			if g%2 == 0 {
+				errc <- checkAll(r, kvs)
+				return
+			}
+			buf := make([]byte, 0, 4096)
+			for i := g; i < len(kvs); i += 3 {
+				v, _, _, found, err := r.Get(buf, kvs[i].key.UserKey, base.MaxSeqNum)
+				if err != nil || !found || !bytes.Equal(v, kvs[i].value) {
+					errc <- fmt.Errorf("Get(%s): %v %v", kvs[i].key, found, err)
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := pool.Metrics(); m.Pinned != 0 {
+		t.Fatalf("%d pages pinned", m.Pinned)
+	}
+}
+
+// TestHotPathsDoNotAllocate checks that Get with room in dst and iteration
+// over cached pages allocate nothing.
+func TestHotPathsDoNotAllocate(t *testing.T) {
+	var kvs []kv
+	for i := 0; i < 2000; i++ {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("k%06d", i), base.SeqNum(i+1), base.KindSet), pattern(i%90, i)})
+	}
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	writeTable(t, path, WriterOptions{PageSize: 1024, BloomBitsPerKey: 10}, kvs, nil)
+	r, _ := openTable(t, path, 1024, 1)
+	defer r.Close()
+	if err := checkAll(r, kvs); err != nil { // warms the cache
+		t.Fatal(err)
+	}
+	dst := make([]byte, 0, 256)
+	i := 0
+	if n := testing.AllocsPerRun(200, func() {
+		i = (i + 37) % len(kvs)
+		if _, _, _, found, err := r.Get(dst, kvs[i].key.UserKey, base.MaxSeqNum); !found || err != nil {
+			t.Fatal("Get", i, err)
+		}
+		if _, _, _, found, err := r.Get(dst, []byte("k0000005x"), base.MaxSeqNum); found || err != nil {
+			t.Fatal("Get of an absent key", err)
+		}
+	}); n != 0 {
+		t.Fatalf("Get allocates %v times per call", n)
+	}
+	it := r.NewIter()
+	defer it.Close()
+	it.First()
+	if n := testing.AllocsPerRun(2000, func() {
+		if !it.Next() {
+			it.First()
+		}
+		_ = it.Value()
+	}); n != 0 {
+		t.Fatalf("Next allocates %v times per call", n)
+	}
+}
+
+// faultyFile fails WriteAt after failWrites successful calls, Sync when
+// failSync, and ReadAt of page readFailPage.
+type faultyFile struct {
+	memFile
+	failWrites   int
+	failSync     bool
+	readFailPage int64
+}
+
+var errInjected = errors.New("injected failure")
+
+func (f *faultyFile) WriteAt(p []byte, off int64) (int, error) {
+	if f.failWrites == 0 {
+		return 0, errInjected
+	}
+	f.failWrites--
+	return f.memFile.WriteAt(p, off)
+}
+
+func (f *faultyFile) Sync() error {
+	if f.failSync {
+		return errInjected
+	}
+	return nil
+}
+
+func (f *faultyFile) ReadAt(p []byte, off int64) (int, error) {
+	if f.readFailPage >= 0 && off == f.readFailPage*int64(len(p)) {
+		return 0, errInjected
+	}
+	return f.memFile.ReadAt(p, off)
+}
+
+func TestWriterIOErrors(t *testing.T) {
+	var kvs []kv
+	for i := 0; i < 3000; i++ {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("k%06d", i), 1, base.KindSet), pattern(200, i)})
+	}
+	// Fail the i-th write for every i until a run succeeds.
+	for i := 0; ; i++ {
+		f := &faultyFile{failWrites: i, readFailPage: -1}
+		_, err := writeTo(f, WriterOptions{PageSize: 1024}, kvs, nil)
+		if err == nil {
+			if i == 0 {
+				t.Fatal("no writes at all")
+			}
+			break
+		}
+		if !errors.Is(err, errInjected) {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	f := &faultyFile{failWrites: 1 << 30, failSync: true, readFailPage: -1}
+	if _, err := writeTo(f, WriterOptions{}, kvs, nil); !errors.Is(err, errInjected) {
+		t.Fatalf("failed sync: %v", err)
+	}
+}
+
+func TestReaderIOErrors(t *testing.T) {
+	var kvs []kv
+	for i := 0; i < 3000; i++ {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("k%06d", i), 1, base.KindSet), pattern(i%50, i)})
+	}
+	good := &memFile{}
+	props, err := writeTo(good, WriterOptions{PageSize: 1024, BloomBitsPerKey: 10}, kvs, []rd{{[]byte("a"), []byte("b"), 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := int64(0); p < int64(props.Pages); p += 7 {
+		f := &faultyFile{memFile: memFile{data: good.data}, readFailPage: p}
+		pool := cache.New(cache.Options{Capacity: 1 << 20, PageSize: 1024})
+		r, err := Open(f, ReaderOptions{Cache: pool, FileNum: 5})
+		if err == nil {
+			err = checkAll(r, kvs)
+			r.Close()
+		}
+		if !errors.Is(err, errInjected) || errors.Is(err, base.ErrCorruption) {
+			t.Fatalf("read failure at page %d: %v", p, err)
+		}
+		if m := pool.Metrics(); m.Pinned != 0 {
+			t.Fatalf("%d pages pinned", m.Pinned)
+		}
+	}
+}
