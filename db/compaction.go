@@ -23,9 +23,9 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 		return err
 	}
 	edit := &manifest.VersionEdit{NextFileNum: d.nextFileNum}
-	for i, r := range c.Inputs {
-		for _, f := range r.Files {
-			edit.DeletedFiles = append(edit.DeletedFiles, manifest.DeletedFile{Level: c.InputLevels[i], FileNum: f.FileNum})
+	for _, in := range c.Inputs {
+		for _, f := range in.Files {
+			edit.DeletedFiles = append(edit.DeletedFiles, manifest.DeletedFile{Level: in.Level, FileNum: f.FileNum})
 		}
 	}
 	var bytesOut uint64
@@ -45,10 +45,10 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum) ([]manifest.FileMeta, uint64, error) {
 	var children []base.InternalIterator
 	var bytesIn uint64
-	for _, r := range c.Inputs {
-		children = append(children, newRunIter(d.tables, r))
-		bytesIn += r.Size()
+	for _, in := range c.Inputs {
+		children = append(children, newRunIter(d.tables, &lsm.Run{ID: in.RunID, Files: in.Files}))
 	}
+	bytesIn = c.InputBytes()
 	mi := merge.NewIterator(children...)
 	defer mi.Close()
 	ci := lsm.NewCompactionIter(mi, snapshots, c.Bottommost)
