@@ -1,15 +1,58 @@
 // Package cache is the buffer pool: fixed-size page frames keyed by (file,
 // page), pinned while a reader decodes from them.
 //
-// This first version uses a single LRU list under one mutex; the 2Q policy
-// and sharding arrive with the buffer-pool issue without changing the API.
+// # Layout
+//
+// The frames are one slab of Frames*PageSize bytes, allocated by New and
+// sliced into PageSize frames, so the pool makes no allocation per page and a
+// hit makes none at all. The slab starts on a 4 KiB boundary, so with a page
+// size that is a multiple of 4 KiB every frame is aligned for direct I/O.
+//
+// The frames are split among shards by a hash of the PageID. Each shard has
+// its own mutex, table, lists, ghost ids and counters, and its own share of
+// Kin and Kout; the replacement policy runs per shard. A page never moves
+// between shards.
+//
+// # Replacement
+//
+// Policy2Q is full 2Q (Johnson and Shasha, VLDB 1994). A page read for the
+// first time enters A1in, a FIFO; a hit there does not move it, so a burst of
+// correlated references (one scan touching a page several times) does not
+// make it hot. When a frame is needed and A1in holds more than Kin frames,
+// A1in's oldest frame is reclaimed and its id pushed onto A1out, a FIFO of at
+// most Kout ids without data. A miss whose id is in A1out has been
+// referenced twice at a distance: its page enters Am, an LRU list, and only
+// Am's least recently used frame is reclaimed while A1in holds at most Kin.
+// A scan longer than the pool therefore cycles through A1in and leaves Am,
+// the hot set, alone. PolicyLRU keeps one LRU list, for comparison.
+//
+// Pinned frames stay in their list, keeping their place, and are skipped by
+// reclaim; if the preferred list has no unpinned frame, the other one gives
+// one. When every frame of the page's shard is pinned, Get fails at once with
+// ErrAllPinned: the pool never waits for a Release and never grows.
+//
+// # Concurrency
+//
+// No lock is held while a page is loaded. A miss enters its frame in the
+// table marked loading and pinned, then loads without the lock; a concurrent
+// Get of the same page pins the frame and waits for the load on a channel
+// made only when someone waits, then gets the same frame or the same error.
+// A failed load leaves nothing in the table. EvictFile takes a file's frames
+// out of every shard's table at once, loading ones included; readers that
+// pin one keep valid bytes and its last Release frees it, while every later
+// Get of the page loads it afresh, so a page id can never return bytes read
+// before the eviction.
+//
+// The first pool had one mutex and one LRU list; every hit serialised on
+// that lock. A lock-free hit path was not attempted: a hit must pin the frame
+// and, in Am, move it to the head, which needs the shard's lock anyway, and
+// with 4*GOMAXPROCS shards the lock is rarely contended.
 package cache
 
 import (
-	"container/list"
 	"errors"
 	"fmt"
-	"sync"
+	"unsafe"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 )
@@ -18,70 +61,116 @@ import (
 // be freed for a missing page.
 var ErrAllPinned = errors.New("strata: buffer pool: every frame is pinned")
 
+// errLoadPanicked is the error waiters see when the load they waited for
+// panicked; the panic itself goes on up the loader's stack.
+var errLoadPanicked = errors.New("strata: buffer pool: page load panicked")
+
 // PageID names one page of one file.
 type PageID struct {
 	File base.FileNum
 	Page base.PageNum
 }
 
-// Options configures a Pool.
-type Options struct {
-	// Capacity is the pool size in bytes; the pool holds Capacity/PageSize
-	// frames (at least 16).
-	Capacity int64
-	// PageSize is the size of every frame.
-	PageSize int
-}
-
 // Metrics counts what the pool did.
 type Metrics struct {
-	Hits, Misses, Evictions uint64
-	Frames, Pinned          int
-	BytesRead               uint64
+	// Hits counts Gets that found their page loaded; Misses counts the
+	// others, both those that loaded the page and those that waited for a
+	// concurrent load of it.
+	Hits, Misses uint64
+	// Evictions counts pages reclaimed to make room (EvictFile's are not
+	// counted).
+	Evictions uint64
+	// Frames is the pool's size in frames; Pinned the frames pinned now.
+	Frames, Pinned int
+	// BytesRead counts bytes loaded into frames, by Get and Prefetch.
+	BytesRead uint64
+	// GhostHits counts references to pages whose id was in A1out: the
+	// misses that entered Am directly, and first Gets of pages Prefetch
+	// brought back while their id was in A1out.
+	GhostHits uint64
+	// Prefetched counts pages loaded by Prefetch.
+	Prefetched uint64
 }
 
 // Pool is a buffer pool of fixed-size frames. It is safe for concurrent use.
 type Pool struct {
-	pageSize int
-	nframes  int
-
-	mu sync.Mutex
-	// The fields below are guarded by mu.
-	table   map[PageID]*frame
-	lru     *list.List // unpinned resident frames, front = most recent
-	free    [][]byte   // unused buffers
-	used    int        // frames allocated so far
-	metrics Metrics
+	// All fields are immutable after New.
+	pageSize  int
+	nframes   int
+	maxRun    int // largest run Prefetch loads at once
+	policy    Policy
+	shards    []shard
+	shardMask uint64 // len(shards)-1 when it is a power of two, else 0
 }
 
-type frame struct {
-	id      PageID
-	buf     []byte
-	pins    int
-	elem    *list.Element // in lru when pins == 0 and loaded
-	loading chan struct{} // closed when the load finishes
-	err     error         // load error, valid after loading is closed
-	dropped bool          // removed from the table while pinned
-}
-
-// New returns an empty pool.
+// New returns an empty pool. The zero Options give a pool of 16 frames of
+// 4096 bytes under Policy2Q. New panics if opts.Validate fails; callers that
+// take options from users call Validate first.
 func New(opts Options) *Pool {
-	if opts.PageSize <= 0 {
-		opts.PageSize = 4096
+	if err := opts.Validate(); err != nil {
+		panic(err)
 	}
+	opts = opts.ensureDefaults()
 	n := int(opts.Capacity / int64(opts.PageSize))
-	if n < 16 {
-		n = 16
+	if n < minFrames {
+		n = minFrames
 	}
-	return &Pool{pageSize: opts.PageSize, nframes: n, table: make(map[PageID]*frame), lru: list.New()}
+	p := &Pool{
+		pageSize: opts.PageSize,
+		nframes:  n,
+		maxRun:   max(1, n/4),
+		policy:   opts.Policy,
+		shards:   make([]shard, shardCount(opts.Shards, n)),
+	}
+	if k := len(p.shards); k&(k-1) == 0 {
+		p.shardMask = uint64(k - 1)
+	}
+	slab := alignedSlab(n*opts.PageSize, slabAlign)
+	bufs := make([][]byte, n)
+	for i := range bufs {
+		off := i * opts.PageSize
+		bufs[i] = slab[off : off+opts.PageSize : off+opts.PageSize]
+	}
+	k := len(p.shards)
+	for i := range p.shards {
+		// Shard i gets frames lo..hi-1: n/k each, one more for the first n%k.
+		lo, hi := i*n/k, (i+1)*n/k
+		p.shards[i].init(bufs[lo:hi], opts)
+	}
+	return p
+}
+
+// alignedSlab returns n zeroed bytes starting at a multiple of align, a power
+// of two.
+func alignedSlab(n, align int) []byte {
+	b := make([]byte, n+align)
+	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) & uintptr(align-1))
+	if off != 0 {
+		off = align - off
+	}
+	return b[off : off+n : off+n]
 }
 
 // PageSize returns the frame size.
 func (p *Pool) PageSize() int { return p.pageSize }
 
+// Policy returns the pool's replacement policy.
+func (p *Pool) Policy() Policy { return p.policy }
+
+// shardFor returns the shard that holds id. Consecutive pages of a file land
+// in unrelated shards, so one scan spreads over all locks.
+func (p *Pool) shardFor(id PageID) *shard {
+	h := uint64(id.File)*0x9e3779b97f4a7c15 ^ uint64(id.Page)
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 31
+	if p.shardMask != 0 || len(p.shards) == 1 {
+		return &p.shards[(h>>32)&p.shardMask]
+	}
+	return &p.shards[((h>>32)*uint64(len(p.shards)))>>32]
+}
+
 // Handle is a pinned page. The zero Handle is not valid.
 type Handle struct {
-	p *Pool
 	f *frame
 }
 
@@ -90,145 +179,113 @@ func (h Handle) Data() []byte { return h.f.buf }
 
 // Release unpins the page. It must be called exactly once per Get.
 func (h Handle) Release() {
-	p := h.p
-	p.mu.Lock()
-	h.f.pins--
-	if h.f.pins == 0 {
-		if h.f.dropped {
-			p.free = append(p.free, h.f.buf)
-		} else {
-			h.f.elem = p.lru.PushFront(h.f)
-		}
-	}
-	p.mu.Unlock()
+	s := h.f.s
+	s.mu.Lock()
+	s.unpinLocked(h.f)
+	s.mu.Unlock()
 }
 
 // Get returns page id pinned. On a miss it calls load with a frame buffer of
 // PageSize bytes; load fills and validates it. A failed load caches nothing
 // and its error is returned to every reader that waited for it. Concurrent
-// misses on one page cause one load; the lock is not held during load.
+// misses on one page cause one load; no lock is held during load. When every
+// frame of the page's shard is pinned, Get returns an error wrapping
+// ErrAllPinned without waiting.
 func (p *Pool) Get(id PageID, load func(buf []byte) error) (Handle, error) {
-	p.mu.Lock()
-	for {
-		f, ok := p.table[id]
-		if !ok {
-			break
+	s := p.shardFor(id)
+	s.mu.Lock()
+	if f := s.table[id]; f != nil {
+		s.pinLocked(f)
+		s.touchLocked(f)
+		if !f.loading {
+			s.hits++
+			s.mu.Unlock()
+			return Handle{f}, nil
 		}
-		if f.loading != nil {
-			ch := f.loading
-			f.pins++
-			p.mu.Unlock()
-			<-ch
-			p.mu.Lock()
-			if f.err != nil {
-				err := f.err
-				f.pins--
-				if f.pins == 0 {
-					p.free = append(p.free, f.buf)
-				}
-				p.mu.Unlock()
-				return Handle{}, err
-			}
-			p.mu.Unlock()
-			return Handle{p, f}, nil
+		s.misses++
+		if f.wait == nil {
+			f.wait = make(chan struct{})
 		}
-		if f.pins == 0 {
-			p.lru.Remove(f.elem)
-			f.elem = nil
+		wait := f.wait
+		s.mu.Unlock()
+		<-wait
+		// f.err was written before wait was closed, and our pin keeps the
+		// frame from being reused.
+		if err := f.err; err != nil {
+			s.mu.Lock()
+			s.unpinLocked(f)
+			s.mu.Unlock()
+			return Handle{}, err
 		}
-		f.pins++
-		p.metrics.Hits++
-		p.mu.Unlock()
-		return Handle{p, f}, nil
+		return Handle{f}, nil
 	}
-	p.metrics.Misses++
-	buf, err := p.allocLocked()
+	s.misses++
+	f, err := s.claimLocked(id, false)
+	s.mu.Unlock()
 	if err != nil {
-		p.mu.Unlock()
+		return Handle{}, fmt.Errorf("page %d of file %d: %w", id.Page, id.File, err)
+	}
+	if err := loadFrame(f, load); err != nil {
 		return Handle{}, err
 	}
-	f := &frame{id: id, buf: buf, pins: 1, loading: make(chan struct{})}
-	p.table[id] = f
-	p.mu.Unlock()
+	return Handle{f}, nil
+}
 
-	lerr := load(buf)
-
-	p.mu.Lock()
-	ch := f.loading
-	f.loading = nil
-	if lerr != nil {
-		f.err = lerr
-		delete(p.table, id)
-		f.pins--
-		f.dropped = true
-		if f.pins == 0 {
-			p.free = append(p.free, f.buf)
+// loadFrame runs load on f's buffer, which the caller has claimed, and
+// finishes the load. If load panics, waiters get errLoadPanicked and the
+// frame is dropped before the panic continues.
+func loadFrame(f *frame, load func(buf []byte) error) error {
+	done := false
+	defer func() {
+		if !done {
+			f.s.finishLoad(f, errLoadPanicked, false, false)
 		}
-		close(ch)
-		p.mu.Unlock()
-		return Handle{}, fmt.Errorf("page %d of file %d: %w", id.Page, id.File, lerr)
+	}()
+	err := load(f.buf)
+	done = true
+	if err != nil {
+		err = fmt.Errorf("page %d of file %d: %w", f.id.Page, f.id.File, err)
 	}
-	p.metrics.BytesRead += uint64(len(buf))
-	close(ch)
-	p.mu.Unlock()
-	return Handle{p, f}, nil
+	f.s.finishLoad(f, err, true, false)
+	return err
 }
 
-// allocLocked returns a free buffer, evicting the least recently used
-// unpinned frame if the pool is full.
-func (p *Pool) allocLocked() ([]byte, error) {
-	if n := len(p.free); n > 0 {
-		b := p.free[n-1]
-		p.free = p.free[:n-1]
-		return b, nil
-	}
-	if p.used < p.nframes {
-		p.used++
-		return make([]byte, p.pageSize), nil
-	}
-	e := p.lru.Back()
-	if e == nil {
-		return nil, ErrAllPinned
-	}
-	f := e.Value.(*frame)
-	p.lru.Remove(e)
-	f.elem = nil
-	delete(p.table, f.id)
-	p.metrics.Evictions++
-	return f.buf, nil
-}
-
-// EvictFile drops every unpinned page of file from the pool. Call it after
-// the file is deleted; pinned pages of the file are dropped when released
-// (they are no longer reachable through the table).
+// EvictFile drops every page of file from the pool, and forgets the file's
+// ids in A1out. Call it after the file is deleted. Unpinned frames are freed
+// at once; pinned ones, and ones still loading, leave the table now and are
+// freed by their last Release, so their readers keep valid bytes while any
+// later Get of the file's pages loads them again.
 func (p *Pool) EvictFile(file base.FileNum) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for id, f := range p.table {
-		if id.File != file || f.loading != nil {
-			continue
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		for id, f := range s.table {
+			if id.File == file {
+				s.dropLocked(f)
+			}
 		}
-		delete(p.table, id)
-		if f.pins == 0 {
-			p.lru.Remove(f.elem)
-			f.elem = nil
-			p.free = append(p.free, f.buf)
-		} else {
-			f.dropped = true
+		if s.twoQ {
+			s.ghosts.removeFile(file)
 		}
+		s.mu.Unlock()
 	}
 }
 
-// Metrics returns a snapshot of the pool's counters.
+// Metrics returns a snapshot of the pool's counters, summed over the shards.
+// Each shard is locked in turn, so the sum is not one atomic snapshot.
 func (p *Pool) Metrics() Metrics {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := p.metrics
-	m.Frames = p.nframes
-	for _, f := range p.table {
-		if f.pins > 0 {
-			m.Pinned++
-		}
+	m := Metrics{Frames: p.nframes}
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		m.Hits += s.hits
+		m.Misses += s.misses
+		m.Evictions += s.evictions
+		m.Pinned += s.pinned
+		m.BytesRead += s.bytesRead
+		m.GhostHits += s.ghostHits
+		m.Prefetched += s.prefetched
+		s.mu.Unlock()
 	}
 	return m
 }

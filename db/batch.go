@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -88,6 +89,18 @@ func (b *Batch) Put(key, value []byte) error { return b.add(base.KindSet, key, v
 // Delete adds a deletion of key to the batch.
 func (b *Batch) Delete(key []byte) error { return b.add(base.KindDelete, key, nil, false) }
 
+// DeleteRange adds a deletion of every key in [start, end) to the batch:
+// one write, however many keys the range holds. An empty range (start >=
+// end) is a no-op.
+func (b *Batch) DeleteRange(start, end []byte) error {
+	if b.maxKey > 0 && len(end) > b.maxKey {
+		return fmt.Errorf("%w: key of %d bytes (limit %d)", ErrKeyTooLarge, len(end), b.maxKey)
+	}
+	if bytes.Compare(start, end) >= 0 {
+		return nil
+	}
+	return b.add(base.KindRangeDelete, start, end, true)
+}
 
 // Len returns the number of writes in the batch.
 func (b *Batch) Len() int { return int(b.count) }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/internal/merge"
+	"github.com/seed-d6fe07da/strata/internal/rangedel"
 	"github.com/seed-d6fe07da/strata/lsm"
 	"github.com/seed-d6fe07da/strata/manifest"
 )
@@ -44,15 +45,28 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 
 func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum) ([]manifest.FileMeta, uint64, error) {
 	var children []base.InternalIterator
-	var bytesIn uint64
+	var tombs []rangedel.Tombstone
 	for _, in := range c.Inputs {
 		children = append(children, newRunIter(d.tables, &lsm.Run{ID: in.RunID, Files: in.Files}))
+		for _, f := range in.Files {
+			e, err := d.tables.entry(f.FileNum)
+			if err != nil {
+				return nil, 0, fmt.Errorf("compaction: %w", err)
+			}
+			for _, fr := range e.rangeDels.Fragments() {
+				for _, sq := range fr.Seqs {
+					tombs = append(tombs, rangedel.Tombstone{Start: fr.Start, End: fr.End, Seq: sq})
+				}
+			}
+		}
 	}
-	bytesIn = c.InputBytes()
+	bytesIn := c.InputBytes()
 	mi := merge.NewIterator(children...)
 	defer mi.Close()
 	ci := lsm.NewCompactionIter(mi, snapshots, c.Bottommost)
+	ci.SetRangeDels(rangedel.NewSet(tombs, base.MaxSeqNum))
 	out := newRunWriter(d, d.opts.TargetFileSize, true)
+	out.frags = ci.OutputRangeDels()
 	for ci.Next() {
 		if err := out.add(ci.Key(), ci.Value(), false); err != nil {
 			out.abort()
@@ -69,8 +83,3 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum) ([]manife
 	}
 	return metas, bytesIn, nil
 }
-
-// snapshotSeqsLocked returns the seqnums of open snapshots, ascending.
-// Until snapshots exist every reader holds its own version, so none are
-// needed.
-func (d *DB) snapshotSeqsLocked() []base.SeqNum { return nil }

@@ -73,7 +73,7 @@ func TestCrashRecovery(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	acked := map[int]bool{} // key -> present (true) or deleted (false)
-	next := 0                // first operation of the next child
+	next := 0               // first operation of the next child
 	for round := 0; round < 6; round++ {
 		cmd := exec.Command(exe, "-test.run=^TestCrashChild$")
 		cmd.Env = append(os.Environ(), "STRATA_CRASH_DIR="+dir, fmt.Sprintf("STRATA_CRASH_START=%d", next))

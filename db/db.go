@@ -92,6 +92,8 @@ type DB struct {
 	// manifest is the open manifest log; written only by the goroutine
 	// that holds versionMu.
 	manifest *manifest.Writer
+	// snapshots holds the seqnums of open snapshots (with repeats).
+	snapshots []base.SeqNum
 	// writeErr, once set, stops every write.
 	writeErr error
 	// bgErr is the last background error (also copied to writeErr).

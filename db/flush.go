@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/internal/rangedel"
 	"github.com/seed-d6fe07da/strata/lsm"
 	"github.com/seed-d6fe07da/strata/manifest"
 	"github.com/seed-d6fe07da/strata/memtable"
@@ -183,6 +184,7 @@ func (d *DB) writeL0(mem *memtable.Memtable) (*manifest.FileMeta, error) {
 	it := mem.NewIter()
 	defer it.Close()
 	out := newRunWriter(d, 0, false)
+	out.frags = rangedel.Fragments(appendMemTombstones(nil, mem), base.MaxSeqNum)
 	for ok := it.First(); ok; ok = it.Next() {
 		if err := out.add(it.Key(), it.Value(), false); err != nil {
 			out.abort()
@@ -217,6 +219,10 @@ type runWriter struct {
 	created []base.FileNum
 	lastKey []byte
 	closers []func() error
+	// frags are the range tombstones to write, clipped to each file's
+	// share of the key space: [lo, first key of the next file).
+	frags []rangedel.Fragment
+	lo    []byte
 }
 
 func newRunWriter(d *DB, target int64, split bool) *runWriter {
@@ -225,7 +231,7 @@ func newRunWriter(d *DB, target int64, split bool) *runWriter {
 
 func (r *runWriter) add(key base.InternalKey, value []byte, _ bool) error {
 	if r.w != nil && r.split && r.w.EstimatedSize() >= r.target && !bytes.Equal(key.UserKey, r.lastKey) {
-		if err := r.finishFile(); err != nil {
+		if err := r.finishFile(key.UserKey); err != nil {
 			return err
 		}
 	}
@@ -259,7 +265,23 @@ func (r *runWriter) startFile() error {
 	return nil
 }
 
-func (r *runWriter) finishFile() error {
+// finishFile writes the tombstones of [r.lo, hi) into the open file and
+// completes it; hi nil means the rest of the key space.
+func (r *runWriter) finishFile(hi []byte) error {
+	var tombLo, tombHi []byte
+	var tombLoSeq base.SeqNum
+	for _, f := range rangedel.Clip(r.frags, r.lo, hi) {
+		for _, seq := range f.Seqs {
+			if err := r.w.AddRangeDel(f.Start, f.End, seq); err != nil {
+				return err
+			}
+		}
+		if tombLo == nil {
+			tombLo, tombLoSeq = f.Start, f.Seqs[0]
+		}
+		tombHi = f.End
+	}
+	r.lo = append([]byte(nil), hi...)
 	props, err := r.w.Finish()
 	r.w = nil
 	if err != nil {
@@ -274,6 +296,21 @@ func (r *runWriter) finishFile() error {
 	m.Size = uint64(props.Pages) * uint64(props.PageSize)
 	m.Smallest = props.Smallest
 	m.Largest = props.Largest
+	if tombLo != nil {
+		// The file's range covers its tombstones. The start is the first
+		// tombstone's own key; an end bound is exclusive, so it is recorded
+		// as a sentinel sorting before every real entry of that user key
+		// (and before the next file's first tombstone starting there).
+		sentinel := base.MakeTrailer(base.MaxSeqNum, base.KindRangeDelete)
+		lo := base.MakeInternalKey(append([]byte(nil), tombLo...), tombLoSeq, base.KindRangeDelete)
+		hi := base.InternalKey{UserKey: append([]byte(nil), tombHi...), Trailer: sentinel}
+		if props.Entries == 0 || base.CompareInternal(lo, m.Smallest) < 0 {
+			m.Smallest = lo
+		}
+		if props.Entries == 0 || base.CompareInternal(hi, m.Largest) > 0 {
+			m.Largest = hi
+		}
+	}
 	m.SmallestSeq = props.SmallestSeq
 	m.LargestSeq = props.LargestSeq
 	m.Entries = props.Entries
@@ -285,8 +322,14 @@ func (r *runWriter) finishFile() error {
 // finish completes the last file and syncs the directory so every new name
 // is durable before a manifest edit refers to it.
 func (r *runWriter) finish() ([]manifest.FileMeta, error) {
+	if r.w == nil && len(rangedel.Clip(r.frags, r.lo, nil)) > 0 {
+		if err := r.startFile(); err != nil {
+			r.abort()
+			return nil, err
+		}
+	}
 	if r.w != nil {
-		if err := r.finishFile(); err != nil {
+		if err := r.finishFile(nil); err != nil {
 			r.abort()
 			return nil, err
 		}

@@ -1,7 +1,10 @@
 package db
 
 import (
+	"bytes"
+
 	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/memtable"
 )
 
 // Get returns a copy of the value stored for key, or ErrNotFound. The caller
@@ -15,17 +18,42 @@ func (d *DB) Get(key []byte) ([]byte, error) {
 	return d.getAt(rs, key, base.SeqNum(d.visibleSeq.Load()))
 }
 
+// memCovering returns the newest seqnum <= seq of a range tombstone in m
+// covering key, or 0.
+func memCovering(m *memtable.Memtable, key []byte, seq base.SeqNum) base.SeqNum {
+	var best base.SeqNum
+	for _, t := range m.RangeDels() {
+		if bytes.Compare(t.Start, key) > 0 {
+			break
+		}
+		if t.Seq <= seq && t.Seq > best && bytes.Compare(key, t.End) < 0 {
+			best = t.Seq
+		}
+	}
+	return best
+}
+
 // getAt looks key up as of seq: memtables newest first, then every run
 // from level 0 down, stopping at the first version found. A run is searched
-// only if its file range holds the key; the SST consults its Bloom filter
-// before it descends its B+Tree.
+// only if a file's range holds the key; the SST consults its Bloom filter
+// before it descends its B+Tree. Range tombstones seen on the way (in the
+// sources searched so far and in the one that holds the version) delete
+// the version when they are newer than it.
 func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
-	if v, kind, _, ok := rs.mem.Get(key, seq); ok {
-		return found(v, kind)
-	}
-	for _, m := range rs.imms {
-		if v, kind, _, ok := m.Get(key, seq); ok {
-			return found(v, kind)
+	var tomb base.SeqNum // newest covering tombstone seen so far
+	for i := -1; i < len(rs.imms); i++ {
+		m := rs.mem
+		if i >= 0 {
+			m = rs.imms[i]
+		}
+		if t := memCovering(m, key, seq); t > tomb {
+			tomb = t
+		}
+		if v, kind, s, ok := m.Get(key, seq); ok {
+			if kind == base.KindDelete || s < tomb {
+				return nil, ErrNotFound
+			}
+			return append(make([]byte, 0, len(v)), v...), nil
 		}
 	}
 	for level := range rs.v.Levels {
@@ -34,16 +62,23 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 			if f == nil || f.SmallestSeq > seq {
 				continue
 			}
-			t, err := d.tables.get(f.FileNum)
+			if tomb > 0 && f.LargestSeq < tomb {
+				// Everything in f is older than a tombstone covering key.
+				continue
+			}
+			e, err := d.tables.entry(f.FileNum)
 			if err != nil {
 				return nil, err
 			}
-			v, kind, _, ok, err := t.Get(nil, key, seq)
+			if t := e.rangeDels.MaxCovering(key, seq); t > tomb {
+				tomb = t
+			}
+			v, kind, s, ok, err := e.r.Get(nil, key, seq)
 			if err != nil {
 				return nil, err
 			}
 			if ok {
-				if kind == base.KindDelete {
+				if kind == base.KindDelete || s < tomb {
 					return nil, ErrNotFound
 				}
 				if v == nil {
@@ -54,11 +89,4 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 		}
 	}
 	return nil, ErrNotFound
-}
-
-func found(v []byte, kind base.Kind) ([]byte, error) {
-	if kind == base.KindDelete {
-		return nil, ErrNotFound
-	}
-	return append(make([]byte, 0, len(v)), v...), nil
 }

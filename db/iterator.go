@@ -5,6 +5,8 @@ import (
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/internal/merge"
+	"github.com/seed-d6fe07da/strata/internal/rangedel"
+	"github.com/seed-d6fe07da/strata/memtable"
 )
 
 // IterOptions bounds an iterator. Nil bounds are unbounded.
@@ -24,15 +26,17 @@ type IterOptions struct {
 //	for it.Next() { use(it.Key(), it.Value()) }
 //	if err := it.Close(); err != nil { ... }
 type Iterator struct {
-	rs     *readState
-	seq    base.SeqNum
-	lower  []byte
-	upper  []byte
-	mi     *merge.Iterator
-	valid  bool
-	dir    int // +1 forward, -1 reverse, 0 unpositioned
-	key    []byte
-	value  []byte // aliases mi in forward mode, valBuf in reverse
+	rs    *readState
+	seq   base.SeqNum
+	lower []byte
+	upper []byte
+	mi    *merge.Iterator
+	valid bool
+	dir   int // +1 forward, -1 reverse, 0 unpositioned
+	key   []byte
+	value []byte // aliases mi in forward mode, valBuf in reverse
+	// tombs holds the range tombstones visible to the iterator.
+	tombs  *rangedel.Set
 	valBuf []byte
 	err    error
 	closed bool
@@ -65,9 +69,12 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 			it.upper = append([]byte{}, o.UpperBound...)
 		}
 	}
+	var tombs []rangedel.Tombstone
 	children := []base.InternalIterator{rs.mem.NewIter()}
+	tombs = appendMemTombstones(tombs, rs.mem)
 	for _, m := range rs.imms {
 		children = append(children, m.NewIter())
+		tombs = appendMemTombstones(tombs, m)
 	}
 	for level := range rs.v.Levels {
 		for _, r := range rs.v.Levels[level] {
@@ -78,8 +85,25 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 				continue
 			}
 			children = append(children, newRunIter(d.tables, r))
+			for _, f := range r.Files {
+				if (it.upper != nil && bytes.Compare(f.Smallest.UserKey, it.upper) >= 0) ||
+					(it.lower != nil && bytes.Compare(f.Largest.UserKey, it.lower) < 0) {
+					continue
+				}
+				e, err := d.tables.entry(f.FileNum)
+				if err != nil {
+					it.err = err
+					break
+				}
+				for _, fr := range e.rangeDels.Fragments() {
+					for _, sq := range fr.Seqs {
+						tombs = append(tombs, rangedel.Tombstone{Start: fr.Start, End: fr.End, Seq: sq})
+					}
+				}
+			}
 		}
 	}
+	it.tombs = rangedel.NewSet(tombs, seq)
 	it.mi = merge.NewIterator(children...)
 	return it
 }
@@ -207,7 +231,7 @@ func (it *Iterator) findNext() bool {
 			continue
 		}
 		it.key = append(it.key[:0], k.UserKey...)
-		if k.Kind() == base.KindDelete {
+		if k.Kind() == base.KindDelete || it.covered(k) {
 			it.skipCurrentKey()
 			continue
 		}
@@ -233,6 +257,9 @@ func (it *Iterator) findPrev() bool {
 				break
 			}
 			kind = k.Kind()
+			if it.covered(k) {
+				kind = base.KindDelete
+			}
 			if kind == base.KindDelete {
 				it.key = it.key[:0]
 			} else {
@@ -248,6 +275,20 @@ func (it *Iterator) findPrev() bool {
 		return true
 	}
 	return it.finish()
+}
+
+// covered reports whether a range tombstone visible to the iterator
+// deletes k.
+func (it *Iterator) covered(k base.InternalKey) bool {
+	return !it.tombs.Empty() && it.tombs.MaxCovering(k.UserKey, it.seq) > k.SeqNum()
+}
+
+// appendMemTombstones appends m's range tombstones to ts.
+func appendMemTombstones(ts []rangedel.Tombstone, m *memtable.Memtable) []rangedel.Tombstone {
+	for _, t := range m.RangeDels() {
+		ts = append(ts, rangedel.Tombstone{Start: t.Start, End: t.End, Seq: t.Seq})
+	}
+	return ts
 }
 
 // finish records an error from mi, if any, and leaves the iterator invalid.

@@ -24,18 +24,18 @@ type LevelMetrics struct {
 type Metrics struct {
 	Levels [lsm.NumLevels]LevelMetrics
 	// Memtable bytes, and immutable memtables waiting for a flush.
-	MemtableBytes       int64
-	ImmutableMemtables  int
-	Flushes             uint64
-	Compactions         uint64
-	BytesFlushed        uint64
-	CompactionBytesIn   uint64
-	CompactionBytesOut  uint64
-	WALBytes            uint64
-	UserBytes           uint64
-	WriteStalls         uint64
-	WriteStallTime      time.Duration
-	Cache               cache.Metrics
+	MemtableBytes      int64
+	ImmutableMemtables int
+	Flushes            uint64
+	Compactions        uint64
+	BytesFlushed       uint64
+	CompactionBytesIn  uint64
+	CompactionBytesOut uint64
+	WALBytes           uint64
+	UserBytes          uint64
+	WriteStalls        uint64
+	WriteStallTime     time.Duration
+	Cache              cache.Metrics
 	// WriteAmplification is (WAL + flush + compaction output bytes) per
 	// user byte written.
 	WriteAmplification float64

@@ -16,6 +16,8 @@ import (
 // (CrashClone: only synced bytes and directory entries survive) must lose
 // nothing that was acknowledged.
 type dbMachine struct {
+	// snaps are open snapshots with a copy of the oracle when taken.
+	snaps  []machineSnap
 	fs     *vfs.MemFS
 	opts   *Options
 	d      *DB
@@ -74,6 +76,90 @@ func (m *dbMachine) Delete(t *rapid.T) {
 		t.Fatalf("Delete: %v", err)
 	}
 	delete(m.oracle, string(k))
+}
+
+type machineSnap struct {
+	s      *Snapshot
+	oracle map[string][]byte
+}
+
+// DeleteRange removes a random range, in a batch with a put sometimes.
+func (m *dbMachine) DeleteRange(t *rapid.T) {
+	lo, hi := m.keys.Draw(t, "lo"), m.keys.Draw(t, "hi")
+	b := m.d.NewBatch()
+	if err := b.DeleteRange(lo, hi); err != nil {
+		t.Fatal(err)
+	}
+	for k := range m.oracle {
+		if k >= string(lo) && k < string(hi) {
+			delete(m.oracle, k)
+		}
+	}
+	if rapid.Bool().Draw(t, "withPut") {
+		// A put in the same batch after the tombstone survives it.
+		k := append(m.keys.Draw(t, "key"), 1)
+		b.Put(k, []byte("after-range"))
+		m.oracle[string(k)] = []byte("after-range")
+	}
+	if err := m.d.Write(b); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+}
+
+// Snapshot takes a snapshot (at most 3 open) or closes the oldest.
+func (m *dbMachine) Snapshot(t *rapid.T) {
+	if len(m.snaps) >= 3 || (len(m.snaps) > 0 && rapid.Bool().Draw(t, "close")) {
+		if err := m.snaps[0].s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		m.snaps = m.snaps[1:]
+		return
+	}
+	cp := make(map[string][]byte, len(m.oracle))
+	for k, v := range m.oracle {
+		cp[k] = v
+	}
+	m.snaps = append(m.snaps, machineSnap{s: m.d.NewSnapshot(), oracle: cp})
+}
+
+// SnapshotRead checks a Get and a full scan of an open snapshot against the
+// oracle copied when it was taken.
+func (m *dbMachine) SnapshotRead(t *rapid.T) {
+	if len(m.snaps) == 0 {
+		t.Skip("no snapshot")
+	}
+	sn := m.snaps[rapid.IntRange(0, len(m.snaps)-1).Draw(t, "snap")]
+	k := append(m.keys.Draw(t, "key"), byte(rapid.IntRange(0, 3).Draw(t, "suffix")))
+	v, err := sn.s.Get(k)
+	if want, ok := sn.oracle[string(k)]; ok {
+		if err != nil || !bytes.Equal(v, want) {
+			t.Fatalf("snapshot Get(%q) = %d bytes, %v; want %d bytes", k, len(v), err, len(want))
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("snapshot Get(%q): want ErrNotFound, got %v", k, err)
+	}
+	it := sn.s.NewIter(nil)
+	n := 0
+	for it.Next() {
+		want, ok := sn.oracle[string(it.Key())]
+		if !ok || !bytes.Equal(want, it.Value()) {
+			t.Fatalf("snapshot scan: unexpected %q", it.Key())
+		}
+		n++
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(sn.oracle) {
+		t.Fatalf("snapshot scan: %d keys, want %d", n, len(sn.oracle))
+	}
+}
+
+func (m *dbMachine) closeSnaps() {
+	for _, sn := range m.snaps {
+		sn.s.Close()
+	}
+	m.snaps = nil
 }
 
 func (m *dbMachine) Get(t *rapid.T) {
@@ -193,6 +279,7 @@ func (m *dbMachine) Flush(t *rapid.T) {
 }
 
 func (m *dbMachine) Reopen(t *rapid.T) {
+	m.closeSnaps()
 	if err := m.d.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -206,6 +293,7 @@ func (m *dbMachine) Reopen(t *rapid.T) {
 // Crash drops everything not synced and reopens.
 func (m *dbMachine) Crash(t *rapid.T) {
 	clone := m.fs.CrashClone()
+	m.closeSnaps()
 	m.d.Close()
 	m.fs = clone
 	m.opts.FS = clone

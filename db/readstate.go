@@ -12,6 +12,7 @@ import (
 
 	"github.com/seed-d6fe07da/strata/cache"
 	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/internal/rangedel"
 )
 
 // readState is the immutable view a reader works on: the memtables and the
@@ -78,6 +79,8 @@ type tableEntry struct {
 	once sync.Once
 	r    *sst.Reader
 	err  error
+	// rangeDels is the file's tombstones, fragmented once at open.
+	rangeDels *rangedel.Set
 }
 
 func newTableCache(fs vfs.FS, dirname string, c *cache.Pool) *tableCache {
@@ -86,6 +89,24 @@ func newTableCache(fs vfs.FS, dirname string, c *cache.Pool) *tableCache {
 
 // get returns the reader of file num, opening it if needed.
 func (tc *tableCache) get(num base.FileNum) (*sst.Reader, error) {
+	e, err := tc.entry(num)
+	if err != nil {
+		return nil, err
+	}
+	return e.r, nil
+}
+
+// sstTombstones converts an SST's range deletions.
+func sstTombstones(rds []sst.RangeDel) []rangedel.Tombstone {
+	ts := make([]rangedel.Tombstone, len(rds))
+	for i, rd := range rds {
+		ts[i] = rangedel.Tombstone{Start: rd.Start, End: rd.End, Seq: rd.Seq}
+	}
+	return ts
+}
+
+// entry returns the open entry of file num.
+func (tc *tableCache) entry(num base.FileNum) (*tableEntry, error) {
 	tc.mu.Lock()
 	e := tc.tables[num]
 	if e == nil {
@@ -101,8 +122,8 @@ func (tc *tableCache) get(num base.FileNum) (*sst.Reader, error) {
 			return
 		}
 		e.r, e.err = sst.Open(f, sst.ReaderOptions{Cache: tc.cache, FileNum: num, FileName: name})
-		if e.err != nil {
-			f.Close()
+		if e.err == nil {
+			e.rangeDels = rangedel.NewSet(sstTombstones(e.r.RangeDels()), base.MaxSeqNum)
 		}
 	})
 	if e.err != nil {
@@ -113,7 +134,7 @@ func (tc *tableCache) get(num base.FileNum) (*sst.Reader, error) {
 		tc.mu.Unlock()
 		return nil, e.err
 	}
-	return e.r, nil
+	return e, nil
 }
 
 // evict closes the reader of num, if open. Called only for files no

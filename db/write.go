@@ -40,6 +40,29 @@ func (d *DB) Delete(key []byte) error {
 	return d.Write(&b)
 }
 
+// DeleteRange removes every key in [start, end) with one write: a range
+// tombstone that gets, scans and merges honour. Evicting an event-time
+// window is one call. An empty range is a no-op.
+func (d *DB) DeleteRange(start, end []byte) error {
+	b := Batch{maxKey: d.maxKeySize}
+	if err := b.DeleteRange(start, end); err != nil {
+		return err
+	}
+	if b.count == 0 {
+		return d.checkOpen()
+	}
+	return d.Write(&b)
+}
+
+func (d *DB) checkOpen() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
 // Write applies every write of b atomically. With Options.SyncWrites it
 // returns after the WAL holding b is fsynced; concurrent writers share one
 // fsync (group commit). b may be reused after Write returns.
@@ -48,13 +71,7 @@ func (d *DB) Write(b *Batch) error {
 		return b.err
 	}
 	if b.count == 0 {
-		d.mu.Lock()
-		closed := d.closed
-		d.mu.Unlock()
-		if closed {
-			return ErrClosed
-		}
-		return nil
+		return d.checkOpen()
 	}
 	w := &writer{batch: b, sync: d.opts.SyncWrites}
 	w.cond.L = &d.mu

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/internal/rangedel"
 )
 
 // CompactionIter filters a merged stream of internal keys for writing a new
@@ -25,6 +26,55 @@ type CompactionIter struct {
 	curKey     []byte // user key of the current run of versions
 	lastStripe int    // stripe of the last version kept for curKey
 	valid      bool
+	tombs      *rangedel.Set
+}
+
+// SetRangeDels gives the iterator the inputs' range tombstones: a point
+// covered by a newer tombstone in the same snapshot stripe is dropped.
+func (c *CompactionIter) SetRangeDels(s *rangedel.Set) { c.tombs = s }
+
+// OutputRangeDels returns the tombstones the output must keep: in each
+// fragment the newest seqnum of each stripe, minus, when the output is
+// bottommost, those in the oldest stripe (nothing below them is left to
+// delete).
+func (c *CompactionIter) OutputRangeDels() []rangedel.Fragment {
+	var out []rangedel.Fragment
+	for _, f := range c.tombs.Fragments() {
+		var seqs []base.SeqNum
+		last := -1
+		for _, seq := range f.Seqs { // newest first
+			s := c.stripe(seq)
+			if s == last {
+				continue
+			}
+			last = s
+			if c.bottommost && s == 0 {
+				continue
+			}
+			seqs = append(seqs, seq)
+		}
+		if len(seqs) > 0 {
+			out = append(out, rangedel.Fragment{Start: f.Start, End: f.End, Seqs: seqs})
+		}
+	}
+	return out
+}
+
+// deletedByTombstone reports whether a tombstone newer than k in k's stripe
+// covers it.
+func (c *CompactionIter) deletedByTombstone(k base.InternalKey, stripe int) bool {
+	if c.tombs.Empty() {
+		return false
+	}
+	for _, t := range c.tombs.CoveringSeqs(k.UserKey) {
+		if t <= k.SeqNum() {
+			break
+		}
+		if c.stripe(t) == stripe {
+			return true
+		}
+	}
+	return false
 }
 
 // NewCompactionIter wraps in, which must yield entries in CompareInternal
@@ -60,6 +110,11 @@ func (c *CompactionIter) Next() bool {
 		}
 		c.lastStripe = s
 		if k.Kind() == base.KindDelete && c.bottommost && s == 0 {
+			continue
+		}
+		if c.deletedByTombstone(k, s) {
+			// Shadowed within its stripe: no reader can see it, and the
+			// tombstone (or, when bottommost, nothing at all) stands for it.
 			continue
 		}
 		c.valid = true

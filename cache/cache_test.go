@@ -1,0 +1,201 @@
+package cache
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+)
+
+func TestParsePolicy(t *testing.T) {
+	for in, want := range map[string]Policy{"2q": Policy2Q, "2Q": Policy2Q, " lru ": PolicyLRU, "LRU": PolicyLRU} {
+		if got, err := ParsePolicy(in); err != nil || got != want {
+			t.Errorf("ParsePolicy(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "arc", "2q2"} {
+		if _, err := ParsePolicy(in); err == nil {
+			t.Errorf("ParsePolicy(%q) succeeded", in)
+		}
+	}
+	if s := Policy("").String(); s != "2q" {
+		t.Errorf("zero Policy prints %q, want the default", s)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if err := (Options{}).Validate(); err != nil {
+		t.Fatalf("zero Options: %v", err)
+	}
+	for field, o := range map[string]Options{
+		"Capacity":     {Capacity: -1},
+		"PageSize":     {PageSize: -4096},
+		"Policy":       {Policy: "mru"},
+		"KinFraction":  {KinFraction: 1},
+		"KoutFraction": {KoutFraction: -0.5},
+		"Shards":       {Shards: -2},
+	} {
+		err := o.Validate()
+		if err == nil || !strings.Contains(err.Error(), "Options."+field) {
+			t.Errorf("%+v: Validate = %v, want an error naming %s", o, err, field)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("New accepted invalid options")
+		}
+	}()
+	New(Options{KinFraction: 2})
+}
+
+func TestShardCount(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	for _, frames := range []int{16, 31, 32, 100, 1000, 1 << 16} {
+		n := shardCount(0, frames)
+		if n&(n-1) != 0 || n < 1 || n > 2*4*procs {
+			t.Errorf("%d frames: %d shards, want a power of two near 4*GOMAXPROCS (%d)", frames, n, 4*procs)
+		}
+		if n > 1 && frames/n < minShardFrames {
+			t.Errorf("%d frames: %d shards leave %d frames each", frames, n, frames/n)
+		}
+	}
+	if n := shardCount(0, 1<<16); n < 4*procs {
+		t.Errorf("large pool: %d shards, want at least 4*GOMAXPROCS = %d", n, 4*procs)
+	}
+	if n := shardCount(3, 1000); n != 3 {
+		t.Errorf("explicit 3 shards: got %d", n)
+	}
+	if n := shardCount(64, 100); n != 6 {
+		t.Errorf("explicit 64 shards for 100 frames: got %d, want 6", n)
+	}
+}
+
+// TestLayout checks the slab: frames of exactly PageSize, disjoint, aligned
+// to 4 KiB for a 4 KiB page size, spread over the shards with their share
+// of Kin and Kout.
+func TestLayout(t *testing.T) {
+	const P = 4096
+	pool := New(Options{Capacity: 100 * P, PageSize: P, Shards: 3, KinFraction: 0.2, KoutFraction: 1})
+	if m := pool.Metrics(); m.Frames != 100 {
+		t.Fatalf("Frames = %d, want 100", m.Frames)
+	}
+	total := 0
+	seen := make(map[uintptr]bool)
+	for i := range pool.shards {
+		s := &pool.shards[i]
+		total += s.nframes
+		if s.nframes < 33 || s.nframes > 34 {
+			t.Errorf("shard %d: %d frames", i, s.nframes)
+		}
+		if want := fractionOf(0.2, s.nframes); s.kin != want || s.ghosts.limit != s.nframes {
+			t.Errorf("shard %d: kin %d kout %d for %d frames", i, s.kin, s.ghosts.limit, s.nframes)
+		}
+		for j := range s.frames {
+			b := s.frames[j].buf
+			addr := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+			if len(b) != P || cap(b) != P || addr%slabAlign != 0 || seen[addr] {
+				t.Fatalf("shard %d frame %d: len %d cap %d at %#x", i, j, len(b), cap(b), addr)
+			}
+			seen[addr] = true
+		}
+	}
+	if total != 100 {
+		t.Fatalf("%d frames in the shards, want 100", total)
+	}
+	if p := New(Options{}); p.nframes != minFrames || p.PageSize() != 4096 || p.Policy() != Policy2Q {
+		t.Fatalf("zero Options: %d frames of %d bytes, %s", p.nframes, p.PageSize(), p.Policy())
+	}
+}
+
+// TestGetHitAllocs checks that a hit allocates nothing.
+func TestGetHitAllocs(t *testing.T) {
+	pool := New(Options{Capacity: 64 * 256, PageSize: 256})
+	id := PageID{1, 1}
+	load := loadID(id)
+	h, err := pool.Get(id, load)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Release()
+	if n := testing.AllocsPerRun(1000, func() {
+		h, err := pool.Get(id, load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Release()
+	}); n != 0 {
+		t.Fatalf("a hit makes %v allocations", n)
+	}
+}
+
+// TestErrorsWrapped checks that Get's errors say which page and keep the
+// cause for errors.Is.
+func TestErrorsWrapped(t *testing.T) {
+	pool := New(Options{Capacity: 16 * 64, PageSize: 64})
+	_, err := pool.Get(PageID{12, 37}, func([]byte) error { return errTestLoad })
+	if !errors.Is(err, errTestLoad) || !strings.Contains(err.Error(), "page 37 of file 12") {
+		t.Fatalf("Get = %v", err)
+	}
+	_, err = pool.Prefetch(12, 40, 3, func([][]byte) error { return errTestLoad })
+	if !errors.Is(err, errTestLoad) || !strings.Contains(err.Error(), "pages 40-42 of file 12") {
+		t.Fatalf("Prefetch = %v", err)
+	}
+}
+
+// TestPrefetchRun checks where a prefetch run stops and that its pages are
+// served without another load.
+func TestPrefetchRun(t *testing.T) {
+	pool := New(Options{Capacity: 64 * 64, PageSize: 64, Shards: 2})
+	get := func(id PageID, wantLoad bool) {
+		t.Helper()
+		loaded := false
+		h, err := pool.Get(id, func(buf []byte) error {
+			loaded = true
+			fillPage(buf, id, 0)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Release()
+		if _, err := checkPage(h.Data(), id); err != nil {
+			t.Fatal(err)
+		}
+		if loaded != wantLoad {
+			t.Fatalf("Get(%v): loaded %v, want %v", id, loaded, wantLoad)
+		}
+	}
+	get(PageID{1, 5}, true)
+	var from base.PageNum
+	prefetch := func(first base.PageNum, n int) int {
+		got, err := pool.Prefetch(1, first, n, func(bufs [][]byte) error {
+			from = first
+			for i, b := range bufs {
+				fillPage(b, PageID{1, first + base.PageNum(i)}, 0)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if n := prefetch(2, 8); n != 3 || from != 2 {
+		t.Fatalf("Prefetch(2, 8) loaded %d pages from %d, want 3 from 2: page 5 is resident", n, from)
+	}
+	if n := prefetch(5, 8); n != 0 {
+		t.Fatalf("Prefetch at a resident page loaded %d pages", n)
+	}
+	if n := prefetch(6, 100); n != pool.maxRun {
+		t.Fatalf("Prefetch(6, 100) loaded %d pages, want the cap %d", n, pool.maxRun)
+	}
+	for pn := base.PageNum(2); pn < 6+base.PageNum(pool.maxRun); pn++ {
+		get(PageID{1, pn}, false)
+	}
+	if m := pool.Metrics(); m.Prefetched != uint64(3+pool.maxRun) || m.Pinned != 0 {
+		t.Fatalf("metrics %+v", m)
+	}
+}

@@ -1,0 +1,77 @@
+package cache
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+)
+
+// The test loads write the page id, and optionally a generation, at both
+// ends of the frame, so a reader can check it got the page it asked for.
+
+// fillPage writes id and gen into buf.
+func fillPage(buf []byte, id PageID, gen uint64) {
+	clear(buf)
+	putStamp(buf[:20], id, gen)
+	putStamp(buf[len(buf)-20:], id, gen)
+}
+
+func putStamp(b []byte, id PageID, gen uint64) {
+	binary.LittleEndian.PutUint64(b[0:], uint64(id.File))
+	binary.LittleEndian.PutUint32(b[8:], uint32(id.Page))
+	binary.LittleEndian.PutUint64(b[12:], gen)
+}
+
+func getStamp(b []byte) (PageID, uint64) {
+	return PageID{
+		File: base.FileNum(binary.LittleEndian.Uint64(b[0:])),
+		Page: base.PageNum(binary.LittleEndian.Uint32(b[8:])),
+	}, binary.LittleEndian.Uint64(b[12:])
+}
+
+// checkPage returns an error unless buf holds id, and returns its generation.
+func checkPage(buf []byte, id PageID) (uint64, error) {
+	got, gen := getStamp(buf[:20])
+	got2, gen2 := getStamp(buf[len(buf)-20:])
+	if got != id || got2 != id || gen != gen2 {
+		return 0, fmt.Errorf("frame for %v holds %v (gen %d) / %v (gen %d)", id, got, gen, got2, gen2)
+	}
+	return gen, nil
+}
+
+// loadID returns a load that stamps id into the frame.
+func loadID(id PageID) func([]byte) error {
+	return func(buf []byte) error {
+		fillPage(buf, id, 0)
+		return nil
+	}
+}
+
+// snapshot is the state of one shard, for tests.
+type snapshot struct {
+	a1in, am, a1out []PageID // head first
+	pins            map[PageID]int32
+	free, pinned    int
+}
+
+// snapshotShard copies shard i's lists under its lock.
+func (p *Pool) snapshotShard(i int) snapshot {
+	s := &p.shards[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn := snapshot{pins: make(map[PageID]int32), free: len(s.free), pinned: s.pinned}
+	for f := s.a1in.head; f != nil; f = f.next {
+		sn.a1in = append(sn.a1in, f.id)
+	}
+	for f := s.am.head; f != nil; f = f.next {
+		sn.am = append(sn.am, f.id)
+	}
+	for g := s.ghosts.head; g != nil; g = g.next {
+		sn.a1out = append(sn.a1out, g.id)
+	}
+	for id, f := range s.table {
+		sn.pins[id] = f.pins
+	}
+	return sn
+}
