@@ -17,11 +17,28 @@ import (
 // entry and exit, released for the I/O.
 func (d *DB) compactLocked(c *lsm.Compaction) error {
 	snapshots := d.snapshotSeqsLocked()
-	d.mu.Unlock()
-	metas, bytesIn, err := d.runCompaction(c, snapshots)
-	d.mu.Lock()
-	if err != nil {
-		return err
+	var metas []manifest.FileMeta
+	var bytesIn uint64
+	var err error
+	if c.TrivialMove {
+		// Move the file's metadata down a level without rewriting it.
+		m := c.Inputs[0].Files[0].FileMeta
+		metas = []manifest.FileMeta{m}
+	} else {
+		d.mu.Unlock()
+		metas, bytesIn, err = d.runCompaction(c, snapshots)
+		d.mu.Lock()
+		if err != nil {
+			return err
+		}
+	}
+	runID := c.OutputRunID
+	if runID == 0 {
+		runID = uint64(d.nextFileNum)
+		d.nextFileNum++
+	}
+	for i := range metas {
+		metas[i].Run = runID
 	}
 	edit := &manifest.VersionEdit{NextFileNum: d.nextFileNum}
 	for _, in := range c.Inputs {
@@ -38,6 +55,9 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 		return err
 	}
 	d.stats.compactions++
+	if c.TrivialMove {
+		d.stats.trivialMoves++
+	}
 	d.stats.compactBytesIn += bytesIn
 	d.stats.compactBytesOut += bytesOut
 	return nil
@@ -67,6 +87,7 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum) ([]manife
 	ci.SetRangeDels(rangedel.NewSet(tombs, base.MaxSeqNum))
 	out := newRunWriter(d, d.opts.TargetFileSize, true)
 	out.frags = ci.OutputRangeDels()
+	out.bloomBits = d.bloomBitsForLevel(c.OutputLevel)
 	for ci.Next() {
 		if err := out.add(ci.Key(), ci.Value(), false); err != nil {
 			out.abort()
@@ -82,4 +103,38 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum) ([]manife
 		return nil, 0, fmt.Errorf("compaction: %w", err)
 	}
 	return metas, bytesIn, nil
+}
+
+// manualCompaction is a request from Compact to the compaction goroutine.
+type manualCompaction struct {
+	start, end []byte
+	done       chan error
+}
+
+// Compact flushes the memtable and merges every file overlapping [start,
+// end] (nil bounds are unbounded), together with the files overlapping
+// those, into the last level: afterwards the range holds one version of
+// each live key and no tombstones that no snapshot needs. It waits for the
+// merge.
+func (d *DB) Compact(start, end []byte) error {
+	if err := d.Flush(); err != nil {
+		return err
+	}
+	req := &manualCompaction{start: clone(start), end: clone(end), done: make(chan error, 1)}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	d.manualReqs = append(d.manualReqs, req)
+	d.bgCond.Broadcast()
+	d.mu.Unlock()
+	return <-req.done
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
 }

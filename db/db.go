@@ -109,7 +109,14 @@ type DB struct {
 	// taken before mu when both are needed.
 	versionMu sync.Mutex
 
-	bgDone chan struct{}
+	// bgWG counts the background goroutines.
+	bgWG sync.WaitGroup
+	// picker chooses merges; used only by the compaction goroutine.
+	picker     *lsm.Picker
+	pickerOpts lsm.PickerOptions
+	// manualReqs are Compact calls waiting for the compaction goroutine.
+	// Guarded by mu.
+	manualReqs []*manualCompaction
 }
 
 // flushable is a full memtable waiting for its flush, with the WAL that
@@ -121,11 +128,12 @@ type flushable struct {
 
 type dbStats struct {
 	flushes, compactions      uint64
+	trivialMoves              uint64
 	bytesFlushed              uint64
 	compactBytesIn            uint64
 	compactBytesOut           uint64
 	stallTime                 time.Duration
-	stalls                    uint64
+	stalls, slowdowns         uint64
 	walBytes, userBytes       uint64
 	obsoleteFilesRemoveErrors uint64
 }
@@ -153,7 +161,7 @@ func (d *DB) Close() error {
 	}
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
-	<-d.bgDone
+	d.bgWG.Wait()
 
 	var err error
 	d.mu.Lock()

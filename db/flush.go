@@ -60,14 +60,15 @@ func (d *DB) Flush() error {
 	}
 }
 
-// maybeScheduleBackgroundLocked wakes the background goroutine if there is
-// a memtable to flush or a merge to run.
+// maybeScheduleBackgroundLocked wakes the background goroutines if there
+// is a memtable to flush or a merge to run.
 func (d *DB) maybeScheduleBackgroundLocked() { d.bgCond.Broadcast() }
 
-// backgroundLoop flushes memtables and runs merges until Close. Flushes come
-// first: they unblock writers.
-func (d *DB) backgroundLoop() {
-	defer close(d.bgDone)
+// flushLoop writes immutable memtables to level 0 until Close. It runs
+// beside compactLoop so a long merge never delays a flush (and so never
+// stalls writers on memtable space).
+func (d *DB) flushLoop() {
+	defer d.bgWG.Done()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for {
@@ -84,8 +85,45 @@ func (d *DB) backgroundLoop() {
 			d.bgCond.Broadcast()
 			continue
 		}
-		if d.bgErr == nil && !d.closed {
-			if c := lsm.Pick(d.version, lsm.PickerOptions{L0Trigger: d.opts.L0CompactionTrigger}); c != nil {
+		d.bgCond.Wait()
+	}
+}
+
+// compactLoop runs merges, automatic ones as the picker chooses them and
+// manual ones that Compact asks for, until Close.
+func (d *DB) compactLoop() {
+	defer d.bgWG.Done()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for {
+		if d.closed {
+			for _, req := range d.manualReqs {
+				req.done <- ErrClosed
+			}
+			d.manualReqs = nil
+			return
+		}
+		if len(d.manualReqs) > 0 {
+			req := d.manualReqs[0]
+			d.manualReqs = d.manualReqs[1:]
+			var err error
+			if d.bgErr != nil {
+				err = d.bgErr
+			} else if c := d.picker.PickManual(d.version, req.start, req.end); c != nil {
+				c.Reason = "manual"
+				d.compacting = true
+				err = d.compactLocked(c)
+				d.compacting = false
+				if err != nil {
+					d.setBackgroundErrorLocked(err)
+				}
+			}
+			req.done <- err
+			d.bgCond.Broadcast()
+			continue
+		}
+		if d.bgErr == nil {
+			if c := d.picker.Pick(d.version); c != nil {
 				d.compacting = true
 				err := d.compactLocked(c)
 				d.compacting = false
@@ -168,6 +206,21 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error
 	return nil
 }
 
+// bloomBitsForLevel returns the filter bits per key for a new SST at
+// level: Monkey's optimum for the tree's current shape, or the uniform
+// setting.
+func (d *DB) bloomBitsForLevel(level int) float64 {
+	if d.opts.BloomBitsPerKey <= 0 {
+		return 0
+	}
+	d.mu.Lock()
+	v := d.version
+	v.Ref()
+	d.mu.Unlock()
+	defer v.Unref()
+	return lsm.BloomBitsForLevel(v, level, d.pickerOpts, d.opts.BloomBitsPerKey, d.opts.UniformBloom)
+}
+
 // allocFileNum hands out a new file number.
 func (d *DB) allocFileNum() base.FileNum {
 	d.mu.Lock()
@@ -184,6 +237,7 @@ func (d *DB) writeL0(mem *memtable.Memtable) (*manifest.FileMeta, error) {
 	it := mem.NewIter()
 	defer it.Close()
 	out := newRunWriter(d, 0, false)
+	out.bloomBits = d.bloomBitsForLevel(0)
 	out.frags = rangedel.Fragments(appendMemTombstones(nil, mem), base.MaxSeqNum)
 	for ok := it.First(); ok; ok = it.Next() {
 		if err := out.add(it.Key(), it.Value(), false); err != nil {
@@ -223,6 +277,8 @@ type runWriter struct {
 	// share of the key space: [lo, first key of the next file).
 	frags []rangedel.Fragment
 	lo    []byte
+	// bloomBits is the filter memory per key of the files written.
+	bloomBits float64
 }
 
 func newRunWriter(d *DB, target int64, split bool) *runWriter {
@@ -258,7 +314,7 @@ func (r *runWriter) startFile() error {
 	r.closers = append(r.closers, f.Close)
 	r.w = sst.NewWriter(f, sst.WriterOptions{
 		PageSize:        r.d.opts.PageSize,
-		BloomBitsPerKey: r.d.opts.BloomBitsPerKey,
+		BloomBitsPerKey: r.bloomBits,
 		FileName:        name,
 	})
 	r.cur = manifest.FileMeta{FileNum: num, Run: r.runID}

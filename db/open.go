@@ -36,9 +36,16 @@ func Open(dir string, opts *Options) (*DB, error) {
 		opts:       o,
 		fs:         o.FS,
 		maxKeySize: sst.MaxKeySize(o.PageSize),
-		bgDone:     make(chan struct{}),
 	}
 	d.bgCond = sync.NewCond(&d.mu)
+	d.pickerOpts = lsm.PickerOptions{
+		SizeRatio:       o.SizeRatio,
+		RunsPerLevel:    o.RunsPerLevel,
+		RunsAtLastLevel: o.RunsAtLastLevel,
+		L0Trigger:       o.L0CompactionTrigger,
+		BaseLevelSize:   uint64(o.MemtableSize) * uint64(o.L0CompactionTrigger),
+	}
+	d.picker = lsm.NewPicker(d.pickerOpts)
 	if err := d.fs.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("strata: open %s: %w", dir, err)
 	}
@@ -64,7 +71,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.Close()
 		return nil, err
 	}
-	go d.backgroundLoop()
+	d.bgWG.Add(2)
+	go d.flushLoop()
+	go d.compactLoop()
 	d.mu.Lock()
 	d.maybeScheduleBackgroundLocked()
 	d.mu.Unlock()

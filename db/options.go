@@ -26,9 +26,29 @@ type Options struct {
 	// by Flush, Close and memtable rotation: a process crash loses nothing,
 	// a power cut may lose the latest writes.
 	SyncWrites bool
+	// SizeRatio is T, the capacity ratio between adjacent levels. Default 4.
+	SizeRatio int
+	// RunsPerLevel is K, the most sorted runs a level above the last may
+	// hold: 1 is leveling, T-1 tiering. Default 3 (lazy leveling with the
+	// default T=4 and RunsAtLastLevel=1; see the README for why).
+	RunsPerLevel int
+	// RunsAtLastLevel is Z, the most sorted runs the last level may hold.
+	// Default 1.
+	RunsAtLastLevel int
+	// UniformBloom gives every SST BloomBitsPerKey bits per key instead of
+	// Monkey's allocation (more bits at shallow levels, fewer at the last,
+	// same total memory, fewer false positives).
+	UniformBloom bool
 	// L0CompactionTrigger is the number of level-0 runs that starts a merge.
 	// Default 4.
 	L0CompactionTrigger int
+	// L0SlowdownTrigger is the number of level-0 runs at which each write
+	// is delayed by a millisecond so merges catch up. Default
+	// 2*L0CompactionTrigger.
+	L0SlowdownTrigger int
+	// L0StopTrigger is the number of level-0 runs at which writes wait for
+	// merges. Default 3*L0CompactionTrigger.
+	L0StopTrigger int
 	// MaxImmutableMemtables is the number of full memtables waiting for a
 	// flush before writers stall. Default 2.
 	MaxImmutableMemtables int
@@ -61,6 +81,21 @@ func (o *Options) ensureDefaults() *Options {
 	if c.L0CompactionTrigger == 0 {
 		c.L0CompactionTrigger = 4
 	}
+	if c.L0SlowdownTrigger == 0 {
+		c.L0SlowdownTrigger = 2 * c.L0CompactionTrigger
+	}
+	if c.L0StopTrigger == 0 {
+		c.L0StopTrigger = 3 * c.L0CompactionTrigger
+	}
+	if c.SizeRatio == 0 {
+		c.SizeRatio = 4
+	}
+	if c.RunsPerLevel == 0 {
+		c.RunsPerLevel = c.SizeRatio - 1
+	}
+	if c.RunsAtLastLevel == 0 {
+		c.RunsAtLastLevel = 1
+	}
 	if c.MaxImmutableMemtables == 0 {
 		c.MaxImmutableMemtables = 2
 	}
@@ -90,6 +125,16 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("strata: Options.L0CompactionTrigger %d: must be positive", c.L0CompactionTrigger)
 	case c.MaxImmutableMemtables < 1:
 		return fmt.Errorf("strata: Options.MaxImmutableMemtables %d: must be positive", c.MaxImmutableMemtables)
+	case c.SizeRatio < 2 || c.SizeRatio > 64:
+		return fmt.Errorf("strata: Options.SizeRatio %d: must be in [2, 64]", c.SizeRatio)
+	case c.RunsPerLevel < 1 || c.RunsPerLevel > 64:
+		return fmt.Errorf("strata: Options.RunsPerLevel %d: must be in [1, 64]", c.RunsPerLevel)
+	case c.RunsAtLastLevel < 1 || c.RunsAtLastLevel > 64:
+		return fmt.Errorf("strata: Options.RunsAtLastLevel %d: must be in [1, 64]", c.RunsAtLastLevel)
+	case c.L0SlowdownTrigger < c.L0CompactionTrigger:
+		return fmt.Errorf("strata: Options.L0SlowdownTrigger %d: must be at least L0CompactionTrigger", c.L0SlowdownTrigger)
+	case c.L0StopTrigger < c.L0SlowdownTrigger:
+		return fmt.Errorf("strata: Options.L0StopTrigger %d: must be at least L0SlowdownTrigger", c.L0StopTrigger)
 	case c.TargetFileSize < int64(c.PageSize)*16:
 		return fmt.Errorf("strata: Options.TargetFileSize %d: must be at least 16 pages", c.TargetFileSize)
 	}

@@ -26,7 +26,7 @@ type dbMachine struct {
 	vals   *rapid.Generator[[]byte]
 }
 
-func newDBMachine(t *rapid.T) *dbMachine {
+func newDBMachine(t *rapid.T, policy mergePolicy) *dbMachine {
 	m := &dbMachine{fs: vfs.NewMem(), oracle: map[string][]byte{}}
 	m.opts = &Options{
 		MemtableSize:        64 << 10,
@@ -35,6 +35,9 @@ func newDBMachine(t *rapid.T) *dbMachine {
 		SyncWrites:          true,
 		L0CompactionTrigger: 2,
 		TargetFileSize:      32 << 10,
+		SizeRatio:           policy.T,
+		RunsPerLevel:        policy.K,
+		RunsAtLastLevel:     policy.Z,
 		FS:                  m.fs,
 	}
 	d, err := Open("/db", m.opts)
@@ -306,10 +309,38 @@ func (m *dbMachine) Crash(t *rapid.T) {
 
 func (m *dbMachine) Check(t *rapid.T) {}
 
+// mergePolicy is a Dostoevsky setting: size ratio T, K runs per level, Z
+// runs at the last level.
+type mergePolicy struct {
+	name    string
+	T, K, Z int
+}
+
+var mergePolicies = []mergePolicy{
+	{"leveling", 3, 1, 1},
+	{"tiering", 3, 2, 2},
+	{"lazy-leveling", 3, 2, 1},
+}
+
 func TestDBStateMachine(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		m := newDBMachine(t)
-		defer func() { m.d.Close() }()
-		t.Repeat(rapid.StateMachineActions(m))
-	})
+	for _, p := range mergePolicies {
+		t.Run(p.name, func(t *testing.T) {
+			rapid.Check(t, func(t *rapid.T) {
+				m := newDBMachine(t, p)
+				defer func() { m.closeSnaps(); m.d.Close() }()
+				t.Repeat(rapid.StateMachineActions(m))
+			})
+		})
+	}
+}
+
+// Compact merges a random range (or everything) into the last level.
+func (m *dbMachine) Compact(t *rapid.T) {
+	var lo, hi []byte
+	if rapid.Bool().Draw(t, "ranged") {
+		lo, hi = m.keys.Draw(t, "lo"), m.keys.Draw(t, "hi")
+	}
+	if err := m.d.Compact(lo, hi); err != nil {
+		t.Fatalf("Compact: %v", err)
+	}
 }

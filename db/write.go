@@ -193,9 +193,29 @@ func (d *DB) makeRoomForWriteLocked() error {
 			d.stats.stalls++
 		}
 	}()
+	slowed := false
 	for {
 		if d.writeErr != nil {
 			return d.writeErr
+		}
+		l0 := d.version.NumRuns(0)
+		if l0 >= d.opts.L0StopTrigger && !d.closed {
+			// Merges are far behind: wait for them rather than let level 0
+			// (and every read) grow without bound.
+			if stallStart.IsZero() {
+				stallStart = time.Now()
+			}
+			d.bgCond.Wait()
+			continue
+		}
+		if l0 >= d.opts.L0SlowdownTrigger && !slowed && !d.closed {
+			// Give the merges a millisecond of this writer's time.
+			slowed = true
+			d.stats.slowdowns++
+			d.mu.Unlock()
+			time.Sleep(time.Millisecond)
+			d.mu.Lock()
+			continue
 		}
 		if d.mem.ApproximateSize() < d.opts.MemtableSize {
 			return nil

@@ -25,6 +25,14 @@ const NumLevels = 8
 // File is one SST as the tree sees it.
 type File struct {
 	manifest.FileMeta
+	// life is shared by every File value describing the same SST (a file
+	// moved to another level without rewriting gets a new File with the
+	// same life), so the SST is obsolete only when no version names it
+	// under any level.
+	life *fileLife
+}
+
+type fileLife struct {
 	// refs counts the versions that include the file.
 	refs atomic.Int32
 }
@@ -102,7 +110,7 @@ func (v *Version) Unref() {
 	for _, level := range v.Levels {
 		for _, r := range level {
 			for _, f := range r.Files {
-				if f.refs.Add(-1) == 0 && v.onObsolete != nil {
+				if f.life.refs.Add(-1) == 0 && v.onObsolete != nil {
 					v.onObsolete(f)
 				}
 			}
@@ -151,6 +159,7 @@ func (v *Version) Apply(e *manifest.VersionEdit) (*Version, error) {
 		num   base.FileNum
 	}
 	deleted := make(map[key]bool, len(e.DeletedFiles))
+	lives := make(map[base.FileNum]*fileLife) // of deleted files, for moves
 	for _, d := range e.DeletedFiles {
 		if d.Level < 0 || d.Level >= NumLevels {
 			return nil, fmt.Errorf("lsm: edit deletes file %d at bad level %d", d.FileNum, d.Level)
@@ -165,6 +174,7 @@ func (v *Version) Apply(e *manifest.VersionEdit) (*Version, error) {
 			for _, f := range r.Files {
 				if deleted[key{l, f.FileNum}] {
 					delete(deleted, key{l, f.FileNum})
+					lives[f.FileNum] = f.life
 					continue
 				}
 				kept = append(kept, f)
@@ -183,7 +193,11 @@ func (v *Version) Apply(e *manifest.VersionEdit) (*Version, error) {
 		if nf.Level < 0 || nf.Level >= NumLevels {
 			return nil, fmt.Errorf("lsm: edit adds file %d at bad level %d", nf.Meta.FileNum, nf.Level)
 		}
-		f := &File{FileMeta: nf.Meta}
+		life := lives[nf.Meta.FileNum]
+		if life == nil {
+			life = &fileLife{}
+		}
+		f := &File{FileMeta: nf.Meta, life: life}
 		k := key{nf.Level, base.FileNum(nf.Meta.Run)}
 		r := runs[k]
 		if r == nil {
@@ -208,7 +222,7 @@ func (v *Version) Apply(e *manifest.VersionEdit) (*Version, error) {
 		sort.SliceStable(nv.Levels[l], func(i, j int) bool { return nv.Levels[l][i].ID > nv.Levels[l][j].ID })
 	}
 	for _, f := range nv.Files() {
-		f.refs.Add(1)
+		f.life.refs.Add(1)
 	}
 	return nv, nil
 }

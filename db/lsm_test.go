@@ -1,0 +1,71 @@
+package db
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+// waitIdle waits until no flush or merge is pending or running.
+func (d *DB) waitIdle() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for d.bgErr == nil && (len(d.imms) > 0 || d.flushing || d.compacting || d.picker.Pick(d.version) != nil) {
+		d.bgCond.Wait()
+	}
+}
+
+// TestMergePoliciesShapeTree loads each policy with random writes and
+// checks the data, that the tree grew several levels, and that once merges
+// settle every level respects its run limit.
+func TestMergePoliciesShapeTree(t *testing.T) {
+	for _, p := range mergePolicies {
+		t.Run(p.name, func(t *testing.T) {
+			o := &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20, TargetFileSize: 64 << 10,
+				SizeRatio: p.T, RunsPerLevel: p.K, RunsAtLastLevel: p.Z, L0CompactionTrigger: 2, FS: vfs.NewMem()}
+			d := mustOpen(t, "/db", o)
+			defer d.Close()
+			rng := rand.New(rand.NewSource(1))
+			want := map[string][]byte{}
+			val := make([]byte, 100)
+			for i := 0; i < 30000; i++ {
+				k := fmt.Sprintf("key%06d", rng.Intn(20000))
+				rng.Read(val)
+				if err := d.Put([]byte(k), val); err != nil {
+					t.Fatal(err)
+				}
+				want[k] = append([]byte(nil), val...)
+			}
+			d.waitIdle()
+			m := d.Metrics()
+			t.Logf("\n%s", m)
+			deepest := 0
+			for l, lm := range m.Levels {
+				if lm.Files > 0 {
+					deepest = l
+				}
+			}
+			if deepest < 2 {
+				t.Fatalf("tree has only %d levels", deepest+1)
+			}
+			for l := 1; l <= deepest; l++ {
+				limit := p.K
+				if l == deepest {
+					limit = p.Z
+				}
+				if m.Levels[l].Runs > limit {
+					t.Errorf("level %d holds %d runs, limit %d", l, m.Levels[l].Runs, limit)
+				}
+			}
+			for k, v := range want {
+				got, err := d.Get([]byte(k))
+				if err != nil || !bytes.Equal(got, v) {
+					t.Fatalf("%s: %v", k, err)
+				}
+			}
+		})
+	}
+}
