@@ -31,6 +31,7 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 		if err != nil {
 			return err
 		}
+		d.failpoint(fpCompactSynced)
 	}
 	runID := c.OutputRunID
 	if runID == 0 {

@@ -9,9 +9,12 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/seed-d6fe07da/strata/vfs"
 )
 
 // crashValue is the value the crash child writes for key i.
@@ -34,14 +37,53 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("run by TestCrashRecovery")
 	}
 	start, _ := strconv.Atoi(os.Getenv("STRATA_CRASH_START"))
-	d, err := Open(dir, crashOptions())
+	o := crashOptions()
+	if point := os.Getenv("STRATA_CRASH_POINT"); point != "" {
+		// Die at the n-th time the step is reached.
+		n, _ := strconv.Atoi(os.Getenv("STRATA_CRASH_NTH"))
+		var mu sync.Mutex
+		o.failpoint = func(name string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if name == point {
+				if n--; n < 0 {
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+					select {}
+				}
+			}
+		}
+		if point == fpManifestFailed {
+			// Tear the n-th manifest append after the first: half of the
+			// record reaches the file, then the process dies.
+			writes := 0
+			o.FS = vfs.NewFaultFS(vfs.Default(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
+				if op == vfs.OpWrite && strings.Contains(name, "MANIFEST-") {
+					mu.Lock()
+					defer mu.Unlock()
+					if writes++; writes == n+3 {
+						n = 0
+						return vfs.ErrShortWrite
+					}
+				}
+				return nil
+			}))
+		}
+	}
+	d, err := Open(dir, o)
 	if err != nil {
 		fmt.Printf("open-error %v\n", err)
 		os.Exit(2)
 	}
 	out := bufio.NewWriterSize(os.Stdout, 64)
 	for i := start; ; i++ {
-		if i%5 == 4 {
+		if i%50 == 49 {
+			// A range delete of keys written earlier.
+			if err := d.DeleteRange(crashKey(i-40), crashKey(i-30)); err != nil {
+				fmt.Printf("error %v\n", err)
+				os.Exit(3)
+			}
+			fmt.Fprintf(out, "delrange %d\n", i)
+		} else if i%5 == 4 {
 			// Delete an earlier key: it must stay deleted after a crash.
 			if err := d.Delete(crashKey(i - 3)); err != nil {
 				fmt.Printf("error %v\n", err)
@@ -63,6 +105,23 @@ func TestCrashChild(t *testing.T) {
 // moments; every acknowledged write must be present after reopening, and no
 // acknowledged delete may be undone.
 func TestCrashRecovery(t *testing.T) {
+	crashRounds(t, 6, func(int, *rand.Rand) []string { return nil })
+}
+
+// TestCrashAtFailpoints kills the child at chosen steps: after a flushed SST
+// is synced but before the manifest names it, after merge outputs are
+// synced but before their edit, after an edit is durable but before
+// obsolete files are deleted, and in the middle of a manifest append.
+func TestCrashAtFailpoints(t *testing.T) {
+	points := []string{fpFlushSynced, fpCompactSynced, fpManifestApplied, fpManifestFailed}
+	crashRounds(t, 2*len(points), func(round int, rng *rand.Rand) []string {
+		return []string{"STRATA_CRASH_POINT=" + points[round%len(points)], fmt.Sprintf("STRATA_CRASH_NTH=%d", rng.Intn(4))}
+	})
+}
+
+// crashRounds runs child processes that write until killed (by a timer, or
+// by a failpoint given in env) and checks recovery after each.
+func crashRounds(t *testing.T, rounds int, env func(round int, rng *rand.Rand) []string) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
@@ -74,9 +133,10 @@ func TestCrashRecovery(t *testing.T) {
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	acked := map[int]bool{} // key -> present (true) or deleted (false)
 	next := 0               // first operation of the next child
-	for round := 0; round < 6; round++ {
+	for round := 0; round < rounds; round++ {
+		extra := env(round, rng)
 		cmd := exec.Command(exe, "-test.run=^TestCrashChild$")
-		cmd.Env = append(os.Environ(), "STRATA_CRASH_DIR="+dir, fmt.Sprintf("STRATA_CRASH_START=%d", next))
+		cmd.Env = append(append(os.Environ(), "STRATA_CRASH_DIR="+dir, fmt.Sprintf("STRATA_CRASH_START=%d", next)), extra...)
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -85,6 +145,9 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		killAfter := time.Duration(100+rng.Intn(400)) * time.Millisecond
+		if len(extra) > 0 {
+			killAfter = 20 * time.Second // the failpoint should kill it first
+		}
 		timer := time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
 		lastOp := next - 1
 		sc := bufio.NewScanner(stdout)
@@ -101,6 +164,13 @@ func TestCrashRecovery(t *testing.T) {
 			case f[0] == "del" && err == nil:
 				acked[n] = false
 				lastOp = n + 3
+			case f[0] == "delrange" && err == nil:
+				for k := n - 40; k < n-30; k++ {
+					if _, ok := acked[k]; ok {
+						acked[k] = false
+					}
+				}
+				lastOp = n
 			default:
 				t.Fatalf("child: %s", sc.Text())
 			}
@@ -112,31 +182,36 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatalf("child did not die by SIGKILL: %v", werr)
 		}
 		// The operation after the last acknowledged one was in flight: it
-		// may or may not have happened. Its key is not checked again (keys
-		// are written once), and the next child starts after it.
+		// may or may not have happened. Keys it touches are not checked
+		// again (keys are written once), and the next child starts after it.
 		inflight := lastOp + 1
-		if inflight%5 == 4 {
+		switch {
+		case inflight%50 == 49:
+			for k := inflight - 40; k < inflight-30; k++ {
+				delete(acked, k)
+			}
+		case inflight%5 == 4:
 			delete(acked, inflight-3)
 		}
 		next = inflight + 1
 
 		d, err := Open(dir, crashOptions())
 		if err != nil {
-			t.Fatalf("round %d: reopen: %v", round, err)
+			t.Fatalf("round %d (%v): reopen: %v", round, extra, err)
 		}
 		for k, present := range acked {
 			v, err := d.Get(crashKey(k))
 			if present {
 				if err != nil || string(v) != string(crashValue(k)) {
-					t.Fatalf("round %d: acknowledged key %d lost: %v", round, k, err)
+					t.Fatalf("round %d (%v): acknowledged key %d lost: %v", round, extra, k, err)
 				}
 			} else if !errors.Is(err, ErrNotFound) {
-				t.Fatalf("round %d: deleted key %d resurrected (err %v)", round, k, err)
+				t.Fatalf("round %d (%v): deleted key %d resurrected (err %v)", round, extra, k, err)
 			}
 		}
 		if err := d.Close(); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("round %d: killed after %v, %d keys acknowledged so far", round, killAfter, len(acked))
+		t.Logf("round %d %v: %d keys acknowledged so far", round, extra, len(acked))
 	}
 }

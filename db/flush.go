@@ -160,6 +160,7 @@ func (d *DB) flushOldestLocked() error {
 	if err != nil {
 		return err
 	}
+	d.failpoint(fpFlushSynced)
 	edit := &manifest.VersionEdit{LogNum: nextLog, LastSeq: d.lastSeq, NextFileNum: d.nextFileNum}
 	if meta != nil {
 		edit.NewFiles = []manifest.NewFile{{Level: 0, Meta: *meta}}
@@ -177,6 +178,20 @@ func (d *DB) flushOldestLocked() error {
 	return nil
 }
 
+// Failpoints: the steps at which crash tests kill the process.
+const (
+	fpFlushSynced     = "flush-synced"     // a flushed SST is durable, the manifest does not name it yet
+	fpCompactSynced   = "compact-synced"   // merge outputs are durable, the manifest does not name them yet
+	fpManifestFailed  = "manifest-failed"  // a manifest append failed (a torn record may be on disk)
+	fpManifestApplied = "manifest-applied" // an edit is durable, obsolete files not yet deleted
+)
+
+func (d *DB) failpoint(name string) {
+	if d.opts.failpoint != nil {
+		d.opts.failpoint(name)
+	}
+}
+
 // logAndApplyLocked makes edit durable in the manifest, then installs the
 // new version and read state; install runs under d.mu just before the swap
 // (to drop a flushed memtable in the same step). d.mu is held on entry and
@@ -188,8 +203,10 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error
 	d.versionMu.Unlock()
 	d.mu.Lock()
 	if err != nil {
+		d.failpoint(fpManifestFailed)
 		return fmt.Errorf("write manifest: %w", err)
 	}
+	d.failpoint(fpManifestApplied)
 	nv, err := d.version.Apply(edit)
 	if err != nil {
 		return fmt.Errorf("apply edit: %w", err)

@@ -58,6 +58,11 @@ type Options struct {
 	// FS is the filesystem; nil means the operating system's. Tests pass an
 	// in-memory or fault-injecting one.
 	FS vfs.FS
+
+	// failpoint, when set by tests, is called at named steps of flushes,
+	// merges and manifest writes (see failpoint names in flush.go); crash
+	// tests kill the process there.
+	failpoint func(name string)
 }
 
 // ensureDefaults returns a filled copy of o.
