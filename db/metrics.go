@@ -39,6 +39,20 @@ type Metrics struct {
 	// WriteAmplification is (WAL + flush + compaction output bytes) per
 	// user byte written.
 	WriteAmplification float64
+	// ReadAmplification is the number of sorted runs (plus memtables) a
+	// point lookup may have to probe.
+	ReadAmplification int
+	// TrivialMoves counts merges that moved a file down without rewriting.
+	TrivialMoves uint64
+	// WriteSlowdowns counts writes delayed because level 0 was deep.
+	WriteSlowdowns uint64
+	// BloomChecks, BloomNegatives and BloomFalsePositives count SST filter
+	// probes by gets: probes, "absent" answers, and "maybe" answers for a
+	// key the file did not hold.
+	BloomChecks, BloomNegatives, BloomFalsePositives uint64
+	// BloomBytes is the memory of the filters of the live SSTs (estimated
+	// from their bits per key).
+	BloomBytes uint64
 }
 
 // Metrics returns a snapshot of the database's counters.
@@ -53,6 +67,7 @@ func (d *DB) Metrics() Metrics {
 	v.Ref()
 	m.MemtableBytes = d.mem.ApproximateSize()
 	m.ImmutableMemtables = len(d.imms)
+	m.ReadAmplification = 1 + len(d.imms)
 	s := d.stats
 	d.mu.Unlock()
 	defer v.Unref()
@@ -72,6 +87,8 @@ func (d *DB) Metrics() Metrics {
 		if lm.Entries > 0 {
 			lm.BloomBitsPerKey = bits / float64(lm.Entries)
 		}
+		m.ReadAmplification += lm.Runs
+		m.BloomBytes += uint64(bits / 8)
 	}
 	m.Flushes = s.flushes
 	m.Compactions = s.compactions
@@ -82,6 +99,10 @@ func (d *DB) Metrics() Metrics {
 	m.UserBytes = s.userBytes
 	m.WriteStalls = s.stalls
 	m.WriteStallTime = s.stallTime
+	m.TrivialMoves = s.trivialMoves
+	m.WriteSlowdowns = s.slowdowns
+	fs := d.tables.filterStats()
+	m.BloomChecks, m.BloomNegatives, m.BloomFalsePositives = fs.BloomChecks, fs.BloomNegatives, fs.BloomFalsePositives
 	m.Cache = d.cache.Metrics()
 	if s.userBytes > 0 {
 		m.WriteAmplification = float64(s.walBytes+s.bytesFlushed+s.compactBytesOut) / float64(s.userBytes)
@@ -100,10 +121,12 @@ func (m Metrics) String() string {
 		fmt.Fprintf(&b, "%5d %5d %6d %11d %11d %11.1f\n", l, lm.Runs, lm.Files, lm.Bytes, lm.Entries, lm.BloomBitsPerKey)
 	}
 	fmt.Fprintf(&b, "memtable %d bytes, %d immutable\n", m.MemtableBytes, m.ImmutableMemtables)
-	fmt.Fprintf(&b, "flushes %d (%d bytes), compactions %d (%d in, %d out)\n",
-		m.Flushes, m.BytesFlushed, m.Compactions, m.CompactionBytesIn, m.CompactionBytesOut)
+	fmt.Fprintf(&b, "flushes %d (%d bytes), compactions %d (%d trivial moves; %d bytes in, %d out)\n",
+		m.Flushes, m.BytesFlushed, m.Compactions, m.TrivialMoves, m.CompactionBytesIn, m.CompactionBytesOut)
+	fmt.Fprintf(&b, "read amplification %d runs; bloom %d bytes, %d probes, %d negative, %d false positive\n",
+		m.ReadAmplification, m.BloomBytes, m.BloomChecks, m.BloomNegatives, m.BloomFalsePositives)
 	fmt.Fprintf(&b, "user bytes %d, WAL bytes %d, write amplification %.2f\n", m.UserBytes, m.WALBytes, m.WriteAmplification)
-	fmt.Fprintf(&b, "write stalls %d (%s)\n", m.WriteStalls, m.WriteStallTime)
+	fmt.Fprintf(&b, "write stalls %d (%s), slowdowns %d\n", m.WriteStalls, m.WriteStallTime, m.WriteSlowdowns)
 	fmt.Fprintf(&b, "cache: %d hits, %d misses, %d evictions, %d/%d frames pinned, %d bytes read\n",
 		m.Cache.Hits, m.Cache.Misses, m.Cache.Evictions, m.Cache.Pinned, m.Cache.Frames, m.Cache.BytesRead)
 	return b.String()

@@ -73,6 +73,28 @@ type tableCache struct {
 
 	mu     sync.Mutex
 	tables map[base.FileNum]*tableEntry // guarded by mu
+	// retired sums the filter counters of closed readers. Guarded by mu.
+	retired sst.ReaderStats
+}
+
+// filterStats sums the Bloom filter counters of every reader, open or
+// closed.
+func (tc *tableCache) filterStats() sst.ReaderStats {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	s := tc.retired
+	for _, e := range tc.tables {
+		if e.r != nil {
+			addStats(&s, e.r.Stats())
+		}
+	}
+	return s
+}
+
+func addStats(s *sst.ReaderStats, o sst.ReaderStats) {
+	s.BloomChecks += o.BloomChecks
+	s.BloomNegatives += o.BloomNegatives
+	s.BloomFalsePositives += o.BloomFalsePositives
 }
 
 type tableEntry struct {
@@ -147,6 +169,9 @@ func (tc *tableCache) evict(num base.FileNum) {
 	if e != nil {
 		e.once.Do(func() {})
 		if e.r != nil {
+			tc.mu.Lock()
+			addStats(&tc.retired, e.r.Stats())
+			tc.mu.Unlock()
 			e.r.Close()
 		}
 	}
