@@ -367,8 +367,9 @@ func (p *Picker) moveDown(v *Version, last, level int, why string) *Compaction {
 		}
 	}
 	if c.NumInputFiles() == 1 {
-		// The only input overlaps nothing at the output level (else the
-		// overlapping files would be inputs, or the output a new run).
+		// No file of the output level was added, so either none
+		// overlaps the input or the output is a new run, which may lie
+		// over older runs like any new run: the file can be relinked.
 		c.TrivialMove = true
 	}
 	c.Bottommost = bottommost(v, c)
@@ -552,11 +553,11 @@ func (rng userRange) runFiles(r *Run) []*File {
 
 // BloomBitsForLevel returns the bloom filter bits per key for a new SST
 // written at level of v. With uniform every level gets avgBits. Otherwise
-// Monkey's allocation for the tree's shape is used: bloom.LevelBits for
-// size ratio T, K and Z, and L = the deepest of v's deepest non-empty
-// level, level and 1 levels; level 0 gets level 1's bits. The result is
-// clamped to [1, bloom.MaxRunBitsPerKey]. avgBits <= 0 means no filters and
-// returns 0.
+// Monkey's allocation for the tree's shape is used: bloom.LevelBits with
+// size ratio T, K, Z and L = max(v's deepest non-empty level, level, 1)
+// levels, so a level below the tree counts as its new last level; level 0
+// gets level 1's bits. The result is clamped to [1, bloom.MaxRunBitsPerKey].
+// avgBits <= 0 means no filters and returns 0.
 func BloomBitsForLevel(v *Version, level int, o PickerOptions, avgBits float64, uniform bool) float64 {
 	if !(avgBits > 0) {
 		return 0

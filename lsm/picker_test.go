@@ -720,18 +720,24 @@ func (s *sim) dump() string {
 func TestPickerSimulation(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		T := rapid.IntRange(2, 5).Draw(t, "T")
-		var o PickerOptions
-		switch rapid.IntRange(0, 2).Draw(t, "policy") {
-		case 0:
-			o = PickerOptions{RunsPerLevel: 1, RunsAtLastLevel: 1}
-		case 1:
-			o = PickerOptions{RunsPerLevel: T - 1, RunsAtLastLevel: T - 1}
-		case 2:
-			o = PickerOptions{RunsPerLevel: T - 1, RunsAtLastLevel: 1}
+		o := PickerOptions{
+			SizeRatio:     T,
+			L0Trigger:     rapid.IntRange(1, 4).Draw(t, "L0Trigger"),
+			BaseLevelSize: rapid.Uint64Range(10, 200).Draw(t, "B"),
 		}
-		o.SizeRatio = T
-		o.L0Trigger = rapid.IntRange(1, 4).Draw(t, "L0Trigger")
-		o.BaseLevelSize = rapid.Uint64Range(20, 200).Draw(t, "B")
+		// policy sets K and Z: leveling, tiering or lazy leveling.
+		policy := func(o PickerOptions) PickerOptions {
+			switch rapid.IntRange(0, 2).Draw(t, "policy") {
+			case 0:
+				o.RunsPerLevel, o.RunsAtLastLevel = 1, 1
+			case 1:
+				o.RunsPerLevel, o.RunsAtLastLevel = T-1, T-1
+			case 2:
+				o.RunsPerLevel, o.RunsAtLastLevel = T-1, 1
+			}
+			return o
+		}
+		o = policy(o)
 		s := &sim{
 			t: t, o: o, p: NewPicker(o), v: NewVersion(nil),
 			data: make(map[base.FileNum]map[string]uint64), model: make(map[string]uint64),
@@ -739,7 +745,13 @@ func TestPickerSimulation(t *testing.T) {
 		key := func(i int) string { return fmt.Sprintf("%04d", i) }
 		steps := rapid.IntRange(1, 80).Draw(t, "steps")
 		for range steps {
-			if rapid.IntRange(0, 9).Draw(t, "manual") == 0 {
+			switch action := rapid.IntRange(0, 19).Draw(t, "action"); {
+			case action == 0:
+				// Reopen with another policy (same capacities): levels
+				// may hold more runs than their new limit for a while.
+				s.o = policy(s.o)
+				s.p = NewPicker(s.o)
+			case action <= 2:
 				lo := rapid.IntRange(0, 999).Draw(t, "manualLo")
 				hi := lo + rapid.IntRange(0, 300).Draw(t, "manualWidth")
 				if c := s.p.PickManual(s.v, []byte(key(lo)), []byte(key(hi))); c != nil {
@@ -748,14 +760,18 @@ func TestPickerSimulation(t *testing.T) {
 					}
 					s.run(c)
 				}
-			} else {
+			default:
 				lo := rapid.IntRange(0, 999).Draw(t, "lo")
 				width := rapid.IntRange(0, 200).Draw(t, "width")
 				keys := []string{key(lo), key(lo + width)}
 				for range rapid.IntRange(0, 6).Draw(t, "extra") {
 					keys = append(keys, key(lo+rapid.IntRange(0, width).Draw(t, "k")))
 				}
-				s.flush(keys, rapid.Uint64Range(1, 40).Draw(t, "size"))
+				size := rapid.Uint64Range(1, 40).Draw(t, "size")
+				if action == 19 {
+					size *= 50 // a big flush, to reach the deepest levels
+				}
+				s.flush(keys, size)
 			}
 			s.checkReads()
 			s.settle()
