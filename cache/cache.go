@@ -52,6 +52,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"time"
 	"unsafe"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
@@ -101,6 +102,7 @@ type Pool struct {
 	policy    Policy
 	shards    []shard
 	shardMask uint64 // len(shards)-1 when it is a power of two, else 0
+	pinWait   time.Duration
 }
 
 // New returns an empty pool. The zero Options give a pool of 16 frames of
@@ -121,6 +123,13 @@ func New(opts Options) *Pool {
 		maxRun:   max(1, n/4),
 		policy:   opts.Policy,
 		shards:   make([]shard, shardCount(opts.Shards, n)),
+		pinWait:  opts.PinWait,
+	}
+	if p.pinWait == 0 {
+		p.pinWait = time.Second
+	}
+	if p.pinWait < 0 {
+		p.pinWait = 0
 	}
 	if k := len(p.shards); k&(k-1) == 0 {
 		p.shardMask = uint64(k - 1)
@@ -189,46 +198,77 @@ func (h Handle) Release() {
 // PageSize bytes; load fills and validates it. A failed load caches nothing
 // and its error is returned to every reader that waited for it. Concurrent
 // misses on one page cause one load; no lock is held during load. When every
-// frame of the page's shard is pinned, Get returns an error wrapping
-// ErrAllPinned without waiting.
+// frame of the page's shard is pinned, Get waits up to Options.PinWait for a
+// Release, then returns an error wrapping ErrAllPinned: readers that pin
+// pages while waiting for others can be slowed, never deadlocked.
 func (p *Pool) Get(id PageID, load func(buf []byte) error) (Handle, error) {
 	s := p.shardFor(id)
+	var deadline time.Time
 	s.mu.Lock()
-	if f := s.table[id]; f != nil {
-		s.pinLocked(f)
-		s.touchLocked(f)
-		if !f.loading {
-			s.hits++
+	for {
+		if f := s.table[id]; f != nil {
+			s.pinLocked(f)
+			s.touchLocked(f)
+			if !f.loading {
+				s.hits++
+				s.mu.Unlock()
+				return Handle{f}, nil
+			}
+			s.misses++
+			if f.wait == nil {
+				f.wait = make(chan struct{})
+			}
+			wait := f.wait
 			s.mu.Unlock()
+			<-wait
+			// f.err was written before wait was closed, and our pin keeps the
+			// frame from being reused.
+			if err := f.err; err != nil {
+				s.mu.Lock()
+				s.unpinLocked(f)
+				s.mu.Unlock()
+				return Handle{}, err
+			}
 			return Handle{f}, nil
 		}
-		s.misses++
-		if f.wait == nil {
-			f.wait = make(chan struct{})
-		}
-		wait := f.wait
-		s.mu.Unlock()
-		<-wait
-		// f.err was written before wait was closed, and our pin keeps the
-		// frame from being reused.
-		if err := f.err; err != nil {
-			s.mu.Lock()
-			s.unpinLocked(f)
+		f, err := s.claimLocked(id, false)
+		if err == nil {
+			s.misses++
 			s.mu.Unlock()
-			return Handle{}, err
+			if err := loadFrame(f, load); err != nil {
+				return Handle{}, err
+			}
+			return Handle{f}, nil
 		}
-		return Handle{f}, nil
+		if !errors.Is(err, ErrAllPinned) {
+			s.mu.Unlock()
+			return Handle{}, fmt.Errorf("page %d of file %d: %w", id.Page, id.File, err)
+		}
+		// Every frame is pinned: wait for a Release, up to the bound.
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(p.pinWait)
+		}
+		if !now.Before(deadline) {
+			s.misses++
+			s.mu.Unlock()
+			return Handle{}, fmt.Errorf("page %d of file %d: waited %v: %w", id.Page, id.File, p.pinWait, err)
+		}
+		if s.freed == nil {
+			s.freed = make(chan struct{})
+		}
+		freed := s.freed
+		s.waiters++
+		s.mu.Unlock()
+		timer := time.NewTimer(deadline.Sub(now))
+		select {
+		case <-freed:
+		case <-timer.C:
+		}
+		timer.Stop()
+		s.mu.Lock()
+		s.waiters--
 	}
-	s.misses++
-	f, err := s.claimLocked(id, false)
-	s.mu.Unlock()
-	if err != nil {
-		return Handle{}, fmt.Errorf("page %d of file %d: %w", id.Page, id.File, err)
-	}
-	if err := loadFrame(f, load); err != nil {
-		return Handle{}, err
-	}
-	return Handle{f}, nil
 }
 
 // loadFrame runs load on f's buffer, which the caller has claimed, and

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // Policy names a replacement policy.
@@ -73,6 +74,10 @@ type Options struct {
 	// 16 frames. An explicit value is lowered for the same reason, so that
 	// Shards: 1 always means one shard.
 	Shards int
+	// PinWait bounds how long Get waits for a frame to be released when
+	// every frame of a shard is pinned, before it returns ErrAllPinned.
+	// Default 1 second; negative means do not wait.
+	PinWait time.Duration
 }
 
 // Validate reports the first field that holds a value New cannot use.

@@ -55,6 +55,10 @@ type shard struct {
 	ghosts ghostList // 2Q only: A1out
 	free   []*frame  // frames holding no page; cap = nframes, so append never allocates
 	pinned int       // frames with pins > 0, dropped ones included
+	// waiters counts Gets waiting for a frame to be unpinned; freed is
+	// closed (and replaced) when one is.
+	waiters int
+	freed   chan struct{}
 
 	hits, misses, evictions, ghostHits, prefetched, bytesRead uint64
 
@@ -106,6 +110,10 @@ func (s *shard) unpinLocked(f *frame) {
 	s.pinned--
 	if f.dropped {
 		s.freeLocked(f)
+	}
+	if s.waiters > 0 && s.freed != nil {
+		close(s.freed)
+		s.freed = nil
 	}
 }
 

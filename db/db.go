@@ -129,6 +129,7 @@ type flushable struct {
 type dbStats struct {
 	flushes, compactions      uint64
 	trivialMoves              uint64
+	compactionRetries         uint64
 	bytesFlushed              uint64
 	compactBytesIn            uint64
 	compactBytesOut           uint64

@@ -2,9 +2,11 @@ package db
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/seed-d6fe07da/strata/cache"
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/internal/rangedel"
 	"github.com/seed-d6fe07da/strata/lsm"
@@ -114,7 +116,9 @@ func (d *DB) compactLoop() {
 				d.compacting = true
 				err = d.compactLocked(c)
 				d.compacting = false
-				if err != nil {
+				if err != nil && !errors.Is(err, cache.ErrAllPinned) {
+					// A pool exhausted by readers leaves the tree unchanged
+					// and is only reported to the caller.
 					d.setBackgroundErrorLocked(err)
 				}
 			}
@@ -127,7 +131,14 @@ func (d *DB) compactLoop() {
 				d.compacting = true
 				err := d.compactLocked(c)
 				d.compacting = false
-				if err != nil {
+				if errors.Is(err, cache.ErrAllPinned) {
+					// Readers hold every frame of the buffer pool: the merge
+					// left the tree as it was, so back off and try again.
+					d.stats.compactionRetries++
+					d.mu.Unlock()
+					time.Sleep(50 * time.Millisecond)
+					d.mu.Lock()
+				} else if err != nil {
 					d.setBackgroundErrorLocked(err)
 				}
 				d.bgCond.Broadcast()

@@ -58,7 +58,15 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrLocked, dir, err)
 	}
 	d.lock = lock
-	d.cache = cache.New(cache.Options{Capacity: o.CacheSize, PageSize: o.PageSize})
+	policy, err := cache.ParsePolicy(o.CachePolicy)
+	if o.CachePolicy == "" {
+		policy, err = cache.Policy2Q, nil
+	}
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("strata: Options.CachePolicy: %w", err)
+	}
+	d.cache = cache.New(cache.Options{Capacity: o.CacheSize, PageSize: o.PageSize, Policy: policy})
 	d.tables = newTableCache(d.fs, dir, d.cache)
 	if err := d.recover(); err != nil {
 		d.tables.closeAll()

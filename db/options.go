@@ -15,6 +15,9 @@ type Options struct {
 	// CacheSize is the bytes of the buffer pool that every SST page read
 	// goes through. Default 64 MiB.
 	CacheSize int64
+	// CachePolicy is the buffer pool's replacement policy: "2q" (default;
+	// scan-resistant) or "lru" (for comparison).
+	CachePolicy string
 	// PageSize is the SST page size, a power of two in [1024, 65536].
 	// Default 4096. It bounds the key size: see MaxKeySize.
 	PageSize int
@@ -124,6 +127,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("strata: Options.PageSize %d: must be a power of two in [1024, 65536]", c.PageSize)
 	case c.CacheSize < int64(16*c.PageSize):
 		return fmt.Errorf("strata: Options.CacheSize %d: must hold at least 16 pages", c.CacheSize)
+	case c.CachePolicy != "" && c.CachePolicy != "2q" && c.CachePolicy != "lru" && c.CachePolicy != "2Q" && c.CachePolicy != "LRU":
+		return fmt.Errorf("strata: Options.CachePolicy %q: must be \"2q\" or \"lru\"", c.CachePolicy)
 	case c.BloomBitsPerKey > 64:
 		return fmt.Errorf("strata: Options.BloomBitsPerKey %g: must be at most 64", c.BloomBitsPerKey)
 	case c.L0CompactionTrigger < 1:
