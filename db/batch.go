@@ -44,6 +44,9 @@ type Batch struct {
 	// maxKey is the key-size limit of the database that made the batch.
 	maxKey int
 	err    error
+	// w is the batch's place in the commit queue while DB.Write runs; it
+	// lives here so a write allocates nothing for it.
+	w writer
 }
 
 // NewBatch returns an empty batch for d.

@@ -62,6 +62,8 @@ type DB struct {
 	cache      *cache.Pool
 	tables     *tableCache
 	maxKeySize int
+	// batchPool recycles the batches of single Puts and Deletes.
+	batchPool sync.Pool
 
 	// visibleSeq is the newest seqnum readers may see: every write with a
 	// seqnum at or below it is fully applied to the memtable.

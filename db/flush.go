@@ -208,10 +208,12 @@ func (d *DB) failpoint(name string) {
 // (to drop a flushed memtable in the same step). d.mu is held on entry and
 // exit and released for the manifest write.
 func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error {
+	// versionMu orders manifest records and version installs the same way;
+	// it is taken before mu.
 	d.mu.Unlock()
 	d.versionMu.Lock()
+	defer d.versionMu.Unlock()
 	err := d.manifest.Append(edit)
-	d.versionMu.Unlock()
 	d.mu.Lock()
 	if err != nil {
 		d.failpoint(fpManifestFailed)
@@ -230,6 +232,41 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error
 	d.installReadStateLocked()
 	d.mu.Unlock()
 	old.Unref()
+	d.mu.Lock()
+	if d.manifest.Size() > d.opts.maxManifestSize {
+		return d.rotateManifestLocked()
+	}
+	return nil
+}
+
+// rotateManifestLocked writes a new manifest holding one snapshot edit of
+// the current state, points CURRENT at it and removes the old one. d.mu and
+// versionMu are held; mu is released for the I/O.
+func (d *DB) rotateManifestLocked() error {
+	num := d.nextFileNum
+	d.nextFileNum++
+	snap := &manifest.VersionEdit{LogNum: d.logNum, NextFileNum: d.nextFileNum, LastSeq: d.lastSeq}
+	if len(d.imms) > 0 {
+		snap.LogNum = d.imms[0].logNum
+	}
+	for level, runs := range d.version.Levels {
+		for _, r := range runs {
+			for _, f := range r.Files {
+				snap.NewFiles = append(snap.NewFiles, manifest.NewFile{Level: level, Meta: f.FileMeta})
+			}
+		}
+	}
+	d.mu.Unlock()
+	w, err := manifest.Create(d.fs, d.dirname, num, snap)
+	d.mu.Lock()
+	if err != nil {
+		return fmt.Errorf("rotate manifest: %w", err)
+	}
+	old := d.manifest
+	d.manifest = w
+	d.mu.Unlock()
+	old.Close()
+	d.fs.Remove(d.path(base.MakeFilename(base.FileTypeManifest, old.FileNum())))
 	d.mu.Lock()
 	return nil
 }

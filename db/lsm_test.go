@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/seed-d6fe07da/strata/vfs"
@@ -67,5 +68,40 @@ func TestMergePoliciesShapeTree(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestManifestRotation makes the manifest roll over many times and checks
+// that only the live one is left and the tree reopens intact.
+func TestManifestRotation(t *testing.T) {
+	fs := vfs.NewMem()
+	o := &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20, L0CompactionTrigger: 2, FS: fs, maxManifestSize: 2 << 10}
+	d := mustOpen(t, "/db", o)
+	for i := 0; i < 20000; i++ {
+		if err := d.Put([]byte(fmt.Sprintf("k%06d", i%7000)), bytes.Repeat([]byte{byte(i)}, 50)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.waitIdle()
+	names, _ := fs.List("/db")
+	manifests := 0
+	for _, n := range names {
+		if strings.HasPrefix(n, "MANIFEST-") {
+			manifests++
+		}
+	}
+	if manifests != 1 {
+		t.Fatalf("%d manifests on disk: %v", manifests, names)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = mustOpen(t, "/db", o)
+	defer d.Close()
+	for i := 13000; i < 20000; i++ {
+		v, err := d.Get([]byte(fmt.Sprintf("k%06d", i%7000)))
+		if err != nil || !bytes.Equal(v, bytes.Repeat([]byte{byte(i)}, 50)) {
+			t.Fatalf("key %d after reopen: %v", i%7000, err)
+		}
 	}
 }

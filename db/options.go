@@ -66,6 +66,10 @@ type Options struct {
 	// merges and manifest writes (see failpoint names in flush.go); crash
 	// tests kill the process there.
 	failpoint func(name string)
+	// maxManifestSize is the manifest size past which a new manifest,
+	// starting with a snapshot of the current state, replaces it. Default
+	// 8 MiB; tests make it small.
+	maxManifestSize int64
 }
 
 // ensureDefaults returns a filled copy of o.
@@ -109,6 +113,9 @@ func (o *Options) ensureDefaults() *Options {
 	}
 	if c.TargetFileSize == 0 {
 		c.TargetFileSize = 2 * c.MemtableSize
+	}
+	if c.maxManifestSize == 0 {
+		c.maxManifestSize = 8 << 20
 	}
 	if c.FS == nil {
 		c.FS = vfs.Default()

@@ -39,6 +39,7 @@ func newDBMachine(t *rapid.T, policy mergePolicy) *dbMachine {
 		RunsPerLevel:        policy.K,
 		RunsAtLastLevel:     policy.Z,
 		FS:                  m.fs,
+		maxManifestSize:     4 << 10, // rotate the manifest often
 	}
 	d, err := Open("/db", m.opts)
 	if err != nil {

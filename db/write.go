@@ -22,22 +22,40 @@ type writer struct {
 // maxGroupBytes bounds how much a commit leader gathers into one group.
 const maxGroupBytes = 1 << 20
 
+// getBatch returns an empty batch from the pool, for single writes.
+func (d *DB) getBatch() *Batch {
+	if b, ok := d.batchPool.Get().(*Batch); ok {
+		b.Reset()
+		return b
+	}
+	return &Batch{maxKey: d.maxKeySize}
+}
+
+// putBatch returns a batch to the pool unless it grew large.
+func (d *DB) putBatch(b *Batch) {
+	if cap(b.data) <= 64<<10 {
+		d.batchPool.Put(b)
+	}
+}
+
 // Put sets key to value. The DB copies both.
 func (d *DB) Put(key, value []byte) error {
-	b := Batch{maxKey: d.maxKeySize}
+	b := d.getBatch()
+	defer d.putBatch(b)
 	if err := b.Put(key, value); err != nil {
 		return err
 	}
-	return d.Write(&b)
+	return d.Write(b)
 }
 
 // Delete removes key. Deleting a missing key is not an error.
 func (d *DB) Delete(key []byte) error {
-	b := Batch{maxKey: d.maxKeySize}
+	b := d.getBatch()
+	defer d.putBatch(b)
 	if err := b.Delete(key); err != nil {
 		return err
 	}
-	return d.Write(&b)
+	return d.Write(b)
 }
 
 // DeleteRange removes every key in [start, end) with one write: a range
@@ -73,7 +91,8 @@ func (d *DB) Write(b *Batch) error {
 	if b.count == 0 {
 		return d.checkOpen()
 	}
-	w := &writer{batch: b, sync: d.opts.SyncWrites}
+	w := &b.w
+	w.batch, w.sync, w.done, w.err = b, d.opts.SyncWrites, false, nil
 	w.cond.L = &d.mu
 
 	d.mu.Lock()
