@@ -50,7 +50,9 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 	var bytesOut uint64
 	for _, m := range metas {
 		edit.NewFiles = append(edit.NewFiles, manifest.NewFile{Level: c.OutputLevel, Meta: m})
-		bytesOut += m.Size
+		if !c.TrivialMove {
+			bytesOut += m.Size // a moved file is not rewritten
+		}
 	}
 	if err := d.logAndApplyLocked(edit, nil); err != nil {
 		return err

@@ -566,6 +566,30 @@ func BloomBitsForLevel(v *Version, level int, o PickerOptions, avgBits float64, 
 		return avgBits
 	}
 	o = o.withDefaults()
+	clamp := func(b float64) float64 { return min(max(b, 1), bloom.MaxRunBitsPerKey) }
+	// With data at the target level, allocate over the tree as it is: the
+	// runs' real entry counts, so the filters' total memory matches the
+	// budget even when the last level is not T times the one above it.
+	if v != nil && len(v.Levels[level]) > 0 {
+		var entries []float64
+		var target int
+		var total float64
+		for l := range v.Levels {
+			for _, r := range v.Levels[l] {
+				if l == level && len(entries) >= target && target == 0 {
+					target = len(entries) + 1 // 1-based: the newest run at level
+				}
+				n := float64(r.Entries())
+				entries = append(entries, n)
+				total += n
+			}
+		}
+		if total > 0 {
+			bits := bloom.RunBits(entries, avgBits*total)
+			return clamp(bits[target-1])
+		}
+	}
+	// Otherwise assume the full shape Monkey's closed form describes.
 	level = max(level, 1)
 	deepest := -1
 	if v != nil {
@@ -577,5 +601,5 @@ func BloomBitsForLevel(v *Version, level int, o PickerOptions, avgBits float64, 
 	if perLevel != nil {
 		b = perLevel[level-1]
 	}
-	return min(max(b, 1), bloom.MaxRunBitsPerKey)
+	return clamp(b)
 }
