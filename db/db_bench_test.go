@@ -60,6 +60,7 @@ func loadedDB(b *testing.B, n int) *DB {
 	if err := d.Flush(); err != nil {
 		b.Fatal(err)
 	}
+	d.waitIdle() // time reads, not the merges the load left behind
 	return d
 }
 

@@ -66,7 +66,7 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 				// Everything in f is older than a tombstone covering key.
 				continue
 			}
-			e, err := d.tables.entry(f.FileNum)
+			e, err := d.tables.fileEntry(f)
 			if err != nil {
 				return nil, err
 			}

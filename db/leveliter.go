@@ -38,12 +38,12 @@ func (it *runIter) open(i int) bool {
 	if i < 0 || i >= len(it.files) || it.err != nil {
 		return false
 	}
-	r, err := it.tables.get(it.files[i].FileNum)
+	e, err := it.tables.fileEntry(it.files[i])
 	if err != nil {
 		it.err = err
 		return false
 	}
-	it.iter = r.NewIter()
+	it.iter = e.r.NewIter()
 	return true
 }
 

@@ -127,6 +127,20 @@ func sstTombstones(rds []sst.RangeDel) []rangedel.Tombstone {
 	return ts
 }
 
+// fileEntry returns the open entry of f, cached on f after the first
+// lookup so the hot path takes no lock.
+func (tc *tableCache) fileEntry(f *lsm.File) (*tableEntry, error) {
+	if e, ok := f.Handle().(*tableEntry); ok {
+		return e, nil
+	}
+	e, err := tc.entry(f.FileNum)
+	if err != nil {
+		return nil, err
+	}
+	f.SetHandle(e)
+	return e, nil
+}
+
 // entry returns the open entry of file num.
 func (tc *tableCache) entry(num base.FileNum) (*tableEntry, error) {
 	tc.mu.Lock()

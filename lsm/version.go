@@ -35,7 +35,22 @@ type File struct {
 type fileLife struct {
 	// refs counts the versions that include the file.
 	refs atomic.Int32
+	// handle is the owner's open-file object (the db's table reader),
+	// cached so a lookup does not search a table of open files.
+	handle atomic.Pointer[any]
 }
+
+// Handle returns the value stored by SetHandle, or nil.
+func (f *File) Handle() any {
+	if p := f.life.handle.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// SetHandle caches the owner's open-file object for f (shared by every File
+// value of the same SST).
+func (f *File) SetHandle(h any) { f.life.handle.Store(&h) }
 
 // ContainsUserKey reports whether key lies within the file's bounds.
 func (f *File) ContainsUserKey(key []byte) bool {

@@ -8,11 +8,17 @@ import (
 	"github.com/seed-d6fe07da/strata/internal/base"
 )
 
-// batchSize is how many entries a refill fetches from the B-tree. Each refill
+// Refill sizes. A positioning call (First, Last, SeekGE, SeekLT) fetches
+// firstBatch entries, since after a seek the caller often reads only a few;
+// each later refill in a walk doubles the size up to batchSize. Each refill
 // is one O(log n) descent plus a callback per entry, so Next and Prev cost
-// amortised O(1); 32 entries of 56 bytes keep the buffer within a few cache
-// lines' worth of pages.
-const batchSize = 32
+// amortised O(1). Measured with 100k random keys: a seek fetching 8 rather
+// than 32 entries is about twice as fast, and beyond 32 a walk gains little,
+// because google/btree binary-searches every node it visits anyway.
+const (
+	firstBatch = 8
+	batchSize  = 32
+)
 
 // iter is a cursor over a private clone of the B-tree. google/btree offers
 // only callback iteration, so the cursor copies a window of consecutive
@@ -30,6 +36,8 @@ type iter struct {
 	loEnd bool
 	hiEnd bool
 
+	// limit is the size of the current refill.
+	limit int
 	// skip makes collect drop the first entry it is given: a refill that
 	// starts from the entry at the edge of the window gets it back first.
 	skip bool
@@ -52,40 +60,46 @@ func (it *iter) collectEntry(e entry) bool {
 		return true
 	}
 	it.buf = append(it.buf, e)
-	return len(it.buf) < batchSize
+	return len(it.buf) < it.limit
 }
 
-// fillAsc fills buf with entries in ascending order from pivot (all of the
-// tree's first entries when from is false), dropping the first when skip.
-func (it *iter) fillAsc(pivot entry, from, skip bool) bool {
+// nextLimit returns the size of the refill after one of size limit.
+func nextLimit(limit int) int { return min(2*limit, batchSize) }
+
+// fillAsc fills buf with up to limit entries in ascending order from pivot
+// (the tree's first entries when from is false), dropping the first when
+// skip.
+func (it *iter) fillAsc(pivot entry, from, skip bool, limit int) bool {
 	if it.tree == nil {
 		it.valid = false
 		return false
 	}
 	it.buf = it.buf[:0]
 	it.skip = skip
+	it.limit = limit
 	if from {
 		it.tree.AscendGreaterOrEqual(pivot, it.collect)
 	} else {
 		it.tree.Ascend(it.collect)
 	}
 	it.loEnd = !from
-	it.hiEnd = len(it.buf) < batchSize
+	it.hiEnd = len(it.buf) < limit
 	it.pos = 0
 	it.valid = len(it.buf) > 0
 	return it.valid
 }
 
-// fillDesc fills buf with the entries at or before pivot (the tree's last
-// entries when from is false), dropping the first met when skip, and puts
-// them in ascending order. The cursor is left on the largest.
-func (it *iter) fillDesc(pivot entry, from, skip bool) bool {
+// fillDesc fills buf with up to limit entries at or before pivot (the tree's
+// last entries when from is false), dropping the first met when skip, and
+// puts them in ascending order. The cursor is left on the largest.
+func (it *iter) fillDesc(pivot entry, from, skip bool, limit int) bool {
 	if it.tree == nil {
 		it.valid = false
 		return false
 	}
 	it.buf = it.buf[:0]
 	it.skip = skip
+	it.limit = limit
 	if from {
 		it.tree.DescendLessOrEqual(pivot, it.collect)
 	} else {
@@ -93,27 +107,27 @@ func (it *iter) fillDesc(pivot entry, from, skip bool) bool {
 	}
 	slices.Reverse(it.buf)
 	it.hiEnd = !from
-	it.loEnd = len(it.buf) < batchSize
+	it.loEnd = len(it.buf) < limit
 	it.pos = len(it.buf) - 1
 	it.valid = len(it.buf) > 0
 	return it.valid
 }
 
 // First moves to the first entry.
-func (it *iter) First() bool { return it.fillAsc(entry{}, false, false) }
+func (it *iter) First() bool { return it.fillAsc(entry{}, false, false, firstBatch) }
 
 // Last moves to the last entry.
-func (it *iter) Last() bool { return it.fillDesc(entry{}, false, false) }
+func (it *iter) Last() bool { return it.fillDesc(entry{}, false, false, firstBatch) }
 
 // SeekGE moves to the first entry whose user key is >= key.
 func (it *iter) SeekGE(key []byte) bool {
-	return it.fillAsc(makeEntry(key, nil, seekTrailer), true, false)
+	return it.fillAsc(makeEntry(key, nil, seekTrailer), true, false, firstBatch)
 }
 
 // SeekLT moves to the last entry whose user key is < key. No entry equals
 // the pivot, so "less or equal" is "less".
 func (it *iter) SeekLT(key []byte) bool {
-	return it.fillDesc(makeEntry(key, nil, seekTrailer), true, false)
+	return it.fillDesc(makeEntry(key, nil, seekTrailer), true, false, firstBatch)
 }
 
 // Next moves to the next entry.
@@ -129,7 +143,7 @@ func (it *iter) Next() bool {
 		it.valid = false
 		return false
 	}
-	return it.fillAsc(it.buf[it.pos], true, true)
+	return it.fillAsc(it.buf[it.pos], true, true, nextLimit(it.limit))
 }
 
 // Prev moves to the previous entry.
@@ -145,7 +159,7 @@ func (it *iter) Prev() bool {
 		it.valid = false
 		return false
 	}
-	return it.fillDesc(it.buf[it.pos], true, true)
+	return it.fillDesc(it.buf[it.pos], true, true, nextLimit(it.limit))
 }
 
 // Valid reports whether the iterator is at an entry.

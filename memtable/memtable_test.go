@@ -504,11 +504,11 @@ func TestArena(t *testing.T) {
 	}
 }
 
-// TestIterBatchEdges walks memtables whose sizes sit around multiples of the
-// refill batch, in both directions, from every seek position, and with a
-// change of direction at every entry.
+// TestIterBatchEdges walks memtables of every size up to a few refills (so
+// that every refill boundary meets the end of the tree), in both directions,
+// from every seek position, and with a change of direction at every entry.
 func TestIterBatchEdges(t *testing.T) {
-	for _, n := range []int{0, 1, batchSize - 1, batchSize, batchSize + 1, 2 * batchSize, 2*batchSize + 1, 100} {
+	for n := 0; n <= firstBatch+3*batchSize+1; n++ {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			m := New()
 			var want []string
@@ -577,4 +577,41 @@ func TestIterBatchEdges(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCompareKeys checks the inline-prefix comparison against
+// base.CompareInternal on keys around the 16-byte prefix length, with many
+// zero bytes (the padding value) and shared prefixes.
+func TestCompareKeys(t *testing.T) {
+	genKey := rapid.Custom(func(t *rapid.T) []byte {
+		n := rapid.IntRange(0, 40).Draw(t, "len")
+		k := make([]byte, n)
+		for i := range k {
+			k[i] = rapid.SampledFrom([]byte{0, 0, 1, 'a', 0xff}).Draw(t, "b")
+		}
+		return k
+	})
+	rapid.Check(t, func(t *rapid.T) {
+		a, b := genKey.Draw(t, "a"), genKey.Draw(t, "b")
+		switch rapid.IntRange(0, 2).Draw(t, "relation") {
+		case 1:
+			// b shares a prefix of a.
+			b = append(slices.Clone(a[:rapid.IntRange(0, len(a)).Draw(t, "cut")]), b...)
+		case 2:
+			// b is a, zero bytes (indistinguishable from the prefix
+			// padding), then more.
+			b = append(slices.Clone(a), make([]byte, rapid.IntRange(0, 20).Draw(t, "zeros"))...)
+			b = append(b, genKey.Draw(t, "tail")...)
+		}
+		ta := rapid.Uint64Range(0, 3).Draw(t, "ta")
+		tb := rapid.Uint64Range(0, 3).Draw(t, "tb")
+		ea, eb := makeEntry(a, nil, ta), makeEntry(b, nil, tb)
+		want := base.CompareInternal(base.InternalKey{UserKey: a, Trailer: ta}, base.InternalKey{UserKey: b, Trailer: tb})
+		if got := compareKeys(&ea, &eb); got != bytes.Compare(a, b) {
+			t.Fatalf("compareKeys(%x, %x) = %d", a, b, got)
+		}
+		if entryLess(ea, eb) != (want < 0) || entryLess(eb, ea) != (want > 0) {
+			t.Fatalf("entryLess(%x#%d, %x#%d) disagrees with CompareInternal = %d", a, ta, b, tb, want)
+		}
+	})
 }

@@ -81,8 +81,8 @@ func (osFS) SyncDir(dir string) error {
 // heldLocks records the lock files this process holds. flock locks belong to
 // the open file description, so a second open of the same file inside one
 // process would succeed; the table makes a second Lock fail as it would in
-// another process. It is per filesystem value, not global state of the
-// package.
+// another process. It is process-wide on purpose, like the locks it
+// mirrors: two osFS values in one process must see each other's locks.
 var heldLocks sync.Map // absolute path -> struct{}
 
 func (osFS) Lock(name string) (io.Closer, error) {
