@@ -50,6 +50,9 @@ type Metrics struct {
 	// probes by gets: probes, "absent" answers, and "maybe" answers for a
 	// key the file did not hold.
 	BloomChecks, BloomNegatives, BloomFalsePositives uint64
+	// DirectIOFiles and DirectIOFallbacks count SSTs opened with O_DIRECT
+	// and those read buffered because the filesystem refused it.
+	DirectIOFiles, DirectIOFallbacks uint64
 	// BloomBytes is the memory of the filters of the live SSTs (estimated
 	// from their bits per key).
 	BloomBytes uint64
@@ -101,6 +104,7 @@ func (d *DB) Metrics() Metrics {
 	m.WriteStallTime = s.stallTime
 	m.TrivialMoves = s.trivialMoves
 	m.WriteSlowdowns = s.slowdowns
+	m.DirectIOFiles, m.DirectIOFallbacks = d.tables.directFiles.Load(), d.tables.directFallbacks.Load()
 	fs := d.tables.filterStats()
 	m.BloomChecks, m.BloomNegatives, m.BloomFalsePositives = fs.BloomChecks, fs.BloomNegatives, fs.BloomFalsePositives
 	m.Cache = d.cache.Metrics()
@@ -127,6 +131,9 @@ func (m Metrics) String() string {
 		m.ReadAmplification, m.BloomBytes, m.BloomChecks, m.BloomNegatives, m.BloomFalsePositives)
 	fmt.Fprintf(&b, "user bytes %d, WAL bytes %d, write amplification %.2f\n", m.UserBytes, m.WALBytes, m.WriteAmplification)
 	fmt.Fprintf(&b, "write stalls %d (%s), slowdowns %d\n", m.WriteStalls, m.WriteStallTime, m.WriteSlowdowns)
+	if m.DirectIOFiles+m.DirectIOFallbacks > 0 {
+		fmt.Fprintf(&b, "direct I/O: %d files, %d fell back to buffered reads\n", m.DirectIOFiles, m.DirectIOFallbacks)
+	}
 	fmt.Fprintf(&b, "cache: %d hits, %d misses, %d evictions, %d/%d frames pinned, %d bytes read\n",
 		m.Cache.Hits, m.Cache.Misses, m.Cache.Evictions, m.Cache.Pinned, m.Cache.Frames, m.Cache.BytesRead)
 	return b.String()

@@ -68,6 +68,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	d.cache = cache.New(cache.Options{Capacity: o.CacheSize, PageSize: o.PageSize, Policy: policy})
 	d.tables = newTableCache(d.fs, dir, d.cache)
+	d.tables.direct = o.DirectIO
 	if err := d.recover(); err != nil {
 		d.tables.closeAll()
 		if d.log != nil {

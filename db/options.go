@@ -18,6 +18,12 @@ type Options struct {
 	// CachePolicy is the buffer pool's replacement policy: "2q" (default;
 	// scan-resistant) or "lru" (for comparison).
 	CachePolicy string
+	// DirectIO reads SSTs with O_DIRECT (Linux), bypassing the operating
+	// system's page cache so the buffer pool alone decides what stays in
+	// memory. Where the filesystem refuses it (tmpfs on older kernels, or a
+	// block size larger than 4 KiB) reads fall back to buffered I/O, counted
+	// in Metrics.DirectIOFallbacks.
+	DirectIO bool
 	// PageSize is the SST page size, a power of two in [1024, 65536].
 	// Default 4096. It bounds the key size: see MaxKeySize.
 	PageSize int

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"errors"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,12 @@ type tableCache struct {
 	fs      vfs.FS
 	dirname string
 	cache   *cache.Pool
+	// direct asks for O_DIRECT reads (Options.DirectIO).
+	direct bool
+	// directFiles and directFallbacks count SSTs opened with O_DIRECT and
+	// those that fell back to buffered reads because the filesystem
+	// refused it.
+	directFiles, directFallbacks atomic.Uint64
 
 	mu     sync.Mutex
 	tables map[base.FileNum]*tableEntry // guarded by mu
@@ -95,6 +102,8 @@ func addStats(s *sst.ReaderStats, o sst.ReaderStats) {
 	s.BloomChecks += o.BloomChecks
 	s.BloomNegatives += o.BloomNegatives
 	s.BloomFalsePositives += o.BloomFalsePositives
+	s.Prefetches += o.Prefetches
+	s.PrefetchedPages += o.PrefetchedPages
 }
 
 type tableEntry struct {
@@ -152,12 +161,7 @@ func (tc *tableCache) entry(num base.FileNum) (*tableEntry, error) {
 	tc.mu.Unlock()
 	e.once.Do(func() {
 		name := base.MakeFilename(base.FileTypeTable, num)
-		f, err := tc.fs.Open(filepath.Join(tc.dirname, name))
-		if err != nil {
-			e.err = err
-			return
-		}
-		e.r, e.err = sst.Open(f, sst.ReaderOptions{Cache: tc.cache, FileNum: num, FileName: name})
+		e.r, e.err = tc.open(num, name)
 		if e.err == nil {
 			e.rangeDels = rangedel.NewSet(sstTombstones(e.r.RangeDels()), base.MaxSeqNum)
 		}
@@ -171,6 +175,33 @@ func (tc *tableCache) entry(num base.FileNum) (*tableEntry, error) {
 		return nil, e.err
 	}
 	return e, nil
+}
+
+// open opens SST num, with O_DIRECT when asked and the filesystem allows
+// it, else with buffered reads.
+func (tc *tableCache) open(num base.FileNum, name string) (*sst.Reader, error) {
+	path := filepath.Join(tc.dirname, name)
+	o := sst.ReaderOptions{Cache: tc.cache, FileNum: num, FileName: name}
+	if tc.direct {
+		if f, err := vfs.OpenDirect(tc.fs, path); err == nil {
+			o.DirectIO = true
+			r, err := sst.Open(f, o)
+			if err == nil {
+				tc.directFiles.Add(1)
+				return r, nil
+			}
+			if !errors.Is(err, vfs.ErrDirectIOAlignment) {
+				return nil, err
+			}
+			o.DirectIO = false
+		}
+		tc.directFallbacks.Add(1)
+	}
+	f, err := tc.fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return sst.Open(f, o)
 }
 
 // evict closes the reader of num, if open. Called only for files no

@@ -45,6 +45,7 @@ type Iter struct {
 	val      []byte
 	valReady bool
 	ovf      []byte // reused buffer for overflowed values
+	ra       window // pages the last readahead run covered
 
 	err    error
 	closed bool
@@ -100,15 +101,27 @@ const (
 	modeSeekLT // node: last separator < target; leaf: first entry >= target
 )
 
+// readahead directions for descend.
+const (
+	raNone     = iota // a seek: no readahead
+	raForward         // Next crossed into the following leaf
+	raBackward        // Prev crossed into the preceding leaf
+)
+
 // descend pins page pn as level l of the path and goes down to a leaf,
 // choosing slots by mode. At the leaf, idx may be n (SeekGE: past the leaf)
 // or the slot of the first entry >= target (SeekLT); the caller adjusts.
-func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey) error {
+// ra says whether the iterator is scanning, and which way: the leaf is then
+// read with readahead.
+func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra int) error {
 	r := it.r
 	for {
 		typ := pageTypeNode
 		if l == it.height {
 			typ = pageTypeLeaf
+			if ra != raNone {
+				it.readahead(pn, ra == raForward)
+			}
 		}
 		h, page, err := r.readPage(pn, typ)
 		if err != nil {
@@ -167,6 +180,7 @@ func (it *Iter) start() bool {
 	it.releaseFrom(0)
 	it.pos = posNone
 	it.key = base.InternalKey{}
+	it.ra = window{} // a new position starts a new access pattern
 	if !it.usable() {
 		return false
 	}
@@ -178,7 +192,7 @@ func (it *Iter) First() bool {
 	if !it.start() {
 		return false
 	}
-	if err := it.descend(it.r.meta.root, 0, modeFirst, base.InternalKey{}); err != nil {
+	if err := it.descend(it.r.meta.root, 0, modeFirst, base.InternalKey{}, raNone); err != nil {
 		return it.fail(err)
 	}
 	return it.settle()
@@ -189,7 +203,7 @@ func (it *Iter) Last() bool {
 	if !it.start() {
 		return false
 	}
-	if err := it.descend(it.r.meta.root, 0, modeLast, base.InternalKey{}); err != nil {
+	if err := it.descend(it.r.meta.root, 0, modeLast, base.InternalKey{}, raNone); err != nil {
 		return it.fail(err)
 	}
 	return it.settle()
@@ -202,11 +216,11 @@ func (it *Iter) SeekGE(key []byte) bool {
 		return false
 	}
 	target := base.MakeInternalKey(key, base.MaxSeqNum, base.KindMax)
-	if err := it.descend(it.r.meta.root, 0, modeSeekGE, target); err != nil {
+	if err := it.descend(it.r.meta.root, 0, modeSeekGE, target, raNone); err != nil {
 		return it.fail(err)
 	}
 	if lv := &it.path[it.height]; lv.idx >= lv.n {
-		return it.nextLeaf()
+		return it.nextLeaf(raNone)
 	}
 	return it.settle()
 }
@@ -218,13 +232,13 @@ func (it *Iter) SeekLT(key []byte) bool {
 		return false
 	}
 	target := base.MakeInternalKey(key, base.MaxSeqNum, base.KindMax)
-	if err := it.descend(it.r.meta.root, 0, modeSeekLT, target); err != nil {
+	if err := it.descend(it.r.meta.root, 0, modeSeekLT, target, raNone); err != nil {
 		return it.fail(err)
 	}
 	lv := &it.path[it.height]
 	lv.idx--
 	if lv.idx < 0 {
-		return it.prevLeaf()
+		return it.prevLeaf(raNone)
 	}
 	return it.settle()
 }
@@ -247,7 +261,7 @@ func (it *Iter) Next() bool {
 		lv.idx++
 		return it.settle()
 	}
-	return it.nextLeaf()
+	return it.nextLeaf(raForward)
 }
 
 // Prev moves to the previous entry. After the iterator ran off the end it
@@ -268,13 +282,13 @@ func (it *Iter) Prev() bool {
 		lv.idx--
 		return it.settle()
 	}
-	return it.prevLeaf()
+	return it.prevLeaf(raBackward)
 }
 
 // nextLeaf moves to the first entry of the leaf after the current one: up
 // the path to the deepest node with a next slot, then down its first
-// children.
-func (it *Iter) nextLeaf() bool {
+// children. ra is raForward when Next got here, raNone after a seek.
+func (it *Iter) nextLeaf(ra int) bool {
 	for l := it.height - 1; l >= 0; l-- {
 		lv := &it.path[l]
 		if lv.idx+1 >= lv.n {
@@ -286,7 +300,7 @@ func (it *Iter) nextLeaf() bool {
 		if err != nil {
 			return it.fail(err)
 		}
-		if err := it.descend(child, l+1, modeFirst, base.InternalKey{}); err != nil {
+		if err := it.descend(child, l+1, modeFirst, base.InternalKey{}, ra); err != nil {
 			return it.fail(err)
 		}
 		return it.settle()
@@ -297,8 +311,9 @@ func (it *Iter) nextLeaf() bool {
 	return false
 }
 
-// prevLeaf moves to the last entry of the leaf before the current one.
-func (it *Iter) prevLeaf() bool {
+// prevLeaf moves to the last entry of the leaf before the current one. ra
+// is raBackward when Prev got here, raNone after a seek.
+func (it *Iter) prevLeaf(ra int) bool {
 	for l := it.height - 1; l >= 0; l-- {
 		lv := &it.path[l]
 		if lv.idx == 0 {
@@ -310,7 +325,7 @@ func (it *Iter) prevLeaf() bool {
 		if err != nil {
 			return it.fail(err)
 		}
-		if err := it.descend(child, l+1, modeLast, base.InternalKey{}); err != nil {
+		if err := it.descend(child, l+1, modeLast, base.InternalKey{}, ra); err != nil {
 			return it.fail(err)
 		}
 		return it.settle()

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 
 	"github.com/seed-d6fe07da/strata/bloom"
@@ -24,6 +23,18 @@ type ReaderOptions struct {
 	// FileName names the file in error messages; empty means the table
 	// file name of FileNum.
 	FileName string
+	// DirectIO makes every read the Reader issues aligned for a file opened
+	// with O_DIRECT (vfs.DirectOpener): offset, length and buffer address
+	// all multiples of vfs.DirectIOAlignment. The caller opens the file;
+	// when a read is refused with EINVAL the error wraps
+	// vfs.ErrDirectIOAlignment, and the caller should reopen the file with
+	// DirectIO off.
+	DirectIO bool
+	// Readahead is the number of pages a scan reads with one ReadAt when its
+	// iterator moves into a leaf that is not cached; see readahead.go. 0
+	// means DefaultReadahead; a negative value turns readahead off. The
+	// pool limits a run to a quarter of its frames.
+	Readahead int
 }
 
 // RangeDel is a range deletion: every point key in [Start, End) with a
@@ -42,6 +53,10 @@ type ReaderStats struct {
 	// BloomFalsePositives counts probes the filter answered "maybe" for a
 	// user key of which the file holds no entry at all.
 	BloomFalsePositives uint64
+	// Prefetches counts runs of pages read ahead with one read (for scans,
+	// overflowed values and the filter); PrefetchedPages the pages they
+	// loaded into the pool.
+	Prefetches, PrefetchedPages uint64
 }
 
 // Reader reads one SST file. It is safe for concurrent use; its state after
@@ -54,12 +69,16 @@ type Reader struct {
 	meta    *metadata
 	props   Properties
 
+	direct    bool        // ReaderOptions.DirectIO
+	readahead int         // pages per readahead run; 0 when off
+	scratch   scratchPool // aligned buffers for runs and unaligned reads
 	filter    *bloom.Filter
 	rangeDels []RangeDel
 	// Bounds of the point user keys, for Get to skip the descent.
 	smallestUser, largestUser []byte
 
 	bloomChecks, bloomNegatives, bloomFalsePositives atomic.Uint64
+	prefetches, prefetchedPages                      atomic.Uint64
 	closed                                           atomic.Bool
 }
 
@@ -72,7 +91,17 @@ func Open(f vfs.File, opts ReaderOptions) (_ *Reader, err error) {
 		f.Close()
 		return nil, errors.New("sst: ReaderOptions.Cache is required")
 	}
-	r := &Reader{f: f, cache: opts.Cache, fileNum: opts.FileNum, name: opts.FileName}
+	r := &Reader{f: f, cache: opts.Cache, fileNum: opts.FileNum, name: opts.FileName, direct: opts.DirectIO}
+	switch {
+	case opts.Readahead == 0:
+		r.readahead = DefaultReadahead
+	case opts.Readahead > 0:
+		r.readahead = opts.Readahead
+	}
+	r.scratch.min = directAlign
+	if r.readahead > 1 {
+		r.scratch.min = int(alignUp(int64(r.readahead)*int64(opts.Cache.PageSize()) + directAlign))
+	}
 	if r.name == "" {
 		r.name = base.MakeFilename(base.FileTypeTable, opts.FileNum)
 	}
@@ -97,18 +126,6 @@ func Open(f vfs.File, opts ReaderOptions) (_ *Reader, err error) {
 // corrupt builds the corruption error for page pn.
 func (r *Reader) corrupt(pn uint32, err error) error {
 	return base.Corruptf(r.name, fmt.Sprintf("page %d", pn), "%v", err)
-}
-
-// readFull reads page pn into buf from the file.
-func (r *Reader) readFull(buf []byte, pn uint32) error {
-	n, err := r.f.ReadAt(buf, int64(pn)*int64(len(buf)))
-	if n == len(buf) {
-		return nil
-	}
-	if err == nil || errors.Is(err, io.EOF) {
-		return r.corrupt(pn, fmt.Errorf("short read: %d of %d bytes", n, len(buf)))
-	}
-	return fmt.Errorf("sst: %s: read page %d: %w", r.name, pn, err)
 }
 
 // readMeta loads and decodes the metadata page.
@@ -182,7 +199,7 @@ func (r *Reader) readMeta() error {
 // metadata page is read outside the cache here, on this error path only.
 func (r *Reader) foreignPageSize(size int64, P int) error {
 	var hdr [metaKeysOff]byte
-	if n, _ := r.f.ReadAt(hdr[:], 0); n < len(hdr) {
+	if n, _ := r.readAt(hdr[:], 0); n < len(hdr) {
 		return r.corrupt(0, fmt.Errorf("file of %d bytes is shorter than a page", size))
 	}
 	fp := int(binary.LittleEndian.Uint32(hdr[metaPageSizeOff:]))
@@ -207,6 +224,12 @@ func (r *Reader) load(buf []byte, pn uint32, typ byte) error {
 	if err := r.readFull(buf, pn); err != nil {
 		return err
 	}
+	return r.check(buf, pn, typ)
+}
+
+// check validates buf, read from page pn, as a page of type typ: header,
+// checksum and body.
+func (r *Reader) check(buf []byte, pn uint32, typ byte) error {
 	if err := checkPageHeader(buf, pn, typ); err != nil {
 		return r.corrupt(pn, err)
 	}
@@ -335,9 +358,20 @@ func (r *Reader) readFilter() error {
 // page first on (an overflow value or the filter) to dst.
 func (r *Reader) readPayload(dst []byte, first uint32, n int, typ byte) ([]byte, error) {
 	c := payloadCapacity(r.meta.pageSize)
+	var ra window // pages a prefetch already covered
 	for pn := first; n > 0; pn++ {
 		if pn >= r.meta.totalPages {
 			return dst, r.corrupt(first, fmt.Errorf("payload runs past the end of the file"))
+		}
+		if left := uint32((n + c - 1) / c); r.readahead > 0 && left > 1 && !ra.contains(pn) {
+			// Read the rest of the payload ahead, as far as the pool lets
+			// one run go and not past the end of the file.
+			k := min(left, r.meta.totalPages-pn)
+			got, err := r.prefetch(pn, int(k), typ)
+			ra = window{pn, pn + max(uint32(got), 1)}
+			if err != nil {
+				ra.hi = pn + k
+			}
 		}
 		h, page, err := r.readPage(pn, typ)
 		if err != nil {
@@ -380,12 +414,14 @@ func (r *Reader) MayContain(ukey []byte) bool {
 	return r.filter == nil || r.filter.MayContain(ukey)
 }
 
-// Stats returns the reader's filter counters.
+// Stats returns the reader's filter and readahead counters.
 func (r *Reader) Stats() ReaderStats {
 	return ReaderStats{
 		BloomChecks:         r.bloomChecks.Load(),
 		BloomNegatives:      r.bloomNegatives.Load(),
 		BloomFalsePositives: r.bloomFalsePositives.Load(),
+		Prefetches:          r.prefetches.Load(),
+		PrefetchedPages:     r.prefetchedPages.Load(),
 	}
 }
 

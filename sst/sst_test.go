@@ -562,12 +562,15 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 }
 
 // faultyFile fails WriteAt after failWrites successful calls, Sync when
-// failSync, and ReadAt of page readFailPage.
+// failSync, and every ReadAt that covers any byte of page readFailPage of
+// pageSize bytes (a read of pageSize 0 covers that page when it reads
+// exactly the page).
 type faultyFile struct {
 	memFile
 	failWrites   int
 	failSync     bool
 	readFailPage int64
+	pageSize     int64
 }
 
 var errInjected = errors.New("injected failure")
@@ -588,8 +591,11 @@ func (f *faultyFile) Sync() error {
 }
 
 func (f *faultyFile) ReadAt(p []byte, off int64) (int, error) {
-	if f.readFailPage >= 0 && off == f.readFailPage*int64(len(p)) {
-		return 0, errInjected
+	if f.readFailPage >= 0 {
+		if P := f.pageSize; P == 0 && off == f.readFailPage*int64(len(p)) ||
+			P > 0 && off < (f.readFailPage+1)*P && f.readFailPage*P < off+int64(len(p)) {
+			return 0, errInjected
+		}
 	}
 	return f.memFile.ReadAt(p, off)
 }
@@ -629,19 +635,23 @@ func TestReaderIOErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for p := int64(0); p < int64(props.Pages); p += 7 {
-		f := &faultyFile{memFile: memFile{data: good.data}, readFailPage: p}
-		pool := cache.New(cache.Options{Capacity: 1 << 20, PageSize: 1024})
-		r, err := Open(f, ReaderOptions{Cache: pool, FileNum: 5})
-		if err == nil {
-			err = checkAll(r, kvs)
-			r.Close()
-		}
-		if !errors.Is(err, errInjected) || errors.Is(err, base.ErrCorruption) {
-			t.Fatalf("read failure at page %d: %v", p, err)
-		}
-		if m := pool.Metrics(); m.Pinned != 0 {
-			t.Fatalf("%d pages pinned", m.Pinned)
+	// A failed readahead run is ignored; the page it could not load must
+	// still report the failure when it is read on its own.
+	for _, ra := range []int{-1, 0} {
+		for p := int64(0); p < int64(props.Pages); p += 7 {
+			f := &faultyFile{memFile: memFile{data: good.data}, readFailPage: p, pageSize: 1024}
+			pool := cache.New(cache.Options{Capacity: 1 << 20, PageSize: 1024})
+			r, err := Open(f, ReaderOptions{Cache: pool, FileNum: 5, Readahead: ra})
+			if err == nil {
+				err = checkAll(r, kvs)
+				r.Close()
+			}
+			if !errors.Is(err, errInjected) || errors.Is(err, base.ErrCorruption) {
+				t.Fatalf("readahead %d: read failure at page %d: %v", ra, p, err)
+			}
+			if m := pool.Metrics(); m.Pinned != 0 {
+				t.Fatalf("%d pages pinned", m.Pinned)
+			}
 		}
 	}
 }

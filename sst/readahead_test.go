@@ -1,0 +1,242 @@
+package sst
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/seed-d6fe07da/strata/cache"
+	"github.com/seed-d6fe07da/strata/internal/base"
+)
+
+// scanFixture writes n entries of 100-byte values (about 33 to a 4 KiB
+// leaf) and returns the file's bytes.
+func scanFixture(t testing.TB, P, n int) (*memFile, []kv, Properties) {
+	t.Helper()
+	kvs := make([]kv, n)
+	for i := range kvs {
+		kvs[i] = kv{ikey(fmt.Sprintf("scan%08d", i), base.SeqNum(i+1), base.KindSet), pattern(100, i)}
+	}
+	f := &memFile{}
+	props, err := writeTo(f, WriterOptions{PageSize: P, BloomBitsPerKey: 10}, kvs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, kvs, props
+}
+
+// scanAll iterates the whole file forward or backward and returns the
+// entries it saw, in iteration order.
+func scanAll(t *testing.T, r *Reader, forward bool) []kv {
+	t.Helper()
+	it := r.NewIter()
+	var out []kv
+	ok := it.First()
+	if !forward {
+		ok = it.Last()
+	}
+	for ; ok; ok = map[bool]func() bool{true: it.Next, false: it.Prev}[forward]() {
+		out = append(out, kv{it.Key().Clone(), bytes.Clone(it.Value())})
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestReadaheadScan scans a file four times larger than the pool, forward
+// and backward, with readahead on (the default, 8 pages) and off, counting
+// the ReadAt calls: with readahead a scan must read at most a quarter as
+// many times as it visits leaves, and see exactly the same entries.
+func TestReadaheadScan(t *testing.T) {
+	const P = 4096
+	data, kvs, props := scanFixture(t, P, 10000)
+	frames := int(props.LeafPages) / 4
+	t.Logf("%d leaf pages, %d node pages, pool of %d frames", props.LeafPages, props.NodePages, frames)
+	var want [2][]kv // forward, backward
+	for _, ra := range []int{-1, 0, 4, 32} {
+		for _, forward := range []bool{true, false} {
+			f := &recordingFile{File: &memFile{data: data.data}}
+			pool := cache.New(cache.Options{Capacity: int64(frames) * P, PageSize: P})
+			r, err := Open(f, ReaderOptions{Cache: pool, FileNum: 9, Readahead: ra})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.take()
+			got := scanAll(t, r, forward)
+			reads := len(f.take())
+			st := r.Stats()
+			r.Close()
+			dir := map[bool]int{true: 0, false: 1}[forward]
+			if len(got) != len(kvs) {
+				t.Fatalf("readahead %d forward=%v: %d entries, want %d", ra, forward, len(got), len(kvs))
+			}
+			if want[dir] == nil {
+				want[dir] = got
+			} else {
+				for i := range got {
+					if base.CompareInternal(got[i].key, want[dir][i].key) != 0 || !bytes.Equal(got[i].value, want[dir][i].value) {
+						t.Fatalf("readahead %d forward=%v: entry %d is %s, without readahead %s", ra, forward, i, got[i].key, want[dir][i].key)
+					}
+				}
+			}
+			ratio := float64(reads) / float64(props.LeafPages)
+			t.Logf("readahead %2d forward=%-5v: %4d ReadAt calls for %d leaves (%.3f per leaf), %d runs of %d pages",
+				ra, forward, reads, props.LeafPages, ratio, st.Prefetches, st.PrefetchedPages)
+			switch {
+			case ra < 0 && reads < int(props.LeafPages):
+				t.Fatalf("without readahead: %d reads for %d leaves", reads, props.LeafPages)
+			case ra == 0 && ratio > 0.25:
+				t.Fatalf("default readahead: %d reads for %d leaves, want at most a quarter", reads, props.LeafPages)
+			case ra > 0 && reads > 2*int(props.LeafPages)/min(ra, frames/4):
+				t.Fatalf("readahead %d: %d reads for %d leaves, want at most twice one per %d leaves", ra, reads, props.LeafPages, min(ra, frames/4))
+			}
+			if m := pool.Metrics(); m.Prefetched != st.PrefetchedPages || m.Pinned != 0 {
+				t.Fatalf("pool counted %d prefetched pages, reader %d; %d pinned", m.Prefetched, st.PrefetchedPages, m.Pinned)
+			}
+		}
+	}
+}
+
+// TestReadaheadOverflowValue checks that a value spread over many overflow
+// pages is read with a few runs rather than a read per page, by Get and by
+// an iterator, and comes back intact.
+func TestReadaheadOverflowValue(t *testing.T) {
+	const P = 1024
+	big := pattern(40*P, 1)
+	kvs := []kv{
+		{ikey("a", 1, base.KindSet), []byte("small")},
+		{ikey("b", 2, base.KindSet), big},
+		{ikey("c", 3, base.KindSet), pattern(3*P, 2)},
+	}
+	data := &memFile{}
+	if _, err := writeTo(data, WriterOptions{PageSize: P}, kvs, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, ra := range []int{-1, 0} {
+		f := &recordingFile{File: &memFile{data: data.data}}
+		pool := cache.New(cache.Options{Capacity: 256 * P, PageSize: P})
+		r, err := Open(f, ReaderOptions{Cache: pool, FileNum: 4, Readahead: ra})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.take()
+		v, _, _, found, err := r.Get(nil, []byte("b"), base.MaxSeqNum)
+		if !found || err != nil || !bytes.Equal(v, big) {
+			t.Fatalf("readahead %d: Get = %v, %v, %d bytes", ra, found, err, len(v))
+		}
+		reads := len(f.take())
+		t.Logf("readahead %d: Get of a %d-page value took %d reads", ra, len(big)/(P-8)+1, reads)
+		if ra < 0 && reads < 40 || ra >= 0 && reads > 4 {
+			t.Fatalf("readahead %d: %d reads", ra, reads)
+		}
+		pool = cache.New(cache.Options{Capacity: 256 * P, PageSize: P})
+		r2, err := Open(&memFile{data: data.data}, ReaderOptions{Cache: pool, FileNum: 5, Readahead: ra})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkAll(r2, kvs); err != nil {
+			t.Fatalf("readahead %d: %v", ra, err)
+		}
+		r.Close()
+		r2.Close()
+	}
+}
+
+// TestReadaheadScanResistance runs a full scan with readahead through a
+// small 2Q pool while a hot set of keys is read between stretches of the
+// scan, each stretch longer than the pool: prefetched pages enter A1in, so
+// the hot pages stay in Am and their Gets keep hitting. Under LRU the same
+// scan flushes them, which shows the test can fail.
+func TestReadaheadScanResistance(t *testing.T) {
+	const (
+		P      = 4096
+		frames = 64
+		hotN   = 16
+	)
+	data, kvs, props := scanFixture(t, P, 30000)
+	flood, _, _ := scanFixture(t, P, 7500)
+	t.Logf("scanned file: %d leaf pages, %d node pages, height %d", props.LeafPages, props.NodePages, props.Height)
+	hot := make([][]byte, hotN)
+	for i := range hot {
+		hot[i] = kvs[(i*7919+13)%len(kvs)].key.UserKey
+	}
+	ratios := map[cache.Policy]float64{}
+	for _, policy := range []cache.Policy{cache.Policy2Q, cache.PolicyLRU} {
+		pool := cache.New(cache.Options{Capacity: frames * P, PageSize: P, Policy: policy, Shards: 4})
+		r, err := Open(&memFile{data: data.data}, ReaderOptions{Cache: pool, FileNum: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := Open(&memFile{data: flood.data}, ReaderOptions{Cache: pool, FileNum: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf []byte
+		getHot := func() (hits, misses uint64) {
+			before := pool.Metrics()
+			for _, k := range hot {
+				v, _, _, found, err := r.Get(buf, k, base.MaxSeqNum)
+				if !found || err != nil {
+					t.Fatalf("Get(%q) = %v, %v", k, found, err)
+				}
+				buf = v
+			}
+			after := pool.Metrics()
+			return after.Hits - before.Hits, after.Misses - before.Misses
+		}
+		// Warm up: read the hot set between stretches of a quarter of a
+		// pool of other pages. Once the free frames are used up, the
+		// stretches push the hot pages out of A1in while their ids are
+		// still in A1out, and the next round promotes them to Am.
+		it := other.NewIter()
+		ok := it.First()
+		for range 12 {
+			getHot()
+			for n := 0; ok && n < 33*frames/4; n++ {
+				ok = it.Next()
+			}
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if h, m := getHot(); m != 0 {
+			t.Fatalf("%s: warm-up left %d of %d hot page reads missing", policy, m, h+m)
+		}
+
+		// The flood: a full scan with readahead, and a round of hot Gets
+		// after every 2*frames leaves.
+		var hits, misses uint64
+		it = r.NewIter()
+		leaves := 0
+		var last uint32
+		for ok := it.First(); ok; ok = it.Next() {
+			if pn := it.path[it.height].pn; pn != last {
+				last = pn
+				leaves++
+				if leaves%(2*frames) == 0 {
+					h, m := getHot()
+					hits, misses = hits+h, misses+m
+				}
+			}
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st := r.Stats()
+		ratios[policy] = float64(hits) / float64(hits+misses)
+		t.Logf("%s: hot-set hit ratio %.3f (%d hits, %d misses) during a scan of %d leaves; %d runs read %d pages ahead",
+			policy, ratios[policy], hits, misses, leaves, st.Prefetches, st.PrefetchedPages)
+		if st.Prefetches == 0 {
+			t.Fatalf("%s: the scan read nothing ahead", policy)
+		}
+		r.Close()
+		other.Close()
+	}
+	if r := ratios[cache.Policy2Q]; r < 0.95 {
+		t.Fatalf("2Q: hot-set hit ratio %.3f during a scan with readahead, want >= 0.95", r)
+	}
+	if r := ratios[cache.PolicyLRU]; r > ratios[cache.Policy2Q]-0.2 {
+		t.Fatalf("LRU: hot-set hit ratio %.3f, not clearly below 2Q's %.3f: the scan does not flood the pool", r, ratios[cache.Policy2Q])
+	}
+}
