@@ -69,6 +69,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	d.cache = cache.New(cache.Options{Capacity: o.CacheSize, PageSize: o.PageSize, Policy: policy})
 	d.tables = newTableCache(d.fs, dir, d.cache)
 	d.tables.direct = o.DirectIO
+	if o.BinarySearchLeaves {
+		d.tables.search = sst.SearchLeafBinary
+	}
 	if err := d.recover(); err != nil {
 		d.tables.closeAll()
 		if d.log != nil {

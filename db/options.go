@@ -24,6 +24,10 @@ type Options struct {
 	// block size larger than 4 KiB) reads fall back to buffered I/O, counted
 	// in Metrics.DirectIOFallbacks.
 	DirectIO bool
+	// BinarySearchLeaves makes point lookups binary-search an SST's leaf
+	// pages by their first keys instead of descending its B+Tree. It exists
+	// for experiments comparing the two; leave it off.
+	BinarySearchLeaves bool
 	// PageSize is the SST page size, a power of two in [1024, 65536].
 	// Default 4096. It bounds the key size: see MaxKeySize.
 	PageSize int

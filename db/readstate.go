@@ -73,6 +73,8 @@ type tableCache struct {
 	cache   *cache.Pool
 	// direct asks for O_DIRECT reads (Options.DirectIO).
 	direct bool
+	// search is how readers find a key's leaf.
+	search sst.SearchMode
 	// directFiles and directFallbacks count SSTs opened with O_DIRECT and
 	// those that fell back to buffered reads because the filesystem
 	// refused it.
@@ -181,7 +183,7 @@ func (tc *tableCache) entry(num base.FileNum) (*tableEntry, error) {
 // it, else with buffered reads.
 func (tc *tableCache) open(num base.FileNum, name string) (*sst.Reader, error) {
 	path := filepath.Join(tc.dirname, name)
-	o := sst.ReaderOptions{Cache: tc.cache, FileNum: num, FileName: name}
+	o := sst.ReaderOptions{Cache: tc.cache, FileNum: num, FileName: name, SearchMode: tc.search}
 	if tc.direct {
 		if f, err := vfs.OpenDirect(tc.fs, path); err == nil {
 			o.DirectIO = true

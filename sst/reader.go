@@ -15,6 +15,10 @@ import (
 
 // ReaderOptions configures a Reader.
 type ReaderOptions struct {
+	// SearchMode picks how Get finds a key's leaf: SearchBTree (default)
+	// descends the B+Tree; SearchLeafBinary binary-searches the leaf pages
+	// by their first keys, for experiments comparing the two.
+	SearchMode SearchMode
 	// Cache is the buffer pool every page read goes through. Required; its
 	// page size must equal the file's.
 	Cache *cache.Pool
@@ -70,6 +74,7 @@ type Reader struct {
 	props   Properties
 
 	direct    bool        // ReaderOptions.DirectIO
+	search    SearchMode  // ReaderOptions.SearchMode
 	readahead int         // pages per readahead run; 0 when off
 	scratch   scratchPool // aligned buffers for runs and unaligned reads
 	filter    *bloom.Filter
@@ -91,7 +96,7 @@ func Open(f vfs.File, opts ReaderOptions) (_ *Reader, err error) {
 		f.Close()
 		return nil, errors.New("sst: ReaderOptions.Cache is required")
 	}
-	r := &Reader{f: f, cache: opts.Cache, fileNum: opts.FileNum, name: opts.FileName, direct: opts.DirectIO}
+	r := &Reader{f: f, cache: opts.Cache, fileNum: opts.FileNum, name: opts.FileName, direct: opts.DirectIO, search: opts.SearchMode}
 	switch {
 	case opts.Readahead == 0:
 		r.readahead = DefaultReadahead
@@ -519,6 +524,9 @@ func (r *Reader) Get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base
 func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind, entrySeq base.SeqNum, found, present bool, err error) {
 	target := base.MakeInternalKey(ukey, seq, base.KindMax)
 	m := r.meta
+	if r.search == SearchLeafBinary && m.overflowPages == 0 && m.leafPages > 0 {
+		return r.getByLeafSearch(dst, ukey, seq, target)
+	}
 	pn := m.root
 	// right is the root of the subtree just right of the descent path at
 	// the deepest level that has one; rightLevel its level (0 = leaf).
@@ -568,6 +576,35 @@ func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base
 		}
 		i = 0
 	}
+	return r.finishGet(dst, ukey, h, page, pn, i, present)
+}
+
+// leftmostLeaf descends from page pn at the given level (0 = leaf) along
+// the first children and returns the leaf pinned.
+func (r *Reader) leftmostLeaf(pn uint32, level int) (cache.Handle, []byte, error) {
+	for ; level > 0; level-- {
+		h, page, err := r.readPage(pn, pageTypeNode)
+		if err != nil {
+			return cache.Handle{}, nil, err
+		}
+		child, err := r.nodeChild(page, pn, 0, level-1)
+		h.Release()
+		if err != nil {
+			return cache.Handle{}, nil, err
+		}
+		pn = child
+	}
+	return r.readPage(pn, pageTypeLeaf)
+}
+
+// userKeyIs reports whether the encoded internal key enc has user key ukey.
+func userKeyIs(enc, ukey []byte) bool {
+	return len(enc) >= base.TrailerLen && bytes.Equal(enc[:len(enc)-base.TrailerLen], ukey)
+}
+
+// finishGet decodes the entry at slot i of the pinned leaf pn, which is the
+// first entry at or after the search target, and releases the leaf.
+func (r *Reader) finishGet(dst, ukey []byte, h cache.Handle, page []byte, pn uint32, i int, present bool) (value []byte, kind base.Kind, entrySeq base.SeqNum, found, _ bool, err error) {
 	e, ok := decodeLeafEntry(page, i)
 	if !ok {
 		h.Release()
@@ -592,25 +629,62 @@ func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base
 	return dst, kind, entrySeq, true, true, nil
 }
 
-// leftmostLeaf descends from page pn at the given level (0 = leaf) along
-// the first children and returns the leaf pinned.
-func (r *Reader) leftmostLeaf(pn uint32, level int) (cache.Handle, []byte, error) {
-	for ; level > 0; level-- {
-		h, page, err := r.readPage(pn, pageTypeNode)
-		if err != nil {
-			return cache.Handle{}, nil, err
-		}
-		child, err := r.nodeChild(page, pn, 0, level-1)
-		h.Release()
-		if err != nil {
-			return cache.Handle{}, nil, err
-		}
-		pn = child
-	}
-	return r.readPage(pn, pageTypeLeaf)
-}
+// SearchMode is how Get locates a key's leaf page.
+type SearchMode int
 
-// userKeyIs reports whether the encoded internal key enc has user key ukey.
-func userKeyIs(enc, ukey []byte) bool {
-	return len(enc) >= base.TrailerLen && bytes.Equal(enc[:len(enc)-base.TrailerLen], ukey)
+// The search modes.
+const (
+	// SearchBTree descends the file's B+Tree: height+1 page reads.
+	SearchBTree SearchMode = iota
+	// SearchLeafBinary binary-searches the leaf pages by their first key:
+	// about log2(leaves) page reads. It applies to files without overflow
+	// pages (where leaf i is page 1+i); other files use the B+Tree.
+	SearchLeafBinary
+)
+
+// getByLeafSearch is get with SearchLeafBinary.
+func (r *Reader) getByLeafSearch(dst, ukey []byte, seq base.SeqNum, target base.InternalKey) (value []byte, kind base.Kind, entrySeq base.SeqNum, found, present bool, err error) {
+	leaves := int(r.meta.leafPages)
+	// j = the first leaf whose first key sorts after target.
+	lo, hi := 0, leaves
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		h, page, err := r.readPage(uint32(1+mid), pageTypeLeaf)
+		if err != nil {
+			return dst, 0, 0, false, false, err
+		}
+		first, ok := base.DecodeInternalKey(leafKey(page, 0))
+		h.Release()
+		if !ok {
+			return dst, 0, 0, false, false, r.corrupt(uint32(1+mid), fmt.Errorf("slot 0: malformed key"))
+		}
+		if base.CompareInternal(first, target) > 0 {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	leaf := max(lo-1, 0)
+	pn := uint32(1 + leaf)
+	h, page, err := r.readPage(pn, pageTypeLeaf)
+	if err != nil {
+		return dst, 0, 0, false, false, err
+	}
+	n := pageCount(page)
+	i := searchLeaf(page, n, target)
+	if i > 0 && i <= n {
+		present = userKeyIs(leafKey(page, i-1), ukey)
+	}
+	if i == n {
+		h.Release()
+		if leaf+1 >= leaves {
+			return dst, 0, 0, false, present, nil
+		}
+		pn++
+		if h, page, err = r.readPage(pn, pageTypeLeaf); err != nil {
+			return dst, 0, 0, false, present, err
+		}
+		i = 0
+	}
+	return r.finishGet(dst, ukey, h, page, pn, i, present)
 }

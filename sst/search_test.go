@@ -1,0 +1,64 @@
+package sst
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"testing"
+
+	"github.com/seed-d6fe07da/strata/cache"
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+// TestLeafBinarySearchMatchesBTree checks that Get answers the same under
+// both search modes, for present and absent keys, old and new seqnums, and
+// keys whose versions span leaves.
+func TestLeafBinarySearchMatchesBTree(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	var kvs []kv
+	seq := base.SeqNum(1)
+	for i := 0; i < 3000; i++ {
+		k := fmt.Sprintf("k%05d", rng.Intn(2000)*2) // odd keys are absent
+		kind := base.KindSet
+		if rng.Intn(10) == 0 {
+			kind = base.KindDelete
+		}
+		kvs = append(kvs, kv{key: ikey(k, seq, kind), value: pattern(rng.Intn(60), i)})
+		seq++
+	}
+	kvs = sortKVs(kvs)
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	writeTable(t, path, WriterOptions{PageSize: 1024, BloomBitsPerKey: -1}, kvs, nil)
+	open := func(mode SearchMode) *Reader {
+		f, err := vfs.Default().Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(f, ReaderOptions{Cache: cache.New(cache.Options{Capacity: 1 << 20, PageSize: 1024}),
+			FileNum: 1, FileName: "000001.sst", SearchMode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	bt, lb := open(SearchBTree), open(SearchLeafBinary)
+	defer bt.Close()
+	defer lb.Close()
+	if bt.Properties().Height == 0 {
+		t.Fatal("want a tree with node pages")
+	}
+	for i := 0; i < 20000; i++ {
+		k := []byte(fmt.Sprintf("k%05d", rng.Intn(4100)))
+		s := base.SeqNum(rng.Intn(int(seq) + 5))
+		v1, k1, s1, ok1, err1 := bt.Get(nil, k, s)
+		v2, k2, s2, ok2, err2 := lb.Get(nil, k, s)
+		if err1 != nil || err2 != nil || ok1 != ok2 || k1 != k2 || s1 != s2 || !bytes.Equal(v1, v2) {
+			t.Fatalf("Get(%s, %d): btree (%v %v %d %v) leaf search (%v %v %d %v)", k, s, ok1, k1, s1, err1, ok2, k2, s2, err2)
+		}
+		if want, ok := modelGet(kvs, k, s); ok != ok1 || (ok && want.key.SeqNum() != s1) {
+			t.Fatalf("Get(%s, %d) = %v seq %d, model %v seq %d", k, s, ok1, s1, ok, want.key.SeqNum())
+		}
+	}
+}
