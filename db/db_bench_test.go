@@ -121,3 +121,49 @@ func BenchmarkScan(b *testing.B) {
 		it.Close()
 	}
 }
+
+// BenchmarkGetSmallCache compares buffered and O_DIRECT reads with a buffer
+// pool an eighth of the data, so most lookups read a page from the file.
+func BenchmarkGetSmallCache(b *testing.B) {
+	n := *benchKeys
+	for _, direct := range []bool{false, true} {
+		name := "buffered"
+		if direct {
+			name = "direct"
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			o := &Options{CacheSize: int64(n) * 116 / 8, MemtableSize: 8 << 20}
+			d := mustOpen(b, dir, o)
+			key := make([]byte, 16)
+			value := make([]byte, 100)
+			batch := d.NewBatch()
+			for i := 0; i < n; i++ {
+				batch.Put(benchKey(key, uint64(i)), value)
+				if batch.Len() == 1000 {
+					d.Write(batch)
+					batch.Reset()
+				}
+			}
+			d.Write(batch)
+			d.Flush()
+			d.waitIdle()
+			d.Close()
+			o.DirectIO = direct
+			d = mustOpen(b, dir, o)
+			defer d.Close()
+			rng := rand.New(rand.NewSource(2))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := d.Get(benchKey(key, uint64(rng.Intn(n)))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			m := d.Metrics()
+			b.ReportMetric(float64(m.Cache.Hits)/float64(m.Cache.Hits+m.Cache.Misses), "hit-ratio")
+			b.ReportMetric(float64(m.DirectIOFiles), "direct-files")
+		})
+	}
+}
