@@ -3,10 +3,13 @@
 // Bloom false-positive probes: the measurements behind the choice of
 // default policy and of Monkey over uniform filter bits.
 //
-//	go run ./experiments/policies -n 10000000 -policy lazy -out results/policies.csv
+//	cd experiments && go run ./policies -n 10000000 -policy lazy -out ../results/policies.csv
 //
 // One CSV row per run is appended to -out (the header is written when the
-// file is new).
+// file is new). It belongs to the experiments module (experiments/go.mod),
+// which keeps the plotting dependencies out of the library's go.mod; the
+// suite's merge-policies experiment measures the same quantities as the
+// database grows, with plots.
 package main
 
 import (
