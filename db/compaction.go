@@ -76,11 +76,7 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum) ([]manife
 			if err != nil {
 				return nil, 0, fmt.Errorf("compaction: %w", err)
 			}
-			for _, fr := range e.rangeDels.Fragments() {
-				for _, sq := range fr.Seqs {
-					tombs = append(tombs, rangedel.Tombstone{Start: fr.Start, End: fr.End, Seq: sq})
-				}
-			}
+			tombs = rangedel.AppendTombstones(tombs, e.rangeDels)
 		}
 	}
 	bytesIn := c.InputBytes()

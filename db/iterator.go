@@ -95,11 +95,7 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 					it.err = err
 					break
 				}
-				for _, fr := range e.rangeDels.Fragments() {
-					for _, sq := range fr.Seqs {
-						tombs = append(tombs, rangedel.Tombstone{Start: fr.Start, End: fr.End, Seq: sq})
-					}
-				}
+				tombs = rangedel.AppendTombstones(tombs, e.rangeDels)
 			}
 		}
 	}

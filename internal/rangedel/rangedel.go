@@ -91,7 +91,12 @@ func NewSetFromFragments(frags []Fragment) *Set { return &Set{frags: frags} }
 func (s *Set) Empty() bool { return s == nil || len(s.frags) == 0 }
 
 // Fragments returns the set's fragments.
-func (s *Set) Fragments() []Fragment { return s.frags }
+func (s *Set) Fragments() []Fragment {
+	if s == nil {
+		return nil
+	}
+	return s.frags
+}
 
 // find returns the fragment holding key, or nil.
 func (s *Set) find(key []byte) *Fragment {
@@ -145,4 +150,15 @@ func Clip(frags []Fragment, lo, hi []byte) []Fragment {
 		}
 	}
 	return out
+}
+
+// AppendTombstones appends the tombstones behind s's fragments to ts, one
+// per fragment and seqnum, to be fragmented again with others.
+func AppendTombstones(ts []Tombstone, s *Set) []Tombstone {
+	for _, f := range s.Fragments() {
+		for _, seq := range f.Seqs {
+			ts = append(ts, Tombstone{Start: f.Start, End: f.End, Seq: seq})
+		}
+	}
+	return ts
 }
