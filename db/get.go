@@ -21,6 +21,9 @@ func (d *DB) Get(key []byte) ([]byte, error) {
 // memCovering returns the newest seqnum <= seq of a range tombstone in m
 // covering key, or 0.
 func memCovering(m *memtable.Memtable, key []byte, seq base.SeqNum) base.SeqNum {
+	if !m.HasRangeDels() {
+		return 0
+	}
 	var best base.SeqNum
 	for _, t := range m.RangeDels() {
 		if bytes.Compare(t.Start, key) > 0 {

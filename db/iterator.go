@@ -281,6 +281,9 @@ func (it *Iterator) covered(k base.InternalKey) bool {
 
 // appendMemTombstones appends m's range tombstones to ts.
 func appendMemTombstones(ts []rangedel.Tombstone, m *memtable.Memtable) []rangedel.Tombstone {
+	if !m.HasRangeDels() {
+		return ts
+	}
 	for _, t := range m.RangeDels() {
 		ts = append(ts, rangedel.Tombstone{Start: t.Start, End: t.End, Seq: t.Seq})
 	}

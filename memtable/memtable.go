@@ -265,6 +265,10 @@ func (m *Memtable) NewIter() base.InternalIterator {
 	return newIter(t)
 }
 
+// HasRangeDels reports, without locking, whether any range tombstone has
+// been added.
+func (m *Memtable) HasRangeDels() bool { return m.nRangeDels.Load() > 0 }
+
 // RangeDels returns the range tombstones added so far, sorted by Start
 // ascending, then Seq descending (then End ascending). The returned slice is
 // shared with other callers and must not be modified; it does not change
