@@ -17,19 +17,24 @@ const (
 	posAfter                 // moved past the last entry
 )
 
-// iterLevel is one page on the iterator's path from the root: pinned, with
-// the slot the path goes through.
+// iterLevel is one page on the iterator's path from the root, with the slot
+// the path goes through. Only the leaf stays pinned (h, page); node levels
+// keep their page number and slot and are read again, usually a buffer-pool
+// hit, when the cursor crosses into another leaf. An iterator therefore
+// holds one frame however deep the tree, so many iterators over many runs
+// cannot exhaust a small pool.
 type iterLevel struct {
-	h    cache.Handle
-	page []byte
-	pn   uint32
-	n    int // entries in the page
-	idx  int // current slot
+	h      cache.Handle
+	page   []byte
+	pinned bool
+	pn     uint32
+	n      int // entries in the page
+	idx    int // current slot
 }
 
 // Iter is a B+Tree cursor over a file's point entries; it implements
-// base.InternalIterator. It pins the pages on its path from the root down to
-// the current leaf, so Key and an inline Value alias the pinned leaf; an
+// base.InternalIterator. It remembers its path from the root down to the
+// current leaf and pins that leaf, so Key and an inline Value alias it; an
 // overflowed value is copied into a buffer the iterator reuses. An Iter is
 // not safe for concurrent use; Close it to unpin its pages.
 type Iter struct {
@@ -66,7 +71,9 @@ func (r *Reader) NewIter() *Iter {
 func (it *Iter) releaseFrom(l int) {
 	for it.depth > l {
 		it.depth--
-		it.path[it.depth].h.Release()
+		if it.path[it.depth].pinned {
+			it.path[it.depth].h.Release()
+		}
 		it.path[it.depth] = iterLevel{}
 	}
 }
@@ -129,7 +136,7 @@ func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra 
 		}
 		n := pageCount(page)
 		lv := &it.path[l]
-		*lv = iterLevel{h: h, page: page, pn: pn, n: n}
+		*lv = iterLevel{h: h, page: page, pinned: true, pn: pn, n: n}
 		it.depth = l + 1
 		if l == it.height {
 			switch mode {
@@ -152,11 +159,29 @@ func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra 
 		case modeSeekLT:
 			lv.idx = searchNode(page, n, target, true)
 		}
-		if pn, err = r.nodeChild(page, pn, lv.idx, it.height-l-1); err != nil {
+		child, err := r.nodeChild(page, pn, lv.idx, it.height-l-1)
+		// Unpin the node: only its page number and slot are kept.
+		h.Release()
+		lv.h, lv.page, lv.pinned = cache.Handle{}, nil, false
+		if err != nil {
 			return err
 		}
+		pn = child
 		l++
 	}
+}
+
+// nodeChildAt reads node level l of the path again and returns the child
+// under its current slot.
+func (it *Iter) nodeChildAt(l int) (uint32, error) {
+	lv := &it.path[l]
+	h, page, err := it.r.readPage(lv.pn, pageTypeNode)
+	if err != nil {
+		return 0, err
+	}
+	child, err := it.r.nodeChild(page, lv.pn, lv.idx, it.height-l-1)
+	h.Release()
+	return child, err
 }
 
 // settle decodes the entry the leaf level points at.
@@ -296,7 +321,7 @@ func (it *Iter) nextLeaf(ra int) bool {
 		}
 		it.releaseFrom(l + 1)
 		lv.idx++
-		child, err := it.r.nodeChild(lv.page, lv.pn, lv.idx, it.height-l-1)
+		child, err := it.nodeChildAt(l)
 		if err != nil {
 			return it.fail(err)
 		}
@@ -321,7 +346,7 @@ func (it *Iter) prevLeaf(ra int) bool {
 		}
 		it.releaseFrom(l + 1)
 		lv.idx--
-		child, err := it.r.nodeChild(lv.page, lv.pn, lv.idx, it.height-l-1)
+		child, err := it.nodeChildAt(l)
 		if err != nil {
 			return it.fail(err)
 		}

@@ -62,3 +62,37 @@ func TestLeafBinarySearchMatchesBTree(t *testing.T) {
 		}
 	}
 }
+
+// TestIterPinsOnlyTheLeaf checks that an iterator over a tree of height 2
+// or more holds exactly one pinned frame, whatever its position.
+func TestIterPinsOnlyTheLeaf(t *testing.T) {
+	var kvs []kv
+	for i := 0; i < 20000; i++ {
+		kvs = append(kvs, kv{key: ikey(fmt.Sprintf("k%06d", i), 1, base.KindSet), value: pattern(40, i)})
+	}
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	writeTable(t, path, WriterOptions{PageSize: 1024}, kvs, nil)
+	r, pool := openTable(t, path, 1024, 1)
+	defer r.Close()
+	if r.Properties().Height < 2 {
+		t.Fatalf("height %d, want >= 2", r.Properties().Height)
+	}
+	it := r.NewIter()
+	steps := 0
+	for ok := it.SeekGE([]byte("k010000")); ok && steps < 3000; ok = it.Next() {
+		if p := pool.Metrics().Pinned; p != 1 {
+			t.Fatalf("step %d: %d frames pinned, want 1", steps, p)
+		}
+		steps++
+	}
+	for ok := it.Prev(); ok && steps < 6000; ok = it.Prev() {
+		steps++
+	}
+	if p := pool.Metrics().Pinned; p != 1 {
+		t.Fatalf("after Prev: %d frames pinned, want 1", p)
+	}
+	it.Close()
+	if p := pool.Metrics().Pinned; p != 0 {
+		t.Fatalf("after Close: %d frames pinned", p)
+	}
+}
