@@ -21,7 +21,7 @@ import (
 func TestConcurrentReadersDuringMerges(t *testing.T) {
 	for _, policy := range []string{"2q", "lru"} {
 		t.Run(policy, func(t *testing.T) {
-			o := &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 256 << 10, CachePolicy: policy,
+			o := &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 512 << 10, CachePolicy: policy,
 				L0CompactionTrigger: 2, TargetFileSize: 32 << 10, FS: vfs.NewMem()}
 			d := mustOpen(t, "/db", o)
 			defer d.Close()
