@@ -21,9 +21,12 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 	var bytesIn uint64
 	var err error
 	if c.TrivialMove {
-		// Move the file's metadata down a level without rewriting it.
-		m := c.Inputs[0].Files[0].FileMeta
-		metas = []manifest.FileMeta{m}
+		// Move the files' metadata down a level without rewriting them.
+		for _, in := range c.Inputs {
+			for _, f := range in.Files {
+				metas = append(metas, f.FileMeta)
+			}
+		}
 	} else {
 		d.mu.Unlock()
 		metas, bytesIn, err = d.runCompaction(c, snapshots)

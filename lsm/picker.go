@@ -87,7 +87,8 @@ type Compaction struct {
 	// OutputLevel overlapping the inputs is an input), so tombstones that
 	// no snapshot needs may be dropped.
 	Bottommost bool
-	// TrivialMove is true when the single input file can be moved to the
+	// TrivialMove is true when the input files (one, or several that do
+	// not overlap each other or the output level) can be moved to the
 	// output level without rewriting it.
 	TrivialMove bool
 	// Reason says why the merge was picked, for metrics and tests.
@@ -366,14 +367,38 @@ func (p *Picker) moveDown(v *Version, last, level int, why string) *Compaction {
 			c.Inputs = append(c.Inputs, CompactionInput{Level: next, RunID: r.ID, Files: fs})
 		}
 	}
-	if c.NumInputFiles() == 1 {
+	if c.NumInputFiles() == 1 || disjointFromOneLevel(c, level) {
 		// No file of the output level was added, so either none
 		// overlaps the input or the output is a new run, which may lie
-		// over older runs like any new run: the file can be relinked.
+		// over older runs like any new run; and the inputs do not overlap
+		// each other, so no key has two versions among them: the files
+		// can be relinked as they are (sequential loads then write each
+		// byte once per level, not once per merge).
 		c.TrivialMove = true
 	}
 	c.Bottommost = bottommost(v, c)
 	return c
+}
+
+// disjointFromOneLevel reports whether every input of c comes from level
+// and no two input files' user-key ranges touch.
+func disjointFromOneLevel(c *Compaction, level int) bool {
+	var files []*File
+	for _, in := range c.Inputs {
+		if in.Level != level {
+			return false
+		}
+		files = append(files, in.Files...)
+	}
+	sort.Slice(files, func(i, j int) bool {
+		return bytes.Compare(files[i].Smallest.UserKey, files[j].Smallest.UserKey) < 0
+	})
+	for i := 1; i < len(files); i++ {
+		if bytes.Compare(files[i-1].Largest.UserKey, files[i].Smallest.UserKey) >= 0 {
+			return false
+		}
+	}
+	return len(files) > 0
 }
 
 // nextFile returns the file of r, the only run of level, that a partial

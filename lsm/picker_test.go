@@ -254,7 +254,7 @@ func TestPick(t *testing.T) {
 		tree: `
 			L1 r6: a-d/150
 			L1 r5: e-f/150`,
-		want: "L1 r6 {a-d} + L1 r5 {e-f} => L2 new run bottommost",
+		want: "L1 r6 {a-d} + L1 r5 {e-f} => L2 new run bottommost trivial",
 	}, {
 		name: "lazy leveling: L0 lands as a new run at an intermediate level",
 		opts: lazy,
@@ -582,9 +582,13 @@ func (s *sim) run(c *Compaction) {
 		run = s.id()
 	}
 	if c.TrivialMove {
-		m := c.Inputs[0].Files[0].FileMeta
-		m.Run = run
-		e.NewFiles = []manifest.NewFile{{Level: c.OutputLevel, Meta: m}}
+		for _, in := range c.Inputs {
+			for _, f := range in.Files {
+				m := f.FileMeta
+				m.Run = run
+				e.NewFiles = append(e.NewFiles, manifest.NewFile{Level: c.OutputLevel, Meta: m})
+			}
+		}
 	} else {
 		num := base.FileNum(s.id())
 		rng := inputRange(c.Inputs)
@@ -630,8 +634,22 @@ func (s *sim) checkShape(c *Compaction) {
 			t.Fatalf("%s: output run missing", describe(c))
 		}
 	}
-	if c.TrivialMove && (c.NumInputFiles() != 1 || c.Inputs[0].Level >= c.OutputLevel) {
-		t.Fatalf("%s: bad trivial move", describe(c))
+	if c.TrivialMove {
+		// One level's files, moved down, none overlapping another.
+		var files []*File
+		for _, in := range c.Inputs {
+			if in.Level != c.Inputs[0].Level || in.Level >= c.OutputLevel {
+				t.Fatalf("%s: bad trivial move", describe(c))
+			}
+			files = append(files, in.Files...)
+		}
+		for i, a := range files {
+			for _, b := range files[i+1:] {
+				if string(a.Smallest.UserKey) <= string(b.Largest.UserKey) && string(b.Smallest.UserKey) <= string(a.Largest.UserKey) {
+					t.Fatalf("%s: trivial move of overlapping files", describe(c))
+				}
+			}
+		}
 	}
 	// Bottommost must be exact: no file outside the inputs at or below
 	// the output level overlaps the inputs' range.
