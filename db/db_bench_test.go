@@ -167,3 +167,25 @@ func BenchmarkGetSmallCache(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSeekNext100 seeks to a random key and reads the next 100, with
+// a new iterator each time, as db_bench's seekrandom with nexts does.
+func BenchmarkSeekNext100(b *testing.B) {
+	n := *benchKeys
+	d := loadedDB(b, n)
+	defer d.Close()
+	key := make([]byte, 16)
+	rng := rand.New(rand.NewSource(4))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		it := d.NewIter(nil)
+		ok := it.SeekGE(benchKey(key, uint64(rng.Intn(n))))
+		for j := 0; ok && j < 100; j++ {
+			ok = it.Next()
+		}
+		if err := it.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
