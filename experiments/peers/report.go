@@ -282,6 +282,7 @@ func writeMarkdown(s *summary, path string) error {
 	fmt.Fprintf(&b, "- kernel: %s\n", m.Kernel)
 	fmt.Fprintf(&b, "- data directory: `%s` on %s (%s, %s)\n", m.DataDir, m.Filesystem, m.Device, m.MountOpts)
 	fmt.Fprintf(&b, "- Go: %s\n", m.GoVersion)
+	fmt.Fprintf(&b, "- Strata source at the start of the run: %s\n", m.Source)
 	fmt.Fprintf(&b, "- load average (1, 5, 15 min) at start: %s; at end: %s. Other processes shared the cores during the run, so absolute numbers are noisy; the round-robin order spreads that noise over the engines.\n", m.LoadStart, m.LoadEnd)
 	fmt.Fprintf(&b, "- The data (≈ %d MB per database) fits in the page cache, so reads measure each engine's CPU path through its cache and the kernel's, not the disk.\n", int64(c.n)*entrySize/1e6)
 	fmt.Fprintf(&b, "\n![ops/s per workload and engine](peers.png)\n")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -111,6 +112,7 @@ type machine struct {
 	Filesystem string `json:"filesystem"`
 	Device     string `json:"device"`
 	MountOpts  string `json:"mount_opts"`
+	Source     string `json:"strata_source"`
 	LoadStart  string `json:"load_start"`
 	LoadEnd    string `json:"load_end"`
 }
@@ -137,8 +139,29 @@ func describeMachine(dataDir string) machine {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
 	m.Filesystem, m.Device, m.MountOpts = mountOf(dataDir)
+	m.Source = strataSource()
 	m.LoadStart = loadAvg()
 	return m
+}
+
+// strataSource names the commit of the working tree the binary was built
+// from (go run builds from the tree as it is, committed or not) and how many
+// tracked files differed from it, with read-only git commands.
+func strataSource() string {
+	head, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown (no git)"
+	}
+	src := "commit " + strings.TrimSpace(string(head))
+	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
+	if err == nil {
+		if n := len(strings.Split(strings.TrimSpace(string(st)), "\n")); len(st) > 0 {
+			src += fmt.Sprintf(" with %d modified tracked file(s) in the tree", n)
+		} else {
+			src += ", clean tree"
+		}
+	}
+	return src
 }
 
 // mountOf finds the longest mount point in /proc/mounts that holds dir.
