@@ -23,6 +23,19 @@ func benchOptions() *Options {
 }
 
 func BenchmarkPut(b *testing.B) {
+	benchPuts(b, func(key []byte, i int) []byte { return benchKey(key, uint64(i)) })
+}
+
+// BenchmarkPutSequential puts keys in ascending order (db_bench's fillseq).
+func BenchmarkPutSequential(b *testing.B) {
+	benchPuts(b, func(key []byte, i int) []byte {
+		binary.BigEndian.PutUint64(key[8:], uint64(i))
+		return key
+	})
+}
+
+// benchPuts times b.N puts of 100-byte values under the keys keyOf makes.
+func benchPuts(b *testing.B, keyOf func(buf []byte, i int) []byte) {
 	d := mustOpen(b, b.TempDir(), benchOptions())
 	defer d.Close()
 	key := make([]byte, 16)
@@ -32,7 +45,7 @@ func BenchmarkPut(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := d.Put(benchKey(key, uint64(i)), value); err != nil {
+		if err := d.Put(keyOf(key, i), value); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -195,6 +195,7 @@ const (
 	fpCompactSynced   = "compact-synced"   // merge outputs are durable, the manifest does not name them yet
 	fpManifestFailed  = "manifest-failed"  // a manifest append failed (a torn record may be on disk)
 	fpManifestApplied = "manifest-applied" // an edit is durable, obsolete files not yet deleted
+	fpWALRotated      = "wal-rotated"      // a new WAL exists on disk, the old one is not closed yet
 )
 
 func (d *DB) failpoint(name string) {

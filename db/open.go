@@ -176,7 +176,7 @@ func (d *DB) recover() error {
 	if err != nil {
 		return fmt.Errorf("strata: create WAL: %w", err)
 	}
-	d.log = wal.NewWriter(lf)
+	d.log = wal.NewMappedWriter(lf)
 	if err := d.fs.SyncDir(d.dirname); err != nil {
 		return fmt.Errorf("strata: sync %s: %w", d.dirname, err)
 	}

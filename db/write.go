@@ -253,9 +253,14 @@ func (d *DB) makeRoomForWriteLocked() error {
 }
 
 // rotateMemtableLocked moves mem to the flush queue and opens a new WAL.
-// The old WAL is synced and closed first, so WALs older than the newest are
-// complete on disk. d.mu is held.
+// The old WAL is synced before the new one is created, so WALs older than
+// the newest are complete on disk. d.mu is held.
 func (d *DB) rotateMemtableLocked() error {
+	// The old WAL must be complete on disk before a newer one can be: at
+	// recovery only the newest WAL may end in a torn record.
+	if err := d.log.Sync(); err != nil {
+		return fmt.Errorf("sync WAL: %w", err)
+	}
 	num := d.nextFileNum
 	d.nextFileNum++
 	f, err := d.fs.Create(d.path(base.MakeFilename(base.FileTypeLog, num)))
@@ -266,12 +271,13 @@ func (d *DB) rotateMemtableLocked() error {
 		f.Close()
 		return fmt.Errorf("sync dir: %w", err)
 	}
+	d.failpoint(fpWALRotated)
 	if err := d.log.Close(); err != nil {
 		f.Close()
 		return fmt.Errorf("close WAL: %w", err)
 	}
 	d.imms = append(d.imms, &flushable{mem: d.mem, logNum: d.logNum})
-	d.log = wal.NewWriter(f)
+	d.log = wal.NewMappedWriter(f)
 	d.logNum = num
 	d.mem = memtable.New()
 	d.installReadStateLocked()

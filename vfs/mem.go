@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"bytes"
 	"io"
 	"io/fs"
 	"maps"
@@ -363,13 +364,22 @@ func (m *MemFS) Stat(name string) (int64, error) {
 // file with the contents of its last Sync. Everything in the clone counts as
 // synced. The receiver is not changed.
 func (m *MemFS) CrashClone() *MemFS {
+	return m.CrashCloneTorn(nil)
+}
+
+// CrashCloneTorn is CrashClone on a disk that had written part of what was
+// not yet synced, as real disks do: for each file whose unsynced contents
+// extend its synced contents (an append), keep(name, unsynced) says how many
+// of the unsynced bytes survive as well, from 0 to unsynced. name is the
+// file's name in its directory. A nil keep keeps none.
+func (m *MemFS) CrashCloneTorn(keep func(name string, unsynced int) int) *MemFS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// seen maps original nodes to their clones, so a node reachable under
 	// two names (a half-durable rename) stays one node.
 	seen := make(map[*memNode]*memNode)
-	var clone func(n *memNode) *memNode
-	clone = func(n *memNode) *memNode {
+	var clone func(name string, n *memNode) *memNode
+	clone = func(name string, n *memNode) *memNode {
 		if c, ok := seen[n]; ok {
 			return c
 		}
@@ -378,19 +388,24 @@ func (m *MemFS) CrashClone() *MemFS {
 		if n.isDir {
 			c.children = make(map[string]*memNode, len(n.syncedChildren))
 			for name, child := range n.syncedChildren {
-				c.children[name] = clone(child)
+				c.children[name] = clone(name, child)
 			}
 			c.syncedChildren = maps.Clone(c.children)
 			return c
 		}
 		n.mu.Lock()
 		c.data = slices.Clone(n.syncedData)
+		if keep != nil && len(n.data) > len(n.syncedData) && bytes.Equal(n.data[:len(n.syncedData)], n.syncedData) {
+			extra := n.data[len(n.syncedData):]
+			k := min(max(keep(name, len(extra)), 0), len(extra))
+			c.data = append(c.data, extra[:k]...)
+		}
 		n.mu.Unlock()
 		c.syncedData = c.data
 		c.shared = true
 		return c
 	}
-	return &MemFS{root: clone(m.root), locks: make(map[*memNode]struct{})}
+	return &MemFS{root: clone("", m.root), locks: make(map[*memNode]struct{})}
 }
 
 // memFile is an open file of a MemFS.

@@ -499,3 +499,42 @@ func TestMemConcurrent(t *testing.T) {
 	wg.Wait()
 	mustNil(t, shared.Close())
 }
+
+func TestMemCrashCloneTorn(t *testing.T) {
+	m := NewMem()
+	f, err := m.Create("log")
+	mustNil(t, err)
+	_, err = f.Write([]byte("synced|"))
+	mustNil(t, err)
+	mustNil(t, f.Sync())
+	_, err = f.Write([]byte("unsynced"))
+	mustNil(t, err)
+	writeFile(t, m, "rewritten", "old", true)
+	g, err := m.Create("rewritten") // truncated, then shorter: not an append
+	mustNil(t, err)
+	_, err = g.Write([]byte("n"))
+	mustNil(t, err)
+	mustNil(t, m.SyncDir("/"))
+	var asked []string
+	c := m.CrashCloneTorn(func(name string, unsynced int) int {
+		asked = append(asked, fmt.Sprintf("%s:%d", name, unsynced))
+		return 2
+	})
+	if got := readFile(t, c, "log"); got != "synced|un" {
+		t.Fatalf("torn log = %q", got)
+	}
+	if got := readFile(t, c, "rewritten"); got != "old" {
+		t.Fatalf("rewritten = %q", got)
+	}
+	if !slices.Equal(asked, []string{"log:8"}) {
+		t.Fatalf("keep asked about %v", asked)
+	}
+	// Out-of-range answers are clamped.
+	c = m.CrashCloneTorn(func(string, int) int { return 100 })
+	if got := readFile(t, c, "log"); got != "synced|unsynced" {
+		t.Fatalf("keep all = %q", got)
+	}
+	if got := readFile(t, m.CrashClone(), "log"); got != "synced|" {
+		t.Fatalf("CrashClone = %q", got)
+	}
+}

@@ -50,3 +50,24 @@ type FS interface {
 	// errors.Is(err, fs.ErrNotExist) when it is absent.
 	Stat(name string) (size int64, err error)
 }
+
+// Mappable is implemented by files that can be written through a shared
+// memory mapping: the operating system's files on Linux. Stores into such a
+// mapping land in the kernel's page cache at once, so like a write call they
+// survive a crash of the process (not a power cut: Sync makes them durable),
+// without a system call per store. Wrappers such as the fault-injecting
+// filesystem do not implement it, so code must keep a write-call path.
+type Mappable interface {
+	// Allocate reserves disk blocks for [off, off+n), extending the file
+	// when needed, so that stores into a mapping of that range cannot fail
+	// for lack of space (a store to an unbacked page of a mapping kills the
+	// process with SIGBUS instead of returning an error).
+	Allocate(off, n int64) error
+	// Map maps [off, off+n) of the file shared and writable. off must be a
+	// multiple of the system's page size, and the range must have been
+	// allocated.
+	Map(off int64, n int) ([]byte, error)
+	// Unmap releases a mapping returned by Map. Stores made through it stay
+	// in the page cache; Sync on the file makes them durable.
+	Unmap(b []byte) error
+}

@@ -62,10 +62,20 @@ func (r *Reader) next() ([]byte, error) {
 	if rem == 0 {
 		return nil, io.EOF
 	}
-	if rem < HeaderLen {
-		return r.tornTail()
-	}
 	h := r.hdr[:]
+	if rem < HeaderLen {
+		// Too short for a header: zeros are padding, anything else the
+		// start of a torn append.
+		if _, err := io.ReadFull(r.br, h[:rem]); err != nil {
+			return nil, r.readErr(err)
+		}
+		for _, b := range h[:rem] {
+			if b != 0 {
+				return r.tornTail()
+			}
+		}
+		return nil, io.EOF
+	}
 	if _, err := io.ReadFull(r.br, h); err != nil {
 		return nil, r.readErr(err)
 	}
@@ -79,7 +89,9 @@ func (r *Reader) next() ([]byte, error) {
 			return nil, err
 		}
 		if zero {
-			return r.tornTail()
+			// Padding: a mapped writer's unused window, or zeros a
+			// filesystem left after a crash. The log ends here.
+			return nil, io.EOF
 		}
 		return nil, r.corrupt("zero length followed by non-zero bytes")
 	case end > rem:
@@ -156,6 +168,6 @@ func (r *Reader) readErr(err error) error {
 // length to truncate the file to before appending after a torn tail.
 func (r *Reader) ValidLen() int64 { return r.off }
 
-// TornTail reports whether reading stopped at a torn or incomplete tail
-// rather than at a clean end of file.
+// TornTail reports whether reading stopped at a torn or incomplete record
+// rather than at a clean end of file (or zero padding, which is one).
 func (r *Reader) TornTail() bool { return r.torn }

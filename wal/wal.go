@@ -27,14 +27,19 @@
 //
 // # Torn tails
 //
-// A crash during an append can leave any prefix of the appended bytes (or,
-// on some filesystems, a tail of zeros) at the end of the file. The Reader
-// treats as a torn tail, returning io.EOF with TornTail true:
+// A crash during an append can leave any prefix of the appended bytes at
+// the end of the file. The Reader treats as a torn tail, returning io.EOF
+// with TornTail true:
 //
 //   - a header or payload that runs past the end of the file;
-//   - a zero length when every remaining byte of the file is zero;
 //   - a checksum mismatch on a record that ends exactly at the end of file;
 //   - a length over MaxPayload that would run past the end of file.
+//
+// Zeros from a record boundary to the end of the file are padding, the
+// clean end of the log (io.EOF, TornTail false): a mapped Writer grows the
+// file a zeroed window at a time and leaves the unused part there if the
+// process dies before Close trims it, and some filesystems leave zeros
+// after a crash.
 //
 // Any other bad record (a zero length followed by non-zero bytes, a checksum
 // mismatch or oversize length with more bytes after the record) is

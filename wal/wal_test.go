@@ -182,8 +182,17 @@ func TestZeroedTail(t *testing.T) {
 	for _, n := range []int{1, 7, 8, 9, 100, 3 * bufSize} {
 		data := append(append([]byte(nil), good...), make([]byte, n)...)
 		r, got, err := readAll(data)
-		if err != io.EOF || !r.TornTail() || len(got) != 2 || r.ValidLen() != int64(len(good)) {
+		if err != io.EOF || r.TornTail() || len(got) != 2 || r.ValidLen() != int64(len(good)) {
 			t.Fatalf("%d zeros: err %v torn %v records %d ValidLen %d", n, err, r.TornTail(), len(got), r.ValidLen())
+		}
+	}
+	// Fewer bytes than a header: zeros are padding, anything else is torn.
+	for n := 1; n < HeaderLen; n++ {
+		data := append(append([]byte(nil), good...), make([]byte, n)...)
+		data[len(data)-1] = 5
+		r, got, err := readAll(data)
+		if err != io.EOF || !r.TornTail() || len(got) != 2 || r.ValidLen() != int64(len(good)) {
+			t.Fatalf("%d bytes ending non-zero: err %v torn %v records %d", n, err, r.TornTail(), len(got))
 		}
 	}
 	// Zero length followed by something non-zero is corruption, even far away.
@@ -337,8 +346,11 @@ func FuzzReader(f *testing.F) {
 				if err != io.EOF && !errors.Is(err, base.ErrCorruption) {
 					t.Fatalf("unexpected error %v", err)
 				}
-				if err == io.EOF && !r.TornTail() && r.ValidLen() != int64(len(data)) {
-					t.Fatalf("clean EOF at %d of %d", r.ValidLen(), len(data))
+				if err == io.EOF && !r.TornTail() {
+					// A clean end leaves nothing but zero padding.
+					if rest := data[r.ValidLen():]; len(bytes.Trim(rest, "\x00")) != 0 {
+						t.Fatalf("clean EOF at %d of %d before non-zero bytes", r.ValidLen(), len(data))
+					}
 				}
 				return
 			}

@@ -20,8 +20,16 @@ var ErrEmptyRecord = errors.New("wal: empty record")
 // ErrRecordTooLarge is returned by WriteRecord for a payload over MaxPayload.
 var ErrRecordTooLarge = errors.New("wal: record too large")
 
+// mapWindow is how much of a mapped log is allocated and mapped at a time:
+// one fallocate, mmap and munmap per MiB of log instead of a write call per
+// record. It is a multiple of every page size Linux uses.
+const mapWindow = 1 << 20
+
 // Writer appends records to a file. Records are buffered; Flush hands them
-// to the file and Sync makes them durable. A Writer is not safe for
+// to the file and Sync makes them durable. A Writer from NewMappedWriter
+// stores records straight into a shared mapping of the file instead, which
+// hands them to the kernel as the write call would, so Flush has nothing to
+// do. A Writer is not safe for
 // concurrent use: the caller (group commit in the db) serialises writes.
 //
 // After a failed write or Sync the Writer is broken: every later call
@@ -35,6 +43,15 @@ type Writer struct {
 	err     error  // sticky error; nil while the Writer is healthy
 	closed  bool
 	hdr     [HeaderLen]byte // header scratch, kept here so it does not escape
+
+	// Mapped mode (m != nil): records are copied into win, the mapping of
+	// the file's bytes [winOff, winOff+len(win)); winPos bytes of it are
+	// used. Bytes past the last record are zeros, which a Reader takes as
+	// the end of the log; Close truncates them.
+	m      vfs.Mappable
+	win    []byte
+	winOff int64
+	winPos int
 }
 
 // NewWriter returns a Writer appending at f's current offset (offset 0 for
@@ -42,6 +59,31 @@ type Writer struct {
 func NewWriter(f vfs.File) *Writer {
 	return &Writer{f: f, buf: make([]byte, 0, bufSize)}
 }
+
+// NewMappedWriter returns a Writer for a new, empty file f that stores
+// records into a shared memory mapping of f when f supports it
+// (vfs.Mappable) and the filesystem can reserve blocks for it, and otherwise
+// behaves as NewWriter. Records reach the page cache when WriteRecord
+// returns, as after Flush on the write path, without a system call per
+// record. The file grows a window of zeros at a time (1 MiB) until Close
+// truncates it.
+func NewMappedWriter(f vfs.File) *Writer {
+	w := &Writer{f: f}
+	if m, ok := f.(vfs.Mappable); ok {
+		w.m = m
+		if err := w.nextWindow(); err == nil {
+			return w
+		}
+		// No fallocate (or mmap) here: keep to write calls. The failed
+		// attempt wrote nothing.
+		w.m, w.err = nil, nil
+	}
+	w.buf = make([]byte, 0, bufSize)
+	return w
+}
+
+// Mapped reports whether the Writer stores records through a mapping.
+func (w *Writer) Mapped() bool { return w.m != nil }
 
 // WriteRecord buffers one record holding p. p may be reused when
 // WriteRecord returns. The record is not durable until Sync returns nil.
@@ -57,13 +99,20 @@ func (w *Writer) WriteRecord(p []byte) error {
 	if len(p) > MaxPayload {
 		return fmt.Errorf("%w: %d bytes, max %d", ErrRecordTooLarge, len(p), MaxPayload)
 	}
+	h := w.hdr[:]
+	if w.m != nil {
+		putHeader(h, p)
+		if err := w.store(h); err != nil {
+			return err
+		}
+		return w.store(p)
+	}
 	n := HeaderLen + len(p)
 	if len(w.buf)+n > cap(w.buf) {
 		if err := w.flush(); err != nil {
 			return err
 		}
 	}
-	h := w.hdr[:]
 	putHeader(h, p)
 	if n > cap(w.buf) {
 		// Too large to buffer: write header and payload straight through.
@@ -103,7 +152,12 @@ func (w *Writer) Sync() error {
 
 // Size returns the number of bytes of records written by this Writer,
 // including those still buffered.
-func (w *Writer) Size() int64 { return w.written + int64(len(w.buf)) }
+func (w *Writer) Size() int64 {
+	if w.m != nil {
+		return w.winOff + int64(w.winPos)
+	}
+	return w.written + int64(len(w.buf))
+}
 
 // Close syncs and closes the file. The file is closed even if the sync
 // fails; the sync's error is returned. Later calls return an error wrapping
@@ -112,7 +166,13 @@ func (w *Writer) Close() error {
 	if w.closed {
 		return w.check()
 	}
-	err := w.Sync()
+	var err error
+	if w.m != nil {
+		err = w.unmapAndTrim()
+	}
+	if err == nil {
+		err = w.Sync()
+	}
 	w.closed = true
 	if cerr := w.f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("wal: close: %w", cerr)
@@ -125,6 +185,62 @@ func (w *Writer) Close() error {
 
 // check returns the sticky error, if any.
 func (w *Writer) check() error { return w.err }
+
+// store copies p into the mapping, moving to the next window as each fills.
+func (w *Writer) store(p []byte) error {
+	for len(p) > 0 {
+		if w.winPos == len(w.win) {
+			if err := w.nextWindow(); err != nil {
+				return err
+			}
+		}
+		n := copy(w.win[w.winPos:], p)
+		w.winPos += n
+		p = p[n:]
+	}
+	return nil
+}
+
+// nextWindow unmaps the current window and allocates and maps the next one,
+// breaking the Writer on failure.
+func (w *Writer) nextWindow() error {
+	off := w.winOff + int64(len(w.win))
+	if w.win != nil {
+		if err := w.m.Unmap(w.win); err != nil {
+			w.err = fmt.Errorf("wal: %w", err)
+			return w.err
+		}
+		w.win = nil
+		w.winOff, w.winPos = off, 0
+	}
+	if err := w.m.Allocate(off, mapWindow); err != nil {
+		w.err = fmt.Errorf("wal: %w", err)
+		return w.err
+	}
+	win, err := w.m.Map(off, mapWindow)
+	if err != nil {
+		w.err = fmt.Errorf("wal: %w", err)
+		return w.err
+	}
+	w.win, w.winOff, w.winPos = win, off, 0
+	return nil
+}
+
+// unmapAndTrim releases the mapping and cuts the file's unused zeros.
+func (w *Writer) unmapAndTrim() error {
+	if w.win != nil {
+		if err := w.m.Unmap(w.win); err != nil {
+			w.err = fmt.Errorf("wal: %w", err)
+			return w.err
+		}
+		w.win = nil
+	}
+	if err := w.f.Truncate(w.winOff + int64(w.winPos)); err != nil {
+		w.err = fmt.Errorf("wal: truncate: %w", err)
+		return w.err
+	}
+	return nil
+}
 
 // flush writes the buffer to the file.
 func (w *Writer) flush() error {

@@ -1,0 +1,175 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+// replay reads every record of the file at path through a fresh handle.
+func replay(t *testing.T, fs vfs.FS, path string) (*Reader, [][]byte) {
+	t.Helper()
+	f, err := fs.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewReader(f, filepath.Base(path))
+	var out [][]byte
+	for {
+		p, err := r.Next()
+		if err == io.EOF {
+			return r, out
+		}
+		if err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+		out = append(out, bytes.Clone(p))
+	}
+}
+
+// mappedRecords are payloads of many sizes: small ones that pack a window,
+// one that crosses a window boundary and one larger than a whole window.
+func mappedRecords() [][]byte {
+	rng := rand.New(rand.NewSource(1))
+	var recs [][]byte
+	for total := 0; total < 3*mapWindow; {
+		n := 1 + rng.Intn(300)
+		switch len(recs) {
+		case 500:
+			n = mapWindow + 12345
+		case 900:
+			n = 70000
+		}
+		p := make([]byte, n)
+		rng.Read(p)
+		recs = append(recs, p)
+		total += HeaderLen + n
+	}
+	return recs
+}
+
+func TestMappedWriterOnDisk(t *testing.T) {
+	fs := vfs.Default()
+	path := filepath.Join(t.TempDir(), "000001.log")
+	f, err := fs.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewMappedWriter(f)
+	if runtime.GOOS == "linux" && !w.Mapped() {
+		t.Fatal("no mapping on Linux")
+	}
+	recs := mappedRecords()
+	var want int64
+	for i, p := range recs {
+		if err := w.WriteRecord(p); err != nil {
+			t.Fatal(err)
+		}
+		want += HeaderLen + int64(len(p))
+		if i == len(recs)/2 {
+			// What a process crash leaves: the records written so far,
+			// read by another handle before any Flush, Sync or Close,
+			// then zeros to the end of the window.
+			r, got := replay(t, fs, path)
+			if r.TornTail() || len(got) != i+1 || !bytes.Equal(got[i], p) {
+				t.Fatalf("mid-way replay: torn %v, %d records, want %d", r.TornTail(), len(got), i+1)
+			}
+		}
+	}
+	if w.Size() != want {
+		t.Fatalf("Size %d, want %d", w.Size(), want)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if size, err := fs.Stat(path); err != nil || size != want {
+		t.Fatalf("file size %d (%v) after Close, want %d: padding not trimmed", size, err, want)
+	}
+	r, got := replay(t, fs, path)
+	if r.TornTail() || len(got) != len(recs) {
+		t.Fatalf("torn %v, %d records, want %d", r.TornTail(), len(got), len(recs))
+	}
+	for i := range recs {
+		if !bytes.Equal(got[i], recs[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	if err := w.WriteRecord([]byte("x")); err == nil {
+		t.Fatal("WriteRecord after Close succeeded")
+	}
+}
+
+// fakeMappable is a memFile whose mapping calls fail on demand.
+type fakeMappable struct {
+	memFile
+	allocErr error
+}
+
+func (f *fakeMappable) Allocate(off, n int64) error {
+	if f.allocErr != nil {
+		return f.allocErr
+	}
+	if int64(len(f.data)) < off+n {
+		f.data = append(f.data, make([]byte, off+n-int64(len(f.data)))...)
+	}
+	return nil
+}
+
+func (f *fakeMappable) Map(off int64, n int) ([]byte, error) { return f.data[off : off+int64(n)], nil }
+func (f *fakeMappable) Unmap([]byte) error                  { return nil }
+
+func TestMappedWriterFallsBackWithoutAllocate(t *testing.T) {
+	f := &fakeMappable{allocErr: errors.New("operation not supported")}
+	w := NewMappedWriter(f)
+	if w.Mapped() {
+		t.Fatal("mapped although Allocate failed")
+	}
+	if err := w.WriteRecord([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := readAll(f.data); err != io.EOF || len(got) != 1 {
+		t.Fatalf("fallback log: %v, %d records", err, len(got))
+	}
+	if w := NewMappedWriter(&memFile{}); w.Mapped() {
+		t.Fatal("a file without Mappable was mapped")
+	}
+}
+
+func TestMappedWriterBreaksWhenGrowingFails(t *testing.T) {
+	f := &fakeMappable{}
+	w := NewMappedWriter(f)
+	if !w.Mapped() {
+		t.Fatal("not mapped")
+	}
+	if err := w.WriteRecord(make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	f.allocErr = errInjected // the disk is full when the window runs out
+	if err := w.WriteRecord(make([]byte, mapWindow)); !errors.Is(err, errInjected) {
+		t.Fatalf("growing past a full disk: %v", err)
+	}
+	if err := w.WriteRecord([]byte("x")); !errors.Is(err, errInjected) {
+		t.Fatalf("after failure: %v", err)
+	}
+	if err := w.Sync(); !errors.Is(err, errInjected) {
+		t.Fatalf("Sync after failure: %v", err)
+	}
+	// The good record survives; the half-stored one is a torn tail.
+	r, got, err := readAll(f.data)
+	if err != io.EOF || !r.TornTail() || len(got) != 1 {
+		t.Fatalf("after failure: err %v torn %v, %d records", err, r.TornTail(), len(got))
+	}
+}
