@@ -51,6 +51,10 @@ type Iter struct {
 	valReady bool
 	ovf      []byte // reused buffer for overflowed values
 	ra       window // pages the last readahead run covered
+	// crossings counts the leaves entered by Next or Prev since the last
+	// seek; readahead starts at readaheadAfter. raRuns counts the runs read
+	// ahead since then: each is twice as long as the one before.
+	crossings, raRuns int
 
 	err    error
 	closed bool
@@ -126,7 +130,9 @@ func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra 
 		typ := pageTypeNode
 		if l == it.height {
 			typ = pageTypeLeaf
-			if ra != raNone {
+			if ra == raNone {
+				it.crossings, it.raRuns = 0, 0
+			} else if it.crossings++; it.crossings >= readaheadAfter {
 				it.readahead(pn, ra == raForward)
 			}
 		}

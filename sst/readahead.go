@@ -9,8 +9,12 @@ import (
 // Leaves are contiguous, apart from the overflow pages written just before
 // the leaf that references them, so a scan reads pages 1 .. leafEnd-1 in
 // order. When an iterator's Next crosses into the following leaf (or Prev
-// into the preceding one), it asks the pool to prefetch the run of
-// ReaderOptions.Readahead pages starting at (ending at) that leaf, before
+// into the preceding one) for the second time since its last seek (a short
+// scan after a seek, such as seek-and-next-100 over a merge of many runs,
+// rarely leaves the first or second leaf of a run, and reading eight pages
+// for it would cost a larger read, eight checksums and seven frames of
+// cache), it asks the pool to prefetch a run of pages starting at (ending
+// at) that leaf, before
 // reading the leaf itself: cache.Pool.Prefetch claims frames for the pages of
 // the run that are missing, up to the first one that is resident, and
 // readRun fills them with one read of the whole run into a scratch buffer
@@ -32,6 +36,11 @@ import (
 // nothing and is not retried for the pages it covered: the iterator reads
 // them one at a time, and the page it needs reports the error, if any.
 //
+// The first run after a seek is two pages long and each next one twice as
+// long as the one before, up to ReaderOptions.Readahead pages, so a scan of
+// a few leaves reads little it will not use while a long scan soon reads
+// Readahead pages at a time.
+//
 // The iterator remembers the window of pages its last run covered and asks
 // again only for a leaf outside it, so the leaves a run brought in cost no
 // second look. Asking at every leaf would take a shard lock per leaf only
@@ -39,6 +48,10 @@ import (
 // cached, each crossing still pays that one lock, which a scan amortises
 // over a leaf's entries; remembering resident leaves to avoid it would need
 // state the pool can invalidate at any time.
+
+// readaheadAfter is the number of leaves an iterator enters by Next or Prev
+// since its last seek before it reads ahead.
+const readaheadAfter = 2
 
 // DefaultReadahead is the number of pages a scan reads ahead when
 // ReaderOptions.Readahead is 0.
@@ -60,8 +73,10 @@ func (it *Iter) readahead(pn uint32, forward bool) {
 	if pn < 1 || pn >= leafEnd {
 		return // not a leaf page; readPage will say so
 	}
+	size := min(r.readahead, 2<<min(it.raRuns, 16))
+	it.raRuns++
 	if forward {
-		n := min(uint32(r.readahead), leafEnd-pn)
+		n := min(uint32(size), leafEnd-pn)
 		got, err := r.prefetch(pn, int(n), anySectionPage)
 		switch {
 		case err != nil:
@@ -76,8 +91,8 @@ func (it *Iter) readahead(pn uint32, forward bool) {
 	// Backward, the run ends at pn. Prefetch stops short of it at a
 	// resident page or at the pool's limit on a run, so go on from there:
 	// every page up to pn is about to be read anyway. Each round loads
-	// pages or steps over a resident one, so there are at most Readahead.
-	first := max(1, pn-min(pn, uint32(r.readahead-1)))
+	// pages or steps over a resident one, so there are at most size.
+	first := max(1, pn-min(pn, uint32(size-1)))
 	for start := first; start <= pn; {
 		got, err := r.prefetch(start, int(pn-start+1), anySectionPage)
 		if err != nil {

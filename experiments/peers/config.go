@@ -56,6 +56,9 @@ type config struct {
 	dir  string
 	out  string
 	keep bool
+
+	profilePhase string // worker: the phase to CPU-profile
+	profileOut   string // worker: where to write that profile
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -78,6 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.dir, "dir", "", "parent directory of the databases (default: a new directory under $TMPDIR); not tmpfs")
 	fs.StringVar(&c.out, "out", "results", "driver: directory for peers.csv, peers.png and peers.md")
 	fs.BoolVar(&c.keep, "keep", false, "keep the databases instead of deleting them")
+	fs.StringVar(&c.profilePhase, "profile-phase", "", "worker: CPU-profile this phase (for example seeknext100) into -profile-out")
+	fs.StringVar(&c.profileOut, "profile-out", "cpu.pprof", "worker: file for the -profile-phase profile")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -337,6 +338,17 @@ func (w *worker) readSeq(e engine, name string) error {
 // and the user bytes moved, records the result and prints a progress line.
 func (w *worker) phase(name string, fn func() (ops, found, bytes int64, err error)) error {
 	runtime.GC() // start each phase without the previous phase's garbage
+	if name == w.cfg.profilePhase {
+		f, err := os.Create(w.cfg.profileOut)
+		if err != nil {
+			return fmt.Errorf("profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	ops, found, bytes, err := fn()
 	secs := time.Since(start).Seconds()
