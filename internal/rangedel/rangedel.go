@@ -7,6 +7,7 @@ package rangedel
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 	"sort"
 
@@ -29,9 +30,14 @@ type Fragment struct {
 // Fragments splits ts into non-overlapping fragments sorted by Start. Only
 // tombstones with Seq <= readSeq are included. Empty tombstones (Start >=
 // End) are ignored. The fragments alias the tombstones' key bytes.
+//
+// It sweeps the sorted bounds once, keeping the tombstones that cover the
+// current one: O(n log n) plus the size of the output, so the thousands of
+// disjoint tombstones that evicting consecutive time windows leaves cost
+// little more than sorting them.
 func Fragments(ts []Tombstone, readSeq base.SeqNum) []Fragment {
-	var bounds [][]byte
-	live := ts[:0:0]
+	bounds := make([][]byte, 0, 2*len(ts))
+	live := make([]Tombstone, 0, len(ts))
 	for _, t := range ts {
 		if t.Seq <= readSeq && bytes.Compare(t.Start, t.End) < 0 {
 			live = append(live, t)
@@ -43,33 +49,38 @@ func Fragments(ts []Tombstone, readSeq base.SeqNum) []Fragment {
 	}
 	slices.SortFunc(bounds, bytes.Compare)
 	bounds = slices.CompactFunc(bounds, bytes.Equal)
-	sort.Slice(live, func(i, j int) bool { return bytes.Compare(live[i].Start, live[j].Start) < 0 })
-	var out []Fragment
+	slices.SortFunc(live, func(a, b Tombstone) int { return bytes.Compare(a.Start, b.Start) })
+	out := make([]Fragment, 0, len(bounds)-1)
+	var active []Tombstone // the tombstones with Start <= lo < End
+	next := 0              // live[next:] start after lo
+	// The fragments' seqnums share backing arrays: one allocation per
+	// doubling instead of one per fragment. A full array is left to the
+	// fragments already made; none is written again.
+	var seqBuf []base.SeqNum
 	for i := 0; i+1 < len(bounds); i++ {
 		lo, hi := bounds[i], bounds[i+1]
-		var seqs []base.SeqNum
-		for _, t := range live {
-			if bytes.Compare(t.Start, lo) > 0 {
-				break
-			}
-			if bytes.Compare(t.End, hi) >= 0 {
-				seqs = append(seqs, t.Seq)
-			}
+		active = slices.DeleteFunc(active, func(t Tombstone) bool { return bytes.Compare(t.End, lo) <= 0 })
+		for next < len(live) && bytes.Compare(live[next].Start, lo) <= 0 {
+			active = append(active, live[next])
+			next++
 		}
-		if len(seqs) == 0 {
+		if len(active) == 0 {
 			continue
 		}
-		slices.SortFunc(seqs, func(a, b base.SeqNum) int {
-			switch {
-			case a > b:
-				return -1
-			case a < b:
-				return 1
-			}
-			return 0
-		})
+		// Every active tombstone covers all of [lo, hi): it starts at or
+		// before lo and ends at a bound after lo, so at hi or later.
+		if cap(seqBuf)-len(seqBuf) < len(active) {
+			seqBuf = make([]base.SeqNum, 0, max(2*cap(seqBuf), 2*len(active), 64))
+		}
+		from := len(seqBuf)
+		for _, t := range active {
+			seqBuf = append(seqBuf, t.Seq)
+		}
+		seqs := seqBuf[from:]
+		slices.SortFunc(seqs, func(a, b base.SeqNum) int { return cmp.Compare(b, a) })
 		seqs = slices.Compact(seqs)
-		out = append(out, Fragment{Start: lo, End: hi, Seqs: seqs})
+		seqBuf = seqBuf[:from+len(seqs)]
+		out = append(out, Fragment{Start: lo, End: hi, Seqs: seqs[:len(seqs):len(seqs)]})
 	}
 	return out
 }

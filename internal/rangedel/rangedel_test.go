@@ -1,6 +1,8 @@
 package rangedel
 
 import (
+	"encoding/binary"
+	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -27,6 +29,21 @@ func TestAgainstModel(t *testing.T) {
 				t.Fatalf("fragments overlap: %v %v", frags[i-1], frags[i])
 			}
 		}
+		// Each fragment lists exactly the visible tombstones covering it,
+		// newest first, without repeats.
+		for _, f := range frags {
+			var want []base.SeqNum
+			for _, tb := range ts {
+				if tb.Seq <= readSeq && string(tb.Start) <= string(f.Start) && string(f.End) <= string(tb.End) && !slices.Contains(want, tb.Seq) {
+					want = append(want, tb.Seq)
+				}
+			}
+			slices.Sort(want)
+			slices.Reverse(want)
+			if len(want) == 0 || !slices.Equal(f.Seqs, want) {
+				t.Fatalf("fragment [%q, %q) has seqs %v, want %v", f.Start, f.End, f.Seqs, want)
+			}
+		}
 		for i := 0; i < 10; i++ {
 			k := key.Draw(t, "probe")
 			q := base.SeqNum(rapid.IntRange(0, 21).Draw(t, "q"))
@@ -51,5 +68,22 @@ func TestClip(t *testing.T) {
 	}
 	if got := Clip(frags, []byte("m"), nil); len(got) != 0 {
 		t.Fatalf("clip past end: %v", got)
+	}
+}
+
+// BenchmarkFragmentsWindows fragments the tombstones of 10,000 evicted
+// time windows: disjoint, adjacent ranges, as DeleteRange of consecutive
+// event-time windows leaves them. A reader builds such a set per iterator.
+func BenchmarkFragmentsWindows(b *testing.B) {
+	ts := make([]Tombstone, 10000)
+	for i := range ts {
+		ts[i] = Tombstone{Start: binary.BigEndian.AppendUint64(nil, uint64(i)*60),
+			End: binary.BigEndian.AppendUint64(nil, uint64(i+1)*60), Seq: base.SeqNum(i + 1)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if f := Fragments(ts, base.MaxSeqNum); len(f) != len(ts) {
+			b.Fatalf("%d fragments", len(f))
+		}
 	}
 }
