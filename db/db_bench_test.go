@@ -8,7 +8,7 @@ import (
 )
 
 // benchKeys sets the number of keys the read benchmarks load. The issue's
-// reference run uses 1M: go test -bench . -benchkeys 1000000 ./db/
+// reference run uses 1M: go test -bench . ./db/ -args -benchkeys 1000000
 var benchKeys = flag.Int("benchkeys", 100_000, "keys loaded by the read benchmarks")
 
 // benchKey writes the 16-byte key for i into buf.

@@ -254,7 +254,7 @@ func writeMarkdown(s *summary, path string) error {
 	fmt.Fprintf(&b, "- **write-amp**: bytes the worker process caused to be written to storage (`/proc/self/io` %s", s.writeAmpSource())
 	fmt.Fprintf(&b, ", charged when a page is dirtied) from the start of fillrandom to the close after readseq — WAL, flushes, merges, manifests, value log — divided by the user bytes put in that window (2N × 116). ")
 	fmt.Fprintf(&b, "The \"net\" row subtracts `cancelled_write_bytes`, the dirty pages of files deleted before the kernel wrote them back: it is closer to what reached the disk but rewards an engine that deletes a WAL it never fsynced, so it depends on fsync policy as much as on the design. ")
-	fmt.Fprintf(&b, "The \"wchar\" row counts bytes passed to write calls (stores into memory-mapped files, such as Badger's memtable logs, are not in it).\n")
+	fmt.Fprintf(&b, "The \"wchar\" row counts bytes passed to write calls (stores into memory-mapped files, such as Badger's memtable logs and Strata's WAL, are not in it).\n")
 	fmt.Fprintf(&b, "- **space-amp**: blocks allocated to the main database's files after that close, divided by N × 116 (every key is live). The peers compress blocks with Snappy by default; Strata has no compression. Whatever an engine leaves in its logs at close counts too (Pebble and goleveldb do not flush the memtable on close, their WAL holds it; Pebble may also keep log files for reuse); the second space-amp row is measured after the reopen has replayed and flushed them. Disk use by file kind after the first close (first repetition):\n\n")
 	for _, e := range s.engines {
 		fmt.Fprintf(&b, "  - %s: %s\n", e, formatExt(s.by[e].spaceByExt))
