@@ -111,6 +111,15 @@ func (r *Reader) next() ([]byte, error) {
 		if end == rem {
 			return r.tornTail()
 		}
+		// A record cut short by a crash and followed by nothing but zeros
+		// (the rest of a mapped writer's window) is torn too.
+		zero, err := r.restIsZero(nil)
+		if err != nil {
+			return nil, err
+		}
+		if zero {
+			return r.tornTail()
+		}
 		return nil, r.corrupt("checksum mismatch: stored %#08x, computed %#08x", sum, got)
 	}
 	r.off += end

@@ -32,7 +32,9 @@
 // with TornTail true:
 //
 //   - a header or payload that runs past the end of the file;
-//   - a checksum mismatch on a record that ends exactly at the end of file;
+//   - a checksum mismatch on a record that ends exactly at the end of file,
+//     or that only zeros follow (a mapped Writer's window, partly filled by
+//     an append the crash interrupted);
 //   - a length over MaxPayload that would run past the end of file.
 //
 // Zeros from a record boundary to the end of the file are padding, the
@@ -42,7 +44,7 @@
 // after a crash.
 //
 // Any other bad record (a zero length followed by non-zero bytes, a checksum
-// mismatch or oversize length with more bytes after the record) is
+// mismatch or oversize length with non-zero bytes after the record) is
 // corruption: an error wrapping base.ErrCorruption that names the file and
 // offset. ValidLen reports where the good prefix ends, so a caller can
 // truncate the torn tail before appending again.

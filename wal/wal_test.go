@@ -177,6 +177,27 @@ func TestCorruptLastRecordIsTorn(t *testing.T) {
 	}
 }
 
+// TestTornRecordBeforeZeros is what a process killed in the middle of an
+// append into a mapped log leaves: the start of a record, then the zeros of
+// the rest of the window.
+func TestTornRecordBeforeZeros(t *testing.T) {
+	good := writeAll(t, [][]byte{[]byte("one")})
+	last := writeAll(t, [][]byte{bytes.Repeat([]byte{'x'}, 50)})
+	for _, cut := range []int{1, 4, 8, 9, 30, len(last) - 1} {
+		data := append(append([]byte(nil), good...), last[:cut]...)
+		data = append(data, make([]byte, 4096)...)
+		r, got, err := readAll(data)
+		if err != io.EOF || !r.TornTail() || len(got) != 1 || r.ValidLen() != int64(len(good)) {
+			t.Fatalf("cut at %d: err %v torn %v records %d", cut, err, r.TornTail(), len(got))
+		}
+		// Anything non-zero after the bad record makes it corruption.
+		data[len(data)-1] = 1
+		if _, _, err := readAll(data); cut > 4 && !errors.Is(err, base.ErrCorruption) {
+			t.Fatalf("cut at %d, non-zero tail: %v", cut, err)
+		}
+	}
+}
+
 func TestZeroedTail(t *testing.T) {
 	good := writeAll(t, [][]byte{[]byte("one"), []byte("two")})
 	for _, n := range []int{1, 7, 8, 9, 100, 3 * bufSize} {
