@@ -126,7 +126,7 @@ func (f *fakeMappable) Allocate(off, n int64) error {
 }
 
 func (f *fakeMappable) Map(off int64, n int) ([]byte, error) { return f.data[off : off+int64(n)], nil }
-func (f *fakeMappable) Unmap([]byte) error                  { return nil }
+func (f *fakeMappable) Unmap([]byte) error                   { return nil }
 
 func TestMappedWriterFallsBackWithoutAllocate(t *testing.T) {
 	f := &fakeMappable{allocErr: errors.New("operation not supported")}
