@@ -29,8 +29,8 @@ const mapWindow = 1 << 20
 // to the file and Sync makes them durable. A Writer from NewMappedWriter
 // stores records straight into a shared mapping of the file instead, which
 // hands them to the kernel as the write call would, so Flush has nothing to
-// do. A Writer is not safe for
-// concurrent use: the caller (group commit in the db) serialises writes.
+// do. A Writer is not safe for concurrent use: the caller (group commit in
+// the db) serialises writes.
 //
 // After a failed write or Sync the Writer is broken: every later call
 // returns the same error. A failed fsync may have dropped dirty pages, so
