@@ -53,7 +53,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unsafe"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 )
@@ -103,6 +102,7 @@ type Pool struct {
 	shards    []shard
 	shardMask uint64 // len(shards)-1 when it is a power of two, else 0
 	pinWait   time.Duration
+	slab      *slabRelease // nil when the frames are on the Go heap
 }
 
 // New returns an empty pool. The zero Options give a pool of 16 frames of
@@ -134,7 +134,7 @@ func New(opts Options) *Pool {
 	if k := len(p.shards); k&(k-1) == 0 {
 		p.shardMask = uint64(k - 1)
 	}
-	slab := alignedSlab(n*opts.PageSize, slabAlign)
+	slab, free := newSlab(n*opts.PageSize, slabAlign)
 	bufs := make([][]byte, n)
 	for i := range bufs {
 		off := i * opts.PageSize
@@ -146,18 +146,8 @@ func New(opts Options) *Pool {
 		lo, hi := i*n/k, (i+1)*n/k
 		p.shards[i].init(bufs[lo:hi], opts)
 	}
+	p.slab = watchSlab(p.shards, free)
 	return p
-}
-
-// alignedSlab returns n zeroed bytes starting at a multiple of align, a power
-// of two.
-func alignedSlab(n, align int) []byte {
-	b := make([]byte, n+align)
-	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) & uintptr(align-1))
-	if off != 0 {
-		off = align - off
-	}
-	return b[off : off+n : off+n]
 }
 
 // PageSize returns the frame size.

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
@@ -197,5 +198,38 @@ func TestPrefetchRun(t *testing.T) {
 	}
 	if m := pool.Metrics(); m.Prefetched != uint64(3+pool.maxRun) || m.Pinned != 0 {
 		t.Fatalf("metrics %+v", m)
+	}
+}
+
+// TestSlabReleasedWhenUnreachable checks that an off-heap slab is unmapped
+// once the pool and every handle are gone, and not while a handle is held.
+func TestSlabReleasedWhenUnreachable(t *testing.T) {
+	p := New(Options{Capacity: 64 * 4096, PageSize: 4096})
+	rel := p.slab
+	if rel == nil {
+		t.Skip("frames on the Go heap on this platform")
+	}
+	h, err := p.Get(PageID{File: 1, Page: 1}, func(b []byte) error { b[0] = 42; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = nil
+	for i := 0; i < 3; i++ {
+		runtime.GC()
+	}
+	if rel.done.Load() {
+		t.Fatal("slab released while a handle is held")
+	}
+	if h.Data()[0] != 42 {
+		t.Fatal("page changed")
+	}
+	h.Release()
+	h = Handle{}
+	for i := 0; i < 20 && !rel.done.Load(); i++ {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	if !rel.done.Load() {
+		t.Fatal("slab not released after the pool became unreachable")
 	}
 }
