@@ -13,7 +13,8 @@ type Options struct {
 	// SST in the background. Default 4 MiB.
 	MemtableSize int64
 	// CacheSize is the bytes of the buffer pool that every SST page read
-	// goes through. Default 64 MiB.
+	// goes through. Default 64 MiB. On Linux the pool's memory is an
+	// anonymous mapping outside the Go heap.
 	CacheSize int64
 	// CachePolicy is the buffer pool's replacement policy: "2q" (default;
 	// scan-resistant) or "lru" (for comparison).
