@@ -24,12 +24,11 @@ const (
 // holds one frame however deep the tree, so many iterators over many runs
 // cannot exhaust a small pool.
 type iterLevel struct {
-	h      cache.Handle
-	page   []byte
-	pinned bool
-	pn     uint32
-	n      int // entries in the page
-	idx    int // current slot
+	h    cache.Handle // the leaf's pin; zero at node levels
+	page []byte       // the leaf's bytes; nil at node levels
+	pn   uint32
+	n    int // entries in the page
+	idx  int // current slot
 }
 
 // Iter is a B+Tree cursor over a file's point entries; it implements
@@ -75,7 +74,7 @@ func (r *Reader) NewIter() *Iter {
 func (it *Iter) releaseFrom(l int) {
 	for it.depth > l {
 		it.depth--
-		if it.path[it.depth].pinned {
+		if it.path[it.depth].page != nil {
 			it.path[it.depth].h.Release()
 		}
 		it.path[it.depth] = iterLevel{}
@@ -142,9 +141,9 @@ func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra 
 		}
 		n := pageCount(page)
 		lv := &it.path[l]
-		*lv = iterLevel{h: h, page: page, pinned: true, pn: pn, n: n}
 		it.depth = l + 1
 		if l == it.height {
+			*lv = iterLevel{h: h, page: page, pn: pn, n: n}
 			switch mode {
 			case modeFirst:
 				lv.idx = 0
@@ -155,6 +154,8 @@ func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra 
 			}
 			return nil
 		}
+		// A node level keeps only its page number and slot, not the pin.
+		*lv = iterLevel{pn: pn, n: n}
 		switch mode {
 		case modeFirst:
 			lv.idx = 0
@@ -166,9 +167,7 @@ func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra 
 			lv.idx = searchNode(page, n, target, true)
 		}
 		child, err := r.nodeChild(page, pn, lv.idx, it.height-l-1)
-		// Unpin the node: only its page number and slot are kept.
 		h.Release()
-		lv.h, lv.page, lv.pinned = cache.Handle{}, nil, false
 		if err != nil {
 			return err
 		}

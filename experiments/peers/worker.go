@@ -115,15 +115,10 @@ func runWorker(cfg *config, stdout, stderr io.Writer) error {
 // deletes it.
 func (w *worker) fillseq() error {
 	dir := filepath.Join(w.cfg.dir, "fillseq")
-	before, err := readIO()
+	e, before, err := w.open(dir)
 	if err != nil {
 		return err
 	}
-	e, err := openEngine(w.cfg.engine, dir, w.opts)
-	if err != nil {
-		return err
-	}
-	w.res.Settings = e.describe()
 	vals := newValues(w.cfg.seed, w.cfg.valueRandom)
 	var kb [keySize]byte
 	err = w.phase("fillseq", func() (int64, int64, int64, error) {
@@ -148,19 +143,29 @@ func (w *worker) fillseq() error {
 	return os.RemoveAll(dir)
 }
 
+// open opens the engine on a new database in dir, recording its settings,
+// and returns it with the process's I/O counters from just before.
+func (w *worker) open(dir string) (engine, ioCounters, error) {
+	before, err := readIO()
+	if err != nil {
+		return nil, ioCounters{}, err
+	}
+	e, err := openEngine(w.cfg.engine, dir, w.opts)
+	if err != nil {
+		return nil, ioCounters{}, err
+	}
+	w.res.Settings = e.describe()
+	return e, before, nil
+}
+
 // mainSequence is steps 2-4 of the package comment.
 func (w *worker) mainSequence() error {
 	dir := filepath.Join(w.cfg.dir, "main")
 	n := uint64(w.cfg.n)
-	before, err := readIO()
+	e, before, err := w.open(dir)
 	if err != nil {
 		return err
 	}
-	e, err := openEngine(w.cfg.engine, dir, w.opts)
-	if err != nil {
-		return err
-	}
-	w.res.Settings = e.describe()
 	defer func() {
 		if e != nil {
 			e.close()
