@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/bits-and-blooms/bloom/v3 v3.7.1
+	github.com/golang/snappy v1.0.0
 	github.com/google/btree v1.1.3
 	golang.org/x/sys v0.49.0
 	pgregory.net/rapid v1.3.0

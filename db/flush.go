@@ -382,6 +382,7 @@ func (r *runWriter) startFile() error {
 		PageSize:        r.d.opts.PageSize,
 		BloomBitsPerKey: r.bloomBits,
 		FileName:        name,
+		Compression:     r.d.opts.sstCompression(),
 	})
 	r.cur = manifest.FileMeta{FileNum: num, Run: r.runID}
 	return nil

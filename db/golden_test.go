@@ -17,7 +17,10 @@ import (
 // key, so a change that can no longer read old files fails CI. Regenerate
 // (only when adding a new format version) with
 //
-//	STRATA_WRITE_GOLDEN=v1 go test -run TestWriteGolden ./db/
+//	STRATA_WRITE_GOLDEN=v2 go test -run TestWriteGolden ./db/
+//
+// v1 (no compression) was written before values were made compressible;
+// v2 holds compressed values, inline and overflowed.
 const goldenRoot = "../testdata/golden"
 
 func TestWriteGolden(t *testing.T) {
@@ -44,6 +47,17 @@ func TestWriteGolden(t *testing.T) {
 			v = make([]byte, 3000) // overflow pages
 		}
 		rng.Read(v)
+		if i%2 == 1 {
+			// Compressible (from v2 on, stored compressed): a short
+			// pattern repeated, or for an overflowing value half of it.
+			period := 1 + rng.Intn(12)
+			if len(v) == 3000 {
+				period = 1500
+			}
+			for j := period; j < len(v); j++ {
+				v[j] = v[j-period]
+			}
+		}
 		put(k, v)
 	}
 	put([]byte{}, []byte("empty key"))

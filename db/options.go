@@ -3,6 +3,7 @@ package db
 import (
 	"fmt"
 
+	"github.com/seed-d6fe07da/strata/sst"
 	"github.com/seed-d6fe07da/strata/vfs"
 )
 
@@ -35,6 +36,12 @@ type Options struct {
 	// BloomBitsPerKey is the Bloom filter memory per key. Default 10;
 	// negative disables filters.
 	BloomBitsPerKey float64
+	// Compression is how SSTs store values: "snappy" (default) compresses
+	// each value on its own with Snappy when that saves at least an eighth
+	// of it, so a lookup decompresses only the value it returns; "none"
+	// stores values as they are. Files written either way are read
+	// whatever the setting.
+	Compression string
 	// SyncWrites makes every write return only after the WAL is fsynced.
 	// When false, writes reach the operating system at once and are synced
 	// by Flush, Close and memtable rotation: a process crash loses nothing,
@@ -119,6 +126,9 @@ func (o *Options) ensureDefaults() *Options {
 	if c.RunsAtLastLevel == 0 {
 		c.RunsAtLastLevel = 1
 	}
+	if c.Compression == "" {
+		c.Compression = "snappy"
+	}
 	if c.MaxImmutableMemtables == 0 {
 		c.MaxImmutableMemtables = 2
 	}
@@ -134,6 +144,15 @@ func (o *Options) ensureDefaults() *Options {
 	return &c
 }
 
+// sstCompression is the compression of the SSTs o writes; o has its
+// defaults filled in and was validated.
+func (o *Options) sstCompression() sst.Compression {
+	if o.Compression == "none" {
+		return sst.NoCompression
+	}
+	return sst.SnappyCompression
+}
+
 // Validate reports the first option that makes no sense, naming the field.
 // Zero values are valid (they mean the default).
 func (o *Options) Validate() error {
@@ -147,6 +166,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("strata: Options.CacheSize %d: must hold at least 16 pages", c.CacheSize)
 	case c.CachePolicy != "" && c.CachePolicy != "2q" && c.CachePolicy != "lru" && c.CachePolicy != "2Q" && c.CachePolicy != "LRU":
 		return fmt.Errorf("strata: Options.CachePolicy %q: must be \"2q\" or \"lru\"", c.CachePolicy)
+	case c.Compression != "snappy" && c.Compression != "none":
+		return fmt.Errorf("strata: Options.Compression %q: must be \"snappy\" or \"none\"", o.Compression)
 	case c.BloomBitsPerKey > 64:
 		return fmt.Errorf("strata: Options.BloomBitsPerKey %g: must be at most 64", c.BloomBitsPerKey)
 	case c.L0CompactionTrigger < 1:

@@ -40,6 +40,7 @@ func newDBMachine(t *rapid.T, policy mergePolicy) *dbMachine {
 		RunsAtLastLevel:     policy.Z,
 		FS:                  m.fs,
 		maxManifestSize:     4 << 10, // rotate the manifest often
+		Compression:         rapid.SampledFrom([]string{"snappy", "none"}).Draw(t, "compression"),
 	}
 	d, err := Open("/db", m.opts)
 	if err != nil {
@@ -52,6 +53,12 @@ func newDBMachine(t *rapid.T, policy mergePolicy) *dbMachine {
 	m.vals = rapid.OneOf(
 		rapid.SliceOfN(rapid.Byte(), 0, 40),
 		rapid.SliceOfN(rapid.Byte(), 200, 3000), // overflow pages at 1 KiB
+		// Compressible: a short pattern repeated, stored inline or
+		// overflowed once compressed.
+		rapid.Custom(func(t *rapid.T) []byte {
+			pat := rapid.SliceOfN(rapid.Byte(), 1, 12).Draw(t, "pattern")
+			return bytes.Repeat(pat, rapid.IntRange(2, 600).Draw(t, "repeats"))
+		}),
 	)
 	return m
 }

@@ -25,8 +25,12 @@ func corruptFixture(t testing.TB) (data []byte, kvs []kv, props Properties) {
 		switch {
 		case i%500 == 7:
 			v = pattern(3*P, i) // overflow, several pages
+		case i%500 == 8:
+			v = repeated(5*P, 2*P, i) // compressed, still overflowed
 		case i%3 == 0:
 			v = pattern(i%40, i)
+		case i%3 == 1:
+			v = repeated(16+i%90, 5, i) // compressed inline
 		}
 		kind := base.KindSet
 		if i%11 == 0 {
@@ -39,7 +43,7 @@ func corruptFixture(t testing.TB) (data []byte, kvs []kv, props Properties) {
 		rds = append(rds, rd{[]byte(fmt.Sprintf("key%06d", i*30)), []byte(fmt.Sprintf("key%06d", i*30+12)), base.SeqNum(i + 1)})
 	}
 	f := &memFile{}
-	props, err := writeTo(f, WriterOptions{PageSize: P, BloomBitsPerKey: 10, FileName: corruptName}, kvs, rds)
+	props, err := writeTo(f, WriterOptions{PageSize: P, BloomBitsPerKey: 10, FileName: corruptName, Compression: SnappyCompression}, kvs, rds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,9 @@
 //	offset size field
 //	0      1    page type: 1 leaf, 2 node, 3 overflow, 4 bloom, 5 range-del
 //	            leaf, 6 metadata
-//	1      1    reserved, 0
+//	1      1    flags: 0x01 on every leaf page (type 1) of a version-2
+//	            file (the value field below carries two flag bits); 0 on
+//	            every other page and in version-1 files
 //	2      2    uint16 count: entries (leaf, node, range-del pages), payload
 //	            bytes (overflow, bloom pages), body bytes (metadata page)
 //	4      4    uint32 CRC32C (Castagnoli) of page[0:4], then page[8:P],
@@ -40,11 +42,17 @@
 //	           of the entries, in key    the page backwards; slot i points at
 //	           order                     the i-th smallest entry
 //
-//	leaf entry: uvarint keyLen | uvarint valueLen<<1|overflow | key | tail
+//	leaf entry: uvarint keyLen | uvarint valueField | key | tail
+//	  valueField = valueLen<<2 | compressed<<1 | overflow   (flag 0x01 set)
+//	               valueLen<<1 | overflow                   (flags 0)
 //	  key  = encoded internal key: user key, then uint64 seqnum<<8|kind
-//	  tail = the value (overflow = 0), or uint32 first overflow page
-//	         (overflow = 1); the value then fills ceil(valueLen/(P-8))
-//	         consecutive overflow pages, P-8 payload bytes each but the last
+//	  tail = the stored value (overflow = 0), or uint32 first overflow page
+//	         (overflow = 1); the stored value then fills
+//	         ceil(valueLen/(P-8)) consecutive overflow pages, P-8 payload
+//	         bytes each but the last
+//	  valueLen is the stored length. When compressed = 1 the stored bytes
+//	  are one Snappy block (the block format of github.com/golang/snappy,
+//	  whose header gives the decoded length); the value is its decoding.
 //	node entry: uvarint keyLen | key | uint32 child page
 //	  key  = the encoded first internal key of the child (its separator)
 //
@@ -52,10 +60,13 @@
 // A value is stored inline when the entry plus its slot takes at most
 // (P-8)/4 bytes, so a leaf always holds at least 4 entries; larger values go
 // to overflow pages, written as soon as the entry is added, just before the
-// leaf that references them. Range-deletion pages hold entries whose key is
-// (start, seqnum, KindRangeDelete) and whose inline value is the exclusive
-// end user key. To find the leaf for a target key, a node picks its last
-// child whose separator is <= the target (child 0 if none).
+// leaf that references them. Writers compress a value only when that saves
+// an eighth of it (see Compression); the rules above count stored bytes.
+// Range-deletion pages hold entries whose key is (start, seqnum,
+// KindRangeDelete) and whose inline value is the exclusive end user key;
+// they carry no flags, so their value field is valueLen<<1 (never
+// overflowed or compressed). To find the leaf for a target key, a node
+// picks its last child whose separator is <= the target (child 0 if none).
 //
 // # Overflow and Bloom pages (types 3 and 4)
 //
@@ -67,7 +78,7 @@
 //
 //	offset size field
 //	8      8    magic "STRATSST"
-//	16     4    format version, 1
+//	16     4    format version: 2 (1 is read too; see Versions)
 //	20     4    page size P
 //	24     4    leaf page count L
 //	28     4    overflow page count O
@@ -94,22 +105,36 @@
 //
 // # Worked example
 //
-// A leaf of a 1024-byte-page file holding the single entry "a"#5,SET = "xy":
+// A leaf of a 1024-byte-page file holding the single entry "a"#5,SET = "xy"
+// (too short to compress):
 //
-//	offset 0:    01 00 01 00 cc cc cc cc   type 1, count 1, CRC32C
+//	offset 0:    01 01 01 00 cc cc cc cc   type 1, flags 0x01, count 1, CRC32C
 //	offset 8:    f3 03                     slot 0 = 0x3f3 = 1011
 //	offset 10:   00 ... 00                 free space
 //	offset 1011: 09                        keyLen 9 ("a" + 8-byte trailer)
-//	             04                        valueLen 2 <<1 | 0 (inline)
+//	             08                        valueLen 2 <<2 | 0 | 0 (inline)
 //	             61 01 05 00 00 00 00 00 00  "a", trailer 5<<8|1 = 0x501
 //	             78 79                     "xy"
 //
+// With Snappy, the 40-byte value "abcdefgh" repeated five times is stored
+// in 13 bytes: value field 0x36 (13<<2 | compressed), then the block
+// 28 1c 61 62 63 64 65 66 67 68 7e 08 00 (decoded length 40, an 8-byte
+// literal "abcdefgh", a copy of 32 bytes from offset 8).
+//
+// # Versions
+//
+// Version 1 files have no page flags and no compression; version 2 added
+// both. A reader accepts both: the flags byte of each leaf page says how
+// to read its value fields, and the metadata version says which flags a
+// page may carry.
+//
 // # Constants that must never change
 //
-// The magic, format version 1, the page type numbers, the header layout, the
-// checksum (CRC32C over page[0:4], page[8:P], page number), the entry
-// encodings, the metadata offsets and the kinds in package base. A layout
-// change needs a new format version, and readers must keep reading version 1.
+// The magic, the page type numbers, the header layout, the checksum (CRC32C
+// over page[0:4], page[8:P], page number), the entry encodings of each
+// version, the metadata offsets and the kinds in package base. A layout
+// change needs a new format version, and readers must keep reading every
+// earlier one.
 package sst
 
 import (
@@ -147,8 +172,11 @@ func MaxKeySize(pageSize int) int { return pageSize/4 - 32 }
 
 // Format constants. They are part of the on-disk format.
 const (
-	magic         = "STRATSST"
-	formatVersion = 1
+	magic = "STRATSST"
+	// formatVersion is the version new files are written with; readers
+	// accept every version from minFormatVersion on.
+	formatVersion    = 2
+	minFormatVersion = 1
 
 	pageHeaderSize = 8
 	slotSize       = 2
@@ -159,6 +187,11 @@ const (
 	pageTypeBloom    byte = 4
 	pageTypeRangeDel byte = 5
 	pageTypeMeta     byte = 6
+
+	// leafFlagValueFlags, in byte 1 of a version-2 leaf page, says the
+	// value field of its entries is valueLen<<2 | compressed<<1 | overflow.
+	// Version-1 pages have no flags: the field is valueLen<<1 | overflow.
+	leafFlagValueFlags byte = 0x01
 
 	// Metadata body offsets.
 	metaMagicOff     = 8
@@ -222,10 +255,14 @@ func pageChecksum(page []byte, pn uint32) uint32 {
 	return ^c
 }
 
-// sealPage fills in the header of page for page number pn.
+// sealPage fills in the header of page for page number pn. Leaf pages
+// get the flags of the current format version; other pages none.
 func sealPage(page []byte, typ byte, count int, pn uint32) {
 	page[0] = typ
 	page[1] = 0
+	if typ == pageTypeLeaf {
+		page[1] = leafFlagValueFlags
+	}
 	binary.LittleEndian.PutUint16(page[2:], uint16(count))
 	binary.LittleEndian.PutUint32(page[4:], pageChecksum(page, pn))
 }
@@ -238,9 +275,10 @@ func validPageSize(p int) bool {
 // pageCount returns the count field of a page header.
 func pageCount(page []byte) int { return int(binary.LittleEndian.Uint16(page[2:])) }
 
-// checkPageHeader verifies the checksum, type and reserved byte of page,
-// read from page number pn.
-func checkPageHeader(page []byte, pn uint32, typ byte) error {
+// checkPageHeader verifies the checksum, type and flags byte of page, read
+// from page number pn: the flags must be a subset of allowed (0 for every
+// page but a version-2 leaf).
+func checkPageHeader(page []byte, pn uint32, typ byte, allowed byte) error {
 	if len(page) < MinPageSize {
 		return fmt.Errorf("page of %d bytes is too short", len(page))
 	}
@@ -250,8 +288,8 @@ func checkPageHeader(page []byte, pn uint32, typ byte) error {
 	if page[0] != typ {
 		return fmt.Errorf("page type %s, want %s", pageTypeName(page[0]), pageTypeName(typ))
 	}
-	if page[1] != 0 {
-		return fmt.Errorf("reserved header byte is %#x, want 0", page[1])
+	if page[1]&^allowed != 0 {
+		return fmt.Errorf("header flags %#x, allowed %#x", page[1], allowed)
 	}
 	return nil
 }
@@ -293,11 +331,19 @@ func uvarintLen(v uint64) int {
 
 // leafEntry is one decoded leaf entry. Its slices alias the page.
 type leafEntry struct {
-	key      []byte // encoded internal key, at least 8 bytes
-	value    []byte // the inline value; nil when overflow
-	valueLen int
-	ovfPage  uint32 // first overflow page when overflow
-	overflow bool
+	key        []byte // encoded internal key, at least 8 bytes
+	value      []byte // the inline value as stored; nil when overflow
+	valueLen   int    // stored length (compressed length when compressed)
+	ovfPage    uint32 // first overflow page when overflow
+	overflow   bool
+	compressed bool // the stored value is a Snappy block
+}
+
+// valueFieldShift returns how many flag bits the value field of a leaf
+// page's entries carries: 2 on pages flagged leafFlagValueFlags, 1 on the
+// others (version-1 leaves and range-del pages).
+func valueFieldShift(page []byte) uint {
+	return 1 + uint(page[1]&leafFlagValueFlags)
 }
 
 // readUvarint decodes a uvarint at page[off:] that must be at most limit. It
@@ -341,7 +387,8 @@ func decodeLeafEntry(page []byte, i int) (e leafEntry, ok bool) {
 	if !ok || kl < base.TrailerLen {
 		return e, false
 	}
-	vf, off, ok := readUvarint(page, off, MaxValueSize<<1|1)
+	shift := valueFieldShift(page)
+	vf, off, ok := readUvarint(page, off, MaxValueSize<<shift|(1<<shift-1))
 	if !ok {
 		return e, false
 	}
@@ -350,7 +397,8 @@ func decodeLeafEntry(page []byte, i int) (e leafEntry, ok bool) {
 		return e, false
 	}
 	e.key = page[off:end:end]
-	e.valueLen = int(vf >> 1)
+	e.valueLen = int(vf >> shift)
+	e.compressed = vf&2 != 0 && shift == 2
 	if vf&1 == 0 {
 		if e.valueLen > len(page)-end {
 			return e, false
@@ -376,7 +424,7 @@ func leafKey(page []byte, i int) []byte {
 	if !ok || kl < base.TrailerLen {
 		return nil
 	}
-	_, off, ok = readUvarint(page, off, MaxValueSize<<1|1)
+	_, off, ok = readUvarint(page, off, MaxValueSize<<2|3)
 	if !ok || off+int(kl) > len(page) {
 		return nil
 	}
@@ -485,6 +533,12 @@ func checkLeafPage(page []byte, typ byte, ovfEnd uint32) error {
 				if e.valueLen == 0 || e.ovfPage < 1 || uint64(e.ovfPage)+np > uint64(ovfEnd) {
 					return fmt.Errorf("slot %d: overflow value of %d bytes at page %d outside pages [1, %d)", i, e.valueLen, e.ovfPage, ovfEnd)
 				}
+			} else if e.compressed {
+				// The body is checked when the value is decoded; its
+				// header here, so a bad length fails at load.
+				if _, err := decompressedLen(e.value); err != nil {
+					return fmt.Errorf("slot %d: %w", i, err)
+				}
 			}
 		}
 		if prev != nil && compareEncodedKeys(prev, e.key) >= 0 {
@@ -526,6 +580,7 @@ func checkNodePage(page []byte, total uint32) error {
 
 // metadata is the decoded metadata page.
 type metadata struct {
+	version       uint32
 	pageSize      int
 	leafPages     uint32
 	overflowPages uint32
@@ -558,7 +613,7 @@ func (m *metadata) nodeFirst() uint32 { return m.rangeDelFirst + m.rangeDelPages
 func encodeMeta(m *metadata, page []byte) {
 	le := binary.LittleEndian
 	copy(page[metaMagicOff:], magic)
-	le.PutUint32(page[metaVersionOff:], formatVersion)
+	le.PutUint32(page[metaVersionOff:], m.version)
 	le.PutUint32(page[metaPageSizeOff:], uint32(m.pageSize))
 	le.PutUint32(page[metaLeafOff:], m.leafPages)
 	le.PutUint32(page[metaOverflowOff:], m.overflowPages)
@@ -605,8 +660,9 @@ func decodeMeta(page []byte, fileSize int64) (*metadata, error) {
 	if string(page[metaMagicOff:metaMagicOff+len(magic)]) != magic {
 		return nil, fmt.Errorf("bad magic %q", page[metaMagicOff:metaMagicOff+len(magic)])
 	}
-	if v := le.Uint32(page[metaVersionOff:]); v != formatVersion {
-		return nil, fmt.Errorf("unknown format version %d", v)
+	version := le.Uint32(page[metaVersionOff:])
+	if version < minFormatVersion || version > formatVersion {
+		return nil, fmt.Errorf("unknown format version %d (this build reads %d to %d)", version, minFormatVersion, formatVersion)
 	}
 	ps := le.Uint32(page[metaPageSizeOff:])
 	if !validPageSize(int(ps)) {
@@ -615,10 +671,11 @@ func decodeMeta(page []byte, fileSize int64) (*metadata, error) {
 	if int(ps) != len(page) {
 		return nil, &pageSizeMismatchError{fileSize: int(ps), bufSize: len(page)}
 	}
-	if err := checkPageHeader(page, 0, pageTypeMeta); err != nil {
+	if err := checkPageHeader(page, 0, pageTypeMeta, 0); err != nil {
 		return nil, err
 	}
 	m := &metadata{
+		version:       version,
 		pageSize:      int(ps),
 		leafPages:     le.Uint32(page[metaLeafOff:]),
 		overflowPages: le.Uint32(page[metaOverflowOff:]),

@@ -41,7 +41,24 @@ func fuzzSeedFiles(tb testing.TB) [][]byte {
 	}
 	write(WriterOptions{PageSize: 1024, BloomBitsPerKey: 6}, kvs, []rd{{[]byte("k0010"), []byte("k0020"), 200}})
 	write(WriterOptions{PageSize: 1024}, nil, []rd{{[]byte("x"), []byte("y"), 1}})
+	// Compressed values, inline and overflowed.
+	kvs = kvs[:0]
+	for i := 0; i < 40; i++ {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("c%04d", i), base.SeqNum(i), base.KindSet), repeated(20+i*3, 7, i)})
+	}
+	kvs = append(kvs, kv{ikey("z", 1, base.KindSet), repeated(3000, 1500, 9)})
+	write(WriterOptions{PageSize: 1024, Compression: SnappyCompression}, kvs, nil)
 	return out
+}
+
+// repeated returns n bytes that repeat a pattern of period bytes: Snappy
+// shrinks them to about period bytes.
+func repeated(n, period, seed int) []byte {
+	v := pattern(n, seed)
+	for i := period; i < n; i++ {
+		v[i] = v[i-period]
+	}
+	return v
 }
 
 // resealAll recomputes the checksum of every whole page of data.
@@ -197,6 +214,9 @@ func FuzzLeafPage(f *testing.F) {
 			if !ok || !bytes.Equal(leafKey(page, i), e.key) {
 				t.Fatalf("validated page: slot %d does not decode", i)
 			}
+			if e.compressed && !e.overflow {
+				appendDecompressed(nil, e.value) // may fail, must not panic
+			}
 			target, _ := base.DecodeInternalKey(e.key)
 			if j := searchLeaf(page, n, target); j != i {
 				t.Fatalf("searchLeaf for slot %d's key = %d", i, j)
@@ -307,4 +327,33 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	for i, p := range seedPages(t, pageTypeNode) {
 		write("FuzzNodePage", i, p)
 	}
+}
+
+// FuzzCompressedValue feeds arbitrary stored bytes to the value decoder
+// (it must fail cleanly or decode within the size limit) and checks that
+// any input survives a compress/decompress round trip.
+func FuzzCompressedValue(f *testing.F) {
+	f.Add([]byte("abcdefghabcdefghabcdefghabcdefghabcdefgh"))
+	f.Add([]byte{0x28, 0x1c, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x7e, 0x08, 0x00})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if v, err := appendDecompressed(nil, data); err == nil && len(v) > MaxValueSize {
+			t.Fatalf("decoded %d bytes, above the limit", len(v))
+		}
+		c := compressor{kind: SnappyCompression}
+		stored, compressed := c.compress(data)
+		if !compressed {
+			if !bytes.Equal(stored, data) {
+				t.Fatal("uncompressed value changed")
+			}
+			return
+		}
+		if len(stored) > len(data)-len(data)/8 {
+			t.Fatalf("kept a compression of %d bytes for %d", len(stored), len(data))
+		}
+		got, err := appendDecompressed([]byte("prefix"), stored)
+		if err != nil || !bytes.Equal(got, append([]byte("prefix"), data...)) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
 }

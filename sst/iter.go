@@ -49,6 +49,7 @@ type Iter struct {
 	val      []byte
 	valReady bool
 	ovf      []byte // reused buffer for overflowed values
+	dec      []byte // reused buffer for decompressed values
 	ra       window // pages the last readahead run covered
 	// crossings counts the leaves entered by Next or Prev since the last
 	// seek; readahead starts at readaheadAfter. raRuns counts the runs read
@@ -199,7 +200,7 @@ func (it *Iter) settle() bool {
 	it.ent = e
 	it.key, _ = base.DecodeInternalKey(e.key)
 	it.val = e.value
-	it.valReady = !e.overflow
+	it.valReady = !e.overflow && !e.compressed
 	it.pos = posValid
 	return true
 }
@@ -382,13 +383,27 @@ func (it *Iter) Value() []byte {
 		return nil
 	}
 	if !it.valReady {
-		v, err := it.r.readPayload(it.ovf[:0], it.ent.ovfPage, it.ent.valueLen, pageTypeOverflow)
-		it.ovf = v
-		if err != nil {
-			it.fail(err)
-			return nil
+		stored := it.ent.value
+		if it.ent.overflow {
+			v, err := it.r.readPayload(it.ovf[:0], it.ent.ovfPage, it.ent.valueLen, pageTypeOverflow)
+			it.ovf = v
+			if err != nil {
+				it.fail(err)
+				return nil
+			}
+			stored = v
 		}
-		it.val = v
+		if it.ent.compressed {
+			v, err := appendDecompressed(it.dec[:0], stored)
+			it.dec = v
+			if err != nil {
+				lv := &it.path[it.height]
+				it.fail(it.r.corrupt(lv.pn, fmt.Errorf("slot %d: %w", lv.idx, err)))
+				return nil
+			}
+			stored = v
+		}
+		it.val = stored
 		it.valReady = true
 	}
 	return it.val
@@ -408,6 +423,6 @@ func (it *Iter) Close() error {
 	it.pos = posNone
 	it.key = base.InternalKey{}
 	it.closed = true
-	it.ovf = nil
+	it.ovf, it.dec = nil, nil
 	return err
 }

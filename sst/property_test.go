@@ -33,7 +33,14 @@ func genValue(P int) *rapid.Generator[[]byte] {
 		default:
 			n = rapid.IntRange(P/4, 3*P).Draw(t, "large")
 		}
-		return pattern(n, rapid.Int().Draw(t, "seed"))
+		v := pattern(n, rapid.Int().Draw(t, "seed"))
+		if period := rapid.IntRange(0, 8).Draw(t, "period"); period > 0 {
+			// Repeat a short prefix: compressible, so Snappy keeps it.
+			for i := period; i < len(v); i++ {
+				v[i] = v[i-period]
+			}
+		}
+		return v
 	})
 }
 
@@ -68,6 +75,7 @@ func TestPropertyRoundTrip(t *testing.T) {
 			rds = append(rds, rd{a, b, base.SeqNum(rapid.Uint64Range(0, 30).Draw(rt, "rdSeq"))})
 		}
 		bits := rapid.SampledFrom([]float64{0, 4, 10}).Draw(rt, "bits")
+		comp := rapid.SampledFrom([]Compression{NoCompression, SnappyCompression}).Draw(rt, "compression")
 
 		num := base.FileNum(fileNum.Add(1))
 		path := filepath.Join(dir, base.MakeFilename(base.FileTypeTable, num))
@@ -75,7 +83,7 @@ func TestPropertyRoundTrip(t *testing.T) {
 		if err != nil {
 			rt.Fatal(err)
 		}
-		props, err := writeTo(f, WriterOptions{PageSize: P, BloomBitsPerKey: bits}, kvs, rds)
+		props, err := writeTo(f, WriterOptions{PageSize: P, BloomBitsPerKey: bits, Compression: comp}, kvs, rds)
 		f.Close()
 		if err != nil {
 			rt.Fatal(err)

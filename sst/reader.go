@@ -235,7 +235,7 @@ func (r *Reader) load(buf []byte, pn uint32, typ byte) error {
 // check validates buf, read from page pn, as a page of type typ: header,
 // checksum and body.
 func (r *Reader) check(buf []byte, pn uint32, typ byte) error {
-	if err := checkPageHeader(buf, pn, typ); err != nil {
+	if err := checkPageHeader(buf, pn, typ, r.allowedFlags(typ)); err != nil {
 		return r.corrupt(pn, err)
 	}
 	var err error
@@ -251,6 +251,15 @@ func (r *Reader) check(buf []byte, pn uint32, typ byte) error {
 		return r.corrupt(pn, err)
 	}
 	return nil
+}
+
+// allowedFlags returns the header flags a page of type typ may carry in
+// this file.
+func (r *Reader) allowedFlags(typ byte) byte {
+	if typ == pageTypeLeaf && r.meta.version >= 2 {
+		return leafFlagValueFlags
+	}
+	return 0
 }
 
 // readPage returns page pn pinned, validated as type typ. The caller
@@ -616,13 +625,33 @@ func (r *Reader) finishGet(dst, ukey []byte, h cache.Handle, page []byte, pn uin
 		return dst, 0, 0, false, present, nil
 	}
 	kind, entrySeq = ik.Kind(), ik.SeqNum()
-	if !e.overflow {
+	switch {
+	case !e.overflow && !e.compressed:
 		dst = append(dst, e.value...)
 		h.Release()
 		return dst, kind, entrySeq, true, true, nil
+	case !e.overflow:
+		dst, err = appendDecompressed(dst, e.value)
+		h.Release()
+		if err != nil {
+			return dst[:0], 0, 0, false, true, r.corrupt(pn, fmt.Errorf("slot %d: %w", i, err))
+		}
+		return dst, kind, entrySeq, true, true, nil
 	}
 	h.Release()
-	dst, err = r.readPayload(dst, e.ovfPage, e.valueLen, pageTypeOverflow)
+	if !e.compressed {
+		dst, err = r.readPayload(dst, e.ovfPage, e.valueLen, pageTypeOverflow)
+		if err != nil {
+			return dst[:0], 0, 0, false, true, err
+		}
+		return dst, kind, entrySeq, true, true, nil
+	}
+	stored, err := r.readPayload(nil, e.ovfPage, e.valueLen, pageTypeOverflow)
+	if err == nil {
+		if dst, err = appendDecompressed(dst, stored); err != nil {
+			err = r.corrupt(e.ovfPage, fmt.Errorf("overflow value of leaf %d slot %d: %w", pn, i, err))
+		}
+	}
 	if err != nil {
 		return dst[:0], 0, 0, false, true, err
 	}

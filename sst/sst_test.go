@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -58,9 +59,40 @@ func TestLeafEntryExample(t *testing.T) {
 	if _, err := f.ReadAt(page, 1024); err != nil {
 		t.Fatal(err)
 	}
-	want := []byte{0x09, 0x04, 0x61, 0x01, 0x05, 0, 0, 0, 0, 0, 0, 0x78, 0x79}
-	if !bytes.Equal(page[:4], []byte{1, 0, 1, 0}) || !bytes.Equal(page[8:10], []byte{0xf3, 0x03}) || !bytes.Equal(page[1011:], want) {
+	want := []byte{0x09, 0x08, 0x61, 0x01, 0x05, 0, 0, 0, 0, 0, 0, 0x78, 0x79}
+	if !bytes.Equal(page[:4], []byte{1, 1, 1, 0}) || !bytes.Equal(page[8:10], []byte{0xf3, 0x03}) || !bytes.Equal(page[1011:], want) {
 		t.Fatalf("leaf page differs from the documented example:\n% x\n% x", page[:10], page[1011:])
+	}
+}
+
+// TestCompressedEntryExample checks the package comment's compressed value:
+// its stored bytes, and that Get and an iterator return the original.
+func TestCompressedEntryExample(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	value := bytes.Repeat([]byte("abcdefgh"), 5)
+	writeTable(t, path, WriterOptions{PageSize: 1024, Compression: SnappyCompression}, []kv{{ikey("a", 5, base.KindSet), value}}, nil)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := raw[1024:2048]
+	want := []byte{0x09, 0x36, 0x61, 0x01, 0x05, 0, 0, 0, 0, 0, 0,
+		0x28, 0x1c, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x7e, 0x08, 0x00}
+	if !bytes.Equal(page[1024-len(want):], want) {
+		t.Fatalf("compressed entry differs from the documented example:\n% x", page[1024-len(want):])
+	}
+	r, _ := openTable(t, path, 1024, 1)
+	defer r.Close()
+	got, _, _, found, err := r.Get(nil, []byte("a"), base.MaxSeqNum)
+	if err != nil || !found || !bytes.Equal(got, value) {
+		t.Fatalf("Get = %q, %v, %v; want %q", got, found, err, value)
+	}
+	it := r.NewIter()
+	if !it.First() || !bytes.Equal(it.Value(), value) {
+		t.Fatalf("iterator value %q, want %q (err %v)", it.Value(), value, it.Error())
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

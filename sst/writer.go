@@ -34,6 +34,9 @@ type WriterOptions struct {
 	BloomBitsPerKey float64
 	// FileName names the file in error messages.
 	FileName string
+	// Compression is how values are stored; the zero value stores them
+	// as they are.
+	Compression Compression
 }
 
 // ensureDefaults returns a filled copy of o.
@@ -52,6 +55,9 @@ func (o WriterOptions) ensureDefaults() WriterOptions {
 func (o WriterOptions) Validate() error {
 	if o.PageSize != 0 && !validPageSize(o.PageSize) {
 		return fmt.Errorf("sst: WriterOptions.PageSize %d is not a power of two in [%d, %d]", o.PageSize, MinPageSize, MaxPageSize)
+	}
+	if o.Compression > SnappyCompression {
+		return fmt.Errorf("sst: WriterOptions.Compression %d is unknown", o.Compression)
 	}
 	return nil
 }
@@ -143,6 +149,7 @@ type Writer struct {
 	rangeDel []pendingRangeDel
 	rdArena  []byte
 	bloom    *bloom.Builder
+	compress compressor
 
 	props    Properties
 	haveSeq  bool
@@ -170,6 +177,7 @@ func NewWriter(f vfs.File, opts WriterOptions) *Writer {
 	}
 	w.opts = opts.ensureDefaults()
 	w.pageSize = w.opts.PageSize
+	w.compress.kind = w.opts.Compression
 	w.leaf.buf = make([]byte, w.pageSize)
 	w.leaf.reset()
 	w.leafFirst = -1
@@ -277,12 +285,19 @@ func (w *Writer) Add(key base.InternalKey, value []byte) error {
 		w.distinct++
 	}
 
+	// The value field: stored length << 2 | compressed << 1 | overflow.
+	value, compressed := w.compress.compress(value)
+	vf := uint64(len(value)) << 2
+	if compressed {
+		vf |= 2
+	}
 	klen := key.EncodedLen()
-	inline := uvarintLen(uint64(klen)) + uvarintLen(uint64(len(value))<<1) + klen + len(value)
+	inline := uvarintLen(uint64(klen)) + uvarintLen(vf) + klen + len(value)
 	overflow := inline+slotSize > maxInlineEntry(w.pageSize)
 	size := inline
 	if overflow {
-		size = uvarintLen(uint64(klen)) + uvarintLen(uint64(len(value))<<1|1) + klen + 4
+		vf |= 1
+		size = uvarintLen(uint64(klen)) + uvarintLen(vf) + klen + 4
 	}
 	if !w.leaf.fits(size) {
 		if err := w.finishLeaf(); err != nil {
@@ -306,13 +321,11 @@ func (w *Writer) Add(key base.InternalKey, value []byte) error {
 	}
 	e := w.leaf.add(size)
 	i := binary.PutUvarint(e, uint64(klen))
+	i += binary.PutUvarint(e[i:], vf)
+	i += key.Encode(e[i:])
 	if overflow {
-		i += binary.PutUvarint(e[i:], uint64(len(value))<<1|1)
-		i += key.Encode(e[i:])
 		binary.LittleEndian.PutUint32(e[i:], first)
 	} else {
-		i += binary.PutUvarint(e[i:], uint64(len(value))<<1)
-		i += key.Encode(e[i:])
 		copy(e[i:], value)
 	}
 
@@ -409,7 +422,7 @@ func (w *Writer) finish() (Properties, error) {
 	if err := w.finishLeaf(); err != nil {
 		return Properties{}, err
 	}
-	m := metadata{pageSize: w.pageSize, leafPages: w.leafN, overflowPages: w.ovfN, entries: w.props.Entries}
+	m := metadata{version: formatVersion, pageSize: w.pageSize, leafPages: w.leafN, overflowPages: w.ovfN, entries: w.props.Entries}
 	if w.props.Entries > 0 {
 		lk, _ := base.DecodeInternalKey(w.lastKey)
 		w.props.Largest = lk.Clone()

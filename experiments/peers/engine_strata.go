@@ -61,6 +61,10 @@ func (e *strataEngine) scan() (int, int64, error) {
 
 func (e *strataEngine) close() error { return e.d.Close() }
 
+// stats is the database's own account of its levels and I/O, printed by the
+// worker before the main database closes.
+func (e *strataEngine) stats() string { return e.d.Metrics().String() }
+
 func (e *strataEngine) describe() string {
-	return "strata: no compression (it has none), 4 KiB pages, T=4 lazy leveling, Monkey Bloom allocation averaging 10 bits/key"
+	return "strata: Snappy per value (the default), 4 KiB pages, T=4 lazy leveling, Monkey Bloom allocation averaging 10 bits/key"
 }

@@ -229,6 +229,9 @@ func (w *worker) mainSequence() error {
 	if err := w.readSeq(e, "readseq"); err != nil {
 		return err
 	}
+	if s, ok := e.(interface{ stats() string }); ok {
+		fmt.Fprintf(w.stderr, "peers: %s rep %d internal stats before close:\n%s\n", w.cfg.engine, w.cfg.rep, s.stats())
+	}
 	err = e.close()
 	e = nil
 	if err != nil {
