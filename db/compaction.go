@@ -17,6 +17,8 @@ import (
 // entry and exit, released for the I/O.
 func (d *DB) compactLocked(c *lsm.Compaction) error {
 	snapshots := d.snapshotSeqsLocked()
+	// Every reader from now on reads at or above this seqnum.
+	oldestRead := base.SeqNum(d.visibleSeq.Load())
 	var metas []manifest.FileMeta
 	var bytesIn uint64
 	var err error
@@ -29,7 +31,7 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 		}
 	} else {
 		d.mu.Unlock()
-		metas, bytesIn, err = d.runCompaction(c, snapshots)
+		metas, bytesIn, err = d.runCompaction(c, snapshots, oldestRead)
 		d.mu.Lock()
 		if err != nil {
 			return err
@@ -69,7 +71,7 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 	return nil
 }
 
-func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum) ([]manifest.FileMeta, uint64, error) {
+func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRead base.SeqNum) ([]manifest.FileMeta, uint64, error) {
 	var children []base.InternalIterator
 	var tombs []rangedel.Tombstone
 	for _, in := range c.Inputs {
@@ -86,6 +88,7 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum) ([]manife
 	mi := merge.NewIterator(children...)
 	defer mi.Close()
 	ci := lsm.NewCompactionIter(mi, snapshots, c.Bottommost)
+	ci.ZeroSeqNums(oldestRead)
 	ci.SetRangeDels(rangedel.NewSet(tombs, base.MaxSeqNum))
 	out := newRunWriter(d, d.opts.TargetFileSize, true)
 	out.frags = ci.OutputRangeDels()

@@ -70,3 +70,37 @@ func TestCompressionMixedFiles(t *testing.T) {
 	}
 	t.Logf("SST bytes per round (none, snappy, none): %v", sizes)
 }
+
+// TestLevelCapacityFollowsFlushedBytes: the picker's capacity unit is the
+// SST bytes that L0CompactionTrigger memtables flush to, so compressible
+// data, which flushes to fewer bytes, gets smaller levels (with memtable
+// bytes as the unit, data that needs two levels fitted in level 1 and
+// every level-0 merge rewrote all of it).
+func TestLevelCapacityFollowsFlushedBytes(t *testing.T) {
+	base := map[string]uint64{}
+	for _, comp := range []string{"none", "snappy"} {
+		d := mustOpen(t, t.TempDir(), &Options{Compression: comp, MemtableSize: 64 << 10, PageSize: 1024, L0CompactionTrigger: 4})
+		d.mu.Lock()
+		before := d.baseLevelSizeLocked()
+		d.mu.Unlock()
+		if want := uint64(4 * 64 << 10); before != want {
+			t.Fatalf("%s: capacity unit before any flush %d, want %d", comp, before, want)
+		}
+		for i := 0; i < 5000; i++ {
+			if err := d.Put([]byte(fmt.Sprintf("key%06d", i)), compressibleValue(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := d.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		d.mu.Lock()
+		base[comp] = d.baseLevelSizeLocked()
+		d.mu.Unlock()
+		d.Close()
+	}
+	t.Logf("capacity unit after the flushes: %v", base)
+	if float64(base["snappy"]) > 0.75*float64(base["none"]) {
+		t.Fatalf("compressed flushes give a capacity unit of %d, uncompressed %d", base["snappy"], base["none"])
+	}
+}

@@ -133,6 +133,7 @@ type dbStats struct {
 	trivialMoves              uint64
 	compactionRetries         uint64
 	bytesFlushed              uint64
+	memBytesFlushed           uint64 // memtable bytes those flushes wrote out
 	compactBytesIn            uint64
 	compactBytesOut           uint64
 	stallTime                 time.Duration

@@ -127,6 +127,7 @@ func (d *DB) compactLoop() {
 			continue
 		}
 		if d.bgErr == nil {
+			d.picker.SetBaseLevelSize(d.baseLevelSizeLocked())
 			if c := d.picker.Pick(d.version); c != nil {
 				d.compacting = true
 				err := d.compactLocked(c)
@@ -156,6 +157,24 @@ func (d *DB) setBackgroundErrorLocked(err error) {
 	}
 }
 
+// baseLevelSizeLocked returns the picker's capacity unit B (level i holds
+// (T-1)·T^(i-1)·B): the SST bytes that L0CompactionTrigger full memtables
+// flush to. Compression and the format's overhead make that differ from
+// the memtable bytes, by the ratio this process's flushes measured (before
+// the first full memtable's worth, the ratio is taken as 1). Sizing the
+// levels by memtable bytes instead let compressed data that needed two
+// levels fit in level 1, so every level-0 merge rewrote the whole tree.
+// d.mu is held.
+func (d *DB) baseLevelSizeLocked() uint64 {
+	b := d.pickerOpts.BaseLevelSize
+	s := &d.stats
+	if s.memBytesFlushed < uint64(d.opts.MemtableSize) || s.bytesFlushed == 0 {
+		return b
+	}
+	ratio := float64(s.bytesFlushed) / float64(s.memBytesFlushed)
+	return uint64(float64(b) * min(max(ratio, 1.0/32), 4))
+}
+
 // flushOldestLocked writes the oldest immutable memtable to a level-0 SST
 // and installs it. d.mu is held on entry and exit, released for the I/O.
 func (d *DB) flushOldestLocked() error {
@@ -177,6 +196,7 @@ func (d *DB) flushOldestLocked() error {
 		edit.NewFiles = []manifest.NewFile{{Level: 0, Meta: *meta}}
 		d.stats.bytesFlushed += meta.Size
 	}
+	d.stats.memBytesFlushed += uint64(imm.mem.ApproximateSize())
 	if err := d.logAndApplyLocked(edit, func() { d.imms = d.imms[1:] }); err != nil {
 		return err
 	}

@@ -17,10 +17,11 @@ import (
 // key, so a change that can no longer read old files fails CI. Regenerate
 // (only when adding a new format version) with
 //
-//	STRATA_WRITE_GOLDEN=v2 go test -run TestWriteGolden ./db/
+//	STRATA_WRITE_GOLDEN=v3 go test -run TestWriteGolden ./db/
 //
 // v1 (no compression) was written before values were made compressible;
-// v2 holds compressed values, inline and overflowed.
+// v2 holds compressed values, inline and overflowed; v3 adds compact keys
+// (page prefixes, uvarint trailers) and seqnums zeroed by bottommost merges.
 const goldenRoot = "../testdata/golden"
 
 func TestWriteGolden(t *testing.T) {

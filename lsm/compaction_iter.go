@@ -21,6 +21,9 @@ type CompactionIter struct {
 	in         base.InternalIterator
 	snapshots  []base.SeqNum // ascending
 	bottommost bool
+	// zeroUpTo, when positive, makes Key report SET entries of a
+	// bottommost output with seqnums up to it at seqnum 0.
+	zeroUpTo base.SeqNum
 
 	started    bool
 	curKey     []byte // user key of the current run of versions
@@ -124,8 +127,30 @@ func (c *CompactionIter) Next() bool {
 	return false
 }
 
+// ZeroSeqNums makes a bottommost merge write every SET entry with a seqnum
+// at or below bound at seqnum 0 (a one-byte trailer in compact SSTs). The
+// caller passes the oldest seqnum any reader may still read at: the oldest
+// snapshot, or the newest visible seqnum when there is none. Such an entry
+// is then the only version of its key below that bound (older ones were
+// dropped, nothing lies deeper), every reader sees it before and after,
+// and every tombstone or version that could hide it is newer than it
+// anyway, so its seqnum says nothing a reader needs. No-op unless the
+// output is bottommost.
+func (c *CompactionIter) ZeroSeqNums(bound base.SeqNum) {
+	if c.bottommost && len(c.snapshots) > 0 {
+		bound = min(bound, c.snapshots[0])
+	}
+	c.zeroUpTo = bound
+}
+
 // Key returns the current entry's key.
-func (c *CompactionIter) Key() base.InternalKey { return c.in.Key() }
+func (c *CompactionIter) Key() base.InternalKey {
+	k := c.in.Key()
+	if c.bottommost && k.SeqNum() <= c.zeroUpTo && k.Kind() == base.KindSet {
+		k.Trailer = base.MakeTrailer(0, base.KindSet)
+	}
+	return k
+}
 
 // Value returns the current entry's value.
 func (c *CompactionIter) Value() []byte { return c.in.Value() }

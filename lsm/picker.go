@@ -221,7 +221,7 @@ func runLimit(last, level int, o PickerOptions) int {
 // the partial merges of a leveled level walk round-robin through its key
 // space. A Picker is safe for concurrent use.
 type Picker struct {
-	opts PickerOptions // with defaults; immutable
+	opts PickerOptions // with defaults; BaseLevelSize changes only by SetBaseLevelSize
 
 	mu sync.Mutex
 	// ptr[l] is the largest user key of the file last moved out of level l
@@ -235,6 +235,15 @@ type Picker struct {
 // their defaults.
 func NewPicker(o PickerOptions) *Picker {
 	return &Picker{opts: o.withDefaults()}
+}
+
+// SetBaseLevelSize changes the capacity unit B of later picks (0 keeps the
+// current one). Calls must not overlap Pick or PickManual; the database
+// makes them from the goroutine that picks.
+func (p *Picker) SetBaseLevelSize(b uint64) {
+	if b > 0 {
+		p.opts.BaseLevelSize = b
+	}
 }
 
 // Options returns the picker's options with defaults filled in.

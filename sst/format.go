@@ -22,9 +22,9 @@
 //	offset size field
 //	0      1    page type: 1 leaf, 2 node, 3 overflow, 4 bloom, 5 range-del
 //	            leaf, 6 metadata
-//	1      1    flags: 0x01 on every leaf page (type 1) of a version-2
-//	            file (the value field below carries two flag bits); 0 on
-//	            every other page and in version-1 files
+//	1      1    flags, on leaf pages (type 1) only: 0x01 the value field
+//	            carries two flags (version 2 and on), 0x02 compact keys
+//	            (version 3); 0 on every other page
 //	2      2    uint16 count: entries (leaf, node, range-del pages), payload
 //	            bytes (overflow, bloom pages), body bytes (metadata page)
 //	4      4    uint32 CRC32C (Castagnoli) of page[0:4], then page[8:P],
@@ -35,38 +35,49 @@
 //
 // # Leaf pages (types 1 and 5) and node pages (type 2)
 //
-//	+--------+-----------------------+-----------+-------------------------+
-//	| header | slot[0] .. slot[n-1]  | free, 0s  | entry[n-1] .. entry[0]  |
-//	+--------+-----------------------+-----------+-------------------------+
-//	  8 bytes  n uint16 offsets          entries are packed from the end of
-//	           of the entries, in key    the page backwards; slot i points at
-//	           order                     the i-th smallest entry
+//	+--------+----------------------+--------+-----------+-----------------------+
+//	| header | slot[0] .. slot[n-1] | prefix | free, 0s  | entry[n-1] .. entry[0]|
+//	+--------+----------------------+--------+-----------+-----------------------+
+//	  8 bytes  n uint16 offsets of    compact  entries are packed from the end
+//	           the entries, in key    leaves   of the page backwards; slot i
+//	           order                  only     points at the i-th smallest entry
 //
-//	leaf entry: uvarint keyLen | uvarint valueField | key | tail
-//	  valueField = valueLen<<2 | compressed<<1 | overflow   (flag 0x01 set)
-//	               valueLen<<1 | overflow                   (flags 0)
-//	  key  = encoded internal key: user key, then uint64 seqnum<<8|kind
-//	  tail = the stored value (overflow = 0), or uint32 first overflow page
-//	         (overflow = 1); the stored value then fills
-//	         ceil(valueLen/(P-8)) consecutive overflow pages, P-8 payload
-//	         bytes each but the last
-//	  valueLen is the stored length. When compressed = 1 the stored bytes
-//	  are one Snappy block (the block format of github.com/golang/snappy,
-//	  whose header gives the decoded length); the value is its decoding.
+//	prefix (compact leaves, flag 0x02): uint16 length p | p bytes, the user-key
+//	  prefix every entry of the page shares (the longest one, so a page of one
+//	  entry has its whole key there)
+//	compact leaf entry (version 3):
+//	  uvarint suffixLen | suffix | uvarint trailer | uvarint valueField | tail
+//	  suffix  = the user key past the page's prefix
+//	  trailer = seqnum<<8 | kind
+//	legacy leaf entry (versions 1 and 2, and every range-del page):
+//	  uvarint keyLen | uvarint valueField | key | tail
+//	  key     = encoded internal key: user key, then uint64 seqnum<<8|kind
+//	valueField = valueLen<<2 | compressed<<1 | overflow   (flag 0x01 set)
+//	             valueLen<<1 | overflow                   (no flags)
+//	tail = the stored value (overflow = 0), or uint32 first overflow page
+//	       (overflow = 1); the stored value then fills ceil(valueLen/(P-8))
+//	       consecutive overflow pages, P-8 payload bytes each but the last.
+//	       valueLen is the stored length. When compressed = 1 the stored
+//	       bytes are one Snappy block (the block format of
+//	       github.com/golang/snappy, whose header gives the decoded length);
+//	       the value is its decoding.
 //	node entry: uvarint keyLen | key | uint32 child page
 //	  key  = the encoded first internal key of the child (its separator)
 //
-// Entries in a page are strictly increasing in base.CompareInternal order.
-// A value is stored inline when the entry plus its slot takes at most
-// (P-8)/4 bytes, so a leaf always holds at least 4 entries; larger values go
-// to overflow pages, written as soon as the entry is added, just before the
-// leaf that references them. Writers compress a value only when that saves
-// an eighth of it (see Compression); the rules above count stored bytes.
-// Range-deletion pages hold entries whose key is (start, seqnum,
-// KindRangeDelete) and whose inline value is the exclusive end user key;
-// they carry no flags, so their value field is valueLen<<1 (never
-// overflowed or compressed). To find the leaf for a target key, a node
-// picks its last child whose separator is <= the target (child 0 if none).
+// Entries in a page are strictly increasing in base.CompareInternal order;
+// on a compact page the suffixes and trailers alone order them, and a
+// search holds the target against the prefix once. A value is stored
+// inline when the entry plus its slot, counted with its whole user key,
+// takes at most (P-10)/4 bytes, so a leaf always holds at least 4 entries;
+// larger values go to overflow pages, written as soon as the entry is
+// added, just before the leaf that references them. Writers compress a
+// value only when that saves an eighth of it (see Compression); the rules
+// above count stored bytes. Range-deletion pages hold entries whose key is
+// (start, seqnum, KindRangeDelete) and whose inline value is the exclusive
+// end user key; they carry no flags, so their entries are legacy ones with
+// value field valueLen<<1 (never overflowed or compressed). To find the
+// leaf for a target key, a node picks its last child whose separator is <=
+// the target (child 0 if none).
 //
 // # Overflow and Bloom pages (types 3 and 4)
 //
@@ -78,7 +89,7 @@
 //
 //	offset size field
 //	8      8    magic "STRATSST"
-//	16     4    format version: 2 (1 is read too; see Versions)
+//	16     4    format version: 3 (1 and 2 are read too; see Versions)
 //	20     4    page size P
 //	24     4    leaf page count L
 //	28     4    overflow page count O
@@ -108,12 +119,13 @@
 // A leaf of a 1024-byte-page file holding the single entry "a"#5,SET = "xy"
 // (too short to compress):
 //
-//	offset 0:    01 01 01 00 cc cc cc cc   type 1, flags 0x01, count 1, CRC32C
-//	offset 8:    f3 03                     slot 0 = 0x3f3 = 1011
-//	offset 10:   00 ... 00                 free space
-//	offset 1011: 09                        keyLen 9 ("a" + 8-byte trailer)
+//	offset 0:    01 03 01 00 cc cc cc cc   type 1, flags 0x03, count 1, CRC32C
+//	offset 8:    fa 03                     slot 0 = 0x3fa = 1018
+//	offset 10:   01 00 61                  prefix: length 1, "a"
+//	offset 13:   00 ... 00                 free space
+//	offset 1018: 00                        suffixLen 0 (the prefix is the key)
+//	             81 0a                     trailer 5<<8|1 = 0x501 as a uvarint
 //	             08                        valueLen 2 <<2 | 0 | 0 (inline)
-//	             61 01 05 00 00 00 00 00 00  "a", trailer 5<<8|1 = 0x501
 //	             78 79                     "xy"
 //
 // With Snappy, the 40-byte value "abcdefgh" repeated five times is stored
@@ -124,9 +136,11 @@
 // # Versions
 //
 // Version 1 files have no page flags and no compression; version 2 added
-// both. A reader accepts both: the flags byte of each leaf page says how
-// to read its value fields, and the metadata version says which flags a
-// page may carry.
+// the value field's compressed flag (leaf flag 0x01); version 3 added
+// compact keys (leaf flag 0x02): a prefix stored once per leaf, suffixes,
+// and uvarint trailers. A reader accepts all three: the flags byte of each
+// leaf page says how to read its entries, and the metadata version says
+// which flags a page may carry.
 //
 // # Constants that must never change
 //
@@ -165,8 +179,8 @@ const MaxValueSize = 256 << 20
 // most P/4-24 bytes, so a node entry with its slot (2-byte length, key,
 // 4-byte child, 2-byte slot) takes at most P/4-16 bytes and a node page holds
 // at least 4 separators (the tree needs 3 or more for a fan-out that keeps
-// it shallow); a leaf entry whose value overflowed takes at most P/4-11
-// bytes with its slot, under the (P-8)/4 bound that lets a leaf hold 4
+// it shallow); a leaf entry whose value overflowed takes at most P/4-9
+// bytes with its slot, under the (P-10)/4 bound that lets a leaf hold 4
 // entries; and the metadata page has room for both boundary keys.
 func MaxKeySize(pageSize int) int { return pageSize/4 - 32 }
 
@@ -175,7 +189,7 @@ const (
 	magic = "STRATSST"
 	// formatVersion is the version new files are written with; readers
 	// accept every version from minFormatVersion on.
-	formatVersion    = 2
+	formatVersion    = 3
 	minFormatVersion = 1
 
 	pageHeaderSize = 8
@@ -192,6 +206,11 @@ const (
 	// value field of its entries is valueLen<<2 | compressed<<1 | overflow.
 	// Version-1 pages have no flags: the field is valueLen<<1 | overflow.
 	leafFlagValueFlags byte = 0x01
+	// leafFlagCompactKeys, in byte 1 of a version-3 leaf page (set with
+	// leafFlagValueFlags), says the page stores the user-key prefix all its
+	// entries share once, after the slot array, and its entries hold the
+	// rest of the key and the trailer as a uvarint.
+	leafFlagCompactKeys byte = 0x02
 
 	// Metadata body offsets.
 	metaMagicOff     = 8
@@ -261,7 +280,7 @@ func sealPage(page []byte, typ byte, count int, pn uint32) {
 	page[0] = typ
 	page[1] = 0
 	if typ == pageTypeLeaf {
-		page[1] = leafFlagValueFlags
+		page[1] = leafFlagValueFlags | leafFlagCompactKeys
 	}
 	binary.LittleEndian.PutUint16(page[2:], uint16(count))
 	binary.LittleEndian.PutUint32(page[4:], pageChecksum(page, pn))
@@ -312,10 +331,6 @@ func checkPayloadPage(page []byte) error {
 	return nil
 }
 
-// maxInlineEntry is the largest leaf entry, slot included, that keeps its
-// value inline: (P-8)/4, so 4 always fit in a leaf.
-func maxInlineEntry(pageSize int) int { return (pageSize - pageHeaderSize) / 4 }
-
 // maxEncodedKey is the longest encoded internal key a page may hold.
 func maxEncodedKey(pageSize int) int { return MaxKeySize(pageSize) + base.TrailerLen }
 
@@ -327,23 +342,6 @@ func uvarintLen(v uint64) int {
 		n++
 	}
 	return n
-}
-
-// leafEntry is one decoded leaf entry. Its slices alias the page.
-type leafEntry struct {
-	key        []byte // encoded internal key, at least 8 bytes
-	value      []byte // the inline value as stored; nil when overflow
-	valueLen   int    // stored length (compressed length when compressed)
-	ovfPage    uint32 // first overflow page when overflow
-	overflow   bool
-	compressed bool // the stored value is a Snappy block
-}
-
-// valueFieldShift returns how many flag bits the value field of a leaf
-// page's entries carries: 2 on pages flagged leafFlagValueFlags, 1 on the
-// others (version-1 leaves and range-del pages).
-func valueFieldShift(page []byte) uint {
-	return 1 + uint(page[1]&leafFlagValueFlags)
 }
 
 // readUvarint decodes a uvarint at page[off:] that must be at most limit. It
@@ -373,62 +371,6 @@ func slotOffset(page []byte, i int) int {
 		return -1
 	}
 	return int(binary.LittleEndian.Uint16(page[s:]))
-}
-
-// decodeLeafEntry decodes the entry in slot i of a leaf or range-del page.
-// Every length and offset is checked against the page; ok is false for a
-// malformed entry. It never panics.
-func decodeLeafEntry(page []byte, i int) (e leafEntry, ok bool) {
-	off := slotOffset(page, i)
-	if off < pageHeaderSize {
-		return e, false
-	}
-	kl, off, ok := readUvarint(page, off, uint64(len(page)))
-	if !ok || kl < base.TrailerLen {
-		return e, false
-	}
-	shift := valueFieldShift(page)
-	vf, off, ok := readUvarint(page, off, MaxValueSize<<shift|(1<<shift-1))
-	if !ok {
-		return e, false
-	}
-	end := off + int(kl)
-	if end > len(page) {
-		return e, false
-	}
-	e.key = page[off:end:end]
-	e.valueLen = int(vf >> shift)
-	e.compressed = vf&2 != 0 && shift == 2
-	if vf&1 == 0 {
-		if e.valueLen > len(page)-end {
-			return e, false
-		}
-		e.value = page[end : end+e.valueLen : end+e.valueLen]
-		return e, true
-	}
-	if end+4 > len(page) {
-		return e, false
-	}
-	e.overflow = true
-	e.ovfPage = binary.LittleEndian.Uint32(page[end:])
-	return e, true
-}
-
-// leafKey returns the encoded key in slot i, or nil when it is malformed.
-func leafKey(page []byte, i int) []byte {
-	off := slotOffset(page, i)
-	if off < pageHeaderSize {
-		return nil
-	}
-	kl, off, ok := readUvarint(page, off, uint64(len(page)))
-	if !ok || kl < base.TrailerLen {
-		return nil
-	}
-	_, off, ok = readUvarint(page, off, MaxValueSize<<2|3)
-	if !ok || off+int(kl) > len(page) {
-		return nil
-	}
-	return page[off : off+int(kl) : off+int(kl)]
 }
 
 // decodeNodeEntry decodes the entry in slot i of a node page: the separator
@@ -491,62 +433,6 @@ func checkSlots(page []byte) (n int, err error) {
 		}
 	}
 	return n, nil
-}
-
-// checkLeafPage verifies the body of a leaf (typ 1) or range-del (typ 5)
-// page whose header was already checked: every entry decodes, keys are
-// strictly increasing, kinds fit the page type, and overflow references lie
-// in pages [1, ovfEnd).
-func checkLeafPage(page []byte, typ byte, ovfEnd uint32) error {
-	n, err := checkSlots(page)
-	if err != nil {
-		return err
-	}
-	maxKey := maxEncodedKey(len(page))
-	var prev []byte
-	for i := 0; i < n; i++ {
-		e, ok := decodeLeafEntry(page, i)
-		if !ok {
-			return fmt.Errorf("slot %d: malformed entry", i)
-		}
-		if len(e.key) > maxKey {
-			return fmt.Errorf("slot %d: key of %d bytes exceeds %d", i, len(e.key), maxKey)
-		}
-		ik, _ := base.DecodeInternalKey(e.key)
-		switch typ {
-		case pageTypeRangeDel:
-			if ik.Kind() != base.KindRangeDelete {
-				return fmt.Errorf("slot %d: kind %s in a range-del page", i, ik.Kind())
-			}
-			if e.overflow {
-				return fmt.Errorf("slot %d: overflowed range deletion", i)
-			}
-			if bytes.Compare(ik.UserKey, e.value) >= 0 {
-				return fmt.Errorf("slot %d: range deletion start is not before its end", i)
-			}
-		default:
-			if k := ik.Kind(); k != base.KindSet && k != base.KindDelete {
-				return fmt.Errorf("slot %d: kind %s in a leaf page", i, k)
-			}
-			if e.overflow {
-				np := payloadPages(uint64(e.valueLen), len(page))
-				if e.valueLen == 0 || e.ovfPage < 1 || uint64(e.ovfPage)+np > uint64(ovfEnd) {
-					return fmt.Errorf("slot %d: overflow value of %d bytes at page %d outside pages [1, %d)", i, e.valueLen, e.ovfPage, ovfEnd)
-				}
-			} else if e.compressed {
-				// The body is checked when the value is decoded; its
-				// header here, so a bad length fails at load.
-				if _, err := decompressedLen(e.value); err != nil {
-					return fmt.Errorf("slot %d: %w", i, err)
-				}
-			}
-		}
-		if prev != nil && compareEncodedKeys(prev, e.key) >= 0 {
-			return fmt.Errorf("slot %d: key not after slot %d", i, i-1)
-		}
-		prev = e.key
-	}
-	return nil
 }
 
 // checkNodePage verifies the body of a node page whose header was already

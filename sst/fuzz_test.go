@@ -48,6 +48,21 @@ func fuzzSeedFiles(tb testing.TB) [][]byte {
 	}
 	kvs = append(kvs, kv{ikey("z", 1, base.KindSet), repeated(3000, 1500, 9)})
 	write(WriterOptions{PageSize: 1024, Compression: SnappyCompression}, kvs, nil)
+	// Files of the earlier format versions (legacy leaf entries): the
+	// smallest SST of each golden database.
+	for _, v := range []string{"v1", "v2"} {
+		paths, _ := filepath.Glob(filepath.Join("..", "testdata", "golden", v, "db", "*.sst"))
+		var smallest []byte
+		for _, p := range paths {
+			if data, err := os.ReadFile(p); err == nil && (smallest == nil || len(data) < len(smallest)) {
+				smallest = data
+			}
+		}
+		if smallest == nil {
+			tb.Fatalf("no golden %s SST", v)
+		}
+		out = append(out, smallest)
+	}
 	return out
 }
 
@@ -203,21 +218,32 @@ func FuzzLeafPage(f *testing.F) {
 		// Unvalidated pages: the accessors must not panic.
 		for i := -1; i < 8; i++ {
 			decodeLeafEntry(page, i)
-			leafKey(page, i)
+			leafKeyAt(page, i)
+			userKeyAt(page, i, []byte("k"))
+			compareLeafKeyAt(page, i, base.MakeInternalKey([]byte("k"), 1, base.KindSet))
 		}
+		leafPrefix(page)
 		if err := checkLeafPage(page, typ, 1<<20); err != nil {
 			return
 		}
 		n := pageCount(page)
 		for i := 0; i < n; i++ {
 			e, ok := decodeLeafEntry(page, i)
-			if !ok || !bytes.Equal(leafKey(page, i), e.key) {
+			suffix, trailer, _, kok := leafKeyAt(page, i)
+			if !ok || !kok || !bytes.Equal(suffix, e.suffix) || trailer != e.trailer {
 				t.Fatalf("validated page: slot %d does not decode", i)
 			}
+			prefix, _ := leafPrefix(page)
 			if e.compressed && !e.overflow {
 				appendDecompressed(nil, e.value) // may fail, must not panic
 			}
-			target, _ := base.DecodeInternalKey(e.key)
+			target := base.InternalKey{UserKey: appendUserKey(nil, prefix, e.suffix), Trailer: e.trailer}
+			if !userKeyAt(page, i, target.UserKey) {
+				t.Fatalf("userKeyAt(%d) is false for its own key", i)
+			}
+			if c, _ := compareLeafKeyAt(page, i, target); c != 0 {
+				t.Fatalf("compareLeafKeyAt(%d) = %d for its own key", i, c)
+			}
 			if j := searchLeaf(page, n, target); j != i {
 				t.Fatalf("searchLeaf for slot %d's key = %d", i, j)
 			}

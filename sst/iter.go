@@ -24,17 +24,19 @@ const (
 // holds one frame however deep the tree, so many iterators over many runs
 // cannot exhaust a small pool.
 type iterLevel struct {
-	h    cache.Handle // the leaf's pin; zero at node levels
-	page []byte       // the leaf's bytes; nil at node levels
-	pn   uint32
-	n    int // entries in the page
-	idx  int // current slot
+	h      cache.Handle // the leaf's pin; zero at node levels
+	page   []byte       // the leaf's bytes; nil at node levels
+	prefix []byte       // the leaf's user-key prefix (compact pages)
+	pn     uint32
+	n      int // entries in the page
+	idx    int // current slot
 }
 
 // Iter is a B+Tree cursor over a file's point entries; it implements
 // base.InternalIterator. It remembers its path from the root down to the
-// current leaf and pins that leaf, so Key and an inline Value alias it; an
-// overflowed value is copied into a buffer the iterator reuses. An Iter is
+// current leaf and pins that leaf, so an uncompressed inline Value aliases
+// it; a key with a page prefix is assembled, and an overflowed or
+// compressed value decoded, into buffers the iterator reuses. An Iter is
 // not safe for concurrent use; Close it to unpin its pages.
 type Iter struct {
 	r *Reader
@@ -48,6 +50,7 @@ type Iter struct {
 	ent      leafEntry
 	val      []byte
 	valReady bool
+	kbuf     []byte // user key of the current entry of a compact leaf
 	ovf      []byte // reused buffer for overflowed values
 	dec      []byte // reused buffer for decompressed values
 	ra       window // pages the last readahead run covered
@@ -144,7 +147,8 @@ func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra 
 		lv := &it.path[l]
 		it.depth = l + 1
 		if l == it.height {
-			*lv = iterLevel{h: h, page: page, pn: pn, n: n}
+			prefix, _ := leafPrefix(page) // a loaded page was validated
+			*lv = iterLevel{h: h, page: page, prefix: prefix, pn: pn, n: n}
 			switch mode {
 			case modeFirst:
 				lv.idx = 0
@@ -198,7 +202,13 @@ func (it *Iter) settle() bool {
 		return it.fail(it.r.corrupt(lv.pn, fmt.Errorf("slot %d: malformed entry", lv.idx)))
 	}
 	it.ent = e
-	it.key, _ = base.DecodeInternalKey(e.key)
+	it.key.Trailer = e.trailer
+	if len(lv.prefix) == 0 {
+		it.key.UserKey = e.suffix
+	} else {
+		it.kbuf = appendUserKey(it.kbuf[:0], lv.prefix, e.suffix)
+		it.key.UserKey = it.kbuf
+	}
 	it.val = e.value
 	it.valReady = !e.overflow && !e.compressed
 	it.pos = posValid
@@ -370,8 +380,8 @@ func (it *Iter) prevLeaf(ra int) bool {
 // Valid reports whether the iterator is at an entry.
 func (it *Iter) Valid() bool { return it.pos == posValid }
 
-// Key returns the current key; it aliases the pinned leaf page and is valid
-// until the next positioning call or Close.
+// Key returns the current key; it aliases the pinned leaf page or the
+// iterator's buffer and is valid until the next positioning call or Close.
 func (it *Iter) Key() base.InternalKey { return it.key }
 
 // Value returns the current value, valid until the next positioning call or

@@ -256,10 +256,16 @@ func (r *Reader) check(buf []byte, pn uint32, typ byte) error {
 // allowedFlags returns the header flags a page of type typ may carry in
 // this file.
 func (r *Reader) allowedFlags(typ byte) byte {
-	if typ == pageTypeLeaf && r.meta.version >= 2 {
+	if typ != pageTypeLeaf {
+		return 0
+	}
+	switch r.meta.version {
+	case 1:
+		return 0
+	case 2:
 		return leafFlagValueFlags
 	}
-	return 0
+	return leafFlagValueFlags | leafFlagCompactKeys
 }
 
 // readPage returns page pn pinned, validated as type typ. The caller
@@ -322,7 +328,7 @@ func (r *Reader) readRangeDels() error {
 				h.Release()
 				return r.corrupt(pn, fmt.Errorf("slot %d: malformed entry", i))
 			}
-			ik, _ := base.DecodeInternalKey(e.key)
+			ik := base.InternalKey{UserKey: e.suffix, Trailer: e.trailer} // no prefix on range-del pages
 			if k := len(spans); k > 0 {
 				prev := arena[spans[k-1].s:spans[k-1].e]
 				c := bytes.Compare(prev, ik.UserKey)
@@ -469,22 +475,6 @@ func searchNode(page []byte, n int, target base.InternalKey, strict bool) int {
 	return max(lo-1, 0)
 }
 
-// searchLeaf returns the slot of the first entry of a leaf page that is >=
-// target, or n when there is none.
-func searchLeaf(page []byte, n int, target base.InternalKey) int {
-	lo, hi := 0, n
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		k := leafKey(page, mid)
-		if k != nil && compareEncoded(k, target) < 0 {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo
-}
-
 // nodeChild returns the child in slot i of node page pn, checked against
 // the section of its level.
 func (r *Reader) nodeChild(page []byte, pn uint32, i, level int) (uint32, error) {
@@ -570,12 +560,12 @@ func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base
 	i := searchLeaf(page, n, target)
 	if i < n {
 		if i > 0 {
-			present = userKeyIs(leafKey(page, i-1), ukey)
+			present = userKeyAt(page, i-1, ukey)
 		}
 	} else {
 		// Every entry of this leaf sorts before target; the answer, if
 		// any, is the first entry of the next leaf.
-		present = userKeyIs(leafKey(page, n-1), ukey)
+		present = userKeyAt(page, n-1, ukey)
 		h.Release()
 		if rightLevel < 0 {
 			return dst, 0, 0, false, present, nil
@@ -606,11 +596,6 @@ func (r *Reader) leftmostLeaf(pn uint32, level int) (cache.Handle, []byte, error
 	return r.readPage(pn, pageTypeLeaf)
 }
 
-// userKeyIs reports whether the encoded internal key enc has user key ukey.
-func userKeyIs(enc, ukey []byte) bool {
-	return len(enc) >= base.TrailerLen && bytes.Equal(enc[:len(enc)-base.TrailerLen], ukey)
-}
-
 // finishGet decodes the entry at slot i of the pinned leaf pn, which is the
 // first entry at or after the search target, and releases the leaf.
 func (r *Reader) finishGet(dst, ukey []byte, h cache.Handle, page []byte, pn uint32, i int, present bool) (value []byte, kind base.Kind, entrySeq base.SeqNum, found, _ bool, err error) {
@@ -619,11 +604,11 @@ func (r *Reader) finishGet(dst, ukey []byte, h cache.Handle, page []byte, pn uin
 		h.Release()
 		return dst, 0, 0, false, present, r.corrupt(pn, fmt.Errorf("slot %d: malformed entry", i))
 	}
-	ik, _ := base.DecodeInternalKey(e.key)
-	if !bytes.Equal(ik.UserKey, ukey) {
+	if !userKeyAt(page, i, ukey) {
 		h.Release()
 		return dst, 0, 0, false, present, nil
 	}
+	ik := base.InternalKey{Trailer: e.trailer}
 	kind, entrySeq = ik.Kind(), ik.SeqNum()
 	switch {
 	case !e.overflow && !e.compressed:
@@ -682,12 +667,12 @@ func (r *Reader) getByLeafSearch(dst, ukey []byte, seq base.SeqNum, target base.
 		if err != nil {
 			return dst, 0, 0, false, false, err
 		}
-		first, ok := base.DecodeInternalKey(leafKey(page, 0))
+		c, ok := compareLeafKeyAt(page, 0, target)
 		h.Release()
 		if !ok {
 			return dst, 0, 0, false, false, r.corrupt(uint32(1+mid), fmt.Errorf("slot 0: malformed key"))
 		}
-		if base.CompareInternal(first, target) > 0 {
+		if c > 0 {
 			hi = mid
 		} else {
 			lo = mid + 1
@@ -702,7 +687,7 @@ func (r *Reader) getByLeafSearch(dst, ukey []byte, seq base.SeqNum, target base.
 	n := pageCount(page)
 	i := searchLeaf(page, n, target)
 	if i > 0 && i <= n {
-		present = userKeyIs(leafKey(page, i-1), ukey)
+		present = userKeyAt(page, i-1, ukey)
 	}
 	if i == n {
 		h.Release()

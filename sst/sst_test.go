@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,7 +37,9 @@ func TestMaxKeySize(t *testing.T) {
 		if 4*node > p-pageHeaderSize {
 			t.Errorf("P=%d: 4 node entries of %d bytes do not fit", p, node)
 		}
-		leafOvf := uvarintLen(uint64(k)) + uvarintLen(MaxValueSize<<1|1) + k + 4 + slotSize
+		// A compact entry with the largest trailer and value field.
+		uk := MaxKeySize(p)
+		leafOvf := uvarintLen(uint64(uk)) + uk + uvarintLen(math.MaxUint64) + uvarintLen(MaxValueSize<<2|3) + 4 + slotSize
 		if leafOvf > maxInlineEntry(p) {
 			t.Errorf("P=%d: overflowed leaf entry of %d bytes exceeds %d", p, leafOvf, maxInlineEntry(p))
 		}
@@ -59,9 +62,9 @@ func TestLeafEntryExample(t *testing.T) {
 	if _, err := f.ReadAt(page, 1024); err != nil {
 		t.Fatal(err)
 	}
-	want := []byte{0x09, 0x08, 0x61, 0x01, 0x05, 0, 0, 0, 0, 0, 0, 0x78, 0x79}
-	if !bytes.Equal(page[:4], []byte{1, 1, 1, 0}) || !bytes.Equal(page[8:10], []byte{0xf3, 0x03}) || !bytes.Equal(page[1011:], want) {
-		t.Fatalf("leaf page differs from the documented example:\n% x\n% x", page[:10], page[1011:])
+	want := []byte{0x00, 0x81, 0x0a, 0x08, 0x78, 0x79}
+	if !bytes.Equal(page[:4], []byte{1, 3, 1, 0}) || !bytes.Equal(page[8:13], []byte{0xfa, 0x03, 0x01, 0x00, 'a'}) || !bytes.Equal(page[1018:], want) {
+		t.Fatalf("leaf page differs from the documented example:\n% x\n% x", page[:13], page[1018:])
 	}
 }
 
@@ -76,7 +79,7 @@ func TestCompressedEntryExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := raw[1024:2048]
-	want := []byte{0x09, 0x36, 0x61, 0x01, 0x05, 0, 0, 0, 0, 0, 0,
+	want := []byte{0x00, 0x81, 0x0a, 0x36,
 		0x28, 0x1c, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x7e, 0x08, 0x00}
 	if !bytes.Equal(page[1024-len(want):], want) {
 		t.Fatalf("compressed entry differs from the documented example:\n% x", page[1024-len(want):])

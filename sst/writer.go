@@ -137,8 +137,10 @@ type Writer struct {
 	nextPage uint32
 	scratch  []byte // one page, for overflow, Bloom and metadata pages
 
-	leaf      pageBuilder
-	leafFirst int // index in seps of the current leaf's separator, -1 if empty
+	leaf      leafBuilder
+	leafPage  []byte // the page the leaf is laid out in
+	leafFirst int    // index in seps of the current leaf's separator, -1 if empty
+	tail      [4]byte
 
 	// Separators of the finished leaves (and, in Finish, of each node
 	// level), their keys in arena.
@@ -178,8 +180,8 @@ func NewWriter(f vfs.File, opts WriterOptions) *Writer {
 	w.opts = opts.ensureDefaults()
 	w.pageSize = w.opts.PageSize
 	w.compress.kind = w.opts.Compression
-	w.leaf.buf = make([]byte, w.pageSize)
-	w.leaf.reset()
+	w.leaf.pageSize = w.pageSize
+	w.leafPage = make([]byte, w.pageSize)
 	w.leafFirst = -1
 	w.scratch = make([]byte, w.pageSize)
 	w.props.PageSize = w.pageSize
@@ -291,15 +293,17 @@ func (w *Writer) Add(key base.InternalKey, value []byte) error {
 	if compressed {
 		vf |= 2
 	}
-	klen := key.EncodedLen()
-	inline := uvarintLen(uint64(klen)) + uvarintLen(vf) + klen + len(value)
+	// Whether the value stays inline is decided on the entry's size with
+	// its whole user key, whatever prefix the page ends up with.
+	ukey := key.UserKey
+	inline := uvarintLen(uint64(len(ukey))) + len(ukey) + uvarintLen(key.Trailer) + uvarintLen(vf) + len(value)
 	overflow := inline+slotSize > maxInlineEntry(w.pageSize)
-	size := inline
+	tailLen := len(value)
 	if overflow {
 		vf |= 1
-		size = uvarintLen(uint64(klen)) + uvarintLen(vf) + klen + 4
+		tailLen = 4
 	}
-	if !w.leaf.fits(size) {
+	if w.leaf.n() > 0 && !w.leaf.fits(ukey, key.Trailer, vf, tailLen) {
 		if err := w.finishLeaf(); err != nil {
 			return err
 		}
@@ -313,21 +317,18 @@ func (w *Writer) Add(key base.InternalKey, value []byte) error {
 		}
 		w.ovfN += w.nextPage - before
 	}
-	if w.leaf.n == 0 {
+	if w.leaf.n() == 0 {
 		w.leafFirst = len(w.seps)
 		off := len(w.arena)
 		w.arena = key.AppendEncoded(w.arena)
-		w.seps = append(w.seps, sepRef{off: off, n: klen})
+		w.seps = append(w.seps, sepRef{off: off, n: key.EncodedLen()})
 	}
-	e := w.leaf.add(size)
-	i := binary.PutUvarint(e, uint64(klen))
-	i += binary.PutUvarint(e[i:], vf)
-	i += key.Encode(e[i:])
+	tail := value
 	if overflow {
-		binary.LittleEndian.PutUint32(e[i:], first)
-	} else {
-		copy(e[i:], value)
+		binary.LittleEndian.PutUint32(w.tail[:], first)
+		tail = w.tail[:]
 	}
+	w.leaf.add(ukey, key.Trailer, vf, tail)
 
 	w.lastKey = key.AppendEncoded(w.lastKey[:0])
 	if w.props.Entries == 0 {
@@ -340,10 +341,11 @@ func (w *Writer) Add(key base.InternalKey, value []byte) error {
 
 // finishLeaf writes the current leaf, if it holds entries.
 func (w *Writer) finishLeaf() error {
-	if w.leaf.n == 0 {
+	if w.leaf.n() == 0 {
 		return nil
 	}
-	pn, err := w.emitPage(w.leaf.buf, pageTypeLeaf, w.leaf.n)
+	w.leaf.build(w.leafPage)
+	pn, err := w.emitPage(w.leafPage, pageTypeLeaf, w.leaf.n())
 	if err != nil {
 		return err
 	}
@@ -392,7 +394,7 @@ func (w *Writer) EstimatedSize() int64 {
 		return 0
 	}
 	n := int64(w.nextPage) * int64(w.pageSize)
-	if w.leaf.n > 0 {
+	if w.leaf.n() > 0 {
 		n += int64(w.pageSize)
 	}
 	n += int64(w.rdBytes)
@@ -584,7 +586,8 @@ func (w *Writer) writeTree() (root uint32, height int, err error) {
 
 // release drops the writer's buffers.
 func (w *Writer) release() {
-	w.wbuf, w.scratch, w.leaf.buf = nil, nil, nil
+	w.wbuf, w.scratch, w.leafPage = nil, nil, nil
+	w.leaf = leafBuilder{}
 	w.arena, w.seps, w.lastKey = nil, nil, nil
 	w.rangeDel, w.rdArena = nil, nil
 	w.bloom = nil

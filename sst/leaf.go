@@ -1,0 +1,297 @@
+package sst
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+)
+
+// Leaf and range-del pages in their three encodings (see the package
+// comment): legacy entries (versions 1 and 2, and every range-del page)
+// hold the encoded internal key whole; compact entries (version-3 leaves,
+// flag leafFlagCompactKeys) hold the user key's suffix after a prefix the
+// page stores once, and the trailer as a uvarint.
+
+// maxInlineEntry is the largest leaf entry, slot included and counted with
+// its whole user key, that keeps its value inline: (P-10)/4, so that 4
+// always fit in a leaf, with the prefix field of a compact page.
+func maxInlineEntry(pageSize int) int { return (pageSize - pageHeaderSize - 2) / 4 }
+
+// leafEntry is one decoded leaf entry. Its slices alias the page.
+type leafEntry struct {
+	// suffix is the user key after the page's prefix (the whole user key
+	// on pages without one).
+	suffix     []byte
+	trailer    uint64 // seqnum<<8 | kind
+	value      []byte // the inline value as stored; nil when overflow
+	valueLen   int    // stored length (compressed length when compressed)
+	ovfPage    uint32 // first overflow page when overflow
+	overflow   bool
+	compressed bool // the stored value is a Snappy block
+}
+
+// kind returns the entry's kind.
+func (e *leafEntry) kind() base.Kind { return base.Kind(e.trailer & 0xff) }
+
+// compactKeys reports whether a leaf page uses compact entries.
+func compactKeys(page []byte) bool { return page[1]&leafFlagCompactKeys != 0 }
+
+// valueFieldShift returns how many flag bits the value field of a leaf
+// page's entries carries: 2 on pages flagged leafFlagValueFlags, 1 on the
+// others (version-1 leaves and range-del pages).
+func valueFieldShift(page []byte) uint {
+	return 1 + uint(page[1]&leafFlagValueFlags)
+}
+
+// leafPrefix returns the user-key prefix a compact page stores after its
+// slot array (nil on other pages); ok is false when it does not fit.
+func leafPrefix(page []byte) (prefix []byte, ok bool) {
+	if !compactKeys(page) {
+		return nil, true
+	}
+	lo := pageHeaderSize + slotSize*pageCount(page)
+	if lo+2 > len(page) {
+		return nil, false
+	}
+	n := int(binary.LittleEndian.Uint16(page[lo:]))
+	if n > len(page)-lo-2 {
+		return nil, false
+	}
+	return page[lo+2 : lo+2+n : lo+2+n], true
+}
+
+// leafKeyAt decodes the key of the entry in slot i: the suffix and the
+// trailer. ok is false when it is malformed. It reads no further than the
+// key, for binary search.
+func leafKeyAt(page []byte, i int) (suffix []byte, trailer uint64, next int, ok bool) {
+	off := slotOffset(page, i)
+	if off < pageHeaderSize {
+		return nil, 0, 0, false
+	}
+	if compactKeys(page) {
+		sl, off, ok := readUvarint(page, off, uint64(len(page)))
+		if !ok || int(sl) > len(page)-off {
+			return nil, 0, 0, false
+		}
+		end := off + int(sl)
+		trailer, next, ok := readUvarint(page, end, math.MaxUint64)
+		if !ok {
+			return nil, 0, 0, false
+		}
+		return page[off:end:end], trailer, next, true
+	}
+	kl, off, ok := readUvarint(page, off, uint64(len(page)))
+	if !ok || kl < base.TrailerLen {
+		return nil, 0, 0, false
+	}
+	// The value field comes before the key in legacy entries.
+	shift := valueFieldShift(page)
+	_, off, ok = readUvarint(page, off, MaxValueSize<<shift|(1<<shift-1))
+	if !ok || int(kl) > len(page)-off {
+		return nil, 0, 0, false
+	}
+	end := off + int(kl)
+	k := end - base.TrailerLen
+	return page[off:k:k], binary.LittleEndian.Uint64(page[k:]), end, true
+}
+
+// decodeLeafEntry decodes the entry in slot i of a leaf or range-del page.
+// Every length and offset is checked against the page; ok is false for a
+// malformed entry. It never panics.
+func decodeLeafEntry(page []byte, i int) (e leafEntry, ok bool) {
+	var end int
+	if compactKeys(page) {
+		var off int
+		e.suffix, e.trailer, off, ok = leafKeyAt(page, i)
+		if !ok {
+			return e, false
+		}
+		var vf uint64
+		vf, end, ok = readUvarint(page, off, MaxValueSize<<2|3)
+		if !ok {
+			return e, false
+		}
+		e.valueLen, e.compressed, e.overflow = int(vf>>2), vf&2 != 0, vf&1 != 0
+	} else {
+		off := slotOffset(page, i)
+		if off < pageHeaderSize {
+			return e, false
+		}
+		kl, off, ok := readUvarint(page, off, uint64(len(page)))
+		if !ok || kl < base.TrailerLen {
+			return e, false
+		}
+		shift := valueFieldShift(page)
+		vf, off, ok := readUvarint(page, off, MaxValueSize<<shift|(1<<shift-1))
+		if !ok || int(kl) > len(page)-off {
+			return e, false
+		}
+		end = off + int(kl)
+		k := end - base.TrailerLen
+		e.suffix, e.trailer = page[off:k:k], binary.LittleEndian.Uint64(page[k:])
+		e.valueLen, e.overflow = int(vf>>shift), vf&1 != 0
+		e.compressed = shift == 2 && vf&2 != 0
+	}
+	if !e.overflow {
+		if e.valueLen > len(page)-end {
+			return e, false
+		}
+		e.value = page[end : end+e.valueLen : end+e.valueLen]
+		return e, true
+	}
+	if end+4 > len(page) {
+		return e, false
+	}
+	e.ovfPage = binary.LittleEndian.Uint32(page[end:])
+	return e, true
+}
+
+// compareKeyParts compares the key (suffix, trailer) with (tsuf, ttrailer)
+// in base.CompareInternal order: suffix ascending, then trailer
+// descending.
+func compareKeyParts(suffix []byte, trailer uint64, tsuf []byte, ttrailer uint64) int {
+	if c := bytes.Compare(suffix, tsuf); c != 0 {
+		return c
+	}
+	switch {
+	case trailer > ttrailer:
+		return -1
+	case trailer < ttrailer:
+		return 1
+	}
+	return 0
+}
+
+// searchLeaf returns the slot of the first entry of a leaf page that is >=
+// target, or n when there is none. On a compact page the target is held
+// against the page's prefix once; only suffixes are compared after that.
+func searchLeaf(page []byte, n int, target base.InternalKey) int {
+	tsuf := target.UserKey
+	if prefix, _ := leafPrefix(page); len(prefix) > 0 {
+		m := min(len(prefix), len(tsuf))
+		switch c := bytes.Compare(tsuf[:m], prefix[:m]); {
+		case c < 0, c == 0 && len(tsuf) < len(prefix):
+			return 0 // target sorts before every key of the page
+		case c > 0:
+			return n // after every key
+		}
+		tsuf = tsuf[len(prefix):]
+	}
+	lo, hi := 0, n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		suffix, trailer, _, ok := leafKeyAt(page, mid)
+		if ok && compareKeyParts(suffix, trailer, tsuf, target.Trailer) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// compareLeafKeyAt compares the key of the entry in slot i with target in
+// base.CompareInternal order; ok is false when the entry is malformed.
+func compareLeafKeyAt(page []byte, i int, target base.InternalKey) (c int, ok bool) {
+	suffix, trailer, _, ok := leafKeyAt(page, i)
+	if !ok {
+		return 0, false
+	}
+	prefix, _ := leafPrefix(page)
+	m := min(len(prefix), len(target.UserKey))
+	if c := bytes.Compare(prefix[:m], target.UserKey[:m]); c != 0 {
+		return c, true
+	}
+	if len(target.UserKey) < len(prefix) {
+		return 1, true
+	}
+	return compareKeyParts(suffix, trailer, target.UserKey[len(prefix):], target.Trailer), true
+}
+
+// userKeyAt reports whether the entry in slot i has user key ukey.
+func userKeyAt(page []byte, i int, ukey []byte) bool {
+	suffix, _, _, ok := leafKeyAt(page, i)
+	if !ok {
+		return false
+	}
+	prefix, _ := leafPrefix(page)
+	return len(ukey) == len(prefix)+len(suffix) && bytes.HasPrefix(ukey, prefix) && bytes.Equal(ukey[len(prefix):], suffix)
+}
+
+// appendUserKey appends the user key of an entry of page (prefix, then
+// suffix) to dst.
+func appendUserKey(dst, prefix, suffix []byte) []byte {
+	return append(append(dst, prefix...), suffix...)
+}
+
+// checkLeafPage verifies the body of a leaf (typ 1) or range-del (typ 5)
+// page whose header was already checked: the prefix fits, every entry
+// decodes, keys are strictly increasing and within the size limit, kinds
+// fit the page type, and overflow references lie in pages [1, ovfEnd).
+func checkLeafPage(page []byte, typ byte, ovfEnd uint32) error {
+	n, err := checkSlots(page)
+	if err != nil {
+		return err
+	}
+	prefix, ok := leafPrefix(page)
+	if !ok {
+		return fmt.Errorf("key prefix overruns the page")
+	}
+	if lo := pageHeaderSize + slotSize*n; compactKeys(page) {
+		// Entries start past the prefix field.
+		for i := 0; i < n; i++ {
+			if off := slotOffset(page, i); off < lo+2+len(prefix) {
+				return fmt.Errorf("slot %d: offset %d inside the key prefix", i, off)
+			}
+		}
+	}
+	maxKey := MaxKeySize(len(page))
+	var prevSuffix []byte
+	var prevTrailer uint64
+	for i := 0; i < n; i++ {
+		e, ok := decodeLeafEntry(page, i)
+		if !ok {
+			return fmt.Errorf("slot %d: malformed entry", i)
+		}
+		if len(prefix)+len(e.suffix) > maxKey {
+			return fmt.Errorf("slot %d: key of %d bytes exceeds %d", i, len(prefix)+len(e.suffix), maxKey)
+		}
+		switch typ {
+		case pageTypeRangeDel:
+			if e.kind() != base.KindRangeDelete {
+				return fmt.Errorf("slot %d: kind %s in a range-del page", i, e.kind())
+			}
+			if e.overflow {
+				return fmt.Errorf("slot %d: overflowed range deletion", i)
+			}
+			if bytes.Compare(e.suffix, e.value) >= 0 {
+				return fmt.Errorf("slot %d: range deletion start is not before its end", i)
+			}
+		default:
+			if k := e.kind(); k != base.KindSet && k != base.KindDelete {
+				return fmt.Errorf("slot %d: kind %s in a leaf page", i, k)
+			}
+			if e.overflow {
+				np := payloadPages(uint64(e.valueLen), len(page))
+				if e.valueLen == 0 || e.ovfPage < 1 || uint64(e.ovfPage)+np > uint64(ovfEnd) {
+					return fmt.Errorf("slot %d: overflow value of %d bytes at page %d outside pages [1, %d)", i, e.valueLen, e.ovfPage, ovfEnd)
+				}
+			} else if e.compressed {
+				// The body is checked when the value is decoded; its
+				// header here, so a bad length fails at load.
+				if _, err := decompressedLen(e.value); err != nil {
+					return fmt.Errorf("slot %d: %w", i, err)
+				}
+			}
+		}
+		// Every key of the page shares the prefix: suffixes order them.
+		if i > 0 && compareKeyParts(prevSuffix, prevTrailer, e.suffix, e.trailer) >= 0 {
+			return fmt.Errorf("slot %d: key not after slot %d", i, i-1)
+		}
+		prevSuffix, prevTrailer = e.suffix, e.trailer
+	}
+	return nil
+}
