@@ -113,6 +113,8 @@ type DB struct {
 
 	// bgWG counts the background goroutines.
 	bgWG sync.WaitGroup
+	// reads is the readers' account of extra runs (readmerge.go); atomic.
+	reads readDebt
 	// picker chooses merges; used only by the compaction goroutine.
 	picker     *lsm.Picker
 	pickerOpts lsm.PickerOptions
@@ -134,6 +136,7 @@ type dbStats struct {
 	compactionRetries         uint64
 	bytesFlushed              uint64
 	memBytesFlushed           uint64 // memtable bytes those flushes wrote out
+	readMerges                uint64 // merges readers paid for (readmerge.go)
 	compactBytesIn            uint64
 	compactBytesOut           uint64
 	stallTime                 time.Duration

@@ -145,6 +145,16 @@ func (d *DB) compactLoop() {
 				d.bgCond.Broadcast()
 				continue
 			}
+			if c := d.readMergeLocked(); c != nil {
+				d.compacting = true
+				err := d.compactLocked(c)
+				d.compacting = false
+				if err != nil && !errors.Is(err, cache.ErrAllPinned) {
+					d.setBackgroundErrorLocked(err)
+				}
+				d.bgCond.Broadcast()
+				continue
+			}
 		}
 		d.bgCond.Wait()
 	}

@@ -26,15 +26,17 @@ type IterOptions struct {
 //	for it.Next() { use(it.Key(), it.Value()) }
 //	if err := it.Close(); err != nil { ... }
 type Iterator struct {
-	rs    *readState
-	seq   base.SeqNum
-	lower []byte
-	upper []byte
-	mi    *merge.Iterator
-	valid bool
-	dir   int // +1 forward, -1 reverse, 0 unpositioned
-	key   []byte
-	value []byte // aliases mi in forward mode, valBuf in reverse
+	d      *DB
+	excess int // runs beyond one per level, charged per positioning
+	rs     *readState
+	seq    base.SeqNum
+	lower  []byte
+	upper  []byte
+	mi     *merge.Iterator
+	valid  bool
+	dir    int // +1 forward, -1 reverse, 0 unpositioned
+	key    []byte
+	value  []byte // aliases mi in forward mode, valBuf in reverse
 	// tombs holds the range tombstones visible to the iterator.
 	tombs  *rangedel.Set
 	valBuf []byte
@@ -59,7 +61,7 @@ func (d *DB) NewIter(o *IterOptions) *Iterator {
 }
 
 func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator {
-	it := &Iterator{rs: rs, seq: seq}
+	it := &Iterator{d: d, excess: excessRuns(rs.v), rs: rs, seq: seq}
 	if o != nil {
 		// Copy the bounds, keeping nil (unbounded) apart from empty.
 		if o.LowerBound != nil {
@@ -110,6 +112,7 @@ func (it *Iterator) First() bool {
 		return false
 	}
 	it.dir = 1
+	it.d.noteExcessRuns(it.excess)
 	if it.lower != nil {
 		it.mi.SeekGE(it.lower)
 	} else {
@@ -124,6 +127,7 @@ func (it *Iterator) Last() bool {
 		return false
 	}
 	it.dir = -1
+	it.d.noteExcessRuns(it.excess)
 	if it.upper != nil {
 		it.mi.SeekLT(it.upper)
 	} else {
@@ -141,6 +145,7 @@ func (it *Iterator) SeekGE(key []byte) bool {
 		key = it.lower
 	}
 	it.dir = 1
+	it.d.noteExcessRuns(it.excess)
 	it.mi.SeekGE(key)
 	return it.findNext()
 }
@@ -155,6 +160,7 @@ func (it *Iterator) SeekLT(key []byte) bool {
 		key = it.upper
 	}
 	it.dir = -1
+	it.d.noteExcessRuns(it.excess)
 	it.mi.SeekLT(key)
 	return it.findPrev()
 }

@@ -44,6 +44,10 @@ type Metrics struct {
 	ReadAmplification int
 	// TrivialMoves counts merges that moved a file down without rewriting.
 	TrivialMoves uint64
+	// ReadMerges counts merges that folded overlapping runs because
+	// iterators had paid for them (see Options and the README's tree
+	// section), among Compactions.
+	ReadMerges uint64
 	// WriteSlowdowns counts writes delayed because level 0 was deep.
 	WriteSlowdowns uint64
 	// BloomChecks, BloomNegatives and BloomFalsePositives count SST filter
@@ -103,6 +107,7 @@ func (d *DB) Metrics() Metrics {
 	m.WriteStalls = s.stalls
 	m.WriteStallTime = s.stallTime
 	m.TrivialMoves = s.trivialMoves
+	m.ReadMerges = s.readMerges
 	m.WriteSlowdowns = s.slowdowns
 	m.DirectIOFiles, m.DirectIOFallbacks = d.tables.directFiles.Load(), d.tables.directFallbacks.Load()
 	fs := d.tables.filterStats()
@@ -125,8 +130,8 @@ func (m Metrics) String() string {
 		fmt.Fprintf(&b, "%5d %5d %6d %11d %11d %11.1f\n", l, lm.Runs, lm.Files, lm.Bytes, lm.Entries, lm.BloomBitsPerKey)
 	}
 	fmt.Fprintf(&b, "memtable %d bytes, %d immutable\n", m.MemtableBytes, m.ImmutableMemtables)
-	fmt.Fprintf(&b, "flushes %d (%d bytes), compactions %d (%d trivial moves; %d bytes in, %d out)\n",
-		m.Flushes, m.BytesFlushed, m.Compactions, m.TrivialMoves, m.CompactionBytesIn, m.CompactionBytesOut)
+	fmt.Fprintf(&b, "flushes %d (%d bytes), compactions %d (%d trivial moves, %d for reads; %d bytes in, %d out)\n",
+		m.Flushes, m.BytesFlushed, m.Compactions, m.TrivialMoves, m.ReadMerges, m.CompactionBytesIn, m.CompactionBytesOut)
 	fmt.Fprintf(&b, "read amplification %d runs; bloom %d bytes, %d probes, %d negative, %d false positive\n",
 		m.ReadAmplification, m.BloomBytes, m.BloomChecks, m.BloomNegatives, m.BloomFalsePositives)
 	fmt.Fprintf(&b, "user bytes %d, WAL bytes %d, write amplification %.2f\n", m.UserBytes, m.WALBytes, m.WriteAmplification)

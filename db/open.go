@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -38,6 +39,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		maxKeySize: sst.MaxKeySize(o.PageSize),
 	}
 	d.bgCond = sync.NewCond(&d.mu)
+	d.reads.wake.Store(math.MaxInt64) // armed by the merge goroutine
 	d.pickerOpts = lsm.PickerOptions{
 		SizeRatio:       o.SizeRatio,
 		RunsPerLevel:    o.RunsPerLevel,

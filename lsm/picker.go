@@ -445,6 +445,49 @@ func mergeInPlace(v *Version, level int, why string) *Compaction {
 	return c
 }
 
+// PickForReads returns a merge that lowers the number of sorted runs a read
+// visits, or nil when no merge can: when level 0 holds at most one run over
+// an otherwise empty tree and every deeper level holds at most one run. It
+// is for a tree that needs no merge by its shape but whose readers pay for
+// its overlapping runs (lazy leveling and tiering leave up to K runs per
+// level by design). Level 0's runs merge with every run of the shallowest
+// non-empty level below into one new run there; with level 0 empty, the
+// shallowest level holding several runs merges them in place. The output
+// may leave its level over capacity, which Pick then handles as usual.
+func (p *Picker) PickForReads(v *Version) *Compaction {
+	if v == nil {
+		return nil
+	}
+	if n0 := v.NumRuns(0); n0 > 0 {
+		target := 0
+		for l := 1; l < NumLevels && target == 0; l++ {
+			if v.NumRuns(l) > 0 {
+				target = l
+			}
+		}
+		if target == 0 {
+			if n0 == 1 {
+				return nil
+			}
+			target = 1
+		}
+		c := &Compaction{OutputLevel: target, Reason: fmt.Sprintf("reads: L0 %d runs and L%d %d runs into one L%d run", n0, target, v.NumRuns(target), target)}
+		for _, l := range []int{0, target} {
+			for _, r := range v.Levels[l] {
+				c.Inputs = append(c.Inputs, CompactionInput{Level: l, RunID: r.ID, Files: r.Files})
+			}
+		}
+		c.Bottommost = bottommost(v, c)
+		return c
+	}
+	for l := 1; l < NumLevels; l++ {
+		if n := v.NumRuns(l); n > 1 {
+			return mergeInPlace(v, l, fmt.Sprintf("reads: L%d %d runs merged in place", l, n))
+		}
+	}
+	return nil
+}
+
 // PickManual returns a merge of every file whose range overlaps [start, end]
 // (nil bounds are unbounded) together with, transitively, every file whose
 // range overlaps those, written to the deepest non-empty level D (at least

@@ -826,3 +826,73 @@ func TestPickerSimulation(t *testing.T) {
 		}
 	})
 }
+
+func TestPickForReads(t *testing.T) {
+	for _, tc := range []struct {
+		name, tree, want string
+	}{{
+		name: "level 0 and level 1 runs fold into one level-1 run",
+		tree: `
+			L0 r9: a-c/10
+			L0 r8: b-d/10
+			L1 r7: a-m/10
+			L1 r6: c-z/10
+			L2 r3: a-k/10 l-z/10`,
+		want: "L0 r9 {a-c} + L0 r8 {b-d} + L1 r7 {a-m} + L1 r6 {c-z} => L1 new run",
+	}, {
+		name: "level 0 over a leveled level 1 takes the whole run",
+		tree: `
+			L0 r9: a-c/10
+			L1 r7: a-m/10 n-z/10`,
+		want: "L0 r9 {a-c} + L1 r7 {a-m n-z} => L1 new run bottommost",
+	}, {
+		name: "level 0 folds into the shallowest non-empty level",
+		tree: `
+			L0 r9: a-c/10
+			L2 r7: a-m/10 n-z/10
+			L3 r3: a-z/10`,
+		want: "L0 r9 {a-c} + L2 r7 {a-m n-z} => L2 new run",
+	}, {
+		name: "level 0 runs alone fold into level 1",
+		tree: `
+			L0 r9: a-c/10
+			L0 r8: a-c/10`,
+		want: "L0 r9 {a-c} + L0 r8 {a-c} => L1 new run bottommost",
+	}, {
+		name: "one level-0 run alone: nothing to fold",
+		tree: `L0 r9: a-c/10`,
+		want: "nil",
+	}, {
+		name: "without level 0, the shallowest level with runs to fold",
+		tree: `
+			L1 r7: a-m/10
+			L2 r6: a-z/10
+			L2 r5: c-d/10
+			L3 r3: a-z/10
+			L3 r2: a-z/10`,
+		want: "L2 r6 {a-z} + L2 r5 {c-d} => L2 new run",
+	}, {
+		name: "the last level folds in place, bottommost",
+		tree: `
+			L1 r7: a-m/10
+			L2 r6: a-z/10
+			L2 r5: c-d/10`,
+		want: "L2 r6 {a-z} + L2 r5 {c-d} => L2 new run bottommost",
+	}, {
+		name: "one run per level: nothing to fold",
+		tree: `
+			L1 r7: a-m/10
+			L2 r6: a-z/10`,
+		want: "nil",
+	}, {
+		name: "empty tree",
+		want: "nil",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := buildVersion(t, tc.tree)
+			if got := describe(NewPicker(lazy).PickForReads(v)); got != tc.want {
+				t.Errorf("PickForReads:\n got  %s\n want %s", got, tc.want)
+			}
+		})
+	}
+}

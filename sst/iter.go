@@ -197,11 +197,10 @@ func (it *Iter) nodeChildAt(l int) (uint32, error) {
 // settle decodes the entry the leaf level points at.
 func (it *Iter) settle() bool {
 	lv := &it.path[it.height]
-	e, ok := decodeLeafEntry(lv.page, lv.idx)
-	if !ok {
+	e := &it.ent
+	if !e.decode(lv.page, lv.idx) {
 		return it.fail(it.r.corrupt(lv.pn, fmt.Errorf("slot %d: malformed entry", lv.idx)))
 	}
-	it.ent = e
 	it.key.Trailer = e.trailer
 	if len(lv.prefix) == 0 {
 		it.key.UserKey = e.suffix

@@ -241,7 +241,7 @@ func (r *Reader) check(buf []byte, pn uint32, typ byte) error {
 	var err error
 	switch typ {
 	case pageTypeLeaf, pageTypeRangeDel:
-		err = checkLeafPage(buf, typ, r.meta.leafEnd())
+		err = checkLoadedLeaf(buf, typ, r.meta.leafEnd())
 	case pageTypeNode:
 		err = checkNodePage(buf, r.meta.totalPages)
 	case pageTypeOverflow, pageTypeBloom:

@@ -12,20 +12,23 @@ import (
 // order by child index, so callers should pass children newest first.
 type Iterator struct {
 	children []base.InternalIterator
-	heap     []int // indexes into children, a min-heap forward or max-heap in reverse
-	reverse  bool
-	err      error
+	// keys[i] is children[i].Key() while child i is in the heap, read
+	// again only when that child moves: comparisons then cost no
+	// interface calls.
+	keys    []base.InternalKey
+	heap    []int // indexes into children, a min-heap forward or max-heap in reverse
+	reverse bool
+	err     error
 }
 
 // NewIterator returns a merging iterator over children. It takes ownership:
 // Close closes them all.
 func NewIterator(children ...base.InternalIterator) *Iterator {
-	return &Iterator{children: children, heap: make([]int, 0, len(children))}
+	return &Iterator{children: children, keys: make([]base.InternalKey, len(children)), heap: make([]int, 0, len(children))}
 }
 
 func (m *Iterator) less(i, j int) bool {
-	a, b := m.children[m.heap[i]], m.children[m.heap[j]]
-	c := base.CompareInternal(a.Key(), b.Key())
+	c := base.CompareInternal(m.keys[m.heap[i]], m.keys[m.heap[j]])
 	if c == 0 {
 		return m.heap[i] < m.heap[j]
 	}
@@ -73,6 +76,7 @@ func (m *Iterator) rebuild(reverse bool) bool {
 	for i, c := range m.children {
 		if c.Valid() {
 			m.heap = append(m.heap, i)
+			m.keys[i] = c.Key()
 		} else if err := c.Error(); err != nil && m.err == nil {
 			m.err = err
 		}
@@ -149,6 +153,7 @@ func (m *Iterator) Prev() bool {
 // valid.
 func (m *Iterator) step(ok bool) {
 	if ok {
+		m.keys[m.heap[0]] = m.children[m.heap[0]].Key()
 		m.down(0)
 		return
 	}
@@ -206,7 +211,7 @@ func (m *Iterator) switchDirection(reverse bool) {
 func (m *Iterator) Valid() bool { return len(m.heap) > 0 }
 
 // Key returns the current key.
-func (m *Iterator) Key() base.InternalKey { return m.children[m.heap[0]].Key() }
+func (m *Iterator) Key() base.InternalKey { return m.keys[m.heap[0]] }
 
 // Value returns the current value.
 func (m *Iterator) Value() []byte { return m.children[m.heap[0]].Value() }
