@@ -107,3 +107,32 @@ func TestWriterRejectsUnknownCompression(t *testing.T) {
 		t.Fatal("Compression 9 accepted")
 	}
 }
+
+// TestLeafKindChecked: without -tags invariants leaves are not walked when
+// loaded, so the accessors check each entry's kind themselves: a resealed
+// leaf whose entry claims a range-deletion kind is a corruption error for
+// Get and for an iterator, not a value.
+func TestLeafKindChecked(t *testing.T) {
+	const P = 1024
+	f, _ := writeMem(t, WriterOptions{PageSize: P, FileName: corruptName}, []kv{{ikey("a", 5, base.KindSet), []byte("xy")}})
+	leaf := f.data[P : 2*P]
+	if !bytes.Equal(leaf[1018:], []byte{0x00, 0x81, 0x0a, 0x08, 'x', 'y'}) {
+		t.Fatalf("unexpected leaf layout % x", leaf[1018:])
+	}
+	leaf[1019] = 0x82 // trailer 5<<8 | KindRangeDelete
+	resealAll(f.data, P)
+	pool := cache.New(cache.Options{Capacity: 64 * P, PageSize: P})
+	r, err := Open(f, ReaderOptions{Cache: pool, FileNum: 77, FileName: corruptName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, _, _, _, err := r.Get(nil, []byte("a"), base.MaxSeqNum); !isCorruption(err, corruptName) {
+		t.Fatalf("Get: %v, want a corruption error", err)
+	}
+	it := r.NewIter()
+	if it.First() || !isCorruption(it.Error(), corruptName) {
+		t.Fatalf("First: valid %v, err %v; want a corruption error", it.Valid(), it.Error())
+	}
+	it.Close()
+}

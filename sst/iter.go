@@ -198,7 +198,7 @@ func (it *Iter) nodeChildAt(l int) (uint32, error) {
 func (it *Iter) settle() bool {
 	lv := &it.path[it.height]
 	e := &it.ent
-	if !e.decode(lv.page, lv.idx) {
+	if !e.decode(lv.page, lv.idx) || !e.pointKind() {
 		return it.fail(it.r.corrupt(lv.pn, fmt.Errorf("slot %d: malformed entry", lv.idx)))
 	}
 	it.key.Trailer = e.trailer

@@ -600,7 +600,7 @@ func (r *Reader) leftmostLeaf(pn uint32, level int) (cache.Handle, []byte, error
 // first entry at or after the search target, and releases the leaf.
 func (r *Reader) finishGet(dst, ukey []byte, h cache.Handle, page []byte, pn uint32, i int, present bool) (value []byte, kind base.Kind, entrySeq base.SeqNum, found, _ bool, err error) {
 	e, ok := decodeLeafEntry(page, i)
-	if !ok {
+	if !ok || !e.pointKind() {
 		h.Release()
 		return dst, 0, 0, false, present, r.corrupt(pn, fmt.Errorf("slot %d: malformed entry", i))
 	}
