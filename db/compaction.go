@@ -94,7 +94,13 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRea
 	out.frags = ci.OutputRangeDels()
 	out.bloomBits = d.bloomBitsForLevel(c.OutputLevel)
 	for ci.Next() {
-		if err := out.add(ci.Key(), ci.Value(), false); err != nil {
+		var err error
+		if block, ok := ci.StoredValue(); ok {
+			err = out.addCompressed(ci.Key(), block)
+		} else {
+			err = out.add(ci.Key(), ci.Value(), false)
+		}
+		if err != nil {
 			out.abort()
 			return nil, 0, fmt.Errorf("compaction: %w", err)
 		}

@@ -104,6 +104,9 @@ type DB struct {
 	bgCond *sync.Cond
 	// bgRunning is true while the background goroutine works on a job.
 	flushing, compacting bool
+	// compactingLevel0 is set while level0Loop merges; level0Merging while
+	// any merge that needs level 0 to itself runs (see writesLevel0).
+	compactingLevel0, level0Merging bool
 	// stats counts work for Metrics.
 	stats dbStats
 

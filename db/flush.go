@@ -92,7 +92,10 @@ func (d *DB) flushLoop() {
 }
 
 // compactLoop runs merges, automatic ones as the picker chooses them and
-// manual ones that Compact asks for, until Close.
+// manual ones that Compact asks for, until Close. Merges of level 0 that
+// read level 0 alone run on level0Loop instead, so a long merge deeper in
+// the tree does not leave level 0 to pile up (and writers to slow down)
+// behind it.
 func (d *DB) compactLoop() {
 	defer d.bgWG.Done()
 	d.mu.Lock()
@@ -105,7 +108,7 @@ func (d *DB) compactLoop() {
 			d.manualReqs = nil
 			return
 		}
-		if len(d.manualReqs) > 0 {
+		if len(d.manualReqs) > 0 && !d.level0Merging {
 			req := d.manualReqs[0]
 			d.manualReqs = d.manualReqs[1:]
 			var err error
@@ -113,51 +116,92 @@ func (d *DB) compactLoop() {
 				err = d.bgErr
 			} else if c := d.picker.PickManual(d.version, req.start, req.end); c != nil {
 				c.Reason = "manual"
-				d.compacting = true
-				err = d.compactLocked(c)
-				d.compacting = false
-				if err != nil && !errors.Is(err, cache.ErrAllPinned) {
-					// A pool exhausted by readers leaves the tree unchanged
-					// and is only reported to the caller.
-					d.setBackgroundErrorLocked(err)
-				}
+				// A manual merge may read level 0 or write a new run to
+				// level 1: it holds level 0 for its whole length.
+				err = d.runMergeLocked(c, &d.compacting, true)
 			}
 			req.done <- err
 			d.bgCond.Broadcast()
 			continue
 		}
-		if d.bgErr == nil {
+		if d.bgErr == nil && len(d.manualReqs) == 0 {
 			d.picker.SetBaseLevelSize(d.baseLevelSizeLocked())
-			if c := d.picker.Pick(d.version); c != nil {
-				d.compacting = true
-				err := d.compactLocked(c)
-				d.compacting = false
-				if errors.Is(err, cache.ErrAllPinned) {
-					// Readers hold every frame of the buffer pool: the merge
-					// left the tree as it was, so back off and try again.
-					d.stats.compactionRetries++
-					d.mu.Unlock()
-					time.Sleep(50 * time.Millisecond)
-					d.mu.Lock()
-				} else if err != nil {
-					d.setBackgroundErrorLocked(err)
-				}
-				d.bgCond.Broadcast()
-				continue
+			// Leave level 0 to level0Loop when it is merging or would.
+			skip0 := d.level0Merging || d.picker.PickLevel0(d.version) != nil
+			var c *lsm.Compaction
+			if skip0 {
+				c = d.picker.PickBelowLevel0(d.version)
+			} else {
+				c = d.picker.Pick(d.version)
 			}
-			if c := d.readMergeLocked(); c != nil {
-				d.compacting = true
-				err := d.compactLocked(c)
-				d.compacting = false
-				if err != nil && !errors.Is(err, cache.ErrAllPinned) {
-					d.setBackgroundErrorLocked(err)
-				}
+			if c == nil {
+				c = d.readMergeLocked(skip0)
+			}
+			if c != nil {
+				d.runMergeLocked(c, &d.compacting, writesLevel0(c))
 				d.bgCond.Broadcast()
 				continue
 			}
 		}
 		d.bgCond.Wait()
 	}
+}
+
+// level0Loop runs the merges lsm.Picker.PickLevel0 finds, beside
+// compactLoop's, until Close.
+func (d *DB) level0Loop() {
+	defer d.bgWG.Done()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for !d.closed {
+		if d.bgErr == nil && !d.level0Merging {
+			if c := d.picker.PickLevel0(d.version); c != nil {
+				d.runMergeLocked(c, &d.compactingLevel0, true)
+				d.bgCond.Broadcast()
+				continue
+			}
+		}
+		d.bgCond.Wait()
+	}
+}
+
+// writesLevel0 reports whether merge c needs level 0 to itself: it reads
+// level 0, or it writes a new run to level 1, which must sort behind any
+// run a level-0 merge adds there meanwhile.
+func writesLevel0(c *lsm.Compaction) bool {
+	for _, in := range c.Inputs {
+		if in.Level == 0 {
+			return true
+		}
+	}
+	return c.OutputLevel <= 1 && c.OutputRunID == 0
+}
+
+// runMergeLocked runs merge c with *busy set for its length, and with
+// d.level0Merging set too when holdLevel0. A merge that found the buffer
+// pool exhausted by readers left the tree as it was: it is retried after a
+// pause. Any other error stops background work. d.mu is held.
+func (d *DB) runMergeLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) error {
+	*busy = true
+	if holdLevel0 {
+		d.level0Merging = true
+	}
+	err := d.compactLocked(c)
+	*busy = false
+	if holdLevel0 {
+		d.level0Merging = false
+	}
+	switch {
+	case errors.Is(err, cache.ErrAllPinned):
+		// Readers hold every frame of the buffer pool: back off.
+		d.stats.compactionRetries++
+		d.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		d.mu.Lock()
+	case err != nil:
+		d.setBackgroundErrorLocked(err)
+	}
+	return err
 }
 
 func (d *DB) setBackgroundErrorLocked(err error) {
@@ -382,6 +426,24 @@ func newRunWriter(d *DB, target int64, split bool) *runWriter {
 }
 
 func (r *runWriter) add(key base.InternalKey, value []byte, _ bool) error {
+	if err := r.prepare(key); err != nil {
+		return err
+	}
+	return r.w.Add(key, value)
+}
+
+// addCompressed is add for a value held as a compressed block (see
+// sst.Writer.AddCompressed).
+func (r *runWriter) addCompressed(key base.InternalKey, block []byte) error {
+	if err := r.prepare(key); err != nil {
+		return err
+	}
+	return r.w.AddCompressed(key, block)
+}
+
+// prepare makes the file key goes to the open one: it finishes the current
+// file past the target size (at a user-key boundary) and starts the next.
+func (r *runWriter) prepare(key base.InternalKey) error {
 	if r.w != nil && r.split && r.w.EstimatedSize() >= r.target && !bytes.Equal(key.UserKey, r.lastKey) {
 		if err := r.finishFile(key.UserKey); err != nil {
 			return err
@@ -393,7 +455,7 @@ func (r *runWriter) add(key base.InternalKey, value []byte, _ bool) error {
 		}
 	}
 	r.lastKey = append(r.lastKey[:0], key.UserKey...)
-	return r.w.Add(key, value)
+	return nil
 }
 
 func (r *runWriter) startFile() error {

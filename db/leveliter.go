@@ -132,6 +132,9 @@ func (it *runIter) Valid() bool {
 
 func (it *runIter) Key() base.InternalKey { return it.iter.Key() }
 func (it *runIter) Value() []byte         { return it.iter.Value() }
+
+// StoredValue forwards to the current file's iterator.
+func (it *runIter) StoredValue() ([]byte, bool) { return it.iter.StoredValue() }
 func (it *runIter) Error() error          { return it.err }
 
 func (it *runIter) Close() error {

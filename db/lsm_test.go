@@ -14,7 +14,7 @@ import (
 func (d *DB) waitIdle() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for d.bgErr == nil && (len(d.imms) > 0 || d.flushing || d.compacting || d.picker.Pick(d.version) != nil) {
+	for d.bgErr == nil && (len(d.imms) > 0 || d.flushing || d.compacting || d.compactingLevel0 || d.picker.Pick(d.version) != nil) {
 		d.bgCond.Wait()
 	}
 }

@@ -85,9 +85,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.Close()
 		return nil, err
 	}
-	d.bgWG.Add(2)
+	d.bgWG.Add(3)
 	go d.flushLoop()
 	go d.compactLoop()
+	go d.level0Loop()
 	d.mu.Lock()
 	d.maybeScheduleBackgroundLocked()
 	d.mu.Unlock()

@@ -66,9 +66,10 @@ func (d *DB) noteExcessRuns(n int) {
 }
 
 // readMergeLocked returns the fold the readers have paid for, or nil; when
-// there is a fold to wait for, it arms the readers' wake-up. d.mu is held.
-func (d *DB) readMergeLocked() *lsm.Compaction {
-	c := d.picker.PickForReads(d.version)
+// there is a fold to wait for, it arms the readers' wake-up. With skip0 it
+// leaves level 0 alone (level0Loop has it). d.mu is held.
+func (d *DB) readMergeLocked(skip0 bool) *lsm.Compaction {
+	c := d.picker.PickForReads(d.version, skip0)
 	if c == nil {
 		d.reads.wake.Store(math.MaxInt64)
 		return nil

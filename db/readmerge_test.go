@@ -36,7 +36,7 @@ func TestReadsFoldOverlappingRuns(t *testing.T) {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			d.mu.Lock()
-			busy := d.compacting || len(d.imms) > 0 || d.picker.Pick(d.version) != nil
+			busy := d.compacting || d.compactingLevel0 || len(d.imms) > 0 || d.picker.Pick(d.version) != nil
 			d.mu.Unlock()
 			if !busy {
 				return

@@ -155,5 +155,14 @@ func (c *CompactionIter) Key() base.InternalKey {
 // Value returns the current entry's value.
 func (c *CompactionIter) Value() []byte { return c.in.Value() }
 
+// StoredValue returns the current value as its file stores it, compressed,
+// when the input can say (see base.StoredValuer); ok false otherwise.
+func (c *CompactionIter) StoredValue() ([]byte, bool) {
+	if sv, ok := c.in.(base.StoredValuer); ok {
+		return sv.StoredValue()
+	}
+	return nil, false
+}
+
 // Error returns the input's error.
 func (c *CompactionIter) Error() error { return c.in.Error() }

@@ -28,7 +28,8 @@ import (
 // A due level i >= 1 is merged as follows:
 //
 //   - The last level, due only for its run count, merges all its runs in
-//     place into one new run: more data below it would only grow the tree.
+//     place into one run, which keeps the newest input run's id: more data
+//     below it would only grow the tree.
 //   - The deepest possible level (NumLevels-1) also merges in place, since
 //     the tree cannot grow; holding a single run, it is left alone.
 //   - Otherwise level i moves into level i+1 (growing the tree when i is the
@@ -241,6 +242,8 @@ func NewPicker(o PickerOptions) *Picker {
 // current one). Calls must not overlap Pick or PickManual; the database
 // makes them from the goroutine that picks.
 func (p *Picker) SetBaseLevelSize(b uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if b > 0 {
 		p.opts.BaseLevelSize = b
 	}
@@ -305,7 +308,42 @@ func (p *Picker) due(v *Version, last, level int) (overRuns, overSize bool) {
 // the due levels, the one with the highest score (the shallower on a tie).
 // A partial merge advances the level's compaction pointer, so callers
 // should run what Pick returns.
-func (p *Picker) Pick(v *Version) *Compaction {
+func (p *Picker) Pick(v *Version) *Compaction { return p.pick(v, 0) }
+
+// PickBelowLevel0 is Pick for a caller that leaves level 0 to another
+// goroutine: it never returns a merge that reads level 0.
+func (p *Picker) PickBelowLevel0(v *Version) *Compaction { return p.pick(v, 1) }
+
+// PickLevel0 returns the merge of level 0 into level 1 when level 0 is due
+// and that merge reads level 0 alone: level 1 then takes the output as a
+// new run (its run limit is above 1), so the merge touches no file that a
+// merge from level 1 down may read or write, and the database runs it on
+// its own goroutine beside those. It returns nil otherwise, including when
+// level 1 must stay one run and so is among the inputs.
+func (p *Picker) PickLevel0(v *Version) *Compaction {
+	if v == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	last := v.DeepestNonEmpty()
+	if overRuns, _ := p.due(v, last, 0); !overRuns {
+		return nil
+	}
+	c := p.pickLevel(v, last, 0, true, false)
+	for _, in := range c.Inputs {
+		if in.Level != 0 {
+			return nil
+		}
+	}
+	if c.OutputRunID != 0 {
+		return nil
+	}
+	return c
+}
+
+// pick is Pick over the levels from minLevel down.
+func (p *Picker) pick(v *Version, minLevel int) *Compaction {
 	if v == nil {
 		return nil
 	}
@@ -318,7 +356,7 @@ func (p *Picker) Pick(v *Version) *Compaction {
 		overRuns, overSize bool
 	}
 	var cands []candidate
-	for l := range NumLevels {
+	for l := minLevel; l < NumLevels; l++ {
 		overRuns, overSize := p.due(v, last, l)
 		if overRuns || overSize {
 			cands = append(cands, candidate{l, p.score(v, last, l), overRuns, overSize})
@@ -431,13 +469,17 @@ func (p *Picker) nextFile(level int, r *Run) *File {
 	return f
 }
 
-// mergeInPlace returns the merge of all of level's runs into one new run at
+// mergeInPlace returns the merge of all of level's runs into one run at
 // level, or nil if it holds fewer than two runs.
 func mergeInPlace(v *Version, level int, why string) *Compaction {
 	if v.NumRuns(level) < 2 {
 		return nil
 	}
-	c := &Compaction{OutputLevel: level, Reason: why}
+	// The output takes the place, and the id, of the newest input run
+	// (whose files are all inputs): a run that reaches the level while the
+	// merge runs (a level-0 merge on its own goroutine) holds newer data
+	// and has a larger id, and must keep sorting first.
+	c := &Compaction{OutputLevel: level, OutputRunID: v.Levels[level][0].ID, Reason: why}
 	for _, r := range v.Levels[level] {
 		c.Inputs = append(c.Inputs, CompactionInput{Level: level, RunID: r.ID, Files: r.Files})
 	}
@@ -454,11 +496,14 @@ func mergeInPlace(v *Version, level int, why string) *Compaction {
 // non-empty level below into one new run there; with level 0 empty, the
 // shallowest level holding several runs merges them in place. The output
 // may leave its level over capacity, which Pick then handles as usual.
-func (p *Picker) PickForReads(v *Version) *Compaction {
+//
+// With skipLevel0 it leaves level 0 out, for a caller that has another
+// goroutine merging it.
+func (p *Picker) PickForReads(v *Version, skipLevel0 bool) *Compaction {
 	if v == nil {
 		return nil
 	}
-	if n0 := v.NumRuns(0); n0 > 0 {
+	if n0 := v.NumRuns(0); n0 > 0 && !skipLevel0 {
 		target := 0
 		for l := 1; l < NumLevels && target == 0; l++ {
 			if v.NumRuns(l) > 0 {

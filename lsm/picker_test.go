@@ -184,7 +184,7 @@ func TestPick(t *testing.T) {
 			L0 r9: a-b/10
 			L1 r6: c-d/10
 			L1 r5: a-d/10`,
-		want: "L1 r6 {c-d} + L1 r5 {a-d} => L1 new run bottommost",
+		want: "L1 r6 {c-d} + L1 r5 {a-d} => L1 r6 bottommost",
 	}, {
 		name: "leveling: the last level holding too many runs merges in place",
 		opts: leveling,
@@ -192,7 +192,7 @@ func TestPick(t *testing.T) {
 			L1 r7: a-b/10
 			L2 r6: c-d/10
 			L2 r5: a-d/10`,
-		want: "L2 r6 {c-d} + L2 r5 {a-d} => L2 new run bottommost",
+		want: "L2 r6 {c-d} + L2 r5 {a-d} => L2 r6 bottommost",
 	}, {
 		name: "leveling: the higher score wins",
 		opts: leveling,
@@ -237,7 +237,7 @@ func TestPick(t *testing.T) {
 			L1 r7: c-d/10
 			L1 r6: a-d/10
 			L1 r5: e-f/10`,
-		want: "L1 r8 {a-b} + L1 r7 {c-d} + L1 r6 {a-d} + L1 r5 {e-f} => L1 new run bottommost",
+		want: "L1 r8 {a-b} + L1 r7 {c-d} + L1 r6 {a-d} + L1 r5 {e-f} => L1 r8 bottommost",
 	}, {
 		name: "tiering: a full level above the last is merged down whole",
 		opts: tiering,
@@ -870,14 +870,14 @@ func TestPickForReads(t *testing.T) {
 			L2 r5: c-d/10
 			L3 r3: a-z/10
 			L3 r2: a-z/10`,
-		want: "L2 r6 {a-z} + L2 r5 {c-d} => L2 new run",
+		want: "L2 r6 {a-z} + L2 r5 {c-d} => L2 r6",
 	}, {
 		name: "the last level folds in place, bottommost",
 		tree: `
 			L1 r7: a-m/10
 			L2 r6: a-z/10
 			L2 r5: c-d/10`,
-		want: "L2 r6 {a-z} + L2 r5 {c-d} => L2 new run bottommost",
+		want: "L2 r6 {a-z} + L2 r5 {c-d} => L2 r6 bottommost",
 	}, {
 		name: "one run per level: nothing to fold",
 		tree: `
@@ -890,7 +890,7 @@ func TestPickForReads(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := buildVersion(t, tc.tree)
-			if got := describe(NewPicker(lazy).PickForReads(v)); got != tc.want {
+			if got := describe(NewPicker(lazy).PickForReads(v, false)); got != tc.want {
 				t.Errorf("PickForReads:\n got  %s\n want %s", got, tc.want)
 			}
 		})

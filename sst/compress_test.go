@@ -136,3 +136,61 @@ func TestLeafKindChecked(t *testing.T) {
 	}
 	it.Close()
 }
+
+// TestCopyCompressedValues: a merge copies compressed values between files
+// with StoredValue and AddCompressed. Into a Snappy writer the copy is the
+// same file byte for byte; into a writer without compression the values
+// are decoded; either way every entry reads back.
+func TestCopyCompressedValues(t *testing.T) {
+	kvs := compressionEntries(3000, true)
+	kvs = append(kvs, kv{ikey("zz", 1, base.KindSet), pattern(50, 1)}) // stored plain
+	src, _ := writeMem(t, WriterOptions{PageSize: 4096, Compression: SnappyCompression}, kvs)
+	pool := cache.New(cache.Options{Capacity: 1 << 20, PageSize: 4096})
+	r, err := Open(src, ReaderOptions{Cache: pool, FileNum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, comp := range []Compression{SnappyCompression, NoCompression} {
+		dst := &memFile{}
+		w := NewWriter(dst, WriterOptions{PageSize: 4096, Compression: comp})
+		it := r.NewIter()
+		copied := 0
+		for ok := it.First(); ok; ok = it.Next() {
+			if block, ok := it.StoredValue(); ok {
+				err = w.AddCompressed(it.Key(), block)
+				copied++
+			} else {
+				err = w.Add(it.Key(), it.Value())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		if copied != 3000 {
+			t.Fatalf("%v: %d values came out as stored blocks, want 3000", comp, copied)
+		}
+		if comp == SnappyCompression && !bytes.Equal(dst.data, src.data) {
+			t.Fatalf("copy through AddCompressed differs from the original")
+		}
+		r2, err := Open(dst, ReaderOptions{Cache: pool, FileNum: base.FileNum(10 + comp)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkAll(r2, kvs); err != nil {
+			t.Fatalf("%v: %v", comp, err)
+		}
+		r2.Close()
+	}
+	w := NewWriter(&memFile{}, WriterOptions{Compression: SnappyCompression})
+	if err := w.AddCompressed(ikey("a", 1, base.KindSet), []byte{0xff, 0xff, 0xff, 0xff, 0x7f}); err == nil {
+		t.Fatal("AddCompressed accepted a block decoding past the size limit")
+	}
+	w.Abort()
+}

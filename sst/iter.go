@@ -418,6 +418,18 @@ func (it *Iter) Value() []byte {
 	return it.val
 }
 
+// StoredValue returns the current value as the file stores it when that is
+// a compressed block held inline: the block (aliasing the pinned leaf,
+// valid until the next positioning call) and true. For any other value it
+// returns nil and false, and the caller uses Value. Merges pass such
+// blocks to Writer.AddCompressed.
+func (it *Iter) StoredValue() ([]byte, bool) {
+	if it.pos != posValid || !it.ent.compressed || it.ent.overflow {
+		return nil, false
+	}
+	return it.ent.value, true
+}
+
 // Error returns the first error the iterator met.
 func (it *Iter) Error() error { return it.err }
 

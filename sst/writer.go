@@ -267,6 +267,31 @@ func (w *Writer) noteSeq(s base.SeqNum) {
 // may be at most MaxKeySize(PageSize) bytes, the value at most MaxValueSize
 // bytes (empty or nil is fine). Neither is retained after Add returns.
 func (w *Writer) Add(key base.InternalKey, value []byte) error {
+	return w.add(key, value, false)
+}
+
+// AddCompressed is Add for a value already compressed the way this
+// writer's Compression stores it: block is a Snappy block, as an Iter's
+// StoredValue returns it, and is stored as it is. A merge copies values
+// between files this way without decoding and encoding them again. Without
+// SnappyCompression the block is decoded and the value stored plain.
+func (w *Writer) AddCompressed(key base.InternalKey, block []byte) error {
+	if w.compress.kind != SnappyCompression {
+		v, err := appendDecompressed(w.compress.buf[:0], block)
+		if err != nil {
+			return fmt.Errorf("sst: %s: AddCompressed of key %s: %w", w.opts.FileName, key, err)
+		}
+		w.compress.buf = v[:0]
+		return w.add(key, v, false)
+	}
+	if _, err := decompressedLen(block); err != nil {
+		return fmt.Errorf("sst: %s: AddCompressed of key %s: %w", w.opts.FileName, key, err)
+	}
+	return w.add(key, block, true)
+}
+
+// add is Add; with compressed, value is a Snappy block to store as it is.
+func (w *Writer) add(key base.InternalKey, value []byte, compressed bool) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -288,7 +313,9 @@ func (w *Writer) Add(key base.InternalKey, value []byte) error {
 	}
 
 	// The value field: stored length << 2 | compressed << 1 | overflow.
-	value, compressed := w.compress.compress(value)
+	if !compressed {
+		value, compressed = w.compress.compress(value)
+	}
 	vf := uint64(len(value)) << 2
 	if compressed {
 		vf |= 2

@@ -31,3 +31,11 @@ type InternalIterator interface {
 	// Close releases the iterator's resources and returns Error().
 	Close() error
 }
+
+// StoredValuer is implemented by iterators that can hand out the current
+// value as their file stores it, compressed, so a merge can copy it without
+// decoding it (see sst.Iter.StoredValue). ok is false when the value is not
+// available that way; the caller then uses Value.
+type StoredValuer interface {
+	StoredValue() (block []byte, ok bool)
+}

@@ -216,6 +216,15 @@ func (m *Iterator) Key() base.InternalKey { return m.keys[m.heap[0]] }
 // Value returns the current value.
 func (m *Iterator) Value() []byte { return m.children[m.heap[0]].Value() }
 
+// StoredValue forwards to the current child when it is a
+// base.StoredValuer.
+func (m *Iterator) StoredValue() ([]byte, bool) {
+	if sv, ok := m.children[m.heap[0]].(base.StoredValuer); ok {
+		return sv.StoredValue()
+	}
+	return nil, false
+}
+
 // Error returns the first error of any child.
 func (m *Iterator) Error() error { return m.err }
 
