@@ -135,7 +135,7 @@ func (it *runIter) Value() []byte         { return it.iter.Value() }
 
 // StoredValue forwards to the current file's iterator.
 func (it *runIter) StoredValue() ([]byte, bool) { return it.iter.StoredValue() }
-func (it *runIter) Error() error          { return it.err }
+func (it *runIter) Error() error                { return it.err }
 
 func (it *runIter) Close() error {
 	if it.iter != nil {
