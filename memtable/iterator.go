@@ -2,6 +2,7 @@ package memtable
 
 import (
 	"slices"
+	"sync"
 
 	"github.com/google/btree"
 
@@ -44,12 +45,22 @@ type iter struct {
 	// collect appends to buf; a method value bound once in newIter, so
 	// refills do not allocate a closure.
 	collect func(entry) bool
+	// bufs takes buf back at Close (the memtable's pool), through bufp.
+	bufs *sync.Pool
+	bufp *[]entry
 }
 
 var _ base.InternalIterator = (*iter)(nil)
 
-func newIter(t *btree.BTreeG[entry]) *iter {
-	it := &iter{tree: t, buf: make([]entry, 0, batchSize)}
+func newIter(t *btree.BTreeG[entry], bufs *sync.Pool) *iter {
+	it := &iter{tree: t, bufs: bufs}
+	if b, ok := bufs.Get().(*[]entry); ok {
+		it.bufp = b
+	} else {
+		b := make([]entry, 0, batchSize)
+		it.bufp = &b
+	}
+	it.buf = (*it.bufp)[:0]
 	it.collect = it.collectEntry
 	return it
 }
@@ -190,6 +201,18 @@ func (it *iter) Error() error { return nil }
 // closed iterator return false.
 func (it *iter) Close() error {
 	it.tree = nil
+	if it.bufp != nil {
+		// Clear the entries so the pool keeps no arena memory alive; keep
+		// the larger of the two backing arrays (buf may have grown).
+		b := it.buf
+		if cap(*it.bufp) > cap(b) {
+			b = *it.bufp
+		}
+		clear(b[:cap(b)])
+		*it.bufp = b[:0]
+		it.bufs.Put(it.bufp)
+		it.bufp = nil
+	}
 	it.buf = nil
 	it.valid = false
 	return nil

@@ -162,6 +162,10 @@ type Memtable struct {
 	// touches it.
 	arena arena
 
+	// iterBufs recycles the refill buffers of closed iterators (*[]entry),
+	// so that an iterator per seek allocates little.
+	iterBufs sync.Pool
+
 	// Counters readable without the lock.
 	size       atomic.Int64 // ApproximateSize
 	nPoints    atomic.Int64 // point entries in points
@@ -262,7 +266,8 @@ func (m *Memtable) NewIter() base.InternalIterator {
 	m.mu.Lock()
 	t := m.points.Clone()
 	m.mu.Unlock()
-	return newIter(t)
+	it := newIter(t, &m.iterBufs)
+	return it
 }
 
 // HasRangeDels reports, without locking, whether any range tombstone has

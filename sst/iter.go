@@ -41,7 +41,9 @@ type iterLevel struct {
 type Iter struct {
 	r *Reader
 	// path[0] is the root, path[height] the leaf; depth levels are pinned.
-	path   [maxHeight + 1]iterLevel
+	// It is pathBuf for trees of up to len(pathBuf) levels.
+	path    []iterLevel
+	pathBuf [4]iterLevel
 	depth  int
 	height int
 	pos    iterPos
@@ -68,6 +70,11 @@ var _ base.InternalIterator = (*Iter)(nil)
 // NewIter returns an unpositioned iterator over the file's point entries.
 func (r *Reader) NewIter() *Iter {
 	it := &Iter{r: r, height: r.meta.height}
+	if n := it.height + 1; n <= len(it.pathBuf) {
+		it.path = it.pathBuf[:n]
+	} else {
+		it.path = make([]iterLevel, n)
+	}
 	if r.closed.Load() {
 		it.err = base.ErrClosed
 	}
