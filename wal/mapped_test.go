@@ -173,3 +173,44 @@ func TestMappedWriterBreaksWhenGrowingFails(t *testing.T) {
 		t.Fatalf("after failure: err %v torn %v, %d records", err, r.TornTail(), len(got))
 	}
 }
+
+// TestMappedWriterPrefaultsAhead: on disk the helper keeps the faulted-in
+// pages ahead of the records, and its zeros never reach the log: every
+// record reads back and the closed file ends with the last one.
+func TestMappedWriterPrefaultsAhead(t *testing.T) {
+	fs := vfs.Default()
+	path := filepath.Join(t.TempDir(), "000001.log")
+	f, err := fs.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewMappedWriter(f)
+	if !w.Mapped() {
+		t.Skip("the filesystem under TempDir cannot map the log")
+	}
+	rec := bytes.Repeat([]byte("r"), 120)
+	n, ahead := 0, 0
+	for w.Size() < 3*mapWindow/2 {
+		if err := w.WriteRecord(rec); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if w.pfNext > w.winPos {
+			ahead++
+		}
+	}
+	if ahead < n*9/10 {
+		t.Fatalf("prefaulted pages were ahead of the records after %d of %d records", ahead, n)
+	}
+	size := w.Size()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, got := replay(t, fs, path)
+	if len(got) != n {
+		t.Fatalf("replayed %d records, wrote %d", len(got), n)
+	}
+	if got, err := fs.Stat(path); err != nil || got != size {
+		t.Fatalf("closed log is %d bytes (err %v), records end at %d", got, err, size)
+	}
+}

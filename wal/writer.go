@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/vfs"
@@ -24,6 +25,19 @@ var ErrRecordTooLarge = errors.New("wal: record too large")
 // one fallocate, mmap and munmap per MiB of log instead of a write call per
 // record. It is a multiple of every page size Linux uses.
 const mapWindow = 1 << 20
+
+// Prefaulting a mapped log. The first store into each page of a fresh
+// mapping takes a page fault (4-5 µs on ext4: about 150 ns of every
+// unsynced 140-byte put). A helper goroutine takes them instead: it stores
+// a zero into each page of a chunk of the window ahead of the records,
+// which are zeros there already, keeping prefaultLead bytes ahead. The
+// records never enter the chunk the helper is working on: the writer waits
+// for it first. madvise(MADV_POPULATE_WRITE) would do the same in one call
+// but measured three times slower per page here.
+const (
+	prefaultChunk = 64 << 10
+	prefaultLead  = 256 << 10
+)
 
 // Writer appends records to a file. Records are buffered; Flush hands them
 // to the file and Sync makes them durable. A Writer from NewMappedWriter
@@ -52,6 +66,14 @@ type Writer struct {
 	win    []byte
 	winOff int64
 	winPos int
+
+	// Prefaulting (mapped mode): the helper goroutine works on
+	// win[pfFrom:pfNext] while pfBusy and sends on pfDone when done; the
+	// pages below pfNext are faulted in or being faulted.
+	pfFrom, pfNext int
+	pfBusy         bool
+	pfDone         chan struct{}
+	pageSize       int
 }
 
 // NewWriter returns a Writer appending at f's current offset (offset 0 for
@@ -71,6 +93,8 @@ func NewMappedWriter(f vfs.File) *Writer {
 	w := &Writer{f: f}
 	if m, ok := f.(vfs.Mappable); ok {
 		w.m = m
+		w.pfDone = make(chan struct{}, 1)
+		w.pageSize = os.Getpagesize()
 		if err := w.nextWindow(); err == nil {
 			return w
 		}
@@ -194,11 +218,45 @@ func (w *Writer) store(p []byte) error {
 				return err
 			}
 		}
+		if w.pfBusy && w.winPos+len(p) > w.pfFrom {
+			w.waitPrefault() // never store beside the helper
+		}
 		n := copy(w.win[w.winPos:], p)
 		w.winPos += n
 		p = p[n:]
 	}
+	if !w.pfBusy && w.pfNext < len(w.win) && w.winPos+prefaultLead > w.pfNext {
+		w.prefaultNext()
+	}
 	return nil
+}
+
+// prefaultNext hands the helper the next chunk of the window, starting at
+// the first page past the records.
+func (w *Writer) prefaultNext() {
+	from := max(w.pfNext, (w.winPos+w.pageSize-1)/w.pageSize*w.pageSize)
+	to := min(from+prefaultChunk, len(w.win))
+	if from >= to {
+		w.pfNext = len(w.win)
+		return
+	}
+	chunk, step := w.win[from:to], w.pageSize
+	w.pfFrom, w.pfNext, w.pfBusy = from, to, true
+	go func() {
+		for i := 0; i < len(chunk); i += step {
+			chunk[i] = 0 // the page is all zeros: the store only faults it in
+		}
+		w.pfDone <- struct{}{}
+	}()
+}
+
+// waitPrefault waits for the helper's chunk, before a store reaches it or
+// the window is unmapped.
+func (w *Writer) waitPrefault() {
+	if w.pfBusy {
+		<-w.pfDone
+		w.pfBusy = false
+	}
 }
 
 // nextWindow unmaps the current window and allocates and maps the next one,
@@ -206,6 +264,7 @@ func (w *Writer) store(p []byte) error {
 func (w *Writer) nextWindow() error {
 	off := w.winOff + int64(len(w.win))
 	if w.win != nil {
+		w.waitPrefault()
 		if err := w.m.Unmap(w.win); err != nil {
 			w.err = fmt.Errorf("wal: %w", err)
 			return w.err
@@ -223,12 +282,14 @@ func (w *Writer) nextWindow() error {
 		return w.err
 	}
 	w.win, w.winOff, w.winPos = win, off, 0
+	w.pfFrom, w.pfNext = 0, 0
 	return nil
 }
 
 // unmapAndTrim releases the mapping and cuts the file's unused zeros.
 func (w *Writer) unmapAndTrim() error {
 	if w.win != nil {
+		w.waitPrefault()
 		if err := w.m.Unmap(w.win); err != nil {
 			w.err = fmt.Errorf("wal: %w", err)
 			return w.err
