@@ -336,6 +336,9 @@ func (it *Iter) Prev() bool {
 // the path to the deepest node with a next slot, then down its first
 // children. ra is raForward when Next got here, raNone after a seek.
 func (it *Iter) nextLeaf(ra int) bool {
+	if it.r.meta.overflowPages == 0 {
+		return it.adjacentLeaf(1, ra)
+	}
 	for l := it.height - 1; l >= 0; l-- {
 		lv := &it.path[l]
 		if lv.idx+1 >= lv.n {
@@ -361,6 +364,9 @@ func (it *Iter) nextLeaf(ra int) bool {
 // prevLeaf moves to the last entry of the leaf before the current one. ra
 // is raBackward when Prev got here, raNone after a seek.
 func (it *Iter) prevLeaf(ra int) bool {
+	if it.r.meta.overflowPages == 0 {
+		return it.adjacentLeaf(-1, ra)
+	}
 	for l := it.height - 1; l >= 0; l-- {
 		lv := &it.path[l]
 		if lv.idx == 0 {
@@ -381,6 +387,34 @@ func (it *Iter) prevLeaf(ra int) bool {
 	it.pos = posBefore
 	it.key = base.InternalKey{}
 	return false
+}
+
+// adjacentLeaf moves to the first entry of the next leaf (dir 1) or the
+// last of the previous one (dir -1) in a file without overflow pages, whose
+// leaves are exactly pages 1..L in key order: the neighbour is the next or
+// previous page, so the node levels are not read again. They are left as
+// the last descent set them, which is fine: in such a file only seeks use
+// them, and a seek rebuilds the path from the root.
+func (it *Iter) adjacentLeaf(dir int, ra int) bool {
+	pn := int64(it.path[it.height].pn) + int64(dir)
+	if pn < 1 || pn >= 1+int64(it.r.meta.leafPages) {
+		it.releaseFrom(0)
+		it.pos = posAfter
+		if dir < 0 {
+			it.pos = posBefore
+		}
+		it.key = base.InternalKey{}
+		return false
+	}
+	it.releaseFrom(it.height)
+	mode := modeFirst
+	if dir < 0 {
+		mode = modeLast
+	}
+	if err := it.descend(uint32(pn), it.height, mode, base.InternalKey{}, ra); err != nil {
+		return it.fail(err)
+	}
+	return it.settle()
 }
 
 // Valid reports whether the iterator is at an entry.
