@@ -79,11 +79,7 @@ func TestCompressedValueCorrupt(t *testing.T) {
 	e.value[2] = 0x01
 	resealAll(f.data, P)
 
-	pool := cache.New(cache.Options{Capacity: 64 * P, PageSize: P})
-	r, err := Open(f, ReaderOptions{Cache: pool, FileNum: 77, FileName: corruptName})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, pool := openCorrupted(t, f, P)
 	defer r.Close()
 	if _, _, _, _, err := r.Get(nil, []byte("a"), base.MaxSeqNum); !isCorruption(err, corruptName) || !bytes.Contains([]byte(err.Error()), []byte("page 1")) {
 		t.Fatalf("Get: %v, want a corruption error naming %s page 1", err, corruptName)
@@ -121,11 +117,7 @@ func TestLeafKindChecked(t *testing.T) {
 	}
 	leaf[1019] = 0x82 // trailer 5<<8 | KindRangeDelete
 	resealAll(f.data, P)
-	pool := cache.New(cache.Options{Capacity: 64 * P, PageSize: P})
-	r, err := Open(f, ReaderOptions{Cache: pool, FileNum: 77, FileName: corruptName})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, _ := openCorrupted(t, f, P)
 	defer r.Close()
 	if _, _, _, _, err := r.Get(nil, []byte("a"), base.MaxSeqNum); !isCorruption(err, corruptName) {
 		t.Fatalf("Get: %v, want a corruption error", err)
@@ -193,4 +185,16 @@ func TestCopyCompressedValues(t *testing.T) {
 		t.Fatal("AddCompressed accepted a block decoding past the size limit")
 	}
 	w.Abort()
+}
+
+// openCorrupted opens f, damaged behind valid checksums, as corruptName
+// with a pool of its own.
+func openCorrupted(t *testing.T, f *memFile, pageSize int) (*Reader, *cache.Pool) {
+	t.Helper()
+	pool := cache.New(cache.Options{Capacity: 64 * int64(pageSize), PageSize: pageSize})
+	r, err := Open(f, ReaderOptions{Cache: pool, FileNum: 77, FileName: corruptName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, pool
 }
