@@ -2,6 +2,7 @@ package sst
 
 import (
 	"encoding/binary"
+	"fmt"
 )
 
 // leafBuilder stages the entries of the compact leaf being written. The
@@ -110,8 +111,12 @@ func (b *leafBuilder) add(key []byte, trailer, vf uint64, tail []byte) {
 
 // build lays the staged entries out in page (pageSize bytes; the header is
 // left for sealPage): slots, the prefix field, free space, then entries
-// packed from the end, the first entry last.
-func (b *leafBuilder) build(page []byte) {
+// packed from the end, the first entry last. It reports an error, writing
+// nothing, if they do not fit, which fits prevents.
+func (b *leafBuilder) build(page []byte) error {
+	if size, _ := b.sizeWith(b.prefix, nil, 0); size > len(page) {
+		return fmt.Errorf("sst: leaf of %d entries needs %d bytes, page has %d", len(b.ents), size, len(page))
+	}
 	clear(page)
 	p := b.prefix
 	lo := pageHeaderSize + slotSize*len(b.ents)
@@ -131,4 +136,5 @@ func (b *leafBuilder) build(page []byte) {
 		j += binary.PutUvarint(page[j:], e.vf)
 		copy(page[j:], tail)
 	}
+	return nil
 }

@@ -371,7 +371,9 @@ func (w *Writer) finishLeaf() error {
 	if w.leaf.n() == 0 {
 		return nil
 	}
-	w.leaf.build(w.leafPage)
+	if err := w.leaf.build(w.leafPage); err != nil {
+		return w.fail(err)
+	}
 	pn, err := w.emitPage(w.leafPage, pageTypeLeaf, w.leaf.n())
 	if err != nil {
 		return err
