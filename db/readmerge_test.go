@@ -103,3 +103,34 @@ func sha(i int) []byte {
 	h := sha256.Sum256([]byte(fmt.Sprint(i)))
 	return h[:]
 }
+
+// TestLevel1RunsStayBounded: level-0 merges run beside the deeper ones, but
+// never add runs to a level 1 already over its run limit, so however long
+// a merge of the last level takes, level 1 holds a bounded number of runs
+// (the runs a merge has picked up stay counted until it installs).
+func TestLevel1RunsStayBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 24 MB")
+	}
+	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20})
+	defer d.Close()
+	value := make([]byte, 100)
+	worst := 0
+	for i := 0; i < 200000; i++ {
+		copy(value, sha(i))
+		if err := d.Put([]byte(fmt.Sprintf("key%08d", (i*7919)%200000)), value); err != nil {
+			t.Fatal(err)
+		}
+		if i%500 == 0 {
+			d.mu.Lock()
+			worst = max(worst, d.version.NumRuns(1))
+			d.mu.Unlock()
+		}
+	}
+	// K = 3: level 0 may add one run past the limit, and compactLoop's own
+	// level-0 merges (when level 0 outscores level 1) one or two more.
+	if worst > 6 {
+		t.Fatalf("level 1 reached %d runs", worst)
+	}
+	t.Logf("level 1 held at most %d runs", worst)
+}

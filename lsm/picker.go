@@ -319,7 +319,10 @@ func (p *Picker) PickBelowLevel0(v *Version) *Compaction { return p.pick(v, 1) }
 // new run (its run limit is above 1), so the merge touches no file that a
 // merge from level 1 down may read or write, and the database runs it on
 // its own goroutine beside those. It returns nil otherwise, including when
-// level 1 must stay one run and so is among the inputs.
+// level 1 must stay one run and so is among the inputs, and when level 1
+// already holds more runs than its limit: its own merge is then due, and
+// level 0 waits for it (and writers, once level 0 is deep, for both), so
+// a long merge below cannot leave level 1 to collect runs without bound.
 func (p *Picker) PickLevel0(v *Version) *Compaction {
 	if v == nil {
 		return nil
@@ -328,6 +331,9 @@ func (p *Picker) PickLevel0(v *Version) *Compaction {
 	defer p.mu.Unlock()
 	last := v.DeepestNonEmpty()
 	if overRuns, _ := p.due(v, last, 0); !overRuns {
+		return nil
+	}
+	if v.NumRuns(1) > runLimit(last, 1, p.opts) {
 		return nil
 	}
 	c := p.pickLevel(v, last, 0, true, false)

@@ -896,3 +896,55 @@ func TestPickForReads(t *testing.T) {
 		})
 	}
 }
+
+func TestPickLevel0(t *testing.T) {
+	const l0 = `
+		L0 r20: a-c/10
+		L0 r19: a-c/10
+		L0 r18: a-c/10
+		L0 r17: a-c/10`
+	for _, tc := range []struct {
+		name, tree string
+		opts       PickerOptions
+		want       string
+	}{{
+		name: "level 0 due over a tiered level 1: level 0 alone into a new run",
+		tree: l0 + `
+			L1 r9: a-z/10
+			L2 r3: a-z/10`,
+		opts: lazy,
+		want: "L0 r20 {a-c} + L0 r19 {a-c} + L0 r18 {a-c} + L0 r17 {a-c} => L1 new run",
+	}, {
+		name: "level 1 over its run limit waits for its own merge",
+		tree: l0 + `
+			L1 r12: a-z/10
+			L1 r11: a-z/10
+			L1 r10: a-z/10
+			L1 r9: a-z/10
+			L2 r3: a-z/10`,
+		opts: lazy,
+		want: "nil",
+	}, {
+		name: "a leveled level 1 is an input: not for the level-0 goroutine",
+		tree: l0 + `
+			L1 r9: a-z/10
+			L2 r3: a-z/10`,
+		opts: leveling,
+		want: "nil",
+	}, {
+		name: "level 0 not due",
+		tree: `
+			L0 r20: a-c/10
+			L1 r9: a-z/10
+			L2 r3: a-z/10`,
+		opts: lazy,
+		want: "nil",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := buildVersion(t, tc.tree)
+			if got := describe(NewPicker(tc.opts).PickLevel0(v)); got != tc.want {
+				t.Errorf("PickLevel0:\n got  %s\n want %s", got, tc.want)
+			}
+		})
+	}
+}

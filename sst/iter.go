@@ -44,9 +44,9 @@ type Iter struct {
 	// It is pathBuf for trees of up to len(pathBuf) levels.
 	path    []iterLevel
 	pathBuf [4]iterLevel
-	depth  int
-	height int
-	pos    iterPos
+	depth   int
+	height  int
+	pos     iterPos
 
 	key      base.InternalKey
 	ent      leafEntry
