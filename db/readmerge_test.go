@@ -105,7 +105,7 @@ func sha(i int) []byte {
 }
 
 // TestLevel1RunsStayBounded: level-0 merges run beside the deeper ones, but
-// never add runs to a level 1 already over its run limit, so however long
+// never add runs to a level 1 already at twice its run limit, so however long
 // a merge of the last level takes, level 1 holds a bounded number of runs
 // (the runs a merge has picked up stay counted until it installs).
 func TestLevel1RunsStayBounded(t *testing.T) {
@@ -127,9 +127,9 @@ func TestLevel1RunsStayBounded(t *testing.T) {
 			d.mu.Unlock()
 		}
 	}
-	// K = 3: level 0 may add one run past the limit, and compactLoop's own
-	// level-0 merges (when level 0 outscores level 1) one or two more.
-	if worst > 6 {
+	// K = 3: level 0 merges go on up to 2K runs, and compactLoop's own
+	// level-0 merges (when level 0 outscores level 1) may add one or two.
+	if worst > 9 {
 		t.Fatalf("level 1 reached %d runs", worst)
 	}
 	t.Logf("level 1 held at most %d runs", worst)

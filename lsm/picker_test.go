@@ -915,8 +915,10 @@ func TestPickLevel0(t *testing.T) {
 		opts: lazy,
 		want: "L0 r20 {a-c} + L0 r19 {a-c} + L0 r18 {a-c} + L0 r17 {a-c} => L1 new run",
 	}, {
-		name: "level 1 over its run limit waits for its own merge",
+		name: "level 1 at twice its run limit waits for its own merge",
 		tree: l0 + `
+			L1 r14: a-z/10
+			L1 r13: a-z/10
 			L1 r12: a-z/10
 			L1 r11: a-z/10
 			L1 r10: a-z/10
