@@ -19,10 +19,11 @@ import (
 // stripe i holds (si, si+1], and stripe n holds everything newer than sn.
 type CompactionIter struct {
 	in         base.InternalIterator
+	stored     base.StoredValuer // in, when it can hand out stored values
 	snapshots  []base.SeqNum // ascending
 	bottommost bool
-	// zeroUpTo, when positive, makes Key report SET entries of a
-	// bottommost output with seqnums up to it at seqnum 0.
+	// zeroUpTo makes Key report the SET entries of a bottommost output
+	// with seqnums up to it at seqnum 0 (see ZeroSeqNums).
 	zeroUpTo base.SeqNum
 
 	started    bool
@@ -83,7 +84,9 @@ func (c *CompactionIter) deletedByTombstone(k base.InternalKey, stripe int) bool
 // NewCompactionIter wraps in, which must yield entries in CompareInternal
 // order. snapshots must be sorted ascending.
 func NewCompactionIter(in base.InternalIterator, snapshots []base.SeqNum, bottommost bool) *CompactionIter {
-	return &CompactionIter{in: in, snapshots: snapshots, bottommost: bottommost}
+	c := &CompactionIter{in: in, snapshots: snapshots, bottommost: bottommost}
+	c.stored, _ = in.(base.StoredValuer)
+	return c
 }
 
 func (c *CompactionIter) stripe(seq base.SeqNum) int {
@@ -158,10 +161,10 @@ func (c *CompactionIter) Value() []byte { return c.in.Value() }
 // StoredValue returns the current value as its file stores it, compressed,
 // when the input can say (see base.StoredValuer); ok false otherwise.
 func (c *CompactionIter) StoredValue() ([]byte, bool) {
-	if sv, ok := c.in.(base.StoredValuer); ok {
-		return sv.StoredValue()
+	if c.stored == nil {
+		return nil, false
 	}
-	return nil, false
+	return c.stored.StoredValue()
 }
 
 // Error returns the input's error.

@@ -202,14 +202,10 @@ func (it *iter) Error() error { return nil }
 func (it *iter) Close() error {
 	it.tree = nil
 	if it.bufp != nil {
-		// Clear the entries so the pool keeps no arena memory alive; keep
-		// the larger of the two backing arrays (buf may have grown).
-		b := it.buf
-		if cap(*it.bufp) > cap(b) {
-			b = *it.bufp
-		}
-		clear(b[:cap(b)])
-		*it.bufp = b[:0]
+		// buf never outgrows its batchSize array (refills stop at limit).
+		// Clear the entries so the pool keeps no arena memory alive.
+		clear(it.buf[:cap(it.buf)])
+		*it.bufp = it.buf[:0]
 		it.bufs.Put(it.bufp)
 		it.bufp = nil
 	}

@@ -266,8 +266,7 @@ func (m *Memtable) NewIter() base.InternalIterator {
 	m.mu.Lock()
 	t := m.points.Clone()
 	m.mu.Unlock()
-	it := newIter(t, &m.iterBufs)
-	return it
+	return newIter(t, &m.iterBufs)
 }
 
 // HasRangeDels reports, without locking, whether any range tombstone has

@@ -26,17 +26,6 @@ const (
 	SnappyCompression
 )
 
-// String names the compression as Options spell it.
-func (c Compression) String() string {
-	switch c {
-	case NoCompression:
-		return "none"
-	case SnappyCompression:
-		return "snappy"
-	}
-	return fmt.Sprintf("Compression(%d)", uint8(c))
-}
-
 // minCompressLen is the shortest value a Writer tries to compress: below
 // it Snappy's header and tags leave nothing to gain.
 const minCompressLen = 16

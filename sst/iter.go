@@ -53,8 +53,8 @@ type Iter struct {
 	val      []byte
 	valReady bool
 	kbuf     []byte // user key of the current entry of a compact leaf
-	ovf      []byte // reused buffer for overflowed values
-	dec      []byte // reused buffer for decompressed values
+	vbuf     []byte // reused buffer for overflowed or decompressed values
+	ovf      []byte // reused buffer for compressed overflowed values
 	ra       window // pages the last readahead run covered
 	// crossings counts the leaves entered by Next or Prev since the last
 	// seek; readahead starts at readaheadAfter. raRuns counts the runs read
@@ -433,27 +433,14 @@ func (it *Iter) Value() []byte {
 		return nil
 	}
 	if !it.valReady {
-		stored := it.ent.value
-		if it.ent.overflow {
-			v, err := it.r.readPayload(it.ovf[:0], it.ent.ovfPage, it.ent.valueLen, pageTypeOverflow)
-			it.ovf = v
-			if err != nil {
-				it.fail(err)
-				return nil
-			}
-			stored = v
+		lv := &it.path[it.height]
+		v, err := it.r.appendValue(it.vbuf[:0], &it.ent, lv.pn, lv.idx, &it.ovf)
+		it.vbuf = v
+		if err != nil {
+			it.fail(err)
+			return nil
 		}
-		if it.ent.compressed {
-			v, err := appendDecompressed(it.dec[:0], stored)
-			it.dec = v
-			if err != nil {
-				lv := &it.path[it.height]
-				it.fail(it.r.corrupt(lv.pn, fmt.Errorf("slot %d: %w", lv.idx, err)))
-				return nil
-			}
-			stored = v
-		}
-		it.val = stored
+		it.val = v
 		it.valReady = true
 	}
 	return it.val
@@ -485,6 +472,6 @@ func (it *Iter) Close() error {
 	it.pos = posNone
 	it.key = base.InternalKey{}
 	it.closed = true
-	it.ovf, it.dec = nil, nil
+	it.ovf, it.vbuf = nil, nil
 	return err
 }

@@ -89,19 +89,26 @@ func leafKeyAt(page []byte, i int) (suffix []byte, trailer uint64, next int, ok 
 		}
 		return page[off:end:end], trailer, next, true
 	}
+	suffix, trailer, _, next, ok = legacyEntryAt(page, off)
+	return suffix, trailer, next, ok
+}
+
+// legacyEntryAt decodes the head of the legacy entry at offset off:
+// uvarint keyLen | uvarint valueField | encoded internal key. It returns
+// the user key, the trailer, the value field and the offset of the tail.
+func legacyEntryAt(page []byte, off int) (ukey []byte, trailer, vf uint64, tail int, ok bool) {
 	kl, off, ok := readUvarint(page, off, uint64(len(page)))
 	if !ok || kl < base.TrailerLen {
-		return nil, 0, 0, false
+		return nil, 0, 0, 0, false
 	}
-	// The value field comes before the key in legacy entries.
 	shift := valueFieldShift(page)
-	_, off, ok = readUvarint(page, off, MaxValueSize<<shift|(1<<shift-1))
+	vf, off, ok = readUvarint(page, off, MaxValueSize<<shift|(1<<shift-1))
 	if !ok || int(kl) > len(page)-off {
-		return nil, 0, 0, false
+		return nil, 0, 0, 0, false
 	}
-	end := off + int(kl)
-	k := end - base.TrailerLen
-	return page[off:k:k], binary.LittleEndian.Uint64(page[k:]), end, true
+	tail = off + int(kl)
+	k := tail - base.TrailerLen
+	return page[off:k:k], binary.LittleEndian.Uint64(page[k:]), vf, tail, true
 }
 
 // decodeLeafEntry decodes the entry in slot i of a leaf or range-del page.
@@ -135,18 +142,12 @@ func (e *leafEntry) decode(page []byte, i int) bool {
 		if off < pageHeaderSize {
 			return false
 		}
-		kl, off, ok := readUvarint(page, off, uint64(len(page)))
-		if !ok || kl < base.TrailerLen {
+		var vf uint64
+		e.suffix, e.trailer, vf, end, ok = legacyEntryAt(page, off)
+		if !ok {
 			return false
 		}
 		shift := valueFieldShift(page)
-		vf, off, ok := readUvarint(page, off, MaxValueSize<<shift|(1<<shift-1))
-		if !ok || int(kl) > len(page)-off {
-			return false
-		}
-		end = off + int(kl)
-		k := end - base.TrailerLen
-		e.suffix, e.trailer = page[off:k:k], binary.LittleEndian.Uint64(page[k:])
 		e.valueLen, e.overflow = int(vf>>shift), vf&1 != 0
 		e.compressed = shift == 2 && vf&2 != 0
 	}
@@ -233,6 +234,11 @@ func userKeyAt(page []byte, i int, ukey []byte) bool {
 		return false
 	}
 	prefix, _ := leafPrefix(page)
+	return keyIs(prefix, suffix, ukey)
+}
+
+// keyIs reports whether prefix followed by suffix is ukey.
+func keyIs(prefix, suffix, ukey []byte) bool {
 	return len(ukey) == len(prefix)+len(suffix) && bytes.HasPrefix(ukey, prefix) && bytes.Equal(ukey[len(prefix):], suffix)
 }
 

@@ -604,43 +604,58 @@ func (r *Reader) finishGet(dst, ukey []byte, h cache.Handle, page []byte, pn uin
 		h.Release()
 		return dst, 0, 0, false, present, r.corrupt(pn, fmt.Errorf("slot %d: malformed entry", i))
 	}
-	if !userKeyAt(page, i, ukey) {
+	if prefix, _ := leafPrefix(page); !keyIs(prefix, e.suffix, ukey) {
 		h.Release()
 		return dst, 0, 0, false, present, nil
 	}
 	ik := base.InternalKey{Trailer: e.trailer}
 	kind, entrySeq = ik.Kind(), ik.SeqNum()
-	switch {
-	case !e.overflow && !e.compressed:
-		dst = append(dst, e.value...)
+	// An inline value aliases the leaf, which stays pinned while it is
+	// copied; an overflowed one is read after the leaf is let go.
+	inline := !e.overflow
+	if !inline {
 		h.Release()
-		return dst, kind, entrySeq, true, true, nil
-	case !e.overflow:
-		dst, err = appendDecompressed(dst, e.value)
+	}
+	dst, err = r.appendValue(dst, &e, pn, i, nil)
+	if inline {
 		h.Release()
-		if err != nil {
-			return dst[:0], 0, 0, false, true, r.corrupt(pn, fmt.Errorf("slot %d: %w", i, err))
-		}
-		return dst, kind, entrySeq, true, true, nil
-	}
-	h.Release()
-	if !e.compressed {
-		dst, err = r.readPayload(dst, e.ovfPage, e.valueLen, pageTypeOverflow)
-		if err != nil {
-			return dst[:0], 0, 0, false, true, err
-		}
-		return dst, kind, entrySeq, true, true, nil
-	}
-	stored, err := r.readPayload(nil, e.ovfPage, e.valueLen, pageTypeOverflow)
-	if err == nil {
-		if dst, err = appendDecompressed(dst, stored); err != nil {
-			err = r.corrupt(e.ovfPage, fmt.Errorf("overflow value of leaf %d slot %d: %w", pn, i, err))
-		}
 	}
 	if err != nil {
 		return dst[:0], 0, 0, false, true, err
 	}
 	return dst, kind, entrySeq, true, true, nil
+}
+
+// appendValue appends the value of entry e, slot i of leaf pn, to dst: the
+// inline bytes, or those of its overflow pages, decompressed when the entry
+// is compressed. A compressed overflowed value is first read into
+// *scratch (a fresh buffer when scratch is nil). A block that does not
+// decode is a corruption error naming the leaf and slot.
+func (r *Reader) appendValue(dst []byte, e *leafEntry, pn uint32, i int, scratch *[]byte) ([]byte, error) {
+	stored := e.value
+	switch {
+	case e.overflow && !e.compressed:
+		return r.readPayload(dst, e.ovfPage, e.valueLen, pageTypeOverflow)
+	case e.overflow:
+		var buf []byte
+		if scratch != nil {
+			buf = (*scratch)[:0]
+		}
+		var err error
+		if stored, err = r.readPayload(buf, e.ovfPage, e.valueLen, pageTypeOverflow); err != nil {
+			return dst, err
+		}
+		if scratch != nil {
+			*scratch = stored
+		}
+	case !e.compressed:
+		return append(dst, stored...), nil
+	}
+	out, err := appendDecompressed(dst, stored)
+	if err != nil {
+		return dst, r.corrupt(pn, fmt.Errorf("slot %d: %w", i, err))
+	}
+	return out, nil
 }
 
 // SearchMode is how Get locates a key's leaf page.

@@ -273,8 +273,10 @@ func (w *Writer) Add(key base.InternalKey, value []byte) error {
 // AddCompressed is Add for a value already compressed the way this
 // writer's Compression stores it: block is a Snappy block, as an Iter's
 // StoredValue returns it, and is stored as it is. A merge copies values
-// between files this way without decoding and encoding them again. Without
-// SnappyCompression the block is decoded and the value stored plain.
+// between files this way without decoding and encoding them again; only
+// the block's length header is checked, the checksum of the page it came
+// from vouching for the rest. Without SnappyCompression the block is
+// decoded and the value stored plain.
 func (w *Writer) AddCompressed(key base.InternalKey, block []byte) error {
 	if w.compress.kind != SnappyCompression {
 		v, err := appendDecompressed(w.compress.buf[:0], block)
