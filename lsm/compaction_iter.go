@@ -20,7 +20,7 @@ import (
 type CompactionIter struct {
 	in         base.InternalIterator
 	stored     base.StoredValuer // in, when it can hand out stored values
-	snapshots  []base.SeqNum // ascending
+	snapshots  []base.SeqNum     // ascending
 	bottommost bool
 	// zeroUpTo makes Key report the SET entries of a bottommost output
 	// with seqnums up to it at seqnum 0 (see ZeroSeqNums).
