@@ -132,13 +132,13 @@ func (it *iter) Last() bool { return it.fillDesc(entry{}, false, false, firstBat
 
 // SeekGE moves to the first entry whose user key is >= key.
 func (it *iter) SeekGE(key []byte) bool {
-	return it.fillAsc(makeEntry(key, nil, seekTrailer), true, false, firstBatch)
+	return it.fillAsc(makePivot(key, seekTrailer), true, false, firstBatch)
 }
 
 // SeekLT moves to the last entry whose user key is < key. No entry equals
 // the pivot, so "less or equal" is "less".
 func (it *iter) SeekLT(key []byte) bool {
-	return it.fillDesc(makeEntry(key, nil, seekTrailer), true, false, firstBatch)
+	return it.fillDesc(makePivot(key, seekTrailer), true, false, firstBatch)
 }
 
 // Next moves to the next entry.
@@ -183,7 +183,7 @@ func (it *iter) Key() base.InternalKey {
 		return base.InternalKey{}
 	}
 	e := &it.buf[it.pos]
-	return base.InternalKey{UserKey: e.key, Trailer: e.trailer}
+	return base.InternalKey{UserKey: e.key(), Trailer: e.trailer}
 }
 
 // Value returns the current entry's value; nil when not valid.
@@ -191,7 +191,7 @@ func (it *iter) Value() []byte {
 	if !it.valid {
 		return nil
 	}
-	return it.buf[it.pos].value
+	return it.buf[it.pos].value()
 }
 
 // Error returns nil: a memtable iterator cannot fail.

@@ -50,6 +50,26 @@ func BenchmarkAdd(b *testing.B) {
 	}
 }
 
+// BenchmarkAddSeq inserts 16-byte keys in ascending order with 100-byte
+// values (db_bench's fillseq), starting a new memtable every benchEntries
+// entries.
+func BenchmarkAddSeq(b *testing.B) {
+	value := make([]byte, 100)
+	key := make([]byte, 16)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(key) + len(value)))
+	m := New()
+	for i := 0; b.Loop(); i++ {
+		if i%benchEntries == 0 && i > 0 {
+			b.StopTimer()
+			m = New()
+			b.StartTimer()
+		}
+		binary.BigEndian.PutUint64(key[8:], uint64(i))
+		m.Add(base.SeqNum(i+1), base.KindSet, key, value)
+	}
+}
+
 // BenchmarkGet looks up random present keys in a memtable of benchEntries
 // entries.
 func BenchmarkGet(b *testing.B) {

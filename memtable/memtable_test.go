@@ -605,7 +605,7 @@ func TestCompareKeys(t *testing.T) {
 		}
 		ta := rapid.Uint64Range(0, 3).Draw(t, "ta")
 		tb := rapid.Uint64Range(0, 3).Draw(t, "tb")
-		ea, eb := makeEntry(a, nil, ta), makeEntry(b, nil, tb)
+		ea, eb := makePivot(a, ta), makePivot(b, tb)
 		want := base.CompareInternal(base.InternalKey{UserKey: a, Trailer: ta}, base.InternalKey{UserKey: b, Trailer: tb})
 		if got := compareKeys(&ea, &eb); got != bytes.Compare(a, b) {
 			t.Fatalf("compareKeys(%x, %x) = %d", a, b, got)
