@@ -38,3 +38,19 @@ func (f osFile) Unmap(b []byte) error {
 	}
 	return nil
 }
+
+// StartWriteback implements Mappable with sync_file_range(2) and
+// SYNC_FILE_RANGE_WRITE: it queues the writes of the range's dirty pages
+// without waiting for them (RocksDB's wal_bytes_per_sync does the same).
+func (f osFile) StartWriteback(off, n int64) error {
+	for {
+		err := unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sync_file_range %s [%d, %d): %w", f.Name(), off, off+n, err)
+		}
+		return nil
+	}
+}

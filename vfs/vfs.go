@@ -70,4 +70,9 @@ type Mappable interface {
 	// Unmap releases a mapping returned by Map. Stores made through it stay
 	// in the page cache; Sync on the file makes them durable.
 	Unmap(b []byte) error
+	// StartWriteback asks the kernel to start writing the dirty pages of
+	// [off, off+n) to disk and returns without waiting for them, so that a
+	// later Sync has less left to wait for. It promises nothing about
+	// durability: only Sync does.
+	StartWriteback(off, n int64) error
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/seed-d6fe07da/strata/vfs"
@@ -112,7 +113,8 @@ func TestMappedWriterOnDisk(t *testing.T) {
 // fakeMappable is a memFile whose mapping calls fail on demand.
 type fakeMappable struct {
 	memFile
-	allocErr error
+	allocErr  error
+	writeback [][2]int64 // StartWriteback calls: offset, length
 }
 
 func (f *fakeMappable) Allocate(off, n int64) error {
@@ -127,6 +129,31 @@ func (f *fakeMappable) Allocate(off, n int64) error {
 
 func (f *fakeMappable) Map(off int64, n int) ([]byte, error) { return f.data[off : off+int64(n)], nil }
 func (f *fakeMappable) Unmap([]byte) error                   { return nil }
+func (f *fakeMappable) StartWriteback(off, n int64) error {
+	f.writeback = append(f.writeback, [2]int64{off, n})
+	return nil
+}
+
+// TestMappedWriterStartsWritebackOfFullWindows: each window is handed to
+// the kernel's writeback as soon as the records leave it, so that the Sync
+// at rotation waits for little; the window still being filled is not.
+func TestMappedWriterStartsWritebackOfFullWindows(t *testing.T) {
+	f := &fakeMappable{}
+	w := NewMappedWriter(f)
+	rec := make([]byte, 1000)
+	for w.Size() < 5*mapWindow/2 {
+		if err := w.WriteRecord(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := [][2]int64{{0, mapWindow}, {mapWindow, mapWindow}}
+	if !slices.Equal(f.writeback, want) {
+		t.Fatalf("writeback started for %v, want %v", f.writeback, want)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func TestMappedWriterFallsBackWithoutAllocate(t *testing.T) {
 	f := &fakeMappable{allocErr: errors.New("operation not supported")}

@@ -269,6 +269,13 @@ func (w *Writer) nextWindow() error {
 			w.err = fmt.Errorf("wal: %w", err)
 			return w.err
 		}
+		// The window is full: start writing it to disk now, so that the
+		// Sync when the log is closed (at every memtable rotation) waits
+		// for one window rather than the whole log. Without it a rotation
+		// of an 8 MiB memtable's log took 5-6 ms, 15% of a sequential
+		// fill. The call is only a hint: if it fails, Sync still writes
+		// the pages and reports any I/O error.
+		_ = w.m.StartWriteback(w.winOff, int64(len(w.win)))
 		w.win = nil
 		w.winOff, w.winPos = off, 0
 	}
