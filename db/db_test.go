@@ -2,6 +2,7 @@ package db
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -77,5 +78,30 @@ func TestPutGetDeleteReopen(t *testing.T) {
 	check(d)
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPutDoesNotAllocate checks that a lone writer's Put does not allocate:
+// batches come from a pool and the writer queue reuses its array. (The
+// queue used to be resliced from the front, so every Put's append grew a
+// new array.) The memtable's arena and B-tree nodes allocate now and then,
+// which the average over many Puts rounds away.
+func TestPutDoesNotAllocate(t *testing.T) {
+	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 20})
+	defer d.Close()
+	key, value := make([]byte, 16), make([]byte, 100)
+	i := 0
+	put := func() {
+		i++
+		binary.BigEndian.PutUint64(key[8:], uint64(i))
+		if err := d.Put(key, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		put() // warm the pools
+	}
+	if n := testing.AllocsPerRun(2000, put); n >= 1 {
+		t.Errorf("Put allocates %.2f times per call, want 0", n)
 	}
 }

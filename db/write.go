@@ -153,7 +153,12 @@ func (d *DB) Write(b *Batch) error {
 			o.cond.Signal()
 		}
 	}
-	d.writers = d.writers[len(group):]
+	// Shift the queue down rather than reslice it, so that its array is
+	// reused: reslicing from the front used up the capacity and made every
+	// lone writer's append allocate a new array.
+	n := copy(d.writers, d.writers[len(group):])
+	clear(d.writers[n:])
+	d.writers = d.writers[:n]
 	if len(d.writers) > 0 {
 		d.writers[0].cond.Signal()
 	} else if d.closed {
