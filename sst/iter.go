@@ -47,6 +47,8 @@ type Iter struct {
 	depth   int
 	height  int
 	pos     iterPos
+	// touched keeps the result of touchPage, so the loads are not elided.
+	touched byte
 
 	key      base.InternalKey
 	ent      leafEntry
@@ -154,6 +156,7 @@ func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra 
 		lv := &it.path[l]
 		it.depth = l + 1
 		if l == it.height {
+			it.touchPage(page)
 			prefix, _ := leafPrefix(page) // a loaded page was validated
 			*lv = iterLevel{h: h, page: page, prefix: prefix, pn: pn, n: n}
 			switch mode {
@@ -186,6 +189,17 @@ func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra 
 		pn = child
 		l++
 	}
+}
+
+// touchPage loads one byte of every cache line of page. The loads do not
+// depend on each other, so the processor has them all in flight at once,
+// and the entries the iterator decodes next are in the cache.
+func (it *Iter) touchPage(page []byte) {
+	var x byte
+	for i := 0; i < len(page); i += 64 {
+		x |= page[i]
+	}
+	it.touched = x
 }
 
 // nodeChildAt reads node level l of the path again and returns the child
