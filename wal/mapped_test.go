@@ -146,12 +146,12 @@ func TestMappedWriterStartsWritebackOfFullWindows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := w.Close(); err != nil { // waits for the writeback goroutine
+		t.Fatal(err)
+	}
 	want := [][2]int64{{0, mapWindow}, {mapWindow, mapWindow}}
 	if !slices.Equal(f.writeback, want) {
 		t.Fatalf("writeback started for %v, want %v", f.writeback, want)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
