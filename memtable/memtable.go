@@ -29,6 +29,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -215,8 +216,10 @@ func New() *Memtable {
 // seqnum of its own).
 //
 // Only one goroutine may call Add at a time. Add panics if kind is not one of
-// the three kinds or seq exceeds base.MaxSeqNum: both are programming errors
-// (decoders of on-disk batches must validate kinds before they get here).
+// the three kinds, seq exceeds base.MaxSeqNum or the key or value is 4 GiB
+// or longer: all are programming errors (decoders of on-disk batches must
+// validate kinds before they get here, and the database's limits on keys
+// and values are far lower).
 func (m *Memtable) Add(seq base.SeqNum, kind base.Kind, key, value []byte) {
 	if seq > base.MaxSeqNum {
 		panic(fmt.Sprintf("memtable: seqnum %d exceeds MaxSeqNum", seq))
@@ -225,6 +228,9 @@ func (m *Memtable) Add(seq base.SeqNum, kind base.Kind, key, value []byte) {
 	case base.KindSet, base.KindDelete, base.KindRangeDelete:
 	default:
 		panic(fmt.Sprintf("memtable: Add of unknown kind %d", kind))
+	}
+	if uint64(len(key)) > math.MaxUint32 || uint64(len(value)) > math.MaxUint32 {
+		panic(fmt.Sprintf("memtable: Add of a %d-byte key or %d-byte value (entries hold 32-bit lengths)", len(key), len(value)))
 	}
 	// Copy key and value into one arena allocation, outside the lock:
 	// readers cannot see these bytes until the entry is published below.
