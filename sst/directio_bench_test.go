@@ -57,7 +57,7 @@ func BenchmarkScanDirect(b *testing.B) {
 					}
 					rec := &recordingFile{File: f}
 					pool := cache.New(cache.Options{Capacity: 256 * P, PageSize: P})
-					r, err := Open(rec, ReaderOptions{Cache: pool, FileNum: 1, DirectIO: mode == "direct", Readahead: ra})
+					r, err := Open(withVectors(rec), ReaderOptions{Cache: pool, FileNum: 1, DirectIO: mode == "direct", Readahead: ra})
 					if err != nil {
 						b.Fatal(err)
 					}

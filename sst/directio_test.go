@@ -28,8 +28,9 @@ func (r readRec) String() string { return fmt.Sprintf("%d bytes at %d into %#x",
 // recordingFile is a vfs.File that records every ReadAt.
 type recordingFile struct {
 	vfs.File
-	mu    sync.Mutex
-	reads []readRec
+	mu       sync.Mutex
+	reads    []readRec
+	vectored int // reads that came through ReadvAt
 }
 
 func (f *recordingFile) ReadAt(p []byte, off int64) (int, error) {
@@ -37,6 +38,34 @@ func (f *recordingFile) ReadAt(p []byte, off int64) (int, error) {
 	f.reads = append(f.reads, readRec{off, len(p), uintptr(unsafe.Pointer(unsafe.SliceData(p)))})
 	f.mu.Unlock()
 	return f.File.ReadAt(p, off)
+}
+
+// recordingVectorFile is a recordingFile over a vfs.VectorReader that
+// keeps the vectored reads.
+type recordingVectorFile struct{ *recordingFile }
+
+// withVectors returns rec itself, or rec with ReadvAt when the file it
+// wraps has it, so a Reader over it reads as it would over the file.
+func withVectors(rec *recordingFile) vfs.File {
+	if _, ok := rec.File.(vfs.VectorReader); ok {
+		return recordingVectorFile{rec}
+	}
+	return rec
+}
+
+// ReadvAt records a vectored read as one read of the buffers' total
+// length at the first buffer's address.
+func (f recordingVectorFile) ReadvAt(bufs [][]byte, off int64) (int, error) {
+	vr := f.File.(vfs.VectorReader)
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	f.mu.Lock()
+	f.reads = append(f.reads, readRec{off, n, uintptr(unsafe.Pointer(unsafe.SliceData(bufs[0])))})
+	f.vectored++
+	f.mu.Unlock()
+	return vr.ReadvAt(bufs, off)
 }
 
 // take returns the reads recorded so far and forgets them.

@@ -2,6 +2,7 @@ package sst
 
 import (
 	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/vfs"
 )
 
 // # Readahead
@@ -132,6 +133,19 @@ func (r *Reader) readRun(first uint32, bufs [][]byte, typ byte) error {
 	}
 	P := r.meta.pageSize
 	want := len(bufs) * P
+	if vr, ok := r.f.(vfs.VectorReader); ok && !r.direct {
+		// Straight into the frames: no scratch buffer, no copy.
+		n, err := vr.ReadvAt(bufs, int64(first)*int64(P))
+		if err := r.readResult(first, n, want, err); err != nil {
+			return err
+		}
+		for i, buf := range bufs {
+			if err := r.checkRunPage(buf, first+uint32(i), typ); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	data, s, err := r.readSpan(int64(first)*int64(P), want)
 	defer r.scratch.put(s)
 	if err := r.readResult(first, len(data), want, err); err != nil {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"math/bits"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/seed-d6fe07da/strata/cache"
 	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/vfs"
 )
 
 // scanFixture writes n entries of 100-byte values (about 33 to a 4 KiB
@@ -47,54 +50,72 @@ func scanAll(t *testing.T, r *Reader, forward bool) []kv {
 
 // TestReadaheadScan scans a file four times larger than the pool, forward
 // and backward, with readahead on (the default, 8 pages) and off, counting
-// the ReadAt calls: with readahead a scan must read at most a quarter as
-// many times as it visits leaves, and see exactly the same entries.
+// the reads: with readahead a scan must read at most a quarter as many
+// times as it visits leaves, and see exactly the same entries. It scans the
+// file in memory and on disk, where runs of pages are read into their
+// frames with one vectored read.
 func TestReadaheadScan(t *testing.T) {
 	const P = 4096
 	data, kvs, props := scanFixture(t, P, 10000)
+	path := filepath.Join(t.TempDir(), "000009.sst")
+	if err := os.WriteFile(path, data.data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	frames := int(props.LeafPages) / 4
 	t.Logf("%d leaf pages, %d node pages, pool of %d frames", props.LeafPages, props.NodePages, frames)
 	var want [2][]kv // forward, backward
-	for _, ra := range []int{-1, 0, 4, 32} {
-		for _, forward := range []bool{true, false} {
-			f := &recordingFile{File: &memFile{data: data.data}}
-			pool := cache.New(cache.Options{Capacity: int64(frames) * P, PageSize: P})
-			r, err := Open(f, ReaderOptions{Cache: pool, FileNum: 9, Readahead: ra})
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.take()
-			got := scanAll(t, r, forward)
-			reads := len(f.take())
-			st := r.Stats()
-			r.Close()
-			dir := map[bool]int{true: 0, false: 1}[forward]
-			if len(got) != len(kvs) {
-				t.Fatalf("readahead %d forward=%v: %d entries, want %d", ra, forward, len(got), len(kvs))
-			}
-			if want[dir] == nil {
-				want[dir] = got
-			} else {
-				for i := range got {
-					if base.CompareInternal(got[i].key, want[dir][i].key) != 0 || !bytes.Equal(got[i].value, want[dir][i].value) {
-						t.Fatalf("readahead %d forward=%v: entry %d is %s, without readahead %s", ra, forward, i, got[i].key, want[dir][i].key)
+	for _, onDisk := range []bool{false, true} {
+		for _, ra := range []int{-1, 0, 4, 32} {
+			for _, forward := range []bool{true, false} {
+				f := &recordingFile{File: &memFile{data: data.data}}
+				if onDisk {
+					df, err := vfs.Default().Open(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					f = &recordingFile{File: df}
+				}
+				pool := cache.New(cache.Options{Capacity: int64(frames) * P, PageSize: P})
+				r, err := Open(withVectors(f), ReaderOptions{Cache: pool, FileNum: 9, Readahead: ra})
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.take()
+				got := scanAll(t, r, forward)
+				reads := len(f.take())
+				st := r.Stats()
+				r.Close()
+				dir := map[bool]int{true: 0, false: 1}[forward]
+				if len(got) != len(kvs) {
+					t.Fatalf("readahead %d forward=%v: %d entries, want %d", ra, forward, len(got), len(kvs))
+				}
+				if want[dir] == nil {
+					want[dir] = got
+				} else {
+					for i := range got {
+						if base.CompareInternal(got[i].key, want[dir][i].key) != 0 || !bytes.Equal(got[i].value, want[dir][i].value) {
+							t.Fatalf("readahead %d forward=%v: entry %d is %s, without readahead %s", ra, forward, i, got[i].key, want[dir][i].key)
+						}
 					}
 				}
-			}
-			ratio := float64(reads) / float64(props.LeafPages)
-			t.Logf("readahead %2d forward=%-5v: %4d ReadAt calls for %d leaves (%.3f per leaf), %d runs of %d pages",
-				ra, forward, reads, props.LeafPages, ratio, st.Prefetches, st.PrefetchedPages)
-			switch {
-			case ra < 0 && reads < int(props.LeafPages):
-				t.Fatalf("without readahead: %d reads for %d leaves", reads, props.LeafPages)
-			case ra == 0 && ratio > 0.25:
-				t.Fatalf("default readahead: %d reads for %d leaves, want at most a quarter", reads, props.LeafPages)
-			case ra > 0 && reads > 2*int(props.LeafPages)/min(ra, frames/4)+rampReads(ra):
-				t.Fatalf("readahead %d: %d reads for %d leaves, want at most twice one per %d leaves (+%d while runs grow)",
-					ra, reads, props.LeafPages, min(ra, frames/4), rampReads(ra))
-			}
-			if m := pool.Metrics(); m.Prefetched != st.PrefetchedPages || m.Pinned != 0 {
-				t.Fatalf("pool counted %d prefetched pages, reader %d; %d pinned", m.Prefetched, st.PrefetchedPages, m.Pinned)
+				ratio := float64(reads) / float64(props.LeafPages)
+				t.Logf("on disk %-5v readahead %2d forward=%-5v: %4d reads for %d leaves (%.3f per leaf), %d runs of %d pages",
+					onDisk, ra, forward, reads, props.LeafPages, ratio, st.Prefetches, st.PrefetchedPages)
+				switch {
+				case ra < 0 && reads < int(props.LeafPages):
+					t.Fatalf("without readahead: %d reads for %d leaves", reads, props.LeafPages)
+				case ra == 0 && ratio > 0.25:
+					t.Fatalf("default readahead: %d reads for %d leaves, want at most a quarter", reads, props.LeafPages)
+				case ra > 0 && reads > 2*int(props.LeafPages)/min(ra, frames/4)+rampReads(ra):
+					t.Fatalf("readahead %d: %d reads for %d leaves, want at most twice one per %d leaves (+%d while runs grow)",
+						ra, reads, props.LeafPages, min(ra, frames/4), rampReads(ra))
+				}
+				if onDisk && ra >= 0 && f.vectored == 0 {
+					t.Fatalf("readahead %d on disk: no run was read with ReadvAt", ra)
+				}
+				if m := pool.Metrics(); m.Prefetched != st.PrefetchedPages || m.Pinned != 0 {
+					t.Fatalf("pool counted %d prefetched pages, reader %d; %d pinned", m.Prefetched, st.PrefetchedPages, m.Pinned)
+				}
 			}
 		}
 	}

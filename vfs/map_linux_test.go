@@ -2,8 +2,11 @@ package vfs
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -46,5 +49,36 @@ func TestOSFileMapping(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatal("bytes stored through the mapping did not reach the file")
+	}
+}
+
+// TestOSFileReadvAt reads a file into buffers of uneven sizes, including
+// an empty one, and past its end.
+func TestOSFileReadvAt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data")
+	want := bytes.Repeat([]byte("0123456789"), 1000)
+	if err := os.WriteFile(path, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Default().Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	vr, ok := f.(VectorReader)
+	if !ok {
+		t.Fatal("an OS file is not a VectorReader on Linux")
+	}
+	bufs := [][]byte{make([]byte, 3), nil, make([]byte, 4096), make([]byte, 5000)}
+	n, err := vr.ReadvAt(bufs, 7)
+	if err != nil || n != 3+4096+5000 {
+		t.Fatalf("ReadvAt = %d, %v", n, err)
+	}
+	if got := slices.Concat(bufs...); !bytes.Equal(got, want[7:7+n]) {
+		t.Fatal("ReadvAt read the wrong bytes")
+	}
+	n, err = vr.ReadvAt([][]byte{make([]byte, 100), make([]byte, 100)}, int64(len(want)-50))
+	if n != 50 || !errors.Is(err, io.EOF) {
+		t.Fatalf("ReadvAt past the end = %d, %v; want 50, io.EOF", n, err)
 	}
 }

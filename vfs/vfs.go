@@ -51,6 +51,20 @@ type FS interface {
 	Stat(name string) (size int64, err error)
 }
 
+// VectorReader is implemented by files that read into several buffers with
+// one system call: the operating system's files on Linux (preadv(2)). A
+// reader of consecutive pages uses it to fill page frames in place rather
+// than read into a scratch buffer and copy; wrappers such as the
+// fault-injecting filesystem do not implement it, so code must keep a
+// ReadAt path.
+type VectorReader interface {
+	// ReadvAt reads len(bufs[0]) + len(bufs[1]) + ... bytes from offset
+	// off into bufs in order, following the io.ReaderAt contract for
+	// their concatenation: it returns the bytes read, and a non-nil error
+	// (io.EOF at the end of the file) when that is fewer than asked.
+	ReadvAt(bufs [][]byte, off int64) (int, error)
+}
+
 // Mappable is implemented by files that can be written through a shared
 // memory mapping: the operating system's files on Linux. Stores into such a
 // mapping land in the kernel's page cache at once, so like a write call they

@@ -1,0 +1,41 @@
+package vfs
+
+import (
+	"fmt"
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// ReadvAt implements VectorReader with preadv(2), repeating the call after
+// a short read until every buffer is full or the file ends.
+func (f osFile) ReadvAt(bufs [][]byte, off int64) (int, error) {
+	total := 0
+	for {
+		for len(bufs) > 0 && len(bufs[0]) == 0 {
+			bufs = bufs[1:]
+		}
+		if len(bufs) == 0 {
+			return total, nil
+		}
+		n, err := unix.Preadv(int(f.Fd()), bufs, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return total, fmt.Errorf("preadv %s at %d: %w", f.Name(), off, err)
+		}
+		if n == 0 {
+			return total, io.EOF
+		}
+		total += n
+		off += int64(n)
+		for len(bufs) > 0 && n >= len(bufs[0]) {
+			n -= len(bufs[0])
+			bufs = bufs[1:]
+		}
+		if n > 0 {
+			bufs = append([][]byte{bufs[0][n:]}, bufs[1:]...)
+		}
+	}
+}
