@@ -36,6 +36,23 @@ func benchMemtable(keys [][]byte) *Memtable {
 // new memtable every benchEntries entries.
 func BenchmarkAdd(b *testing.B) {
 	keys := benchKeys(benchEntries)
+	benchAdds(b, func(i int) []byte { return keys[i%benchEntries] })
+}
+
+// BenchmarkAddSeq inserts 16-byte keys in ascending order with 100-byte
+// values (db_bench's fillseq), starting a new memtable every benchEntries
+// entries.
+func BenchmarkAddSeq(b *testing.B) {
+	key := make([]byte, 16)
+	benchAdds(b, func(i int) []byte {
+		binary.BigEndian.PutUint64(key[8:], uint64(i))
+		return key
+	})
+}
+
+// benchAdds adds key(i) with a 100-byte value for i = 0, 1, ..., starting
+// a new memtable every benchEntries entries (untimed).
+func benchAdds(b *testing.B, key func(i int) []byte) {
 	value := make([]byte, 100)
 	b.ReportAllocs()
 	b.SetBytes(int64(16 + len(value)))
@@ -46,27 +63,7 @@ func BenchmarkAdd(b *testing.B) {
 			m = New()
 			b.StartTimer()
 		}
-		m.Add(base.SeqNum(i+1), base.KindSet, keys[i%benchEntries], value)
-	}
-}
-
-// BenchmarkAddSeq inserts 16-byte keys in ascending order with 100-byte
-// values (db_bench's fillseq), starting a new memtable every benchEntries
-// entries.
-func BenchmarkAddSeq(b *testing.B) {
-	value := make([]byte, 100)
-	key := make([]byte, 16)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(key) + len(value)))
-	m := New()
-	for i := 0; b.Loop(); i++ {
-		if i%benchEntries == 0 && i > 0 {
-			b.StopTimer()
-			m = New()
-			b.StartTimer()
-		}
-		binary.BigEndian.PutUint64(key[8:], uint64(i))
-		m.Add(base.SeqNum(i+1), base.KindSet, key, value)
+		m.Add(base.SeqNum(i+1), base.KindSet, key(i), value)
 	}
 }
 
