@@ -3,7 +3,7 @@
 # experiment, results/<name>.csv and results/<name>.png.
 #
 #   ./run_experiments.sh --quick                      # all experiments, small sizes: about two minutes on 2 cores
-#   ./run_experiments.sh                              # full sizes: every database grows to 1 GiB (roughly an hour, estimated)
+#   ./run_experiments.sh                              # full sizes: every database grows to 1 GiB (about 35 minutes on 2 cores)
 #   ./run_experiments.sh --quick --only scans,durability
 #   ./run_experiments.sh --list                       # the experiments
 #
