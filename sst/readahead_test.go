@@ -2,6 +2,7 @@ package sst
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/bits"
 	"os"
@@ -118,6 +119,46 @@ func TestReadaheadScan(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestReadaheadCorruptPageOnDisk flips a byte of a leaf in the middle of a
+// file on disk: a scan reads that leaf inside a readahead run (one
+// vectored read into the frames) and must fail with a corruption error
+// that names its page, not return its entries.
+func TestReadaheadCorruptPageOnDisk(t *testing.T) {
+	const P = 4096
+	data, _, props := scanFixture(t, P, 10000)
+	bad := bytes.Clone(data.data)
+	pn := int(props.LeafPages) / 2
+	bad[pn*P+P/2] ^= 0x40
+	path := filepath.Join(t.TempDir(), "000009.sst")
+	if err := os.WriteFile(path, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	df, err := vfs.Default().Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &recordingFile{File: df}
+	pool := cache.New(cache.Options{Capacity: 64 * P, PageSize: P})
+	r, err := Open(withVectors(f), ReaderOptions{Cache: pool, FileNum: 9, Readahead: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	it := r.NewIter()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
+	}
+	err = it.Close()
+	var ce *base.CorruptionError
+	if !errors.As(err, &ce) || ce.Where != fmt.Sprintf("page %d", pn) {
+		t.Fatalf("scan over a corrupt leaf %d: %d entries, error %v", pn, n, err)
+	}
+	if f.vectored == 0 {
+		t.Fatal("no run was read with ReadvAt")
 	}
 }
 

@@ -81,4 +81,11 @@ func TestOSFileReadvAt(t *testing.T) {
 	if n != 50 || !errors.Is(err, io.EOF) {
 		t.Fatalf("ReadvAt past the end = %d, %v; want 50, io.EOF", n, err)
 	}
+	many := make([][]byte, 3000) // more than one preadv takes
+	for i := range many {
+		many[i] = make([]byte, 3)
+	}
+	if n, err := vr.ReadvAt(many, 0); err != nil || n != 9000 || !bytes.Equal(slices.Concat(many...), want[:9000]) {
+		t.Fatalf("ReadvAt into %d buffers = %d, %v", len(many), n, err)
+	}
 }

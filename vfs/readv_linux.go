@@ -7,8 +7,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// iovMax is the most buffers one preadv(2) takes (Linux's IOV_MAX).
+const iovMax = 1024
+
 // ReadvAt implements VectorReader with preadv(2), repeating the call after
-// a short read until every buffer is full or the file ends.
+// a short read (or for more than iovMax buffers) until every buffer is
+// full or the file ends.
 func (f osFile) ReadvAt(bufs [][]byte, off int64) (int, error) {
 	total := 0
 	for {
@@ -18,7 +22,7 @@ func (f osFile) ReadvAt(bufs [][]byte, off int64) (int, error) {
 		if len(bufs) == 0 {
 			return total, nil
 		}
-		n, err := unix.Preadv(int(f.Fd()), bufs, off)
+		n, err := unix.Preadv(int(f.Fd()), bufs[:min(len(bufs), iovMax)], off)
 		if err == unix.EINTR {
 			continue
 		}
