@@ -56,14 +56,21 @@ func mappedRecords() [][]byte {
 	return recs
 }
 
-func TestMappedWriterOnDisk(t *testing.T) {
-	fs := vfs.Default()
+// diskLog creates 000001.log in a new temporary directory and returns its
+// path and a mapped Writer over it.
+func diskLog(t *testing.T) (string, *Writer) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "000001.log")
-	f, err := fs.Create(path)
+	f, err := vfs.Default().Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := NewMappedWriter(f)
+	return path, NewMappedWriter(f)
+}
+
+func TestMappedWriterOnDisk(t *testing.T) {
+	fs := vfs.Default()
+	path, w := diskLog(t)
 	if runtime.GOOS == "linux" && !w.Mapped() {
 		t.Fatal("no mapping on Linux")
 	}
@@ -114,10 +121,12 @@ func TestMappedWriterOnDisk(t *testing.T) {
 type fakeMappable struct {
 	memFile
 	allocErr  error
+	allocs    int        // Allocate calls
 	writeback [][2]int64 // StartWriteback calls: offset, length
 }
 
 func (f *fakeMappable) Allocate(off, n int64) error {
+	f.allocs++
 	if f.allocErr != nil {
 		return f.allocErr
 	}
@@ -183,6 +192,33 @@ func TestMappedWriterFallsBackWithoutAllocate(t *testing.T) {
 	}
 }
 
+// TestMappedWriterFullDiskNearWindowEnd: when the next window cannot be
+// reserved ahead of the records (a full disk), the writer does not try
+// again on every record; the records fill the window, and the window
+// switch reports the error.
+func TestMappedWriterFullDiskNearWindowEnd(t *testing.T) {
+	f := &fakeMappable{}
+	w := NewMappedWriter(f)
+	rec := make([]byte, 100)
+	for w.Size() < mapWindow-prefaultLead-1000 {
+		if err := w.WriteRecord(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.allocErr = errInjected
+	before := f.allocs
+	var err error
+	for err == nil {
+		err = w.WriteRecord(rec)
+	}
+	if !errors.Is(err, errInjected) || w.Size() < int64(mapWindow-HeaderLen-len(rec)) {
+		t.Fatalf("at %d bytes: %v", w.Size(), err)
+	}
+	if n := f.allocs - before; n > 2 {
+		t.Fatalf("%d Allocate calls for the next window, want at most 2 (one ahead, one at the switch)", n)
+	}
+}
+
 func TestMappedWriterBreaksWhenGrowingFails(t *testing.T) {
 	f := &fakeMappable{}
 	w := NewMappedWriter(f)
@@ -214,12 +250,7 @@ func TestMappedWriterBreaksWhenGrowingFails(t *testing.T) {
 // record reads back and the closed file ends with the last one.
 func TestMappedWriterPrefaultsAhead(t *testing.T) {
 	fs := vfs.Default()
-	path := filepath.Join(t.TempDir(), "000001.log")
-	f, err := fs.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := NewMappedWriter(f)
+	path, w := diskLog(t)
 	if !w.Mapped() {
 		t.Skip("the filesystem under TempDir cannot map the log")
 	}

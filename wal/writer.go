@@ -255,7 +255,12 @@ func (w *Writer) prefaultNext() {
 	m, mOff := w.win, w.winOff
 	if end := w.winOff + int64(len(w.win)); from >= end {
 		if w.next == nil && !w.mapNext() {
-			return // nextWindow maps it instead, and reports what went wrong
+			// No room ahead of the records (a full disk): claim the next
+			// window as done, so the records fill this one without a
+			// retry per record; nextWindow tries once more and reports
+			// what went wrong.
+			w.pfNext = end + mapWindow
+			return
 		}
 		m, mOff = w.next, end
 	}
