@@ -64,6 +64,8 @@ type DB struct {
 	maxKeySize int
 	// batchPool recycles the batches of single Puts and Deletes.
 	batchPool sync.Pool
+	// iterPool recycles the memory of closed iterators (iterParts).
+	iterPool sync.Pool
 
 	// visibleSeq is the newest seqnum readers may see: every write with a
 	// seqnum at or below it is fully applied to the memtable.

@@ -6,6 +6,7 @@ import (
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/internal/merge"
 	"github.com/seed-d6fe07da/strata/internal/rangedel"
+	"github.com/seed-d6fe07da/strata/lsm"
 	"github.com/seed-d6fe07da/strata/memtable"
 )
 
@@ -32,7 +33,8 @@ type Iterator struct {
 	seq    base.SeqNum
 	lower  []byte
 	upper  []byte
-	mi     *merge.Iterator
+	mi     *merge.Iterator // &parts.merge while open
+	parts  *iterParts      // nil once closed
 	valid  bool
 	dir    int // +1 forward, -1 reverse, 0 unpositioned
 	key    []byte
@@ -60,8 +62,72 @@ func (d *DB) NewIter(o *IterOptions) *Iterator {
 	return d.newIterAt(rs, base.SeqNum(d.visibleSeq.Load()), o)
 }
 
+// iterParts is the memory an Iterator uses beyond its own struct: the
+// merge, a cursor per run with its file iterator, and the key, value and
+// tombstone buffers. Close hands it back to the DB's pool and the next
+// iterator reuses it, so an iterator per lookup (a seek for the closest
+// key, say) allocates little more than itself. The Iterator struct is not
+// reused: a closed one keeps reporting ErrClosed.
+type iterParts struct {
+	merge    merge.Iterator
+	children []base.InternalIterator
+	runs     []runIter
+	tombs    []rangedel.Tombstone
+	key      []byte
+	valBuf   []byte
+}
+
+// maxPooledRuns bounds the run cursors a pooled iterParts keeps: a tree
+// rarely has more runs, and a stray giant one should not stay alive.
+const maxPooledRuns = 64
+
+// maxPooledBuffer is the largest key or value buffer pooled iterator
+// memory keeps.
+const maxPooledBuffer = 16 << 10
+
+// getIterParts returns pooled iterator memory, or new.
+func (d *DB) getIterParts() *iterParts {
+	if p, ok := d.iterPool.Get().(*iterParts); ok {
+		return p
+	}
+	return new(iterParts)
+}
+
+// putIterParts returns p, whose merge is closed, to the pool, dropping its
+// references to the closed view.
+func (d *DB) putIterParts(p *iterParts) {
+	if len(p.runs) > maxPooledRuns {
+		return
+	}
+	clear(p.children)
+	p.children = p.children[:0]
+	for i := range p.runs {
+		r := &p.runs[i]
+		r.tables, r.files = nil, nil
+	}
+	clear(p.tombs)
+	p.tombs = p.tombs[:0]
+	if cap(p.key) > maxPooledBuffer {
+		p.key = nil
+	}
+	if cap(p.valBuf) > maxPooledBuffer {
+		p.valBuf = nil
+	}
+	d.iterPool.Put(p)
+}
+
+// runCount returns the runs a view holds.
+func runCount(v *lsm.Version) int {
+	n := 0
+	for _, runs := range v.Levels {
+		n += len(runs)
+	}
+	return n
+}
+
 func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator {
-	it := &Iterator{d: d, excess: excessRuns(rs.v), rs: rs, seq: seq}
+	p := d.getIterParts()
+	it := &Iterator{d: d, excess: excessRuns(rs.v), rs: rs, seq: seq, parts: p, key: p.key[:0], valBuf: p.valBuf[:0]}
 	if o != nil {
 		// Copy the bounds, keeping nil (unbounded) apart from empty.
 		if o.LowerBound != nil {
@@ -71,8 +137,14 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 			it.upper = append([]byte{}, o.UpperBound...)
 		}
 	}
-	var tombs []rangedel.Tombstone
-	children := []base.InternalIterator{rs.mem.NewIter()}
+	// The run cursors are addressed by the merge, so the slice must not
+	// move once they are handed out.
+	if n := runCount(rs.v); cap(p.runs) < n {
+		p.runs = make([]runIter, 0, n)
+	}
+	p.runs = p.runs[:0]
+	tombs := p.tombs[:0]
+	children := append(p.children[:0], rs.mem.NewIter())
 	tombs = appendMemTombstones(tombs, rs.mem)
 	for _, m := range rs.imms {
 		children = append(children, m.NewIter())
@@ -86,7 +158,10 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 			if it.lower != nil && bytes.Compare(r.Files[len(r.Files)-1].Largest.UserKey, it.lower) < 0 {
 				continue
 			}
-			children = append(children, newRunIter(d.tables, r))
+			p.runs = p.runs[:len(p.runs)+1]
+			ri := &p.runs[len(p.runs)-1]
+			ri.init(d.tables, r)
+			children = append(children, ri)
 			for _, f := range r.Files {
 				if (it.upper != nil && bytes.Compare(f.Smallest.UserKey, it.upper) >= 0) ||
 					(it.lower != nil && bytes.Compare(f.Largest.UserKey, it.lower) < 0) {
@@ -101,8 +176,12 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 			}
 		}
 	}
-	it.tombs = rangedel.NewSet(tombs, seq)
-	it.mi = merge.NewIterator(children...)
+	p.children, p.tombs = children, tombs
+	if len(tombs) > 0 {
+		it.tombs = rangedel.NewSet(tombs, seq)
+	}
+	p.merge.Init(children)
+	it.mi = &p.merge
 	return it
 }
 
@@ -355,6 +434,14 @@ func (it *Iterator) Close() error {
 	if it.mi != nil {
 		err = it.mi.Close()
 		it.mi = nil
+	}
+	if p := it.parts; p != nil {
+		// The buffers go back with the parts; the caller may no longer
+		// use Key or Value.
+		p.key, p.valBuf = it.key[:0], it.valBuf[:0]
+		it.key, it.value, it.valBuf, it.tombs = nil, nil, nil, nil
+		it.parts = nil
+		it.d.putIterParts(p)
 	}
 	if it.rs != nil {
 		it.rs.unref()

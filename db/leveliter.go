@@ -14,13 +14,23 @@ import (
 type runIter struct {
 	tables *tableCache
 	files  []*lsm.File
-	idx    int // index of the file iter belongs to
-	iter   *sst.Iter
+	idx    int       // index of the file iter belongs to
+	iter   *sst.Iter // &own while a file is open, else nil
+	own    sst.Iter  // reused from file to file, and from run to run
 	err    error
 }
 
 func newRunIter(tc *tableCache, r *lsm.Run) *runIter {
-	return &runIter{tables: tc, files: r.Files, idx: -1}
+	it := new(runIter)
+	it.init(tc, r)
+	return it
+}
+
+// init makes it an unpositioned iterator over r, keeping the buffers of
+// its file iterator. it must be new or closed.
+func (it *runIter) init(tc *tableCache, r *lsm.Run) {
+	own := it.own
+	*it = runIter{tables: tc, files: r.Files, idx: -1, own: own}
 }
 
 // open makes files[i] the current file; false on error or out of range.
@@ -43,7 +53,8 @@ func (it *runIter) open(i int) bool {
 		it.err = err
 		return false
 	}
-	it.iter = e.r.NewIter()
+	e.r.InitIter(&it.own)
+	it.iter = &it.own
 	return true
 }
 

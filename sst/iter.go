@@ -71,7 +71,25 @@ var _ base.InternalIterator = (*Iter)(nil)
 
 // NewIter returns an unpositioned iterator over the file's point entries.
 func (r *Reader) NewIter() *Iter {
-	it := &Iter{r: r, height: r.meta.height}
+	it := new(Iter)
+	r.InitIter(it)
+	return it
+}
+
+// maxKeptBuffer is the largest key or value buffer a closed Iter keeps
+// for InitIter to reuse; a larger one (a big value) is dropped at Close.
+const maxKeptBuffer = 16 << 10
+
+// InitIter makes it an unpositioned iterator over the file's point
+// entries, as NewIter does, reusing the buffers it kept. it must be zero
+// or closed: a caller that opens many files one after another (a run of
+// files, an iterator per lookup) then allocates nothing per file.
+func (r *Reader) InitIter(it *Iter) {
+	if it.r != nil && !it.closed {
+		panic("sst: InitIter of an iterator that is not closed")
+	}
+	kbuf, vbuf := it.kbuf[:0], it.vbuf[:0]
+	*it = Iter{r: r, height: r.meta.height, kbuf: kbuf, vbuf: vbuf}
 	if n := it.height + 1; n <= len(it.pathBuf) {
 		it.path = it.pathBuf[:n]
 	} else {
@@ -80,7 +98,6 @@ func (r *Reader) NewIter() *Iter {
 	if r.closed.Load() {
 		it.err = base.ErrClosed
 	}
-	return it
 }
 
 // releaseFrom unpins the path from level l down.
@@ -486,6 +503,13 @@ func (it *Iter) Close() error {
 	it.pos = posNone
 	it.key = base.InternalKey{}
 	it.closed = true
-	it.ovf, it.vbuf = nil, nil
+	it.r = nil // a closed Iter kept for InitIter keeps no Reader alive
+	it.ovf = nil
+	if cap(it.kbuf) > maxKeptBuffer {
+		it.kbuf = nil
+	}
+	if cap(it.vbuf) > maxKeptBuffer {
+		it.vbuf = nil
+	}
 	return err
 }

@@ -690,3 +690,54 @@ func TestReaderIOErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestInitIterReuse: one Iter serves files of different shapes one after
+// another, with the buffers of the last, and refuses to be reset while it
+// still pins a page.
+func TestInitIterReuse(t *testing.T) {
+	dir := t.TempDir()
+	var tables [2][]kv
+	for i := range 3000 {
+		v := bytes.Repeat(pattern(20, i), 5) // compressible: Snappy path and vbuf
+		tables[0] = append(tables[0], kv{ikey(fmt.Sprintf("a%05d", i), 1, base.KindSet), v})
+		if i < 40 {
+			tables[1] = append(tables[1], kv{ikey(fmt.Sprintf("bb%03d", i), 2, base.KindSet), []byte("x")})
+		}
+	}
+	var it Iter
+	for round := range 4 {
+		kvs := tables[round%2]
+		path := filepath.Join(dir, fmt.Sprintf("%d.sst", round))
+		writeTable(t, path, WriterOptions{PageSize: 1024, Compression: SnappyCompression}, kvs, nil)
+		r, _ := openTable(t, path, 1024, base.FileNum(round+1))
+		r.InitIter(&it)
+		n := 0
+		for ok := it.First(); ok; ok = it.Next() {
+			if err := sameEntry(&it, kvs[n]); err != nil {
+				t.Fatalf("round %d entry %d: %v", round, n, err)
+			}
+			n++
+		}
+		if n != len(kvs) || it.Error() != nil {
+			t.Fatalf("round %d: %d of %d entries: %v", round, n, len(kvs), it.Error())
+		}
+		mid := kvs[len(kvs)/2]
+		if !it.SeekGE(mid.key.UserKey) || sameEntry(&it, mid) != nil {
+			t.Fatalf("round %d: SeekGE(%q) missed", round, mid.key.UserKey)
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatalf("round %d: InitIter of an open iterator did not panic", round)
+				}
+			}()
+			r.InitIter(&it)
+		}()
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

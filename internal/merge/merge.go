@@ -24,7 +24,22 @@ type Iterator struct {
 // NewIterator returns a merging iterator over children. It takes ownership:
 // Close closes them all.
 func NewIterator(children ...base.InternalIterator) *Iterator {
-	return &Iterator{children: children, keys: make([]base.InternalKey, len(children)), heap: make([]int, 0, len(children))}
+	m := new(Iterator)
+	m.Init(children)
+	return m
+}
+
+// Init makes m a merging iterator over children, as NewIterator does,
+// reusing the memory of a closed (or zero) m.
+func (m *Iterator) Init(children []base.InternalIterator) {
+	keys, heap := m.keys, m.heap
+	if cap(keys) < len(children) {
+		keys = make([]base.InternalKey, len(children))
+	}
+	if cap(heap) < len(children) {
+		heap = make([]int, 0, len(children))
+	}
+	*m = Iterator{children: children, keys: keys[:len(children)], heap: heap[:0]}
 }
 
 func (m *Iterator) less(i, j int) bool {
@@ -237,6 +252,7 @@ func (m *Iterator) Close() error {
 		}
 	}
 	m.children = nil
-	m.heap = nil
+	clear(m.keys) // drop references into the children's pages and buffers
+	m.heap = m.heap[:0]
 	return err
 }
