@@ -61,6 +61,9 @@ import (
 // be freed for a missing page.
 var ErrAllPinned = errors.New("strata: buffer pool: every frame is pinned")
 
+// errPoolClosed is returned by Get and Prefetch after Close.
+var errPoolClosed = fmt.Errorf("strata: buffer pool: %w", base.ErrClosed)
+
 // errLoadPanicked is the error waiters see when the load they waited for
 // panicked; the panic itself goes on up the loader's stack.
 var errLoadPanicked = errors.New("strata: buffer pool: page load panicked")
@@ -196,6 +199,10 @@ func (p *Pool) Get(id PageID, load func(buf []byte) error) (Handle, error) {
 	var deadline time.Time
 	s.mu.Lock()
 	for {
+		if s.closed {
+			s.mu.Unlock()
+			return Handle{}, fmt.Errorf("page %d of file %d: %w", id.Page, id.File, errPoolClosed)
+		}
 		if f := s.table[id]; f != nil {
 			s.pinLocked(f)
 			s.touchLocked(f)
@@ -280,6 +287,32 @@ func loadFrame(f *frame, load func(buf []byte) error) error {
 	return err
 }
 
+// Close marks the pool closed: every later Get and Prefetch fails with an
+// error wrapping base.ErrClosed. When no frame is pinned, Close gives the
+// frames' memory back to the system at once, so a closed database does
+// not hold its pool until the garbage collector has run twice; page bytes
+// kept after their Release (which Release already forbids) may then be
+// unmapped. With pages still pinned, the memory goes when the last of
+// their handles and the pool are unreachable, as without Close. Close is
+// idempotent.
+func (p *Pool) Close() {
+	for i := range p.shards {
+		p.shards[i].mu.Lock()
+	}
+	pinned := 0
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.closed = true
+		pinned += s.pinned
+	}
+	for i := range p.shards {
+		p.shards[i].mu.Unlock()
+	}
+	if pinned == 0 && p.slab != nil {
+		p.slab.release()
+	}
+}
+
 // EvictFile drops every page of file from the pool, and forgets the file's
 // ids in A1out. Call it after the file is deleted. Unpinned frames are freed
 // at once; pinned ones, and ones still loading, leave the table now and are
@@ -319,3 +352,6 @@ func (p *Pool) Metrics() Metrics {
 	}
 	return m
 }
+
+// TmpReleased is a temporary diagnostic.
+func (p *Pool) TmpReleased() func() bool { r := p.slab; return func() bool { return r == nil || r.done.Load() } }

@@ -233,3 +233,44 @@ func TestSlabReleasedWhenUnreachable(t *testing.T) {
 		t.Fatal("slab not released after the pool became unreachable")
 	}
 }
+
+// TestCloseReleasesSlab: Close unmaps the slab at once when nothing is
+// pinned, and leaves it mapped under a pin; either way the pool refuses
+// Get and Prefetch afterwards.
+func TestCloseReleasesSlab(t *testing.T) {
+	load := func(b []byte) error { b[0] = 7; return nil }
+	for _, pinned := range []bool{false, true} {
+		p := New(Options{Capacity: 64 * 4096, PageSize: 4096})
+		rel := p.slab
+		if rel == nil {
+			t.Skip("frames on the Go heap on this platform")
+		}
+		h, err := p.Get(PageID{File: 1, Page: 1}, load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !pinned {
+			h.Release()
+		}
+		p.Close()
+		if rel.done.Load() == pinned {
+			t.Fatalf("pinned %v: slab released %v after Close", pinned, rel.done.Load())
+		}
+		if pinned {
+			if h.Data()[0] != 7 {
+				t.Fatal("pinned page changed after Close")
+			}
+			h.Release()
+		}
+		if _, err := p.Get(PageID{File: 1, Page: 1}, load); !errors.Is(err, base.ErrClosed) {
+			t.Fatalf("Get of a resident page after Close: %v, want ErrClosed", err)
+		}
+		if _, err := p.Get(PageID{File: 1, Page: 2}, load); !errors.Is(err, base.ErrClosed) {
+			t.Fatalf("Get of a missing page after Close: %v, want ErrClosed", err)
+		}
+		if n, _ := p.Prefetch(1, 3, 4, func([][]byte) error { t.Fatal("Prefetch loaded after Close"); return nil }); n != 0 {
+			t.Fatalf("Prefetch after Close loaded %d pages", n)
+		}
+		p.Close() // idempotent
+	}
+}

@@ -59,6 +59,9 @@ type shard struct {
 	// closed (and replaced) when one is.
 	waiters int
 	freed   chan struct{}
+	// closed is set by Pool.Close: Get and Prefetch refuse the shard's
+	// pages, whose memory may be unmapped.
+	closed bool
 
 	hits, misses, evictions, ghostHits, prefetched, bytesRead uint64
 
@@ -154,6 +157,9 @@ func (s *shard) touchLocked(f *frame) {
 // frame in Am; otherwise it enters A1in (2Q) or the head of the LRU list.
 // It returns ErrAllPinned when every frame is pinned, changing nothing.
 func (s *shard) claimLocked(id PageID, prefetch bool) (*frame, error) {
+	if s.closed {
+		return nil, errPoolClosed
+	}
 	wasGhost := s.twoQ && s.ghosts.contains(id)
 	f, err := s.reclaimLocked()
 	if err != nil {

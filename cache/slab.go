@@ -14,24 +14,35 @@ import (
 // 64 MiB pool would let the process pile up another 64 MiB of garbage
 // before a collection (GOGC=100), which showed as peak RSS.
 //
-// The slab is unmapped only when nothing can reach a frame any more. A
-// Handle points at its frame, and a frame lives in its shard's frames
-// array, so each shard's array carries a cleanup (runtime.AddCleanup) and
-// the last of them to be collected unmaps the slab. Page bytes a caller
-// kept after Release (which the API forbids) are the one way to touch the
-// memory after that.
+// The slab is unmapped by Pool.Close when no frame is pinned, or else
+// when nothing can reach a frame any more. A Handle points at its frame,
+// and a frame lives in its shard's frames array, so each shard's array
+// carries a cleanup (runtime.AddCleanup) and the last of them to be
+// collected unmaps the slab. Closing matters: the cleanups ran only at the
+// second collection after a database closed (measured), and a process
+// that closes one database and opens another (or the same one again) would
+// otherwise hold both pools until then. Page bytes a caller kept after
+// Release (which the API forbids) are the one way to touch the memory
+// after that.
 
 // slabRelease unmaps a slab once every shard's frames are unreachable.
 type slabRelease struct {
 	free func()
 	left atomic.Int32 // shards whose frames are still reachable
-	done atomic.Bool  // for tests: the slab has been released
+	done atomic.Bool  // the slab has been released (or is being)
 }
 
 func (r *slabRelease) shardGone() {
 	if r.left.Add(-1) == 0 {
+		r.release()
+	}
+}
+
+// release unmaps the slab unless it was unmapped already: by Pool.Close,
+// then again by the cleanups once the frames are unreachable.
+func (r *slabRelease) release() {
+	if r.done.CompareAndSwap(false, true) {
 		r.free()
-		r.done.Store(true)
 	}
 }
 
@@ -48,8 +59,7 @@ func watchSlab(shards []shard, free func()) *slabRelease {
 		}
 	}
 	if r.left.Load() == 0 {
-		free()
-		r.done.Store(true)
+		r.release()
 		return r
 	}
 	for i := range shards {

@@ -210,6 +210,9 @@ func (d *DB) Close() error {
 		// closing readers directly.
 		d.tables.closeAll()
 	}
+	// The pool's memory goes back now, unless an iterator left open
+	// still pins a page.
+	d.cache.Close()
 	if cerr := d.lock.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
