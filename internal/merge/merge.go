@@ -17,6 +17,11 @@ type Iterator struct {
 	// interface calls.
 	keys    []base.InternalKey
 	heap    []int // indexes into children, a min-heap forward or max-heap in reverse
+	// second is the heap position (1 or 2) of the top's smaller child,
+	// or -1 when not known. Only the top moves between rebuilds, so it
+	// stays right while the top stays on top: a step that does not change
+	// the top costs one comparison instead of two.
+	second  int
 	reverse bool
 	err     error
 }
@@ -39,7 +44,7 @@ func (m *Iterator) Init(children []base.InternalIterator) {
 	if cap(heap) < len(children) {
 		heap = make([]int, 0, len(children))
 	}
-	*m = Iterator{children: children, keys: keys[:len(children)], heap: heap[:0]}
+	*m = Iterator{children: children, keys: keys[:len(children)], heap: heap[:0], second: -1}
 }
 
 func (m *Iterator) less(i, j int) bool {
@@ -87,6 +92,7 @@ func (m *Iterator) down(i int) {
 // positioning result.
 func (m *Iterator) rebuild(reverse bool) bool {
 	m.reverse = reverse
+	m.second = -1
 	m.heap = m.heap[:0]
 	for i, c := range m.children {
 		if c.Valid() {
@@ -169,9 +175,10 @@ func (m *Iterator) Prev() bool {
 func (m *Iterator) step(ok bool) {
 	if ok {
 		m.keys[m.heap[0]] = m.children[m.heap[0]].Key()
-		m.down(0)
+		m.fixTop()
 		return
 	}
+	m.second = -1
 	top := m.children[m.heap[0]]
 	if err := top.Error(); err != nil {
 		m.err = err
@@ -184,6 +191,30 @@ func (m *Iterator) step(ok bool) {
 	if last > 0 {
 		m.down(0)
 	}
+}
+
+// fixTop restores the heap after the top's key moved on, as down(0)
+// would, comparing the top with its smaller child only when that is known
+// (second).
+func (m *Iterator) fixTop() {
+	n := len(m.heap)
+	if n < 2 {
+		return
+	}
+	j := m.second
+	if j < 0 {
+		j = 1
+		if n > 2 && m.less(2, 1) {
+			j = 2
+		}
+		m.second = j
+	}
+	if !m.less(j, 0) {
+		return
+	}
+	m.second = -1
+	m.heap[0], m.heap[j] = m.heap[j], m.heap[0]
+	m.down(j)
 }
 
 // switchDirection repositions every child on the other side of the current

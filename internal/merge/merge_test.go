@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"testing"
@@ -114,4 +115,34 @@ func TestMergeAgainstSortedUnion(t *testing.T) {
 		}
 		m.Close()
 	})
+}
+
+// BenchmarkMergeNext walks a merge shaped like the peer benchmark's tree
+// after overwrites: a last level with every key, a level above it with a
+// quarter of them and a memtable with a thirtieth, 16-byte decimal keys.
+func BenchmarkMergeNext(b *testing.B) {
+	const n = 1 << 17
+	var levels [3][]base.InternalKey
+	every := []int{1, 4, 30}
+	for i := range n {
+		k := []byte(fmt.Sprintf("%016d", 2*i))
+		for l, e := range every {
+			// A multiplicative hash picks the subsets without a pattern.
+			if uint32(i)*2654435761%uint32(e) == 0 {
+				levels[l] = append(levels[l], base.MakeInternalKey(k, base.SeqNum(10-l), base.KindSet))
+			}
+		}
+	}
+	children := make([]base.InternalIterator, len(levels))
+	for l := range levels {
+		children[l] = &sliceIter{keys: levels[l], pos: -1}
+	}
+	m := NewIterator(children...)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if !m.Valid() && !m.First() {
+			b.Fatal("empty")
+		}
+		m.Next()
+	}
 }
