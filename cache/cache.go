@@ -352,6 +352,3 @@ func (p *Pool) Metrics() Metrics {
 	}
 	return m
 }
-
-// TmpReleased is a temporary diagnostic.
-func (p *Pool) TmpReleased() func() bool { r := p.slab; return func() bool { return r == nil || r.done.Load() } }
