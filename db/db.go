@@ -158,8 +158,11 @@ func (d *DB) MaxKeySize() int { return d.maxKeySize }
 func (d *DB) path(name string) string { return filepath.Join(d.dirname, name) }
 
 // Close syncs the WAL, waits for background work to stop and releases every
-// resource. Data in the memtable is recovered from the WAL at the next Open.
-// Every later call on d returns ErrClosed.
+// resource, the buffer pool's memory included. Data in the memtable is
+// recovered from the WAL at the next Open. Every later call on d returns
+// ErrClosed. Close iterators first: one left open keeps the pages it pins
+// (and with them the pool's memory) until it is closed, and fails once it
+// needs another page.
 func (d *DB) Close() error {
 	d.mu.Lock()
 	if d.closed {
