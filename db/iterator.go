@@ -127,7 +127,7 @@ func runCount(v *lsm.Version) int {
 
 func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator {
 	p := d.getIterParts()
-	it := &Iterator{d: d, excess: excessRuns(rs.v), rs: rs, seq: seq, parts: p, key: p.key[:0], valBuf: p.valBuf[:0]}
+	it := &Iterator{d: d, excess: rs.excess, rs: rs, seq: seq, parts: p, key: p.key[:0], valBuf: p.valBuf[:0]}
 	if o != nil {
 		// Copy the bounds, keeping nil (unbounded) apart from empty.
 		if o.LowerBound != nil {

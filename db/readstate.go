@@ -24,9 +24,14 @@ import (
 // take a reference, never across I/O, so flushes and merges never block them.
 type readState struct {
 	refs atomic.Int32
-	mem  *memtable.Memtable
-	imms []*memtable.Memtable // newest first
-	v    *lsm.Version
+	// gets counts the point lookups that searched v's runs, for the read
+	// debt (see getsPerPositioning); beside refs, which every Get touches
+	// anyway.
+	gets   atomic.Uint32
+	mem    *memtable.Memtable
+	imms   []*memtable.Memtable // newest first
+	v      *lsm.Version
+	excess int // excessRuns(v)
 }
 
 func (rs *readState) unref() {
@@ -51,7 +56,7 @@ func (d *DB) loadReadState() *readState {
 // memtables and version. d.mu must be held; the old view is released after
 // the swap, outside rsMu.
 func (d *DB) installReadStateLocked() {
-	rs := &readState{mem: d.mem, v: d.version}
+	rs := &readState{mem: d.mem, v: d.version, excess: excessRuns(d.version)}
 	rs.refs.Store(1)
 	d.version.Ref()
 	for i := len(d.imms) - 1; i >= 0; i-- {
