@@ -15,8 +15,8 @@ type Iterator struct {
 	// keys[i] is children[i].Key() while child i is in the heap, read
 	// again only when that child moves: comparisons then cost no
 	// interface calls.
-	keys    []base.InternalKey
-	heap    []int // indexes into children, a min-heap forward or max-heap in reverse
+	keys []base.InternalKey
+	heap []int // indexes into children, a min-heap forward or max-heap in reverse
 	// second is the heap position (1 or 2) of the top's smaller child,
 	// or -1 when not known. Only the top moves between rebuilds, so it
 	// stays right while the top stays on top: a step that does not change
