@@ -59,8 +59,8 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 			return append(make([]byte, 0, len(v)), v...), nil
 		}
 	}
-	if rs.excess > 0 && rs.gets.Add(1)%getsPerPositioning == 0 {
-		d.noteExcessRuns(rs.excess)
+	if (rs.excess > 0 || rs.levels > 0) && rs.gets.Add(1)%getsPerPositioning == 0 {
+		d.noteReadRuns(rs.excess, rs.levels)
 	}
 	for level := range rs.v.Levels {
 		for _, r := range rs.v.Levels[level] {

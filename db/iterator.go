@@ -29,6 +29,7 @@ type IterOptions struct {
 type Iterator struct {
 	d      *DB
 	excess int // runs beyond one per level, charged per positioning
+	levels int // levels beyond the first, charged per positioning
 	rs     *readState
 	seq    base.SeqNum
 	lower  []byte
@@ -127,7 +128,7 @@ func runCount(v *lsm.Version) int {
 
 func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator {
 	p := d.getIterParts()
-	it := &Iterator{d: d, excess: rs.excess, rs: rs, seq: seq, parts: p, key: p.key[:0], valBuf: p.valBuf[:0]}
+	it := &Iterator{d: d, excess: rs.excess, levels: rs.levels, rs: rs, seq: seq, parts: p, key: p.key[:0], valBuf: p.valBuf[:0]}
 	if o != nil {
 		// Copy the bounds, keeping nil (unbounded) apart from empty.
 		if o.LowerBound != nil {
@@ -191,7 +192,7 @@ func (it *Iterator) First() bool {
 		return false
 	}
 	it.dir = 1
-	it.d.noteExcessRuns(it.excess)
+	it.d.noteReadRuns(it.excess, it.levels)
 	if it.lower != nil {
 		it.mi.SeekGE(it.lower)
 	} else {
@@ -206,7 +207,7 @@ func (it *Iterator) Last() bool {
 		return false
 	}
 	it.dir = -1
-	it.d.noteExcessRuns(it.excess)
+	it.d.noteReadRuns(it.excess, it.levels)
 	if it.upper != nil {
 		it.mi.SeekLT(it.upper)
 	} else {
@@ -224,7 +225,7 @@ func (it *Iterator) SeekGE(key []byte) bool {
 		key = it.lower
 	}
 	it.dir = 1
-	it.d.noteExcessRuns(it.excess)
+	it.d.noteReadRuns(it.excess, it.levels)
 	it.mi.SeekGE(key)
 	return it.findNext()
 }
@@ -239,7 +240,7 @@ func (it *Iterator) SeekLT(key []byte) bool {
 		key = it.upper
 	}
 	it.dir = -1
-	it.d.noteExcessRuns(it.excess)
+	it.d.noteReadRuns(it.excess, it.levels)
 	it.mi.SeekLT(key)
 	return it.findPrev()
 }

@@ -44,9 +44,9 @@ type Metrics struct {
 	ReadAmplification int
 	// TrivialMoves counts merges that moved a file down without rewriting.
 	TrivialMoves uint64
-	// ReadMerges counts merges that folded overlapping runs because
-	// iterators had paid for them (see Options and the README's tree
-	// section), among Compactions.
+	// ReadMerges counts merges that folded overlapping runs, or a level
+	// into the next once writes had stopped, because reads had paid for
+	// them (see the README's tree section), among Compactions.
 	ReadMerges uint64
 	// WriteSlowdowns counts writes delayed because level 0 was deep.
 	WriteSlowdowns uint64

@@ -39,7 +39,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 		maxKeySize: sst.MaxKeySize(o.PageSize),
 	}
 	d.bgCond = sync.NewCond(&d.mu)
-	d.reads.wake.Store(math.MaxInt64) // armed by the merge goroutine
+	d.reads.runs.wake.Store(math.MaxInt64) // armed by the merge goroutine
+	d.reads.levels.wake.Store(math.MaxInt64)
 	d.pickerOpts = lsm.PickerOptions{
 		SizeRatio:       o.SizeRatio,
 		RunsPerLevel:    o.RunsPerLevel,

@@ -76,6 +76,11 @@ type Options struct {
 	// TargetFileSize bounds the size of the SSTs a merge writes. Default
 	// 2*MemtableSize.
 	TargetFileSize int64
+	// NoReadMerges turns read-triggered merges off (Metrics.ReadMerges):
+	// the tree then keeps the shape the merge policy gives it however much
+	// it is read. It is for experiments that measure a policy's shape;
+	// leave it off.
+	NoReadMerges bool
 	// FS is the filesystem; nil means the operating system's. Tests pass an
 	// in-memory or fault-injecting one.
 	FS vfs.FS

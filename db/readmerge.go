@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync/atomic"
 
+	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/lsm"
 )
 
@@ -25,6 +26,18 @@ import (
 // but not free (a filter probe, and now and then a false positive's
 // descent), so a database that only serves gets after its writes stop
 // still folds what they left, as a scanned one does.
+//
+// Levels. With one run per level a read still visits every non-empty
+// level, and each costs a positioning like an excess run does. Readers
+// keep a second account of those, and once it pays for merging the
+// shallowest level into the next (lsm.Picker.PickLevelsForReads), the
+// merge goroutine runs that, but only if no write came in while the
+// readers paid: while writes go on, the upper levels fill again and the
+// merges due by shape move them down anyway, and folding a level early
+// would rewrite the next one's overlap every time the account refilled
+// (the seek-triggered compactions that RocksDB turned off for their write
+// amplification). When writes stop, the tree's shape is final, and each
+// level fold serves every read after it.
 
 // readSeekBytes is the merge input that one excess-run positioning pays for.
 const readSeekBytes = 16 << 10
@@ -37,13 +50,58 @@ const readSeekBytes = 16 << 10
 // does. Eight errs toward folding later.
 const getsPerPositioning = 8
 
-// readDebt is what readers owe the extra runs since the last fold.
+// readDebt is what readers owe the extra runs and levels since the last
+// fold of each.
 type readDebt struct {
-	// debt counts excess-run positionings since the last read merge.
+	// runs counts excess-run positionings; levels counts positionings of
+	// the levels beyond the first (lsm.Picker.PickLevelsForReads).
+	runs, levels readAccount
+	// levelsSeq is the last seqnum assigned when the levels account last
+	// started from zero: a level fold runs only if no write came after.
+	// Guarded by DB.mu.
+	levelsSeq base.SeqNum
+}
+
+// readAccount counts positionings toward one kind of fold.
+type readAccount struct {
+	// debt counts positionings since the last fold.
 	debt atomic.Int64
 	// wake is the debt at which a reader wakes the merge goroutine; the
 	// goroutine sets it while it waits (MaxInt64: no fold to wait for).
 	wake atomic.Int64
+}
+
+// add adds n to the debt and reports whether the caller should wake the
+// merge goroutine: the debt reached the armed threshold, which add then
+// disarms, so only one reader wakes it.
+func (a *readAccount) add(n int) bool {
+	if a.debt.Add(int64(n)) < a.wake.Load() {
+		return false
+	}
+	w := a.wake.Load()
+	return w != math.MaxInt64 && a.wake.CompareAndSwap(w, math.MaxInt64)
+}
+
+// paid reports whether the debt covers need positionings. When it does
+// not, it arms the readers' wake-up at need. DB.mu is held.
+func (a *readAccount) paid(need int64) bool {
+	if a.debt.Load() >= need {
+		a.wake.Store(math.MaxInt64)
+		return true
+	}
+	a.wake.Store(need)
+	// A reader that added to the debt before the store saw the old
+	// threshold and did not wake us: look again.
+	if a.debt.Load() < need {
+		return false
+	}
+	a.wake.Store(math.MaxInt64)
+	return true
+}
+
+// foldCost is the number of positionings that pay for merge c.
+func foldCost(c *lsm.Compaction) int64 {
+	return int64(c.InputBytes()/readSeekBytes) + 1
 }
 
 // excessRuns returns the runs of v a read visits beyond one per non-empty
@@ -59,17 +117,30 @@ func excessRuns(v *lsm.Version) int {
 	return n
 }
 
-// noteExcessRuns adds n to the read debt and wakes the merge goroutine when
-// the debt reaches what the pending fold costs.
-func (d *DB) noteExcessRuns(n int) {
-	if n <= 0 {
-		return
+// extraLevels returns the non-empty levels of v from 1 down beyond the
+// first.
+func extraLevels(v *lsm.Version) int {
+	n := 0
+	for _, runs := range v.Levels[1:] {
+		if len(runs) > 0 {
+			n++
+		}
 	}
-	if d.reads.debt.Add(int64(n)) < d.reads.wake.Load() {
-		return
+	return max(0, n-1)
+}
+
+// noteReadRuns charges one positioning over excess excess runs and levels
+// extra levels, and wakes the merge goroutine when that pays for a fold it
+// waits on.
+func (d *DB) noteReadRuns(excess, levels int) {
+	wake := false
+	if excess > 0 && d.reads.runs.add(excess) {
+		wake = true
 	}
-	w := d.reads.wake.Load()
-	if w != math.MaxInt64 && d.reads.wake.CompareAndSwap(w, math.MaxInt64) {
+	if levels > 0 && d.reads.levels.add(levels) {
+		wake = true
+	}
+	if wake {
 		d.mu.Lock()
 		d.bgCond.Broadcast()
 		d.mu.Unlock()
@@ -80,22 +151,33 @@ func (d *DB) noteExcessRuns(n int) {
 // there is a fold to wait for, it arms the readers' wake-up. With skip0 it
 // leaves level 0 alone (level0Loop has it). d.mu is held.
 func (d *DB) readMergeLocked(skip0 bool) *lsm.Compaction {
-	c := d.picker.PickForReads(d.version, skip0)
-	if c == nil {
-		d.reads.wake.Store(math.MaxInt64)
+	if d.opts.NoReadMerges {
 		return nil
 	}
-	need := int64(c.InputBytes()/readSeekBytes) + 1
-	if d.reads.debt.Load() < need {
-		d.reads.wake.Store(need)
-		// A reader that added to the debt before the store saw the old
-		// threshold and did not wake us: look again.
-		if d.reads.debt.Load() < need {
+	if c := d.picker.PickForReads(d.version, skip0); c != nil {
+		d.reads.levels.wake.Store(math.MaxInt64)
+		if !d.reads.runs.paid(foldCost(c)) {
 			return nil
 		}
-		d.reads.wake.Store(math.MaxInt64)
+		d.reads.runs.debt.Store(0)
+		d.stats.readMerges++
+		return c
 	}
-	d.reads.debt.Store(0)
+	d.reads.runs.wake.Store(math.MaxInt64)
+	c := d.picker.PickLevelsForReads(d.version)
+	if c == nil {
+		d.reads.levels.wake.Store(math.MaxInt64)
+		return nil
+	}
+	if d.reads.levelsSeq != d.lastSeq {
+		// Writes came in while the readers paid: start again from now.
+		d.reads.levels.debt.Store(0)
+		d.reads.levelsSeq = d.lastSeq
+	}
+	if !d.reads.levels.paid(foldCost(c)) {
+		return nil
+	}
+	d.reads.levels.debt.Store(0)
 	d.stats.readMerges++
 	return c
 }

@@ -150,3 +150,121 @@ func TestLevel1RunsStayBounded(t *testing.T) {
 	}
 	t.Logf("level 1 held at most %d runs", worst)
 }
+
+// TestReadsFoldLevels: with one run per level, reads still visit every
+// non-empty level; once writes stop, the reads pay for merging the levels
+// together, one level at a time from the top, and the data stays the
+// same. While writes keep coming, no level is folded however much is
+// read: the merges due by shape move the upper levels down anyway. With
+// Options.NoReadMerges nothing is folded for reads at all.
+func TestReadsFoldLevels(t *testing.T) {
+	t.Run("writes stopped", func(t *testing.T) { testReadsFoldLevels(t, false, false) })
+	t.Run("writes going on", func(t *testing.T) { testReadsFoldLevels(t, true, false) })
+	t.Run("turned off", func(t *testing.T) { testReadsFoldLevels(t, false, true) })
+}
+
+func testReadsFoldLevels(t *testing.T, writing, off bool) {
+	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 2, NoReadMerges: off})
+	defer d.Close()
+	const n = 20000
+	key := func(i int) []byte { return []byte(fmt.Sprintf("key%06d", i)) }
+	val := func(i, round int) []byte { return []byte(fmt.Sprintf("v%d-%d %x", round, i, sha(i*7+round))) }
+	latest := make([]int, n) // the round of each key's value
+	put := func(i, round int) {
+		t.Helper()
+		if err := d.Put(key(i), val(i, round)); err != nil {
+			t.Fatal(err)
+		}
+		latest[i] = round
+	}
+	shape := func() (excess, levels int) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return excessRuns(d.version), extraLevels(d.version)
+	}
+	// Every key once (7919 is prime to n), then, until the merges leave
+	// more than one level, rounds of a tenth of them: how far down the
+	// first writes went depends on the merges' timing, but a round that
+	// small stays above them.
+	for s := 0; s < n; s++ {
+		put((s*7919)%n, 0)
+	}
+	for r := 1; ; r++ {
+		for s := 0; s < n/10; s++ {
+			put((s*7919+r)%n, r)
+		}
+		if err := d.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		d.waitIdle()
+		if _, levels := shape(); levels > 0 {
+			break
+		}
+		if r == 10 {
+			t.Fatalf("the writes left a single level:\n%s", d.Metrics())
+		}
+	}
+	before := d.Metrics()
+
+	// The tree is a few MB: at one positioning per 16 KiB of merge input,
+	// with every extra level charged per positioning, a few hundred seeks
+	// pay for each fold. The writing run puts one key per 100 seeks, too
+	// few to fill a memtable, so no merge is due by shape and what
+	// happens to the levels is left to the reads.
+	const seeks = 20000
+	round := 100
+	s := 0
+	for ; s < seeks; s++ {
+		if _, levels := shape(); levels == 0 {
+			break
+		}
+		i := (s * 104729) % n
+		it := d.NewIter(nil)
+		if !it.SeekGE(key(i)) || !bytes.Equal(it.Key(), key(i)) || !bytes.Equal(it.Value(), val(i, latest[i])) {
+			t.Fatalf("seek %d: at %q = %q, want %q", i, it.Key(), it.Value(), val(i, latest[i]))
+		}
+		it.Close()
+		if writing && s%100 == 0 {
+			put((s*31)%n, round)
+			round++
+		}
+	}
+	d.waitIdle()
+	after := d.Metrics()
+	excess, levels := shape()
+	switch {
+	case off:
+		if after.ReadMerges != 0 || after.Compactions != before.Compactions {
+			t.Fatalf("merges ran for reads that were turned off:\nbefore\n%s\nafter\n%s", before, after)
+		}
+	case writing:
+		if after.Flushes != before.Flushes {
+			t.Fatalf("the writes filled a memtable")
+		}
+		if levels == 0 {
+			t.Fatalf("the levels were folded after %d seeks while writes went on:\nbefore\n%s\nafter\n%s", s, before, after)
+		}
+	default:
+		if levels != 0 || excess != 0 {
+			t.Fatalf("after %d seeks: %d excess runs and %d extra levels:\n%s", s, excess, levels, after)
+		}
+		if after.ReadAmplification >= before.ReadAmplification {
+			t.Fatalf("read amplification %d before, %d after", before.ReadAmplification, after.ReadAmplification)
+		}
+		t.Logf("read amplification %d -> %d after %d merge(s) for %d seeks", before.ReadAmplification, after.ReadAmplification, after.ReadMerges-before.ReadMerges, s)
+	}
+	it := d.NewIter(nil)
+	count := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		var i int
+		fmt.Sscanf(string(it.Key()), "key%06d", &i)
+		if !bytes.Equal(it.Value(), val(i, latest[i])) {
+			t.Fatalf("key %d = %q, want round %d", i, it.Value(), latest[i])
+		}
+		count++
+	}
+	if err := it.Close(); err != nil || count != n {
+		t.Fatalf("scan saw %d keys (err %v), want %d", count, err, n)
+	}
+}

@@ -32,6 +32,7 @@ type readState struct {
 	imms   []*memtable.Memtable // newest first
 	v      *lsm.Version
 	excess int // excessRuns(v)
+	levels int // extraLevels(v)
 }
 
 func (rs *readState) unref() {
@@ -56,7 +57,10 @@ func (d *DB) loadReadState() *readState {
 // memtables and version. d.mu must be held; the old view is released after
 // the swap, outside rsMu.
 func (d *DB) installReadStateLocked() {
-	rs := &readState{mem: d.mem, v: d.version, excess: excessRuns(d.version)}
+	rs := &readState{mem: d.mem, v: d.version}
+	if !d.opts.NoReadMerges {
+		rs.excess, rs.levels = excessRuns(d.version), extraLevels(d.version)
+	}
 	rs.refs.Store(1)
 	d.version.Ref()
 	for i := len(d.imms) - 1; i >= 0; i-- {

@@ -541,6 +541,50 @@ func (p *Picker) PickForReads(v *Version, skipLevel0 bool) *Compaction {
 	return nil
 }
 
+// PickLevelsForReads returns the merge of the shallowest non-empty level
+// into the next non-empty one, for a tree that PickForReads has nothing
+// for (level 0 empty, one run per level) but that still spreads its data
+// over several levels, or nil when it holds at most one. The upper run
+// joins the lower one, together with the files of the lower run that its
+// range overlaps, so a read afterwards visits one run fewer. Each such
+// merge is the cheapest that removes a level: the upper level is the
+// smallest, and the lower run is rewritten only where they overlap. The
+// output may leave its level over capacity, which Pick then handles.
+func (p *Picker) PickLevelsForReads(v *Version) *Compaction {
+	if v == nil || v.NumRuns(0) > 0 {
+		return nil
+	}
+	upper := -1
+	for l := 1; l < NumLevels; l++ {
+		switch n := v.NumRuns(l); {
+		case n > 1:
+			return nil
+		case n == 0:
+			continue
+		case upper < 0:
+			upper = l
+			continue
+		}
+		up, low := v.Levels[upper][0], v.Levels[l][0]
+		c := &Compaction{
+			OutputLevel: l,
+			OutputRunID: low.ID,
+			Inputs:      []CompactionInput{{Level: upper, RunID: up.ID, Files: up.Files}},
+			Reason:      fmt.Sprintf("reads: L%d into L%d", upper, l),
+		}
+		if fs := inputRange(c.Inputs).runFiles(low); len(fs) > 0 {
+			c.Inputs = append(c.Inputs, CompactionInput{Level: l, RunID: low.ID, Files: fs})
+		} else {
+			// The runs do not overlap: the upper files join the lower run
+			// as they are.
+			c.TrivialMove = true
+		}
+		c.Bottommost = bottommost(v, c)
+		return c
+	}
+	return nil
+}
+
 // PickManual returns a merge of every file whose range overlaps [start, end]
 // (nil bounds are unbounded) together with, transitively, every file whose
 // range overlaps those, written to the deepest non-empty level D (at least

@@ -897,6 +897,59 @@ func TestPickForReads(t *testing.T) {
 	}
 }
 
+func TestPickLevelsForReads(t *testing.T) {
+	for _, tc := range []struct {
+		name, tree, want string
+	}{{
+		name: "the shallowest level joins the next, with the files it overlaps",
+		tree: `
+			L1 r7: c-f/10 g-h/10
+			L3 r5: a-b/10 c-d/10 e-g/10 h-k/10 m-z/10
+			L4 r2: a-z/10`,
+		want: "L1 r7 {c-f g-h} + L3 r5 {c-d e-g h-k} => L3 r5",
+	}, {
+		name: "into the last level, bottommost",
+		tree: `
+			L2 r7: a-m/10
+			L3 r5: a-k/10 l-z/10`,
+		want: "L2 r7 {a-m} + L3 r5 {a-k l-z} => L3 r5 bottommost",
+	}, {
+		name: "disjoint runs: the files move as they are",
+		tree: `
+			L1 r7: p-r/10
+			L2 r5: a-k/10 l-o/10`,
+		want: "L1 r7 {p-r} => L2 r5 bottommost trivial",
+	}, {
+		name: "runs to fold first: PickForReads has them",
+		tree: `
+			L1 r7: a-m/10
+			L2 r6: a-z/10
+			L2 r5: c-d/10`,
+		want: "nil",
+	}, {
+		name: "level 0 first: PickForReads has it",
+		tree: `
+			L0 r9: a-c/10
+			L1 r7: a-m/10
+			L2 r6: a-z/10`,
+		want: "nil",
+	}, {
+		name: "one level: nothing to fold",
+		tree: `L3 r6: a-z/10`,
+		want: "nil",
+	}, {
+		name: "empty tree",
+		want: "nil",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := buildVersion(t, tc.tree)
+			if got := describe(NewPicker(lazy).PickLevelsForReads(v)); got != tc.want {
+				t.Errorf("PickLevelsForReads:\n got  %s\n want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPickLevel0(t *testing.T) {
 	const l0 = `
 		L0 r20: a-c/10

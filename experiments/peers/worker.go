@@ -265,6 +265,9 @@ func (w *worker) mainSequence() error {
 	if err := w.readSeq(e, "readseq-reopen"); err != nil {
 		return err
 	}
+	if s, ok := e.(interface{ stats() string }); ok {
+		fmt.Fprintf(w.stderr, "peers: %s rep %d internal stats after the reads that follow the reopen:\n%s\n", w.cfg.engine, w.cfg.rep, s.stats())
+	}
 	err = e.close()
 	e = nil
 	if err != nil {
