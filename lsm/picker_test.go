@@ -827,10 +827,24 @@ func TestPickerSimulation(t *testing.T) {
 	})
 }
 
+// readPickCase is a tree and the describe()d merge a read pick returns.
+type readPickCase struct{ name, tree, want string }
+
+// testReadPick runs pick (named what) over each case's tree.
+func testReadPick(t *testing.T, what string, pick func(*Picker, *Version) *Compaction, cases []readPickCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := buildVersion(t, tc.tree)
+			if got := describe(pick(NewPicker(lazy), v)); got != tc.want {
+				t.Errorf("%s:\n got  %s\n want %s", what, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPickForReads(t *testing.T) {
-	for _, tc := range []struct {
-		name, tree, want string
-	}{{
+	pick := func(p *Picker, v *Version) *Compaction { return p.PickForReads(v, false) }
+	testReadPick(t, "PickForReads", pick, []readPickCase{{
 		name: "level 0 and level 1 runs fold into one level-1 run",
 		tree: `
 			L0 r9: a-c/10
@@ -887,20 +901,11 @@ func TestPickForReads(t *testing.T) {
 	}, {
 		name: "empty tree",
 		want: "nil",
-	}} {
-		t.Run(tc.name, func(t *testing.T) {
-			v := buildVersion(t, tc.tree)
-			if got := describe(NewPicker(lazy).PickForReads(v, false)); got != tc.want {
-				t.Errorf("PickForReads:\n got  %s\n want %s", got, tc.want)
-			}
-		})
-	}
+	}})
 }
 
 func TestPickLevelsForReads(t *testing.T) {
-	for _, tc := range []struct {
-		name, tree, want string
-	}{{
+	testReadPick(t, "PickLevelsForReads", (*Picker).PickLevelsForReads, []readPickCase{{
 		name: "the shallowest level joins the next, with the files it overlaps",
 		tree: `
 			L1 r7: c-f/10 g-h/10
@@ -940,14 +945,7 @@ func TestPickLevelsForReads(t *testing.T) {
 	}, {
 		name: "empty tree",
 		want: "nil",
-	}} {
-		t.Run(tc.name, func(t *testing.T) {
-			v := buildVersion(t, tc.tree)
-			if got := describe(NewPicker(lazy).PickLevelsForReads(v)); got != tc.want {
-				t.Errorf("PickLevelsForReads:\n got  %s\n want %s", got, tc.want)
-			}
-		})
-	}
+	}})
 }
 
 func TestPickLevel0(t *testing.T) {
