@@ -82,20 +82,20 @@ func (a *readAccount) add(n int) bool {
 	return w != math.MaxInt64 && a.wake.CompareAndSwap(w, math.MaxInt64)
 }
 
-// paid reports whether the debt covers need positionings. When it does
-// not, it arms the readers' wake-up at need. DB.mu is held.
-func (a *readAccount) paid(need int64) bool {
-	if a.debt.Load() >= need {
-		a.wake.Store(math.MaxInt64)
-		return true
-	}
-	a.wake.Store(need)
-	// A reader that added to the debt before the store saw the old
-	// threshold and did not wake us: look again.
+// claim reports whether the debt covers need positionings, and if so
+// starts it again from zero for the fold the caller is about to run. When
+// it does not, it arms the readers' wake-up at need. DB.mu is held.
+func (a *readAccount) claim(need int64) bool {
 	if a.debt.Load() < need {
-		return false
+		a.wake.Store(need)
+		// A reader that added to the debt before the store saw the old
+		// threshold and did not wake us: look again.
+		if a.debt.Load() < need {
+			return false
+		}
 	}
 	a.wake.Store(math.MaxInt64)
+	a.debt.Store(0)
 	return true
 }
 
@@ -156,10 +156,9 @@ func (d *DB) readMergeLocked(skip0 bool) *lsm.Compaction {
 	}
 	if c := d.picker.PickForReads(d.version, skip0); c != nil {
 		d.reads.levels.wake.Store(math.MaxInt64)
-		if !d.reads.runs.paid(foldCost(c)) {
+		if !d.reads.runs.claim(foldCost(c)) {
 			return nil
 		}
-		d.reads.runs.debt.Store(0)
 		d.stats.readMerges++
 		return c
 	}
@@ -174,10 +173,9 @@ func (d *DB) readMergeLocked(skip0 bool) *lsm.Compaction {
 		d.reads.levels.debt.Store(0)
 		d.reads.levelsSeq = d.lastSeq
 	}
-	if !d.reads.levels.paid(foldCost(c)) {
+	if !d.reads.levels.claim(foldCost(c)) {
 		return nil
 	}
-	d.reads.levels.debt.Store(0)
 	d.stats.readMerges++
 	return c
 }
