@@ -87,6 +87,9 @@ func (o Options) Validate() error {
 		return fmt.Errorf("cache: Options.Capacity %d is negative", o.Capacity)
 	case o.PageSize < 0:
 		return fmt.Errorf("cache: Options.PageSize %d is negative", o.PageSize)
+	case physicalMemory() > 0 && uint64(o.Capacity) > physicalMemory():
+		return fmt.Errorf("cache: Options.Capacity %d bytes is more than this machine's %d bytes of memory",
+			o.Capacity, physicalMemory())
 	case o.Policy != "" && o.Policy != Policy2Q && o.Policy != PolicyLRU:
 		return fmt.Errorf("cache: Options.Policy %q is not %q or %q", string(o.Policy), Policy2Q, PolicyLRU)
 	case math.IsNaN(o.KinFraction) || o.KinFraction < 0 || o.KinFraction >= 1:

@@ -15,3 +15,14 @@ func newSlab(n, align int) ([]byte, func()) {
 	}
 	return b[:n:n], func() { unix.Munmap(b) }
 }
+
+// physicalMemory returns the machine's memory in bytes, or 0 if it cannot
+// be read. A pool larger than it could only end in the out-of-memory
+// killer, so Validate refuses one.
+func physicalMemory() uint64 {
+	var info unix.Sysinfo_t
+	if err := unix.Sysinfo(&info); err != nil {
+		return 0
+	}
+	return uint64(info.Totalram) * uint64(info.Unit)
+}

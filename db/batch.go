@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 )
@@ -19,7 +20,8 @@ import (
 //	entry = kind: u8 | uvarint len(key) | key | [uvarint len(value) | value]
 //
 // The value part is present for KindSet (the value) and KindRangeDelete (the
-// exclusive end key), absent for KindDelete. Entry i gets seqnum seq+i.
+// exclusive end key; empty means no end, as a range with an empty end key
+// is empty and never written), absent for KindDelete. Entry i gets seqnum seq+i.
 // Example: a batch at seq 7 holding Put("a", "xy") is
 // 07 00 00 00 00 00 00 00 | 01 00 00 00 | 01 01 61 02 78 79.
 const batchHeaderLen = 12
@@ -41,9 +43,14 @@ type Batch struct {
 	count uint32
 	// userBytes counts the key and value bytes added.
 	userBytes int
-	// maxKey is the key-size limit of the database that made the batch.
-	maxKey int
-	err    error
+	// maxKey is the key-size limit of the database that made the batch
+	// (0 for a zero Batch); DB.Write checks maxKeyLen, the longest key
+	// added, against its own limit whoever made the batch.
+	maxKey    int
+	maxKeyLen int
+	err       error
+	// writing is set while DB.Write has the batch in its commit queue.
+	writing atomic.Bool
 	// w is the batch's place in the commit queue while DB.Write runs; it
 	// lives here so a write allocates nothing for it.
 	w writer
@@ -83,6 +90,10 @@ func (b *Batch) add(kind base.Kind, key, value []byte, hasValue bool) error {
 	}
 	b.count++
 	b.userBytes += len(key) + len(value)
+	b.maxKeyLen = max(b.maxKeyLen, len(key))
+	if kind == base.KindRangeDelete {
+		b.maxKeyLen = max(b.maxKeyLen, len(value))
+	}
 	return nil
 }
 
@@ -93,13 +104,14 @@ func (b *Batch) Put(key, value []byte) error { return b.add(base.KindSet, key, v
 func (b *Batch) Delete(key []byte) error { return b.add(base.KindDelete, key, nil, false) }
 
 // DeleteRange adds a deletion of every key in [start, end) to the batch:
-// one write, however many keys the range holds. An empty range (start >=
-// end) is a no-op.
+// one write, however many keys the range holds. A nil end is unbounded:
+// every key at or after start. An empty range (start >= a non-nil end) is
+// a no-op.
 func (b *Batch) DeleteRange(start, end []byte) error {
 	if b.maxKey > 0 && len(end) > b.maxKey {
 		return fmt.Errorf("%w: key of %d bytes (limit %d)", ErrKeyTooLarge, len(end), b.maxKey)
 	}
-	if bytes.Compare(start, end) >= 0 {
+	if end != nil && bytes.Compare(start, end) >= 0 {
 		return nil
 	}
 	return b.add(base.KindRangeDelete, start, end, true)
@@ -115,6 +127,7 @@ func (b *Batch) Reset() {
 	}
 	b.count = 0
 	b.userBytes = 0
+	b.maxKeyLen = 0
 	b.err = nil
 }
 

@@ -62,10 +62,17 @@ type DB struct {
 	cache      *cache.Pool
 	tables     *tableCache
 	maxKeySize int
+	// unboundedEnd ends range deletions given no end: maxKeySize+1 bytes
+	// of 0xff, above every key this database accepts.
+	unboundedEnd []byte
 	// batchPool recycles the batches of single Puts and Deletes.
 	batchPool sync.Pool
 	// iterPool recycles the memory of closed iterators (iterParts).
 	iterPool sync.Pool
+
+	// closing is set when Close begins, so that reads failing on files
+	// Close shuts under them say so (readErr).
+	closing atomic.Bool
 
 	// visibleSeq is the newest seqnum readers may see: every write with a
 	// seqnum at or below it is fully applied to the memtable.
@@ -170,6 +177,7 @@ func (d *DB) Close() error {
 		return ErrClosed
 	}
 	d.closed = true
+	d.closing.Store(true)
 	// Wait for queued writers to drain.
 	for len(d.writers) > 0 {
 		d.bgCond.Wait()

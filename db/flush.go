@@ -27,15 +27,28 @@ func (d *DB) Flush() error {
 	if d.writeErr != nil {
 		return d.writeErr
 	}
-	// Wait for in-flight writers so mem holds every acknowledged write.
-	for len(d.writers) > 0 {
-		d.bgCond.Wait()
-	}
-	if !d.mem.Empty() {
-		if err := d.rotateMemtableLocked(); err != nil {
-			d.writeErr = fmt.Errorf("%w: %v", ErrWritesStopped, err)
-			return d.writeErr
+	// Take a place in the commit queue, as a barrier: once it leads, every
+	// write queued before it is in mem, and no other commits until it
+	// leaves. Waiting for the queue to drain instead could wait forever
+	// under a steady stream of writers.
+	barrier := &writer{}
+	barrier.cond.L = &d.mu
+	d.enterQueueLocked(barrier)
+	var err error
+	switch {
+	case d.writeErr != nil:
+		err = d.writeErr
+	case !d.mem.Empty():
+		// Close waits for the queue to drain before it closes the WAL, so
+		// the log is still open here.
+		if rerr := d.rotateMemtableLocked(); rerr != nil {
+			d.writeErr = fmt.Errorf("%w: %v", ErrWritesStopped, rerr)
+			err = d.writeErr
 		}
+	}
+	d.leaveQueueLocked(1)
+	if err != nil {
+		return err
 	}
 	target := len(d.imms)
 	if target == 0 {

@@ -2,6 +2,8 @@ package db
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/memtable"
@@ -74,14 +76,14 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 			}
 			e, err := d.tables.fileEntry(f)
 			if err != nil {
-				return nil, err
+				return nil, d.readErr(err)
 			}
 			if t := e.rangeDels.MaxCovering(key, seq); t > tomb {
 				tomb = t
 			}
 			v, kind, s, ok, err := e.r.Get(nil, key, seq)
 			if err != nil {
-				return nil, err
+				return nil, d.readErr(err)
 			}
 			if ok {
 				if kind == base.KindDelete || s < tomb {
@@ -95,4 +97,14 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 		}
 	}
 	return nil, ErrNotFound
+}
+
+// readErr returns err as a read met it, wrapping ErrClosed too when Close
+// has begun: a read racing Close may find its file or the buffer pool
+// closed under it, and the caller should see why.
+func (d *DB) readErr(err error) error {
+	if err != nil && d.closing.Load() && !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
 }

@@ -170,7 +170,7 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 				}
 				e, err := d.tables.entry(f.FileNum)
 				if err != nil {
-					it.err = err
+					it.err = d.readErr(err)
 					break
 				}
 				tombs = rangedel.AppendTombstones(tombs, e.rangeDels)
@@ -379,7 +379,7 @@ func appendMemTombstones(ts []rangedel.Tombstone, m *memtable.Memtable) []ranged
 // finish records an error from mi, if any, and leaves the iterator invalid.
 func (it *Iterator) finish() bool {
 	if err := it.mi.Error(); err != nil && it.err == nil {
-		it.err = err
+		it.err = it.d.readErr(err)
 	}
 	return false
 }
@@ -433,7 +433,7 @@ func (it *Iterator) Close() error {
 	it.valid = false
 	var err error
 	if it.mi != nil {
-		err = it.mi.Close()
+		err = it.d.readErr(it.mi.Close())
 		it.mi = nil
 	}
 	if p := it.parts; p != nil {

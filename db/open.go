@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		fs:         o.FS,
 		maxKeySize: sst.MaxKeySize(o.PageSize),
 	}
+	d.unboundedEnd = bytes.Repeat([]byte{0xff}, d.maxKeySize+1)
 	d.bgCond = sync.NewCond(&d.mu)
 	d.reads.runs.wake.Store(math.MaxInt64) // armed by the merge goroutine
 	d.reads.levels.wake.Store(math.MaxInt64)
@@ -232,7 +234,7 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool) er
 			return fmt.Errorf("strata: replay %s: %w", name, err)
 		}
 		_, _, err = decodeBatch(rec, func(e batchEntry) error {
-			mem.Add(e.seq, e.kind, e.key, e.value)
+			d.addToMemtable(mem, e)
 			if e.seq > d.lastSeq {
 				d.lastSeq = e.seq
 			}

@@ -3,6 +3,8 @@ package db
 import (
 	"fmt"
 
+	"github.com/seed-d6fe07da/strata/cache"
+
 	"github.com/seed-d6fe07da/strata/sst"
 	"github.com/seed-d6fe07da/strata/vfs"
 )
@@ -169,6 +171,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("strata: Options.PageSize %d: must be a power of two in [1024, 65536]", c.PageSize)
 	case c.CacheSize < int64(16*c.PageSize):
 		return fmt.Errorf("strata: Options.CacheSize %d: must hold at least 16 pages", c.CacheSize)
+	case cache.Options{Capacity: c.CacheSize, PageSize: c.PageSize}.Validate() != nil:
+		return fmt.Errorf("strata: Options.CacheSize: %w", cache.Options{Capacity: c.CacheSize, PageSize: c.PageSize}.Validate())
 	case c.CachePolicy != "" && c.CachePolicy != "2q" && c.CachePolicy != "lru" && c.CachePolicy != "2Q" && c.CachePolicy != "LRU":
 		return fmt.Errorf("strata: Options.CachePolicy %q: must be \"2q\" or \"lru\"", c.CachePolicy)
 	case c.Compression != "snappy" && c.Compression != "none":

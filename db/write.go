@@ -1,6 +1,7 @@
 package db
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -60,7 +61,8 @@ func (d *DB) Delete(key []byte) error {
 
 // DeleteRange removes every key in [start, end) with one write: a range
 // tombstone that gets, scans and merges honour. Evicting an event-time
-// window is one call. An empty range is a no-op.
+// window is one call. A nil bound is unbounded, as for Scan; an empty range
+// is a no-op.
 func (d *DB) DeleteRange(start, end []byte) error {
 	b := Batch{maxKey: d.maxKeySize}
 	if err := b.DeleteRange(start, end); err != nil {
@@ -81,16 +83,35 @@ func (d *DB) checkOpen() error {
 	return nil
 }
 
+// ErrNilBatch is returned by Write for a nil batch.
+var ErrNilBatch = errors.New("strata: nil batch")
+
+// ErrBatchInUse is returned by Write when another goroutine is writing the
+// same Batch: a Batch is not safe for concurrent use.
+var ErrBatchInUse = errors.New("strata: batch is being written by another goroutine")
+
 // Write applies every write of b atomically. With Options.SyncWrites it
 // returns after the WAL holding b is fsynced; concurrent writers share one
-// fsync (group commit). b may be reused after Write returns.
+// fsync (group commit). b may be reused after Write returns. Every key of
+// b is checked against this database's MaxKeySize before anything is
+// logged, whoever made the batch.
 func (d *DB) Write(b *Batch) error {
+	if b == nil {
+		return ErrNilBatch
+	}
 	if b.err != nil {
 		return b.err
 	}
 	if b.count == 0 {
 		return d.checkOpen()
 	}
+	if b.maxKeyLen > d.maxKeySize {
+		return fmt.Errorf("%w: key of %d bytes (limit %d)", ErrKeyTooLarge, b.maxKeyLen, d.maxKeySize)
+	}
+	if !b.writing.CompareAndSwap(false, true) {
+		return ErrBatchInUse
+	}
+	defer b.writing.Store(false)
 	w := &b.w
 	w.batch, w.sync, w.done, w.err = b, d.opts.SyncWrites, false, nil
 	w.cond.L = &d.mu
@@ -100,11 +121,7 @@ func (d *DB) Write(b *Batch) error {
 		d.mu.Unlock()
 		return ErrClosed
 	}
-	d.writers = append(d.writers, w)
-	for !w.done && d.writers[0] != w {
-		w.cond.Wait()
-	}
-	if w.done {
+	if !d.enterQueueLocked(w) {
 		d.mu.Unlock()
 		return w.err
 	}
@@ -116,8 +133,8 @@ func (d *DB) Write(b *Batch) error {
 	if err == nil {
 		size := len(b.data)
 		for _, o := range d.writers[1:] {
-			if size+len(o.batch.data) > maxGroupBytes {
-				break
+			if o.batch == nil || size+len(o.batch.data) > maxGroupBytes {
+				break // a barrier (Flush) or a full group
 			}
 			size += len(o.batch.data)
 			group = d.writers[:len(group)+1]
@@ -153,19 +170,37 @@ func (d *DB) Write(b *Batch) error {
 			o.cond.Signal()
 		}
 	}
+	d.leaveQueueLocked(len(group))
+	d.mu.Unlock()
+	return err
+}
+
+// enterQueueLocked appends w to the commit queue and waits until w leads
+// it (true) or a leader has committed w with its group (false, w.err
+// holds the result). d.mu is held.
+func (d *DB) enterQueueLocked(w *writer) bool {
+	d.writers = append(d.writers, w)
+	for !w.done && d.writers[0] != w {
+		w.cond.Wait()
+	}
+	return !w.done
+}
+
+// leaveQueueLocked removes the leader's group of n from the queue and
+// wakes the next leader, and everyone waiting for the queue to drain
+// (Close) once it is empty. d.mu is held.
+func (d *DB) leaveQueueLocked(n int) {
 	// Shift the queue down rather than reslice it, so that its array is
 	// reused: reslicing from the front used up the capacity and made every
 	// lone writer's append allocate a new array.
-	n := copy(d.writers, d.writers[len(group):])
-	clear(d.writers[n:])
-	d.writers = d.writers[:n]
+	k := copy(d.writers, d.writers[n:])
+	clear(d.writers[k:])
+	d.writers = d.writers[:k]
 	if len(d.writers) > 0 {
 		d.writers[0].cond.Signal()
-	} else if d.closed {
+	} else {
 		d.bgCond.Broadcast()
 	}
-	d.mu.Unlock()
-	return err
 }
 
 // commitGroup logs and applies a group of batches taking seqnums from
@@ -195,7 +230,7 @@ func (d *DB) commitGroup(group []*writer, first base.SeqNum, log *wal.Writer, me
 	seq = first
 	for _, w := range group {
 		_, _, err := decodeBatch(w.batch.data, func(e batchEntry) error {
-			mem.Add(e.seq, e.kind, e.key, e.value)
+			d.addToMemtable(mem, e)
 			return nil
 		})
 		if err != nil {
@@ -288,4 +323,14 @@ func (d *DB) rotateMemtableLocked() error {
 	d.installReadStateLocked()
 	d.maybeScheduleBackgroundLocked()
 	return nil
+}
+
+// addToMemtable adds one decoded write to mem. A range deletion with no end
+// gets this database's unbounded end, a key one byte longer than the
+// longest key it accepts, all 0xff: it sorts after every key.
+func (d *DB) addToMemtable(mem *memtable.Memtable, e batchEntry) {
+	if e.kind == base.KindRangeDelete && len(e.value) == 0 {
+		e.value = d.unboundedEnd
+	}
+	mem.Add(e.seq, e.kind, e.key, e.value)
 }

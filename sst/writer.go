@@ -388,14 +388,15 @@ func (w *Writer) finishLeaf() error {
 }
 
 // AddRangeDel records the range deletion [start, end) at seq. Calls may come
-// in any order. Both keys may be at most MaxKeySize(PageSize) bytes and start
-// must be below end. Neither slice is retained.
+// in any order. start may be at most MaxKeySize(PageSize) bytes and end one
+// byte more (so that an end above every key fits); start must be below end.
+// Neither slice is retained.
 func (w *Writer) AddRangeDel(start, end []byte, seq base.SeqNum) error {
 	if w.err != nil {
 		return w.err
 	}
-	if m := MaxKeySize(w.pageSize); len(start) > m || len(end) > m {
-		return fmt.Errorf("sst: %s: range deletion key of %d bytes exceeds the limit of %d", w.opts.FileName, max(len(start), len(end)), m)
+	if m := MaxKeySize(w.pageSize); len(start) > m || len(end) > m+1 {
+		return fmt.Errorf("sst: %s: range deletion [%d-byte key, %d-byte key) exceeds the limit of %d", w.opts.FileName, len(start), len(end), m)
 	}
 	if bytes.Compare(start, end) >= 0 {
 		return fmt.Errorf("sst: %s: range deletion [%q, %q) is empty", w.opts.FileName, start, end)

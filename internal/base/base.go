@@ -18,6 +18,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // FileNum names a file in the database directory (SST, WAL or manifest).
@@ -202,28 +204,42 @@ const (
 )
 
 // ParseFilename returns the type and number of a file name in the database
-// directory; FileTypeUnknown for names Strata did not write.
+// directory; FileTypeUnknown for names Strata did not write. Only names of
+// the exact shapes MakeFilename and the manifest's CURRENT.<num>.tmp produce
+// count: Open removes obsolete files by these types, so a user's file that
+// merely ends in ".tmp" or ".log" must never parse as one of Strata's.
 func ParseFilename(name string) (FileType, FileNum) {
-	var num uint64
 	switch {
 	case name == "CURRENT":
 		return FileTypeCurrent, 0
 	case name == "LOCK":
 		return FileTypeLock, 0
-	case len(name) > 4 && name[len(name)-4:] == ".tmp":
-		return FileTypeTemp, 0
-	case len(name) > 9 && name[:9] == "MANIFEST-":
-		if _, err := fmt.Sscanf(name[9:], "%d", &num); err == nil && fmt.Sprintf("%06d", num) == name[9:] {
-			return FileTypeManifest, FileNum(num)
+	case len(name) > len("CURRENT..tmp") && strings.HasPrefix(name, "CURRENT.") && strings.HasSuffix(name, ".tmp"):
+		if num, ok := parseFileNum(name[len("CURRENT.") : len(name)-len(".tmp")]); ok {
+			return FileTypeTemp, num
 		}
-	case len(name) > 4 && name[len(name)-4:] == ".sst":
-		if _, err := fmt.Sscanf(name[:len(name)-4], "%d", &num); err == nil && fmt.Sprintf("%06d", num) == name[:len(name)-4] {
-			return FileTypeTable, FileNum(num)
+	case strings.HasPrefix(name, "MANIFEST-"):
+		if num, ok := parseFileNum(name[len("MANIFEST-"):]); ok {
+			return FileTypeManifest, num
 		}
-	case len(name) > 4 && name[len(name)-4:] == ".log":
-		if _, err := fmt.Sscanf(name[:len(name)-4], "%d", &num); err == nil && fmt.Sprintf("%06d", num) == name[:len(name)-4] {
-			return FileTypeLog, FileNum(num)
+	case strings.HasSuffix(name, ".sst"):
+		if num, ok := parseFileNum(name[:len(name)-len(".sst")]); ok {
+			return FileTypeTable, num
+		}
+	case strings.HasSuffix(name, ".log"):
+		if num, ok := parseFileNum(name[:len(name)-len(".log")]); ok {
+			return FileTypeLog, num
 		}
 	}
 	return FileTypeUnknown, 0
+}
+
+// parseFileNum parses the number part of a file name as MakeFilename
+// writes it: decimal digits, zero-padded to at least six, no other form.
+func parseFileNum(s string) (FileNum, bool) {
+	num, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || fmt.Sprintf("%06d", num) != s {
+		return 0, false
+	}
+	return FileNum(num), true
 }

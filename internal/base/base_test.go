@@ -15,7 +15,8 @@ func TestFilenames(t *testing.T) {
 			t.Fatalf("%s parsed as %v %d", name, ft, num)
 		}
 	}
-	for _, name := range []string{"12.sst", "x.log", "MANIFEST-", "MANIFEST-12", "notes.txt", "000012.sst.bak"} {
+	for _, name := range []string{"12.sst", "x.log", "MANIFEST-", "MANIFEST-12", "notes.txt", "000012.sst.bak",
+		"user-export.tmp", "CURRENT.tmp", "CURRENT.x.tmp", "+00012.sst", "0000012.log"} {
 		if ft, _ := ParseFilename(name); ft != FileTypeUnknown {
 			t.Fatalf("%s parsed as %v", name, ft)
 		}
