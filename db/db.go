@@ -118,6 +118,8 @@ type DB struct {
 	compactingLevel0, level0Merging bool
 	// stats counts work for Metrics.
 	stats dbStats
+	// recovery is what Open's WAL replay found; set before Open returns.
+	recovery RecoveryReport
 
 	// versionMu serialises manifest writes and version installs. It is
 	// taken before mu when both are needed.
@@ -140,6 +142,20 @@ type DB struct {
 type flushable struct {
 	mem    *memtable.Memtable
 	logNum base.FileNum
+}
+
+// RecoveryReport says what Open found when it replayed the WALs.
+type RecoveryReport struct {
+	// WALs and Records count the WAL files and records (batches) replayed.
+	WALs    int
+	Records uint64
+	// DroppedBytes counts the bytes of WAL not replayed: a damaged tail
+	// past the newest WAL's last sync (a crash's leftovers: never
+	// acknowledged as synced) or, with Options.WALSalvage, everything from
+	// the damage on. Zero padding after the last record is not counted.
+	DroppedBytes int64
+	// Damage describes the damaged record replay stopped at, if any.
+	Damage string
 }
 
 type dbStats struct {

@@ -57,6 +57,8 @@ type Metrics struct {
 	// DirectIOFiles and DirectIOFallbacks count SSTs opened with O_DIRECT
 	// and those read buffered because the filesystem refused it.
 	DirectIOFiles, DirectIOFallbacks uint64
+	// Recovery is what Open found when it replayed the WALs.
+	Recovery RecoveryReport
 	// BloomBytes is the memory of the filters of the live SSTs (estimated
 	// from their bits per key).
 	BloomBytes uint64
@@ -113,6 +115,7 @@ func (d *DB) Metrics() Metrics {
 	fs := d.tables.filterStats()
 	m.BloomChecks, m.BloomNegatives, m.BloomFalsePositives = fs.BloomChecks, fs.BloomNegatives, fs.BloomFalsePositives
 	m.Cache = d.cache.Metrics()
+	m.Recovery = d.recovery
 	if s.userBytes > 0 {
 		m.WriteAmplification = float64(s.walBytes+s.bytesFlushed+s.compactBytesOut) / float64(s.userBytes)
 	}
@@ -141,5 +144,12 @@ func (m Metrics) String() string {
 	}
 	fmt.Fprintf(&b, "cache: %d hits, %d misses, %d evictions, %d/%d frames pinned, %d bytes read\n",
 		m.Cache.Hits, m.Cache.Misses, m.Cache.Evictions, m.Cache.Pinned, m.Cache.Frames, m.Cache.BytesRead)
+	if r := m.Recovery; r.WALs > 0 {
+		fmt.Fprintf(&b, "recovery: %d WALs, %d records replayed, %d bytes dropped", r.WALs, r.Records, r.DroppedBytes)
+		if r.Damage != "" {
+			fmt.Fprintf(&b, " (%s)", r.Damage)
+		}
+		b.WriteString("\n")
+	}
 	return b.String()
 }

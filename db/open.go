@@ -156,8 +156,20 @@ func (d *DB) recover() error {
 	sort.Slice(logs, func(i, j int) bool { return logs[i] < logs[j] })
 	mem := memtable.New()
 	for i, num := range logs {
-		if err := d.replayWAL(num, mem, i == len(logs)-1); err != nil {
+		stop, err := d.replayWAL(num, mem, i == len(logs)-1)
+		if err != nil {
 			return err
+		}
+		if stop {
+			// WALSalvage: the database opens as of the damaged record;
+			// later WALs are dropped with it.
+			for _, later := range logs[i+1:] {
+				name := base.MakeFilename(base.FileTypeLog, later)
+				if size, err := d.fs.Stat(d.path(name)); err == nil {
+					d.recovery.DroppedBytes += size
+				}
+			}
+			break
 		}
 	}
 
@@ -182,7 +194,7 @@ func (d *DB) recover() error {
 	if err != nil {
 		return fmt.Errorf("strata: create WAL: %w", err)
 	}
-	d.log = wal.NewMappedWriter(lf)
+	d.log = newWALWriter(lf)
 	if err := d.fs.SyncDir(d.dirname); err != nil {
 		return fmt.Errorf("strata: sync %s: %w", d.dirname, err)
 	}
@@ -215,38 +227,94 @@ func (d *DB) recover() error {
 	return nil
 }
 
-// replayWAL applies the records of WAL num to mem. A torn tail is accepted
-// only in the newest WAL: older ones were synced when they were closed.
-func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool) error {
+// replayWAL applies the records of WAL num to mem, stopping at the first
+// damaged record (torn, zeroed, failing its checksum or its decoding), if
+// any. Damage in the newest WAL that no later sync marker shows was synced
+// is a crash's unsynced tail: it is cut off, and the cut synced before
+// recovery creates anything, so that a recovery that fails leaves a WAL the
+// next one replays cleanly. Other damage is corruption, unless
+// Options.WALSalvage asks to stop there (stop true: later WALs are not
+// replayed).
+func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool) (stop bool, err error) {
 	name := base.MakeFilename(base.FileTypeLog, num)
 	f, err := d.fs.Open(d.path(name))
 	if err != nil {
-		return fmt.Errorf("strata: open WAL %s: %w", name, err)
+		return false, fmt.Errorf("strata: open WAL %s: %w", name, err)
 	}
 	defer f.Close()
+	d.recovery.WALs++
 	r := wal.NewReader(f, name)
-	for {
+	var damage error
+	for damage == nil {
 		rec, err := r.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("strata: replay %s: %w", name, err)
-		}
-		_, _, err = decodeBatch(rec, func(e batchEntry) error {
-			d.addToMemtable(mem, e)
-			if e.seq > d.lastSeq {
-				d.lastSeq = e.seq
+			if !errors.Is(err, ErrCorruption) {
+				return false, fmt.Errorf("strata: replay %s: %w", name, err)
 			}
+			damage = err
+			break
+		}
+		// Decode the whole batch before applying any of it: a record
+		// whose checksum holds but whose batch does not decode is damage
+		// too, and it must not be applied in part.
+		if _, _, err := decodeBatch(rec, nil); err != nil {
+			damage = base.Corruptf(name, fmt.Sprintf("offset %d", r.ValidLen()), "%v", err)
+			break
+		}
+		decodeBatch(rec, func(e batchEntry) error {
+			d.addToMemtable(mem, e)
+			d.lastSeq = max(d.lastSeq, e.seq)
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("strata: replay %s offset %d: %w", name, r.ValidLen(), err)
-		}
+		d.recovery.Records++
 	}
-	if r.TornTail() && !newest {
-		return fmt.Errorf("%w: %s: torn record at offset %d in a WAL that a newer WAL follows",
-			ErrCorruption, name, r.ValidLen())
+	if damage == nil && !r.TornTail() {
+		return false, nil
+	}
+	bad := r.ValidLen()
+	if damage == nil {
+		damage = base.Corruptf(name, fmt.Sprintf("offset %d", bad), "torn record")
+	}
+	tail, err := wal.ScanTail(f, bad)
+	if err != nil {
+		return false, fmt.Errorf("strata: replay %s: %w", name, err)
+	}
+	if newest && tail.Synced <= bad {
+		// Nothing after the last sync was promised: drop it.
+		d.recovery.DroppedBytes += tail.End - bad
+		d.recovery.Damage = damage.Error()
+		return false, d.truncateWAL(name, bad)
+	}
+	why := "a newer WAL follows it, so it had been synced whole"
+	if newest {
+		why = fmt.Sprintf("a sync marker at offset %d shows the bytes up to %d had been synced", tail.Marker, tail.Synced)
+	}
+	if d.opts.WALSalvage {
+		d.recovery.DroppedBytes += tail.End - bad
+		d.recovery.Damage = fmt.Sprintf("%v (%s); salvaged: replay stopped there", damage, why)
+		return true, nil
+	}
+	return false, fmt.Errorf("%w; %s (Options.WALSalvage opens the database as of the last good record before it, dropping the rest)", damage, why)
+}
+
+// truncateWAL cuts WAL name at off and syncs it.
+func (d *DB) truncateWAL(name string, off int64) error {
+	f, err := d.fs.OpenReadWrite(d.path(name))
+	if err != nil {
+		return fmt.Errorf("strata: cut the damaged tail of %s: %w", name, err)
+	}
+	err = f.Truncate(off)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("strata: cut the damaged tail of %s at offset %d: %w", name, off, err)
 	}
 	return nil
 }

@@ -83,6 +83,16 @@ type Options struct {
 	// it is read. It is for experiments that measure a policy's shape;
 	// leave it off.
 	NoReadMerges bool
+	// WALSalvage opens a database whose WAL is damaged in bytes that had
+	// been synced (an older WAL, or the newest one before a sync marker
+	// that covers the damage): replay stops at the first damaged record
+	// and everything after it, later WALs included, is dropped, so the
+	// database opens as it was just before the damage, losing writes that
+	// were acknowledged after it. Metrics.Recovery says what was dropped.
+	// Without it such an Open fails with ErrCorruption. A damaged tail of
+	// the newest WAL past its last sync is dropped either way: it was never
+	// promised.
+	WALSalvage bool
 	// FS is the filesystem; nil means the operating system's. Tests pass an
 	// in-memory or fault-injecting one.
 	FS vfs.FS

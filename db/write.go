@@ -8,6 +8,7 @@ import (
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/memtable"
+	"github.com/seed-d6fe07da/strata/vfs"
 	"github.com/seed-d6fe07da/strata/wal"
 )
 
@@ -317,7 +318,7 @@ func (d *DB) rotateMemtableLocked() error {
 		return fmt.Errorf("close WAL: %w", err)
 	}
 	d.imms = append(d.imms, &flushable{mem: d.mem, logNum: d.logNum})
-	d.log = wal.NewMappedWriter(f)
+	d.log = newWALWriter(f)
 	d.logNum = num
 	d.mem = memtable.New()
 	d.installReadStateLocked()
@@ -333,4 +334,13 @@ func (d *DB) addToMemtable(mem *memtable.Memtable, e batchEntry) {
 		e.value = d.unboundedEnd
 	}
 	mem.Add(e.seq, e.kind, e.key, e.value)
+}
+
+// newWALWriter returns the writer of a new WAL file f: through a mapping
+// where the filesystem allows it, recording its syncs so that recovery can
+// tell a crash's unsynced tail from damage to synced bytes.
+func newWALWriter(f vfs.File) *wal.Writer {
+	w := wal.NewMappedWriter(f)
+	w.MarkSyncs()
+	return w
 }

@@ -223,6 +223,19 @@ func (f *FaultFS) Open(name string) (File, error) {
 	return &faultFile{fs: f, name: name, inner: file}, nil
 }
 
+// OpenReadWrite opens name for writing on the inner filesystem unless
+// OpOpen is failed.
+func (f *FaultFS) OpenReadWrite(name string) (File, error) {
+	if err := f.maybe(OpOpen, name); err != nil {
+		return nil, err
+	}
+	file, err := f.inner.OpenReadWrite(name)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{fs: f, name: name, inner: file}, nil
+}
+
 // Rename renames on the inner filesystem unless OpRename is failed.
 func (f *FaultFS) Rename(oldname, newname string) error {
 	if err := f.maybe(OpRename, oldname); err != nil {

@@ -197,6 +197,17 @@ func (m *MemFS) Open(name string) (File, error) {
 	return &memFile{n: n, name: name}, nil
 }
 
+// OpenReadWrite opens an existing file for reading and writing, keeping its
+// contents.
+func (m *MemFS) OpenReadWrite(name string) (File, error) {
+	f, err := m.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	f.(*memFile).writable = true
+	return f, nil
+}
+
 // Rename atomically gives oldname's file (or directory) the name newname,
 // replacing a file already called newname. The change is durable once both
 // parent directories have been synced with SyncDir.
@@ -364,7 +375,7 @@ func (m *MemFS) Stat(name string) (int64, error) {
 // file with the contents of its last Sync. Everything in the clone counts as
 // synced. The receiver is not changed.
 func (m *MemFS) CrashClone() *MemFS {
-	return m.CrashCloneTorn(nil)
+	return m.crashClone(nil)
 }
 
 // CrashCloneTorn is CrashClone on a disk that had written part of what was
@@ -373,6 +384,47 @@ func (m *MemFS) CrashClone() *MemFS {
 // of the unsynced bytes survive as well, from 0 to unsynced. name is the
 // file's name in its directory. A nil keep keeps none.
 func (m *MemFS) CrashCloneTorn(keep func(name string, unsynced int) int) *MemFS {
+	if keep == nil {
+		return m.crashClone(nil)
+	}
+	return m.crashClone(func(name string, synced int, extra []byte) []byte {
+		return extra[:min(max(keep(name, len(extra)), 0), len(extra))]
+	})
+}
+
+// CrashPageSize is the unit in which CrashClonePages keeps or loses
+// unsynced data: the page of the operating system's page cache.
+const CrashPageSize = 4096
+
+// CrashClonePages is CrashClone on a disk that wrote back any subset of the
+// unsynced pages, in any order, as the page cache does: for each file whose
+// unsynced contents extend its synced contents (an append), keep(name,
+// page) says whether the page-cache page number page (of CrashPageSize
+// bytes, counted from the start of the file) reached the disk. A page that
+// did not reads back as zeros if a later page did, and the file ends with
+// the last page that did (a filesystem that had extended the file's size
+// but not written its block gives zeros). The synced part of the page that
+// holds the boundary survives whatever keep says.
+func (m *MemFS) CrashClonePages(keep func(name string, page int) bool) *MemFS {
+	return m.crashClone(func(name string, synced int, extra []byte) []byte {
+		out := make([]byte, len(extra))
+		n := 0 // bytes of out that survive
+		for off := 0; off < len(extra); {
+			abs := synced + off
+			end := min(len(extra), (abs/CrashPageSize+1)*CrashPageSize-synced)
+			if keep(name, abs/CrashPageSize) {
+				copy(out[off:end], extra[off:end])
+				n = end
+			}
+			off = end
+		}
+		return out[:n]
+	})
+}
+
+// crashClone builds the clone; tail, if not nil, returns what survives of a
+// file's unsynced extension extra, which starts at offset synced.
+func (m *MemFS) crashClone(tail func(name string, synced int, extra []byte) []byte) *MemFS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// seen maps original nodes to their clones, so a node reachable under
@@ -395,10 +447,8 @@ func (m *MemFS) CrashCloneTorn(keep func(name string, unsynced int) int) *MemFS 
 		}
 		n.mu.Lock()
 		c.data = slices.Clone(n.syncedData)
-		if keep != nil && len(n.data) > len(n.syncedData) && bytes.Equal(n.data[:len(n.syncedData)], n.syncedData) {
-			extra := n.data[len(n.syncedData):]
-			k := min(max(keep(name, len(extra)), 0), len(extra))
-			c.data = append(c.data, extra[:k]...)
+		if tail != nil && len(n.data) > len(n.syncedData) && bytes.Equal(n.data[:len(n.syncedData)], n.syncedData) {
+			c.data = append(c.data, tail(name, len(n.syncedData), n.data[len(n.syncedData):])...)
 		}
 		n.mu.Unlock()
 		c.syncedData = c.data

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -536,5 +537,52 @@ func TestMemCrashCloneTorn(t *testing.T) {
 	}
 	if got := readFile(t, m.CrashClone(), "log"); got != "synced|" {
 		t.Fatalf("CrashClone = %q", got)
+	}
+}
+
+func TestMemCrashClonePages(t *testing.T) {
+	m := NewMem()
+	f, err := m.Create("log")
+	mustNil(t, err)
+	synced := bytes.Repeat([]byte{'s'}, 5000)
+	_, err = f.Write(synced)
+	mustNil(t, err)
+	mustNil(t, f.Sync())
+	unsynced := bytes.Repeat([]byte{'u'}, 3*CrashPageSize)
+	_, err = f.Write(unsynced)
+	mustNil(t, err)
+	mustNil(t, m.SyncDir("/"))
+	for _, tc := range []struct {
+		keep []int // pages kept
+		want string
+	}{
+		{nil, string(synced)},
+		// Page 1 holds the boundary: its synced part survives, its
+		// unsynced part is zeros under the kept page 2.
+		{[]int{2}, string(synced) + strings.Repeat("\x00", 2*CrashPageSize-5000) + strings.Repeat("u", CrashPageSize)},
+		{[]int{1}, string(synced) + strings.Repeat("u", 2*CrashPageSize-5000)},
+		{[]int{1, 3}, string(synced) + strings.Repeat("u", 2*CrashPageSize-5000) + strings.Repeat("\x00", CrashPageSize) + strings.Repeat("u", CrashPageSize)},
+	} {
+		c := m.CrashClonePages(func(name string, page int) bool { return slices.Contains(tc.keep, page) })
+		if got := readFile(t, c, "log"); got != tc.want {
+			t.Fatalf("keep %v: %d bytes, want %d", tc.keep, len(got), len(tc.want))
+		}
+	}
+}
+
+func TestMemOpenReadWrite(t *testing.T) {
+	m := NewMem()
+	writeFile(t, m, "f", "hello world", true)
+	mustNil(t, m.SyncDir("/"))
+	f, err := m.OpenReadWrite("f")
+	mustNil(t, err)
+	mustNil(t, f.Truncate(5))
+	mustNil(t, f.Sync())
+	mustNil(t, f.Close())
+	if got := readFile(t, m.CrashClone(), "f"); got != "hello" {
+		t.Fatalf("after truncate and sync: %q", got)
+	}
+	if _, err := m.OpenReadWrite("missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -41,6 +41,14 @@ func (osFS) Open(name string) (File, error) {
 	return osFile{f}, nil
 }
 
+func (osFS) OpenReadWrite(name string) (File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
 func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 func (osFS) MkdirAll(dir string) error            { return os.MkdirAll(dir, 0o755) }

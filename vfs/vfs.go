@@ -31,6 +31,9 @@ type FS interface {
 	Create(name string) (File, error)
 	// Open opens an existing file for reading.
 	Open(name string) (File, error)
+	// OpenReadWrite opens an existing file for reading and writing
+	// without truncating it (to cut a damaged tail off a log, say).
+	OpenReadWrite(name string) (File, error)
 	// Rename atomically replaces newname with oldname.
 	Rename(oldname, newname string) error
 	// Remove deletes a file.

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ type Reader struct {
 	err     error  // sticky result once reading has stopped
 	torn    bool
 	started bool
+	synced  int64 // the largest offset a sync marker read so far reported
 	hdr     [HeaderLen]byte // header scratch, kept here so it does not escape
 }
 
@@ -58,54 +60,76 @@ func (r *Reader) Next() ([]byte, error) {
 }
 
 func (r *Reader) next() ([]byte, error) {
+	for {
+		p, marker, err := r.record()
+		if err != nil || !marker {
+			return p, err
+		}
+		synced := int64(binary.LittleEndian.Uint64(p))
+		if synced > r.off {
+			return nil, r.corrupt("sync marker claims offset %d, past itself", synced)
+		}
+		r.synced = max(r.synced, synced)
+		r.off += markerLen
+	}
+}
+
+// record reads the record at r.off: a payload (r.off then moves past it)
+// or a sync marker's 8 bytes (marker true; the caller moves r.off).
+func (r *Reader) record() (p []byte, marker bool, err error) {
 	rem := r.size - r.off
 	if rem == 0 {
-		return nil, io.EOF
+		return nil, false, io.EOF
 	}
 	h := r.hdr[:]
 	if rem < HeaderLen {
 		// Too short for a header: zeros are padding, anything else the
 		// start of a torn append.
 		if _, err := io.ReadFull(r.br, h[:rem]); err != nil {
-			return nil, r.readErr(err)
+			return nil, false, r.readErr(err)
 		}
 		for _, b := range h[:rem] {
 			if b != 0 {
 				return r.tornTail()
 			}
 		}
-		return nil, io.EOF
+		return nil, false, io.EOF
 	}
 	if _, err := io.ReadFull(r.br, h); err != nil {
-		return nil, r.readErr(err)
+		return nil, false, r.readErr(err)
 	}
-	length := int64(binary.LittleEndian.Uint32(h[0:4]))
+	raw := binary.LittleEndian.Uint32(h[0:4])
+	length := int64(raw)
+	marker = raw == markerLength
+	if marker {
+		length = markerLen - HeaderLen
+	}
 	sum := binary.LittleEndian.Uint32(h[4:8])
 	end := HeaderLen + length // bytes from r.off to the end of the record
 	switch {
 	case length == 0:
 		zero, err := r.restIsZero(h)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if zero {
 			// Padding: a mapped writer's unused window, or zeros a
 			// filesystem left after a crash. The log ends here.
-			return nil, io.EOF
+			return nil, false, io.EOF
 		}
-		return nil, r.corrupt("zero length followed by non-zero bytes")
+		return nil, false, r.corrupt("zero length followed by non-zero bytes")
 	case end > rem:
 		// Also covers lengths over MaxPayload that run past the end.
 		return r.tornTail()
 	case length > MaxPayload:
-		return nil, r.corrupt("length %d over the maximum %d", length, MaxPayload)
+		return nil, false, r.corrupt("length %d over the maximum %d", length, MaxPayload)
 	}
 	if int64(cap(r.payload)) < length {
 		r.payload = make([]byte, length)
 	}
-	p := r.payload[:length]
+	p = r.payload[:length]
 	if _, err := io.ReadFull(r.br, p); err != nil {
-		return nil, r.readErr(err)
+		return nil, false, r.readErr(err)
 	}
 	if got := recordCRC(h[0:4], p); got != sum {
 		if end == rem {
@@ -115,15 +139,17 @@ func (r *Reader) next() ([]byte, error) {
 		// (the rest of a mapped writer's window) is torn too.
 		zero, err := r.restIsZero(nil)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if zero {
 			return r.tornTail()
 		}
-		return nil, r.corrupt("checksum mismatch: stored %#08x, computed %#08x", sum, got)
+		return nil, false, r.corrupt("checksum mismatch: stored %#08x, computed %#08x", sum, got)
 	}
-	r.off += end
-	return p, nil
+	if !marker {
+		r.off += end
+	}
+	return p, marker, nil
 }
 
 // restIsZero reports whether the header h and every byte after it up to the
@@ -154,9 +180,9 @@ func (r *Reader) restIsZero(h []byte) (bool, error) {
 }
 
 // tornTail records that reading stopped at a torn tail.
-func (r *Reader) tornTail() ([]byte, error) {
+func (r *Reader) tornTail() ([]byte, bool, error) {
 	r.torn = true
-	return nil, io.EOF
+	return nil, false, io.EOF
 }
 
 // corrupt builds a corruption error for the record at r.off.
@@ -180,3 +206,74 @@ func (r *Reader) ValidLen() int64 { return r.off }
 // TornTail reports whether reading stopped at a torn or incomplete record
 // rather than at a clean end of file (or zero padding, which is one).
 func (r *Reader) TornTail() bool { return r.torn }
+
+// SyncedTo returns the largest offset that a sync marker read so far
+// reported durable: every byte before it had been synced (see the package
+// doc). 0 if none was read.
+func (r *Reader) SyncedTo() int64 { return r.synced }
+
+// Tail describes the bytes of a log from a damaged record on, as ScanTail
+// found them.
+type Tail struct {
+	// Synced is the largest offset a well-formed sync marker in the tail
+	// reports durable (0 if none), and Marker that marker's offset.
+	Synced, Marker int64
+	// End is the offset just past the tail's last non-zero byte: the
+	// bytes from the damage to End held data; zeros after End are a
+	// mapped writer's unused window.
+	End int64
+}
+
+// ScanTail reads f from off, the offset of a damaged record, to its end.
+// Recovery uses it to decide whether the damage may be dropped: a sync
+// marker past the damage that reports more than off proves the damaged
+// bytes had been synced (corruption, not a crash). Markers are looked for
+// at every byte offset, since the damage hides where the records after it
+// begin; one counts only with a good checksum and an offset no later than
+// its own.
+func ScanTail(f vfs.File, off int64) (Tail, error) {
+	t := Tail{End: off}
+	size, err := f.Size()
+	if err != nil {
+		return t, fmt.Errorf("wal: size: %w", err)
+	}
+	var pattern [4]byte
+	binary.LittleEndian.PutUint32(pattern[:], markerLength)
+	const chunk = 1 << 20
+	// Each read overlaps the next chunk by a marker's length less one, so
+	// a marker across two chunks is seen whole, in the first.
+	buf := make([]byte, chunk+markerLen-1)
+	for base := off; base < size; base += chunk {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
+		if n < int(min(int64(len(buf)), size-base)) {
+			return t, fmt.Errorf("wal: read at offset %d: %w", base, err)
+		}
+		b := buf[:n]
+		if i := lastNonZero(b[:min(n, chunk)]); i >= 0 {
+			t.End = base + int64(i) + 1
+		}
+		for i := 0; i < min(n, chunk); i++ {
+			j := bytes.Index(b[i:], pattern[:])
+			if j < 0 || i+j >= chunk || i+j+markerLen > n {
+				break
+			}
+			i += j
+			m := b[i : i+markerLen]
+			s := int64(binary.LittleEndian.Uint64(m[HeaderLen:]))
+			if recordCRC(m[0:4], m[HeaderLen:]) == binary.LittleEndian.Uint32(m[4:8]) && s <= base+int64(i) && s > t.Synced {
+				t.Synced, t.Marker = s, base+int64(i)
+			}
+		}
+	}
+	return t, nil
+}
+
+// lastNonZero returns the index of b's last non-zero byte, or -1.
+func lastNonZero(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] != 0 {
+			return i
+		}
+	}
+	return -1
+}

@@ -25,6 +25,32 @@
 // where cccc is CRC-32C of the bytes 01 00 00 00 61 stored little-endian. The
 // next record starts at offset 9.
 //
+// # Sync markers
+//
+// A Writer made with MarkSyncs (the database's WAL and the manifest) also
+// records how far the file was durable: after each Sync that succeeded, the
+// next record it writes is preceded by a 16-byte sync marker,
+//
+//	+-------------------------+----------------------+-----------------------+
+//	| 0x80000008: uint32 LE   | crc: uint32 LE       | synced: uint64 LE     |
+//	+-------------------------+----------------------+-----------------------+
+//
+// whose length field has bit 31 set (no payload length reaches it, as
+// MaxPayload is 2^30) and whose 8-byte payload is the offset up to which
+// the file was synced. A marker is written only after the fsync it
+// reports returned, so finding one at or after a damaged record that
+// claims more than the damaged record's offset proves that the damage is
+// in bytes that were synced: corruption, not a crash. Damage that no later
+// marker covers lies in the unsynced tail, which a crash may leave in any
+// state (disks persist unsynced pages in any order, so a zeroed page can
+// sit between good records). Readers skip markers; SyncedTo and SyncedAfter
+// report them. Worked example: a marker for offset 9 is
+//
+//	08 00 00 80 | c c c c | 09 00 00 00 00 00 00 00
+//
+// with cccc the CRC-32C of those 4 length bytes followed by the 8 payload
+// bytes. Readers older than sync markers reject a file holding one.
+//
 // # Torn tails
 //
 // A crash during an append can leave any prefix of the appended bytes at
@@ -45,12 +71,14 @@
 //
 // Any other bad record (a zero length followed by non-zero bytes, a checksum
 // mismatch or oversize length with non-zero bytes after the record) is
-// corruption: an error wrapping base.ErrCorruption that names the file and
-// offset. ValidLen reports where the good prefix ends, so a caller can
-// truncate the torn tail before appending again.
+// reported as corruption: an error wrapping base.ErrCorruption that names
+// the file and offset. ValidLen reports where the good prefix ends, so a
+// caller can truncate a damaged tail before appending again; whether that
+// damage may be dropped is the caller's decision, made with SyncedAfter.
 //
-// The header layout, the checksum polynomial and the meaning of a zero
-// length must never change: logs already on disk depend on them.
+// The header layout, the checksum polynomial, the meaning of a zero
+// length and the sync marker's length field must never change: logs
+// already on disk depend on them.
 package wal
 
 import (
@@ -64,6 +92,13 @@ const HeaderLen = 8
 // MaxPayload is the largest payload a record may carry: 1 GiB.
 const MaxPayload = 1 << 30
 
+// Sync markers (see the package doc): the length field that marks one, and
+// the marker's whole length.
+const (
+	markerLength = 1<<31 | 8
+	markerLen    = HeaderLen + 8
+)
+
 // crcTable is the CRC-32C table; it is read-only after initialisation.
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -73,8 +108,9 @@ func recordCRC(lenBytes, payload []byte) uint32 {
 	return crc32.Update(crc32.Update(0, crcTable, lenBytes), crcTable, payload)
 }
 
-// putHeader writes the header of payload p into h, which has HeaderLen bytes.
-func putHeader(h []byte, p []byte) {
-	binary.LittleEndian.PutUint32(h[0:4], uint32(len(p)))
+// putHeader writes the header of a record with the given length field and
+// payload p into h, which has HeaderLen bytes.
+func putHeader(h []byte, length uint32, p []byte) {
+	binary.LittleEndian.PutUint32(h[0:4], length)
 	binary.LittleEndian.PutUint32(h[4:8], recordCRC(h[0:4], p))
 }

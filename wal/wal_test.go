@@ -358,9 +358,9 @@ func FuzzReader(f *testing.F) {
 	f.Add(writeAll(f, [][]byte{[]byte("a")}))
 	f.Add(writeAll(f, [][]byte{[]byte("one"), []byte("two"), bytes.Repeat([]byte{7}, 300)}))
 	f.Add(append(writeAll(f, [][]byte{[]byte("one")}), make([]byte, 20)...))
+	f.Add(markedLog(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := NewReader(&memFile{data: data}, "fuzz.log")
-		off := int64(0)
 		for {
 			p, err := r.Next()
 			if err != nil {
@@ -373,22 +373,137 @@ func FuzzReader(f *testing.F) {
 						t.Fatalf("clean EOF at %d of %d before non-zero bytes", r.ValidLen(), len(data))
 					}
 				}
+				tail, err := ScanTail(&memFile{data: data}, r.ValidLen())
+				if err != nil || tail.Synced > int64(len(data)) || tail.End > int64(len(data)) || tail.End < r.ValidLen() {
+					t.Fatalf("ScanTail from %d of %d: %+v, %v", r.ValidLen(), len(data), tail, err)
+				}
 				return
 			}
 			if len(p) == 0 {
 				t.Fatal("empty payload")
 			}
-			rec := data[off : off+HeaderLen+int64(len(p))]
+			end := r.ValidLen()
+			rec := data[end-HeaderLen-int64(len(p)) : end]
 			if binary.LittleEndian.Uint32(rec[4:]) != crc32c(append(append([]byte(nil), rec[:4]...), p...)) {
 				t.Fatal("record returned with a bad checksum")
+			}
+			if binary.LittleEndian.Uint32(rec[:4]) != uint32(len(p)) {
+				t.Fatal("a sync marker returned as a record")
 			}
 			if !bytes.Equal(rec[HeaderLen:], p) {
 				t.Fatal("payload differs from file bytes")
 			}
-			off += HeaderLen + int64(len(p))
-			if r.ValidLen() != off {
-				t.Fatalf("ValidLen %d, want %d", r.ValidLen(), off)
+			if r.SyncedTo() > end {
+				t.Fatalf("SyncedTo %d past the records read, %d", r.SyncedTo(), end)
 			}
 		}
 	})
+}
+
+// markedLog returns a log written with MarkSyncs: "one", a sync, "two" and
+// "three", a sync, "four", then Close.
+func markedLog(t fataler) []byte {
+	f := &memFile{}
+	w := NewWriter(f)
+	w.MarkSyncs()
+	for _, step := range []string{"one", "", "two", "three", "", "four"} {
+		var err error
+		if step == "" {
+			err = w.Sync()
+		} else {
+			err = w.WriteRecord([]byte(step))
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", step, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return f.data
+}
+
+func TestSyncMarkers(t *testing.T) {
+	data := markedLog(t)
+	// one | marker(11) | two | three | marker(51) | four | marker(79)
+	want := []int64{0, 11, 27, 38, 51, 67, 79, 95}
+	offsets := []int64{0}
+	for _, p := range []int{3, 8, 3, 5, 8, 4, 8} {
+		offsets = append(offsets, offsets[len(offsets)-1]+HeaderLen+int64(p))
+	}
+	if !slicesEqual(offsets, want) || int64(len(data)) != want[len(want)-1] {
+		t.Fatalf("%d bytes, record offsets %v", len(data), offsets)
+	}
+	for i, synced := range map[int]int64{1: 11, 4: 51, 6: 79} {
+		m := data[offsets[i]:offsets[i+1]]
+		if binary.LittleEndian.Uint32(m) != 0x80000008 || int64(binary.LittleEndian.Uint64(m[8:])) != synced {
+			t.Fatalf("marker %d: % x, want one for offset %d", i, m, synced)
+		}
+		if binary.LittleEndian.Uint32(m[4:]) != crc32c(append(append([]byte(nil), m[:4]...), m[8:]...)) {
+			t.Fatalf("marker %d: bad checksum", i)
+		}
+	}
+	r, recs, err := readAll(data)
+	if err != io.EOF || len(recs) != 4 || string(recs[3]) != "four" {
+		t.Fatalf("read %q, %v", recs, err)
+	}
+	if r.SyncedTo() != 79 || r.ValidLen() != 95 {
+		t.Fatalf("SyncedTo %d, ValidLen %d", r.SyncedTo(), r.ValidLen())
+	}
+
+	// Damage to "three" (synced by the second Sync): the markers after
+	// it show it, and the marker in the damaged record's own place does
+	// not count.
+	bad := append([]byte(nil), data...)
+	bad[offsets[3]+9] ^= 1
+	r, recs, err = readAll(bad)
+	if !errors.Is(err, base.ErrCorruption) || len(recs) != 2 || r.ValidLen() != offsets[3] {
+		t.Fatalf("damaged third record: %q, %v at %d", recs, err, r.ValidLen())
+	}
+	tail, err := ScanTail(&memFile{data: bad}, r.ValidLen())
+	if err != nil || tail.Synced != 79 || tail.Marker != 79 || tail.End != 88 {
+		t.Fatalf("ScanTail: %+v, %v", tail, err)
+	}
+
+	// Damage to "four", past the last Sync but before Close's: only the
+	// marker Close wrote shows it had been synced.
+	bad = append([]byte(nil), data...)
+	bad[offsets[5]+9] ^= 1
+	r, _, _ = readAll(bad)
+	if tail, _ := ScanTail(&memFile{data: bad}, r.ValidLen()); tail.Synced != 79 {
+		t.Fatalf("ScanTail after damage to the last record: %+v", tail)
+	}
+	bad = bad[:offsets[6]] // Close's marker never reached the disk
+	r, _, _ = readAll(bad)
+	if tail, _ := ScanTail(&memFile{data: bad}, r.ValidLen()); tail.Synced != 0 || tail.End != offsets[6] {
+		t.Fatalf("ScanTail of an unsynced damaged tail: %+v", tail)
+	}
+}
+
+// TestScanTailAcrossChunks finds a marker that straddles ScanTail's read
+// chunks, and the last non-zero byte past a long run of zeros.
+func TestScanTailAcrossChunks(t *testing.T) {
+	for _, at := range []int{1<<20 - 20, 1<<20 - 5, 1 << 20, 3<<20 + 7} {
+		data := make([]byte, at+markerLen+5000)
+		var m [8]byte
+		binary.LittleEndian.PutUint64(m[:], 100)
+		putHeader(data[at:], markerLength, m[:])
+		copy(data[at+HeaderLen:], m[:])
+		tail, err := ScanTail(&memFile{data: data}, 10)
+		if err != nil || tail.Synced != 100 || tail.Marker != int64(at) || tail.End != int64(at+HeaderLen+1) {
+			t.Fatalf("marker at %d: %+v, %v", at, tail, err)
+		}
+	}
+}
+
+func slicesEqual(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

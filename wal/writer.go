@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,13 @@ type Writer struct {
 	err     error  // sticky error; nil while the Writer is healthy
 	closed  bool
 	hdr     [HeaderLen]byte // header scratch, kept here so it does not escape
+
+	// markSyncs makes the Writer write a sync marker before the first
+	// record after each Sync (MarkSyncs); synced is the offset the last
+	// Sync made durable, marked the offset the last marker reported and
+	// markEnd the offset just past that marker.
+	markSyncs               bool
+	synced, marked, markEnd int64
 
 	// Mapped mode (m != nil): records are copied into win, the mapping of
 	// the file's bytes [winOff, winOff+len(win)); winPos bytes of it are
@@ -123,6 +131,13 @@ func NewMappedWriter(f vfs.File) *Writer {
 // Mapped reports whether the Writer stores records through a mapping.
 func (w *Writer) Mapped() bool { return w.m != nil }
 
+// MarkSyncs makes the Writer record its syncs in the file: after each Sync
+// that succeeds, the next record is preceded by a sync marker holding the
+// offset synced (see the package doc), so that recovery can tell damage in
+// synced bytes from a crash's unsynced tail. Call it before the first
+// record.
+func (w *Writer) MarkSyncs() { w.markSyncs = true }
+
 // WriteRecord buffers one record holding p. p may be reused when
 // WriteRecord returns. The record is not durable until Sync returns nil.
 // Empty payloads and payloads over MaxPayload are rejected without breaking
@@ -137,9 +152,31 @@ func (w *Writer) WriteRecord(p []byte) error {
 	if len(p) > MaxPayload {
 		return fmt.Errorf("%w: %d bytes, max %d", ErrRecordTooLarge, len(p), MaxPayload)
 	}
+	if w.markSyncs && w.synced > w.marked {
+		if err := w.writeMarker(); err != nil {
+			return err
+		}
+	}
+	return w.writeFramed(uint32(len(p)), p)
+}
+
+// writeMarker writes a sync marker reporting w.synced.
+func (w *Writer) writeMarker() error {
+	var m [8]byte
+	binary.LittleEndian.PutUint64(m[:], uint64(w.synced))
+	if err := w.writeFramed(markerLength, m[:]); err != nil {
+		return err
+	}
+	w.marked = w.synced
+	w.markEnd = w.Size()
+	return nil
+}
+
+// writeFramed writes one record: the length field, the checksum and p.
+func (w *Writer) writeFramed(length uint32, p []byte) error {
 	h := w.hdr[:]
+	putHeader(h, length, p)
 	if w.m != nil {
-		putHeader(h, p)
 		if err := w.store(h); err != nil {
 			return err
 		}
@@ -151,7 +188,6 @@ func (w *Writer) WriteRecord(p []byte) error {
 			return err
 		}
 	}
-	putHeader(h, p)
 	if n > cap(w.buf) {
 		// Too large to buffer: write header and payload straight through.
 		if err := w.write(h); err != nil {
@@ -185,6 +221,7 @@ func (w *Writer) Sync() error {
 		w.err = fmt.Errorf("wal: sync: %w", err)
 		return w.err
 	}
+	w.synced = w.Size()
 	return nil
 }
 
@@ -199,13 +236,24 @@ func (w *Writer) Size() int64 {
 
 // Close syncs and closes the file. The file is closed even if the sync
 // fails; the sync's error is returned. Later calls return an error wrapping
-// base.ErrClosed (or the earlier sticky error).
+// base.ErrClosed (or the earlier sticky error). With MarkSyncs, a log
+// holding records not yet reported by a sync marker ends with one: Close
+// syncs, appends the marker and syncs again, so that recovery knows the
+// whole log had been synced.
 func (w *Writer) Close() error {
 	if w.closed {
 		return w.check()
 	}
 	var err error
-	if w.m != nil {
+	if w.markSyncs && w.err == nil && w.Size() > w.markEnd {
+		if w.Size() > w.synced {
+			err = w.Sync()
+		}
+		if err == nil {
+			err = w.writeMarker()
+		}
+	}
+	if err == nil && w.m != nil {
 		err = w.unmapAndTrim()
 	}
 	if err == nil {
