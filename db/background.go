@@ -1,0 +1,177 @@
+package db
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/seed-d6fe07da/strata/cache"
+	"github.com/seed-d6fe07da/strata/lsm"
+)
+
+// maybeScheduleBackgroundLocked wakes the background goroutines if there
+// is a memtable to flush or a merge to run.
+func (d *DB) maybeScheduleBackgroundLocked() { d.bgCond.Broadcast() }
+
+// flushLoop writes immutable memtables to level 0 until Close. It runs
+// beside compactLoop so a long merge never delays a flush (and so never
+// stalls writers on memtable space).
+func (d *DB) flushLoop() {
+	defer d.bgWG.Done()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for {
+		if d.closed && len(d.writers) == 0 {
+			return
+		}
+		if d.bgErr == nil && len(d.imms) > 0 {
+			d.flushing = true
+			err := d.flushOldestLocked()
+			d.flushing = false
+			if err != nil {
+				d.setBackgroundErrorLocked(err)
+			}
+			d.bgCond.Broadcast()
+			continue
+		}
+		d.bgCond.Wait()
+	}
+}
+
+// compactLoop runs merges, automatic ones as the picker chooses them and
+// manual ones that Compact asks for, until Close. Merges of level 0 that
+// read level 0 alone run on level0Loop instead, so a long merge deeper in
+// the tree does not leave level 0 to pile up (and writers to slow down)
+// behind it.
+func (d *DB) compactLoop() {
+	defer d.bgWG.Done()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for {
+		if d.closed {
+			for _, req := range d.manualReqs {
+				req.done <- ErrClosed
+			}
+			d.manualReqs = nil
+			return
+		}
+		if len(d.manualReqs) > 0 && !d.level0Merging {
+			req := d.manualReqs[0]
+			d.manualReqs = d.manualReqs[1:]
+			var err error
+			if d.bgErr != nil {
+				err = d.bgErr
+			} else if c := d.picker.PickManual(d.version, req.start, req.end); c != nil {
+				c.Reason = "manual"
+				// A manual merge may read level 0 or write a new run to
+				// level 1: it holds level 0 for its whole length.
+				err = d.runMergeLocked(c, &d.compacting, true)
+			}
+			req.done <- err
+			d.bgCond.Broadcast()
+			continue
+		}
+		if d.bgErr == nil && len(d.manualReqs) == 0 {
+			d.picker.SetBaseLevelSize(d.baseLevelSizeLocked())
+			// Leave level 0 to level0Loop when it is merging or would.
+			skip0 := d.level0Merging || d.picker.PickLevel0(d.version) != nil
+			var c *lsm.Compaction
+			if skip0 {
+				c = d.picker.PickBelowLevel0(d.version)
+			} else {
+				c = d.picker.Pick(d.version)
+			}
+			if c == nil {
+				c = d.readMergeLocked(skip0)
+			}
+			if c != nil {
+				d.runMergeLocked(c, &d.compacting, writesLevel0(c))
+				d.bgCond.Broadcast()
+				continue
+			}
+		}
+		d.bgCond.Wait()
+	}
+}
+
+// level0Loop runs the merges lsm.Picker.PickLevel0 finds, beside
+// compactLoop's, until Close.
+func (d *DB) level0Loop() {
+	defer d.bgWG.Done()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for !d.closed {
+		if d.bgErr == nil && !d.level0Merging {
+			if c := d.picker.PickLevel0(d.version); c != nil {
+				d.runMergeLocked(c, &d.compactingLevel0, true)
+				d.bgCond.Broadcast()
+				continue
+			}
+		}
+		d.bgCond.Wait()
+	}
+}
+
+// writesLevel0 reports whether merge c needs level 0 to itself: it reads
+// level 0, or it writes a new run to level 1, which must sort behind any
+// run a level-0 merge adds there meanwhile.
+func writesLevel0(c *lsm.Compaction) bool {
+	for _, in := range c.Inputs {
+		if in.Level == 0 {
+			return true
+		}
+	}
+	return c.OutputLevel <= 1 && c.OutputRunID == 0
+}
+
+// runMergeLocked runs merge c with *busy set for its length, and with
+// d.level0Merging set too when holdLevel0. A merge that found the buffer
+// pool exhausted by readers left the tree as it was: it is retried after a
+// pause. Any other error stops background work. d.mu is held.
+func (d *DB) runMergeLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) error {
+	*busy = true
+	if holdLevel0 {
+		d.level0Merging = true
+	}
+	err := d.compactLocked(c)
+	*busy = false
+	if holdLevel0 {
+		d.level0Merging = false
+	}
+	switch {
+	case errors.Is(err, cache.ErrAllPinned):
+		// Readers hold every frame of the buffer pool: back off.
+		d.stats.compactionRetries++
+		d.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		d.mu.Lock()
+	case err != nil:
+		d.setBackgroundErrorLocked(err)
+	}
+	return err
+}
+
+func (d *DB) setBackgroundErrorLocked(err error) {
+	d.bgErr = err
+	if d.writeErr == nil {
+		d.writeErr = fmt.Errorf("%w: background: %v", ErrWritesStopped, err)
+	}
+}
+
+// baseLevelSizeLocked returns the picker's capacity unit B (level i holds
+// (T-1)·T^(i-1)·B): the SST bytes that L0CompactionTrigger full memtables
+// flush to. Compression and the format's overhead make that differ from
+// the memtable bytes, by the ratio this process's flushes measured (before
+// the first full memtable's worth, the ratio is taken as 1). Sizing the
+// levels by memtable bytes instead let compressed data that needed two
+// levels fit in level 1, so every level-0 merge rewrote the whole tree.
+// d.mu is held.
+func (d *DB) baseLevelSizeLocked() uint64 {
+	b := d.pickerOpts.BaseLevelSize
+	s := &d.stats
+	if s.memBytesFlushed < uint64(d.opts.MemtableSize) || s.bytesFlushed == 0 {
+		return b
+	}
+	ratio := float64(s.bytesFlushed) / float64(s.memBytesFlushed)
+	return uint64(float64(b) * min(max(ratio, 1.0/32), 4))
+}

@@ -1,0 +1,100 @@
+package db
+
+import (
+	"fmt"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/manifest"
+)
+
+// Failpoints: the steps at which crash tests kill the process.
+const (
+	fpFlushSynced     = "flush-synced"     // a flushed SST is durable, the manifest does not name it yet
+	fpCompactSynced   = "compact-synced"   // merge outputs are durable, the manifest does not name them yet
+	fpManifestFailed  = "manifest-failed"  // a manifest append failed (a torn record may be on disk)
+	fpManifestApplied = "manifest-applied" // an edit is durable, obsolete files not yet deleted
+	fpWALRotated      = "wal-rotated"      // a new WAL exists on disk, the old one is not closed yet
+)
+
+func (d *DB) failpoint(name string) {
+	if d.opts.failpoint != nil {
+		d.opts.failpoint(name)
+	}
+}
+
+// logAndApplyLocked makes edit durable in the manifest, then installs the
+// new version and read state; install runs under d.mu just before the swap
+// (to drop a flushed memtable in the same step). d.mu is held on entry and
+// exit and released for the manifest write.
+func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error {
+	// versionMu orders manifest records and version installs the same way;
+	// it is taken before mu.
+	d.mu.Unlock()
+	d.versionMu.Lock()
+	defer d.versionMu.Unlock()
+	err := d.manifest.Append(edit)
+	d.mu.Lock()
+	if err != nil {
+		d.failpoint(fpManifestFailed)
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	d.failpoint(fpManifestApplied)
+	nv, err := d.version.Apply(edit)
+	if err != nil {
+		return fmt.Errorf("apply edit: %w", err)
+	}
+	old := d.version
+	d.version = nv
+	if install != nil {
+		install()
+	}
+	d.installReadStateLocked()
+	d.mu.Unlock()
+	old.Unref()
+	d.mu.Lock()
+	if d.manifest.Size() > d.opts.maxManifestSize {
+		return d.rotateManifestLocked()
+	}
+	return nil
+}
+
+// rotateManifestLocked writes a new manifest holding one snapshot edit of
+// the current state, points CURRENT at it and removes the old one. d.mu and
+// versionMu are held; mu is released for the I/O.
+func (d *DB) rotateManifestLocked() error {
+	num := d.nextFileNum
+	d.nextFileNum++
+	snap := &manifest.VersionEdit{LogNum: d.logNum, NextFileNum: d.nextFileNum, LastSeq: d.lastSeq}
+	if len(d.imms) > 0 {
+		snap.LogNum = d.imms[0].logNum
+	}
+	for level, runs := range d.version.Levels {
+		for _, r := range runs {
+			for _, f := range r.Files {
+				snap.NewFiles = append(snap.NewFiles, manifest.NewFile{Level: level, Meta: f.FileMeta})
+			}
+		}
+	}
+	d.mu.Unlock()
+	w, err := manifest.Create(d.fs, d.dirname, num, snap)
+	d.mu.Lock()
+	if err != nil {
+		return fmt.Errorf("rotate manifest: %w", err)
+	}
+	old := d.manifest
+	d.manifest = w
+	d.mu.Unlock()
+	old.Close()
+	d.fs.Remove(d.path(base.MakeFilename(base.FileTypeManifest, old.FileNum())))
+	d.mu.Lock()
+	return nil
+}
+
+// allocFileNum hands out a new file number.
+func (d *DB) allocFileNum() base.FileNum {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := d.nextFileNum
+	d.nextFileNum++
+	return n
+}
