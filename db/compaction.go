@@ -8,6 +8,7 @@ import (
 	"github.com/seed-d6fe07da/strata/internal/rangedel"
 	"github.com/seed-d6fe07da/strata/lsm"
 	"github.com/seed-d6fe07da/strata/manifest"
+	"github.com/seed-d6fe07da/strata/sst"
 )
 
 // compactLocked runs merge c: it streams the input runs through a heap
@@ -75,7 +76,7 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRea
 	var children []base.InternalIterator
 	var tombs []rangedel.Tombstone
 	for _, in := range c.Inputs {
-		children = append(children, newRunIter(d.tables, &lsm.Run{ID: in.RunID, Files: in.Files}))
+		children = append(children, &scanRunIter{tables: d.tables, files: in.Files, idx: -1})
 		for _, f := range in.Files {
 			e, err := d.tables.entry(f.FileNum)
 			if err != nil {
@@ -148,4 +149,91 @@ func clone(b []byte) []byte {
 		return nil
 	}
 	return append([]byte{}, b...)
+}
+
+// scanRunIter reads the files of one run first to last for a merge, each
+// through an sst.ScanIter: the merge's reads bypass the buffer pool, so
+// readers holding every frame pinned cannot stop merges (and with them
+// writes), and the merge does not push the readers' pages out. Only First
+// and Next move it.
+type scanRunIter struct {
+	tables *tableCache
+	files  []*lsm.File
+	idx    int
+	iter   *sst.ScanIter
+	err    error
+}
+
+// open makes files[i] the current file; false at the end or on error.
+func (it *scanRunIter) open(i int) bool {
+	if it.iter != nil {
+		if err := it.iter.Close(); err != nil && it.err == nil {
+			it.err = err
+		}
+		it.iter = nil
+	}
+	it.idx = i
+	if i >= len(it.files) || it.err != nil {
+		return false
+	}
+	e, err := it.tables.fileEntry(it.files[i])
+	if err != nil {
+		it.err = err
+		return false
+	}
+	it.iter = e.r.NewScanIter(0)
+	return true
+}
+
+// settle moves on to later files until one has an entry.
+func (it *scanRunIter) settle(ok bool) bool {
+	for !ok && it.err == nil && it.iter != nil {
+		if err := it.iter.Error(); err != nil {
+			it.err = err
+			return false
+		}
+		if !it.open(it.idx + 1) {
+			return false
+		}
+		ok = it.iter.First()
+	}
+	return ok && it.err == nil
+}
+
+func (it *scanRunIter) First() bool { return it.open(0) && it.settle(it.iter.First()) }
+
+func (it *scanRunIter) Next() bool {
+	return it.iter != nil && it.err == nil && it.settle(it.iter.Next())
+}
+
+func (it *scanRunIter) fail() bool {
+	if it.err == nil {
+		it.err = fmt.Errorf("compaction: a run scan moves forward only")
+	}
+	return false
+}
+
+func (it *scanRunIter) Last() bool            { return it.fail() }
+func (it *scanRunIter) SeekGE([]byte) bool    { return it.fail() }
+func (it *scanRunIter) SeekLT([]byte) bool    { return it.fail() }
+func (it *scanRunIter) Prev() bool            { return it.fail() }
+func (it *scanRunIter) Valid() bool           { return it.err == nil && it.iter != nil && it.iter.Valid() }
+func (it *scanRunIter) Key() base.InternalKey { return it.iter.Key() }
+func (it *scanRunIter) Value() []byte         { return it.iter.Value() }
+func (it *scanRunIter) Error() error {
+	if it.err == nil && it.iter != nil {
+		return it.iter.Error()
+	}
+	return it.err
+}
+func (it *scanRunIter) StoredValue() ([]byte, bool) { return it.iter.StoredValue() }
+
+func (it *scanRunIter) Close() error {
+	if it.iter != nil {
+		if err := it.iter.Close(); err != nil && it.err == nil {
+			it.err = err
+		}
+		it.iter = nil
+	}
+	return it.err
 }

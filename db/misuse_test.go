@@ -390,3 +390,48 @@ func TestReadsRacingCloseSayClosed(t *testing.T) {
 		t.Fatalf("read racing Close: %v, want an error wrapping ErrClosed", err)
 	}
 }
+
+// TestIteratorsPinningThePoolDoNotStopWrites: a goroutine that keeps more
+// iterators open than the buffer pool has frames, then writes enough to
+// need merges, must not wait on itself (scenario 9: merges read through
+// the pool, could not get a frame, level 0 reached its stop trigger and
+// the writer waited forever).
+func TestIteratorsPinningThePoolDoNotStopWrites(t *testing.T) {
+	o := &Options{FS: vfs.NewMem(), PageSize: 1024, CacheSize: 16 * 1024, MemtableSize: 64 << 10,
+		L0CompactionTrigger: 2, L0SlowdownTrigger: 3, L0StopTrigger: 4}
+	d := mustOpen(t, "/db", o)
+	defer d.Close()
+	val := bytes.Repeat([]byte{'v'}, 100)
+	for i := 0; i < 3000; i++ {
+		d.Put([]byte(fmt.Sprintf("k%06d", i)), val)
+	}
+	d.Flush()
+	var its []*Iterator
+	defer func() {
+		for _, it := range its {
+			it.Close()
+		}
+	}()
+	for i := 0; i < 40; i++ {
+		it := d.NewIter(nil)
+		if !it.SeekGE([]byte(fmt.Sprintf("k%06d", i*70))) {
+			it.Close() // the pool is full: every frame is pinned
+			break
+		}
+		its = append(its, it)
+	}
+	if m := d.Metrics().Cache; m.Pinned < m.Frames {
+		t.Fatalf("%d of %d frames pinned: the test needs them all", m.Pinned, m.Frames)
+	}
+	within(t, 60*time.Second, "writes while iterators pin every frame", func() {
+		for i := 0; i < 20000; i++ {
+			if err := d.Put([]byte(fmt.Sprintf("w%06d", i*7919%20000)), val); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	if m := d.Metrics(); m.Compactions == m.TrivialMoves {
+		t.Fatalf("no merge ran: %v", m)
+	}
+}

@@ -167,6 +167,14 @@ func runOpenBody(t *testing.T, data []byte) {
 			checkErr(err)
 		}
 		checkErr(it.Close())
+		// A merge's scan reads the leaf section without the pool.
+		scan := r.NewScanIter(3 * r.meta.pageSize)
+		steps = 0
+		for ok := scan.First(); ok && steps < 5000; ok = scan.Next() {
+			_ = scan.Value()
+			steps++
+		}
+		checkErr(scan.Close())
 		for _, d := range r.RangeDels() {
 			if bytes.Compare(d.Start, d.End) >= 0 {
 				t.Fatalf("range deletion [%q, %q) is empty", d.Start, d.End)

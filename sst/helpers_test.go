@@ -144,6 +144,11 @@ func checkAll(r *Reader, kvs []kv) error {
 	if i != -1 {
 		return fmt.Errorf("backward: stopped at %d", i)
 	}
+	for _, pages := range []int{1, 3, 64} {
+		if err := checkScan(r, kvs, pages*r.meta.pageSize); err != nil {
+			return fmt.Errorf("scan of %d-page chunks: %w", pages, err)
+		}
+	}
 	var buf []byte
 	for _, e := range kvs {
 		want, _ := modelGet(kvs, e.key.UserKey, e.key.SeqNum())
@@ -159,7 +164,47 @@ func checkAll(r *Reader, kvs []kv) error {
 	return nil
 }
 
-func sameEntry(it *Iter, e kv) error {
+// checkScan compares a ScanIter reading chunk bytes at a time with the
+// model, including the stored form of compressed values.
+func checkScan(r *Reader, kvs []kv, chunk int) error {
+	it := r.NewScanIter(chunk)
+	defer it.Close()
+	i := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if i >= len(kvs) {
+			return fmt.Errorf("extra entry %s", it.Key())
+		}
+		if err := sameEntry(it, kvs[i]); err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+		if block, ok := it.StoredValue(); ok {
+			if v, err := appendDecompressed(nil, block); err != nil || !bytes.Equal(v, kvs[i].value) {
+				return fmt.Errorf("entry %d: stored block decodes to %d bytes, %v", i, len(v), err)
+			}
+		}
+		i++
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if i != len(kvs) {
+		return fmt.Errorf("%d entries, want %d", i, len(kvs))
+	}
+	if it.SeekGE(nil) || it.Error() == nil {
+		return errors.New("SeekGE of a scan did not fail")
+	}
+	return nil
+}
+
+// positioned is what sameEntry reads of an iterator.
+type positioned interface {
+	Valid() bool
+	Key() base.InternalKey
+	Value() []byte
+	Error() error
+}
+
+func sameEntry(it positioned, e kv) error {
 	if !it.Valid() {
 		return errors.New("iterator not valid")
 	}

@@ -133,7 +133,7 @@ func (r *Reader) corrupt(pn uint32, err error) error {
 	return base.Corruptf(r.name, fmt.Sprintf("page %d", pn), "%v", err)
 }
 
-// readMeta loads and decodes the metadata page.
+// readMeta reads and decodes the metadata page.
 func (r *Reader) readMeta() error {
 	size, err := r.f.Size()
 	if err != nil {
@@ -146,29 +146,18 @@ func (r *Reader) readMeta() error {
 	if size < int64(P) {
 		return r.foreignPageSize(size, P)
 	}
-	h, err := r.cache.Get(cache.PageID{File: r.fileNum, Page: 0}, func(buf []byte) error {
-		if err := r.readFull(buf, 0); err != nil {
-			return err
-		}
-		if _, err := decodeMeta(buf, size); err != nil {
-			var mm *pageSizeMismatchError
-			if errors.As(err, &mm) {
-				return err
-			}
-			return r.corrupt(0, err)
-		}
-		return nil
-	})
+	// The page is read outside the pool, as the filter and the range
+	// deletions are: what Open needs of it is decoded into r.meta.
+	buf := vfs.AlignedBuffer(P, directAlign)
+	if err := r.readFull(buf, 0); err != nil {
+		return err
+	}
+	m, err := decodeMeta(buf, size)
 	if err != nil {
 		var mm *pageSizeMismatchError
 		if errors.As(err, &mm) {
 			return r.foreignPageSize(size, P)
 		}
-		return err
-	}
-	defer h.Release()
-	m, err := decodeMeta(h.Data(), size)
-	if err != nil {
 		return r.corrupt(0, err)
 	}
 	m.smallest = bytes.Clone(m.smallest)
@@ -312,20 +301,20 @@ func (r *Reader) readRangeDels() error {
 		spans []span
 		seqs  []base.SeqNum
 	)
+	pages, err := r.readPagesDirect(m.rangeDelFirst, int(m.rangeDelPages), pageTypeRangeDel)
+	if err != nil {
+		return err
+	}
+	P := m.pageSize
 	for pn := m.rangeDelFirst; pn < m.rangeDelFirst+m.rangeDelPages; pn++ {
-		h, page, err := r.readPage(pn, pageTypeRangeDel)
-		if err != nil {
-			return err
-		}
+		page := pages[int(pn-m.rangeDelFirst)*P:][:P]
 		n := pageCount(page)
 		if uint64(len(spans)+n) > m.rangeDels {
-			h.Release()
 			return r.corrupt(pn, fmt.Errorf("more than the %d range deletions the metadata counts", m.rangeDels))
 		}
 		for i := 0; i < n; i++ {
 			e, ok := decodeLeafEntry(page, i)
 			if !ok {
-				h.Release()
 				return r.corrupt(pn, fmt.Errorf("slot %d: malformed entry", i))
 			}
 			ik := base.InternalKey{UserKey: e.suffix, Trailer: e.trailer} // no prefix on range-del pages
@@ -333,7 +322,6 @@ func (r *Reader) readRangeDels() error {
 				prev := arena[spans[k-1].s:spans[k-1].e]
 				c := bytes.Compare(prev, ik.UserKey)
 				if c > 0 || (c == 0 && seqs[k-1] <= ik.SeqNum()) {
-					h.Release()
 					return r.corrupt(pn, fmt.Errorf("slot %d: range deletion out of order", i))
 				}
 			}
@@ -344,7 +332,6 @@ func (r *Reader) readRangeDels() error {
 			spans = append(spans, span{s, mid, len(arena)})
 			seqs = append(seqs, ik.SeqNum())
 		}
-		h.Release()
 	}
 	if uint64(len(spans)) != m.rangeDels {
 		return r.corrupt(0, fmt.Errorf("metadata counts %d range deletions, pages hold %d", m.rangeDels, len(spans)))
@@ -362,9 +349,23 @@ func (r *Reader) readFilter() error {
 	if m.bloomPages == 0 {
 		return nil
 	}
-	data, err := r.readPayload(make([]byte, 0, m.bloomLen), m.bloomFirst, int(m.bloomLen), pageTypeBloom)
+	pages, err := r.readPagesDirect(m.bloomFirst, int(m.bloomPages), pageTypeBloom)
 	if err != nil {
 		return err
+	}
+	c := payloadCapacity(m.pageSize)
+	data := make([]byte, 0, m.bloomLen)
+	for i, n := 0, int(m.bloomLen); n > 0; i++ {
+		if i >= int(m.bloomPages) {
+			return r.corrupt(m.bloomFirst, fmt.Errorf("filter of %d bytes overruns its %d pages", m.bloomLen, m.bloomPages))
+		}
+		page := pages[i*m.pageSize:][:m.pageSize]
+		want := min(n, c)
+		if got := pageCount(page); got != want {
+			return r.corrupt(m.bloomFirst+uint32(i), fmt.Errorf("payload of %d bytes, want %d", got, want))
+		}
+		data = append(data, page[pageHeaderSize:pageHeaderSize+want]...)
+		n -= want
 	}
 	f, err := bloom.Decode(data)
 	if err != nil {
@@ -372,6 +373,29 @@ func (r *Reader) readFilter() error {
 	}
 	r.filter = f
 	return nil
+}
+
+// readPagesDirect reads n pages from first on with one read, without the
+// buffer pool, and validates each as a page of type typ. Open reads the
+// range deletions and the filter this way: it keeps them decoded in
+// memory, so caching their pages would only push other pages out (and
+// would need frames that readers may hold pinned).
+func (r *Reader) readPagesDirect(first uint32, n int, typ byte) ([]byte, error) {
+	P := r.meta.pageSize
+	if uint64(first)+uint64(n) > uint64(r.meta.totalPages) {
+		return nil, r.corrupt(first, fmt.Errorf("%d pages run past the end of the file", n))
+	}
+	buf := vfs.AlignedBuffer(n*P, directAlign)
+	got, err := r.readAt(buf, int64(first)*int64(P))
+	if err := r.readResult(first, got, len(buf), err); err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		if err := r.check(buf[i*P:(i+1)*P], first+uint32(i), typ); err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // readPayload appends n bytes held in consecutive pages of type typ from

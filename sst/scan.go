@@ -1,0 +1,312 @@
+package sst
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+// # Scans that bypass the buffer pool
+//
+// A merge reads every entry of its input files once, first to last. Read
+// through the buffer pool, it would need frames that readers may hold
+// pinned (an application that keeps more iterators open than the pool has
+// frames would then stop merges, and with them writes), and it would push
+// the readers' pages out for pages nobody reads again. RocksDB's
+// compactions read with the block cache bypassed for the same reasons.
+//
+// ScanIter therefore reads the leaf section, pages 1 .. leafEnd-1, in
+// chunks of consecutive pages with one read each into a buffer of its own,
+// validates each page as the pool's loader would, and decodes the leaves
+// in order, stepping over the overflow pages between them (each page is
+// validated as the scan passes it). An overflowed
+// value's pages come just before the leaf that references it; a chunk
+// starts at the first overflow page after the last leaf read, so they are
+// usually in the buffer, and are read from the file otherwise.
+
+// DefaultScanChunk is the bytes a ScanIter reads at a time.
+const DefaultScanChunk = 256 << 10
+
+// errScanForwardOnly is the error of a ScanIter asked to seek or go back.
+var errScanForwardOnly = errors.New("sst: a scan iterator moves forward only")
+
+// ScanIter reads a file's point entries first to last without the buffer
+// pool; it implements base.InternalIterator, but only First and Next move
+// it (the other positioning calls fail). Key and Value are valid until the
+// next move. It is not safe for concurrent use.
+type ScanIter struct {
+	r     *Reader
+	chunk int // pages per read
+
+	buf     []byte // pages [first, first+bufPages) of the file
+	first   uint32
+	bufPage int
+	next    uint32 // next page of the leaf section to look at
+	carry   uint32 // first overflow page after the last leaf, or 0
+	onePage []byte // an overflow page outside the buffer
+
+	pn     uint32 // the current leaf
+	page   []byte
+	prefix []byte
+	n, idx int
+
+	ent      leafEntry
+	key      base.InternalKey
+	kbuf     []byte
+	vbuf     []byte
+	ovf      []byte
+	val      []byte
+	valReady bool
+	valid    bool
+	err      error
+	closed   bool
+}
+
+var _ base.InternalIterator = (*ScanIter)(nil)
+
+// NewScanIter returns an unpositioned scan over the file's point entries
+// that reads chunkBytes at a time (DefaultScanChunk if 0) into memory of
+// its own.
+func (r *Reader) NewScanIter(chunkBytes int) *ScanIter {
+	if chunkBytes <= 0 {
+		chunkBytes = DefaultScanChunk
+	}
+	it := &ScanIter{r: r, chunk: max(1, chunkBytes/r.meta.pageSize)}
+	if r.closed.Load() {
+		it.err = base.ErrClosed
+	}
+	return it
+}
+
+func (it *ScanIter) fail(err error) bool {
+	if it.err == nil {
+		it.err = err
+	}
+	it.valid = false
+	return false
+}
+
+// First moves to the first entry.
+func (it *ScanIter) First() bool {
+	if it.closed || it.err != nil {
+		return it.fail(base.ErrClosed)
+	}
+	it.next, it.carry, it.bufPage = 1, 0, 0
+	it.n, it.idx = 0, 0
+	return it.nextLeaf()
+}
+
+// Next moves to the next entry.
+func (it *ScanIter) Next() bool {
+	if !it.valid {
+		return false
+	}
+	if it.idx+1 < it.n {
+		it.idx++
+		return it.settle()
+	}
+	return it.nextLeaf()
+}
+
+// nextLeaf moves to the first entry of the next leaf page.
+func (it *ScanIter) nextLeaf() bool {
+	r := it.r
+	end := r.meta.leafEnd()
+	for it.next < end {
+		pn := it.next
+		page, err := it.sectionPage(pn)
+		if err != nil {
+			return it.fail(err)
+		}
+		typ := byte(pageTypeLeaf)
+		if page[0] == pageTypeOverflow {
+			typ = pageTypeOverflow
+		}
+		if err := r.check(page, pn, typ); err != nil {
+			return it.fail(err)
+		}
+		it.next++
+		if typ == pageTypeOverflow {
+			if it.carry == 0 {
+				it.carry = pn
+			}
+			continue // its bytes are read with the value that references it
+		}
+		it.carry = 0
+		it.pn, it.page, it.n, it.idx = pn, page, pageCount(page), 0
+		it.prefix, _ = leafPrefix(page) // the check above validated it
+		if it.n > 0 {
+			return it.settle()
+		}
+	}
+	it.valid = false
+	it.key = base.InternalKey{}
+	return false
+}
+
+// sectionPage returns page pn of the leaf section from the buffer, reading
+// the chunk that starts at the pending overflow pages (or at pn) if pn is
+// not in it.
+func (it *ScanIter) sectionPage(pn uint32) ([]byte, error) {
+	P := it.r.meta.pageSize
+	if pn >= it.first && pn < it.first+uint32(it.bufPage) {
+		off := int(pn-it.first) * P
+		return it.buf[off : off+P], nil
+	}
+	start := pn
+	if it.carry != 0 && pn-it.carry < uint32(it.chunk)/2 {
+		start = it.carry // keep the value's pages with the leaf after them
+	}
+	n := min(uint32(it.chunk), it.r.meta.leafEnd()-start)
+	if it.buf == nil {
+		it.buf = vfs.AlignedBuffer(it.chunk*P, directAlign)
+	}
+	got, err := it.r.readAt(it.buf[:int(n)*P], int64(start)*int64(P))
+	if err := it.r.readResult(start, got, int(n)*P, err); err != nil {
+		it.bufPage = 0
+		return nil, err
+	}
+	it.first, it.bufPage = start, int(n)
+	off := int(pn-start) * P
+	return it.buf[off : off+P], nil
+}
+
+// settle decodes the entry at idx of the current leaf.
+func (it *ScanIter) settle() bool {
+	e := &it.ent
+	if !e.decode(it.page, it.idx) || !e.pointKind() {
+		return it.fail(it.r.corrupt(it.pn, fmt.Errorf("slot %d: malformed entry", it.idx)))
+	}
+	it.key.Trailer = e.trailer
+	if len(it.prefix) == 0 {
+		it.key.UserKey = e.suffix
+	} else {
+		it.kbuf = appendUserKey(it.kbuf[:0], it.prefix, e.suffix)
+		it.key.UserKey = it.kbuf
+	}
+	it.val = e.value
+	it.valReady = !e.overflow && !e.compressed
+	it.valid = true
+	return true
+}
+
+// Valid reports whether the iterator is at an entry.
+func (it *ScanIter) Valid() bool { return it.valid }
+
+// Key returns the current key.
+func (it *ScanIter) Key() base.InternalKey { return it.key }
+
+// Value returns the current value, reading an overflowed one and
+// decompressing a compressed one; nil after an error, which Error reports.
+func (it *ScanIter) Value() []byte {
+	if !it.valid {
+		return nil
+	}
+	if it.valReady {
+		return it.val
+	}
+	e := &it.ent
+	stored := e.value
+	if e.overflow {
+		var err error
+		dst := it.vbuf[:0]
+		if e.compressed {
+			dst = it.ovf[:0]
+		}
+		if stored, err = it.payload(dst, e.ovfPage, e.valueLen); err != nil {
+			it.fail(err)
+			return nil
+		}
+		if !e.compressed {
+			it.vbuf, it.val, it.valReady = stored, stored, true
+			return it.val
+		}
+		it.ovf = stored
+	}
+	out, err := appendDecompressed(it.vbuf[:0], stored)
+	if err != nil {
+		it.fail(it.r.corrupt(it.pn, fmt.Errorf("slot %d: %w", it.idx, err)))
+		return nil
+	}
+	it.vbuf, it.val, it.valReady = out, out, true
+	return it.val
+}
+
+// payload appends the n bytes of an overflowed value held in pages first,
+// first+1, ... to dst, from the buffer where it holds them.
+func (it *ScanIter) payload(dst []byte, first uint32, n int) ([]byte, error) {
+	r := it.r
+	P := r.meta.pageSize
+	c := payloadCapacity(P)
+	for pn := first; n > 0; pn++ {
+		if pn >= r.meta.leafEnd() {
+			return dst, r.corrupt(first, fmt.Errorf("overflow value runs past the leaf section"))
+		}
+		var page []byte
+		if pn >= it.first && pn < it.first+uint32(it.bufPage) {
+			off := int(pn-it.first) * P
+			page = it.buf[off : off+P]
+			if pn >= it.next {
+				// Not passed by the scan yet, so not validated.
+				if err := r.check(page, pn, pageTypeOverflow); err != nil {
+					return dst, err
+				}
+			}
+		} else {
+			if it.onePage == nil {
+				it.onePage = vfs.AlignedBuffer(P, directAlign)
+			}
+			page = it.onePage
+			if err := r.readFull(page, pn); err != nil {
+				return dst, err
+			}
+			if err := r.check(page, pn, pageTypeOverflow); err != nil {
+				return dst, err
+			}
+		}
+		if page[0] != pageTypeOverflow {
+			return dst, r.corrupt(pn, fmt.Errorf("page type %s, want %s", pageTypeName(page[0]), pageTypeName(pageTypeOverflow)))
+		}
+		want := min(n, c)
+		if got := pageCount(page); got != want {
+			return dst, r.corrupt(pn, fmt.Errorf("payload of %d bytes, want %d", got, want))
+		}
+		dst = append(dst, page[pageHeaderSize:pageHeaderSize+want]...)
+		n -= want
+	}
+	return dst, nil
+}
+
+// StoredValue returns the current value as the file stores it when that is
+// a compressed block held inline (see Iter.StoredValue).
+func (it *ScanIter) StoredValue() ([]byte, bool) {
+	if !it.valid || !it.ent.compressed || it.ent.overflow {
+		return nil, false
+	}
+	return it.ent.value, true
+}
+
+// Last fails: a ScanIter moves forward only.
+func (it *ScanIter) Last() bool { return it.fail(errScanForwardOnly) }
+
+// SeekGE fails: a ScanIter moves forward only.
+func (it *ScanIter) SeekGE([]byte) bool { return it.fail(errScanForwardOnly) }
+
+// SeekLT fails: a ScanIter moves forward only.
+func (it *ScanIter) SeekLT([]byte) bool { return it.fail(errScanForwardOnly) }
+
+// Prev fails: a ScanIter moves forward only.
+func (it *ScanIter) Prev() bool { return it.fail(errScanForwardOnly) }
+
+// Error returns the first error the iterator met.
+func (it *ScanIter) Error() error { return it.err }
+
+// Close releases the iterator's buffers and returns Error().
+func (it *ScanIter) Close() error {
+	it.closed, it.valid = true, false
+	it.buf, it.onePage, it.vbuf, it.ovf, it.kbuf = nil, nil, nil, nil, nil
+	it.page, it.key = nil, base.InternalKey{}
+	return it.err
+}
