@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/seed-d6fe07da/strata/cache"
 	"github.com/seed-d6fe07da/strata/lsm"
 )
 
@@ -20,6 +19,7 @@ func (d *DB) flushLoop() {
 	defer d.bgWG.Done()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	failures := 0 // in a row, for the back-off
 	for {
 		if d.closed && len(d.writers) == 0 {
 			return
@@ -29,7 +29,15 @@ func (d *DB) flushLoop() {
 			err := d.flushOldestLocked()
 			d.flushing = false
 			if err != nil {
-				d.setBackgroundErrorLocked(err)
+				d.stats.flushFailures++
+				d.lastFlushErr = err
+				d.bgCond.Broadcast() // Flush callers learn of it
+				if !d.backgroundFailedLocked(err) {
+					failures++
+					d.waitBeforeRetryLocked(failures)
+				}
+			} else {
+				failures = 0
 			}
 			d.bgCond.Broadcast()
 			continue
@@ -64,8 +72,11 @@ func (d *DB) compactLoop() {
 			} else if c := d.picker.PickManual(d.version, req.start, req.end); c != nil {
 				c.Reason = "manual"
 				// A manual merge may read level 0 or write a new run to
-				// level 1: it holds level 0 for its whole length.
-				err = d.runMergeLocked(c, &d.compacting, true)
+				// level 1: it holds level 0 for its whole length. Its
+				// caller hears of a failure at once, with no back-off.
+				if err = d.runMergeLocked(c, &d.compacting, true); err != nil {
+					d.backgroundFailedLocked(err)
+				}
 			}
 			req.done <- err
 			d.bgCond.Broadcast()
@@ -85,7 +96,7 @@ func (d *DB) compactLoop() {
 				c = d.readMergeLocked(skip0)
 			}
 			if c != nil {
-				d.runMergeLocked(c, &d.compacting, writesLevel0(c))
+				d.runAutomaticMergeLocked(c, &d.compacting, writesLevel0(c))
 				d.bgCond.Broadcast()
 				continue
 			}
@@ -103,7 +114,7 @@ func (d *DB) level0Loop() {
 	for !d.closed {
 		if d.bgErr == nil && !d.level0Merging {
 			if c := d.picker.PickLevel0(d.version); c != nil {
-				d.runMergeLocked(c, &d.compactingLevel0, true)
+				d.runAutomaticMergeLocked(c, &d.compactingLevel0, true)
 				d.bgCond.Broadcast()
 				continue
 			}
@@ -125,9 +136,7 @@ func writesLevel0(c *lsm.Compaction) bool {
 }
 
 // runMergeLocked runs merge c with *busy set for its length, and with
-// d.level0Merging set too when holdLevel0. A merge that found the buffer
-// pool exhausted by readers left the tree as it was: it is retried after a
-// pause. Any other error stops background work. d.mu is held.
+// d.level0Merging set too when holdLevel0. d.mu is held.
 func (d *DB) runMergeLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) error {
 	*busy = true
 	if holdLevel0 {
@@ -138,19 +147,66 @@ func (d *DB) runMergeLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) erro
 	if holdLevel0 {
 		d.level0Merging = false
 	}
-	switch {
-	case errors.Is(err, cache.ErrAllPinned):
-		// Readers hold every frame of the buffer pool: back off.
-		d.stats.compactionRetries++
-		d.mu.Unlock()
-		time.Sleep(50 * time.Millisecond)
-		d.mu.Lock()
-	case err != nil:
-		d.setBackgroundErrorLocked(err)
-	}
 	return err
 }
 
+// runAutomaticMergeLocked runs a merge the picker chose; after a failure
+// that may pass it waits before the picker chooses again (most likely the
+// same merge). d.mu is held.
+func (d *DB) runAutomaticMergeLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) {
+	err := d.runMergeLocked(c, busy, holdLevel0)
+	if err == nil {
+		d.mergeFailures = 0
+		return
+	}
+	if !d.backgroundFailedLocked(err) {
+		d.mergeFailures++
+		d.waitBeforeRetryLocked(d.mergeFailures)
+	}
+}
+
+// Retries of failed background work wait retryMinWait after the first
+// failure in a row, twice as long after each next one, up to retryMaxWait.
+const (
+	retryMinWait = 10 * time.Millisecond
+	retryMaxWait = 5 * time.Second
+)
+
+// backgroundFailedLocked records a failed flush or merge and reports
+// whether it stopped writes. A failed flush or merge changed nothing
+// durable (its files are removed, or kept until a new manifest no longer
+// might name them): a full disk or an I/O error may pass, so the job is
+// retried after a back-off while reads go on and writes fill the memtables
+// that wait for a flush. Corruption of an input file cannot pass, and an
+// edit the tree rejects is a bug: those stop writes. d.mu is held.
+func (d *DB) backgroundFailedLocked(err error) (stopped bool) {
+	d.stats.backgroundErrors++
+	d.lastBackgroundErr = err
+	if errors.Is(err, ErrCorruption) || errors.Is(err, errEditRejected) {
+		d.setBackgroundErrorLocked(err)
+		return true
+	}
+	return false
+}
+
+// waitBeforeRetryLocked waits before the retry that follows the failures-th
+// failure in a row, releasing d.mu meanwhile; Close cuts the wait short.
+func (d *DB) waitBeforeRetryLocked(failures int) {
+	wait := retryMinWait << min(failures-1, 16)
+	if wait > retryMaxWait {
+		wait = retryMaxWait
+	}
+	d.mu.Unlock()
+	t := time.NewTimer(wait)
+	select {
+	case <-t.C:
+	case <-d.closeCh:
+		t.Stop()
+	}
+	d.mu.Lock()
+}
+
+// setBackgroundErrorLocked stops background work and writes. d.mu is held.
 func (d *DB) setBackgroundErrorLocked(err error) {
 	d.bgErr = err
 	if d.writeErr == nil {

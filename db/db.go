@@ -45,8 +45,9 @@ var (
 	// ErrValueTooLarge is returned for a value longer than MaxValueSize.
 	ErrValueTooLarge = errors.New("strata: value too large")
 	// ErrWritesStopped wraps the error that stopped writes: after a failed
-	// WAL write or fsync, or a failed flush, the database cannot promise
-	// durability and refuses further writes. Reopen it to recover.
+	// WAL write or fsync, or a merge that met a corrupt file, the database
+	// cannot promise durability and refuses further writes. Reopen it to
+	// recover. (Other failures of flushes and merges are retried.)
 	ErrWritesStopped = errors.New("strata: writes stopped")
 	// ErrLocked is returned by Open when another DB (in this or another
 	// process) holds the directory.
@@ -107,8 +108,23 @@ type DB struct {
 	snapshots []base.SeqNum
 	// writeErr, once set, stops every write.
 	writeErr error
-	// bgErr is the last background error (also copied to writeErr).
+	// bgErr, once set, stops background work (and writes, in writeErr):
+	// corruption met by a merge, or an edit the tree rejected.
 	bgErr error
+	// lastBackgroundErr is the last failure of a flush or merge, and
+	// lastFlushErr of a flush; retried unless bgErr says otherwise.
+	lastBackgroundErr, lastFlushErr error
+	// mergeFailures counts automatic merges failed in a row.
+	mergeFailures int
+	// manifestBroken is set when a manifest write failed: the manifest
+	// may end in a torn or an unacknowledged edit, so the next edit
+	// starts a new manifest. orphans are the files such an edit added:
+	// the old manifest may name them, so they are removed only once a
+	// new manifest is durable.
+	manifestBroken bool
+	orphans        []base.FileNum
+	// closeCh is closed when Close begins; it cuts retry waits short.
+	closeCh chan struct{}
 	// bgCond is signalled when background work finishes or is needed.
 	bgCond *sync.Cond
 	// bgRunning is true while the background goroutine works on a job.
@@ -161,7 +177,8 @@ type RecoveryReport struct {
 type dbStats struct {
 	flushes, compactions      uint64
 	trivialMoves              uint64
-	compactionRetries         uint64
+	backgroundErrors          uint64
+	flushFailures             uint64
 	bytesFlushed              uint64
 	memBytesFlushed           uint64 // memtable bytes those flushes wrote out
 	readMerges                uint64 // merges readers paid for (readmerge.go)
@@ -194,6 +211,7 @@ func (d *DB) Close() error {
 	}
 	d.closed = true
 	d.closing.Store(true)
+	close(d.closeCh)
 	// Wait for queued writers to drain.
 	for len(d.writers) > 0 {
 		d.bgCond.Wait()

@@ -37,8 +37,7 @@ func (d *DB) Flush() error {
 		// Close waits for the queue to drain before it closes the WAL, so
 		// the log is still open here.
 		if rerr := d.rotateMemtableLocked(); rerr != nil {
-			d.writeErr = fmt.Errorf("%w: %v", ErrWritesStopped, rerr)
-			err = d.writeErr
+			err = d.stopWritesLocked(rerr)
 		}
 	}
 	d.leaveQueueLocked(1)
@@ -50,9 +49,15 @@ func (d *DB) Flush() error {
 		return nil
 	}
 	last := d.imms[target-1]
+	failures := d.stats.flushFailures
 	for {
 		if d.writeErr != nil {
 			return d.writeErr
+		}
+		if d.stats.flushFailures > failures {
+			// The WAL holds the memtable safely and the flush is retried
+			// in the background; the caller hears of the failure now.
+			return fmt.Errorf("strata: flush: %w", d.lastFlushErr)
 		}
 		pending := false
 		for _, f := range d.imms {

@@ -57,6 +57,11 @@ type Metrics struct {
 	// DirectIOFiles and DirectIOFallbacks count SSTs opened with O_DIRECT
 	// and those read buffered because the filesystem refused it.
 	DirectIOFiles, DirectIOFallbacks uint64
+	// BackgroundErrors counts flushes and merges that failed; each is
+	// retried after a back-off unless it stopped writes (corruption).
+	// LastBackgroundError is the newest such failure, or "".
+	BackgroundErrors    uint64
+	LastBackgroundError string
 	// Recovery is what Open found when it replayed the WALs.
 	Recovery RecoveryReport
 	// BloomBytes is the memory of the filters of the live SSTs (estimated
@@ -78,6 +83,9 @@ func (d *DB) Metrics() Metrics {
 	m.ImmutableMemtables = len(d.imms)
 	m.ReadAmplification = 1 + len(d.imms)
 	s := d.stats
+	if d.lastBackgroundErr != nil {
+		m.LastBackgroundError = d.lastBackgroundErr.Error()
+	}
 	d.mu.Unlock()
 	defer v.Unref()
 
@@ -116,6 +124,7 @@ func (d *DB) Metrics() Metrics {
 	m.BloomChecks, m.BloomNegatives, m.BloomFalsePositives = fs.BloomChecks, fs.BloomNegatives, fs.BloomFalsePositives
 	m.Cache = d.cache.Metrics()
 	m.Recovery = d.recovery
+	m.BackgroundErrors = s.backgroundErrors
 	if s.userBytes > 0 {
 		m.WriteAmplification = float64(s.walBytes+s.bytesFlushed+s.compactBytesOut) / float64(s.userBytes)
 	}
@@ -144,6 +153,9 @@ func (m Metrics) String() string {
 	}
 	fmt.Fprintf(&b, "cache: %d hits, %d misses, %d evictions, %d/%d frames pinned, %d bytes read\n",
 		m.Cache.Hits, m.Cache.Misses, m.Cache.Evictions, m.Cache.Pinned, m.Cache.Frames, m.Cache.BytesRead)
+	if m.BackgroundErrors > 0 {
+		fmt.Fprintf(&b, "background errors %d, last: %s\n", m.BackgroundErrors, m.LastBackgroundError)
+	}
 	if r := m.Recovery; r.WALs > 0 {
 		fmt.Fprintf(&b, "recovery: %d WALs, %d records replayed, %d bytes dropped", r.WALs, r.Records, r.DroppedBytes)
 		if r.Damage != "" {

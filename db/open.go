@@ -41,6 +41,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	d.unboundedEnd = bytes.Repeat([]byte{0xff}, d.maxKeySize+1)
 	d.bgCond = sync.NewCond(&d.mu)
+	d.closeCh = make(chan struct{})
 	d.reads.runs.wake.Store(math.MaxInt64) // armed by the merge goroutine
 	d.reads.levels.wake.Store(math.MaxInt64)
 	d.pickerOpts = lsm.PickerOptions{

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
@@ -22,27 +23,57 @@ func (d *DB) failpoint(name string) {
 	}
 }
 
+// errEditRejected marks a version edit the tree rejected: a bug, never
+// written to the manifest, and it stops writes.
+var errEditRejected = errors.New("strata: version edit rejected")
+
 // logAndApplyLocked makes edit durable in the manifest, then installs the
 // new version and read state; install runs under d.mu just before the swap
-// (to drop a flushed memtable in the same step). d.mu is held on entry and
-// exit and released for the manifest write.
+// (to drop a flushed memtable in the same step). The edit is applied to
+// the version before it is written, so one the tree would reject never
+// becomes durable (it would stop every later Open). After a failed write
+// the manifest may end in a torn edit, or in this one, synced or not: the
+// next call starts a new manifest first, and the files this edit added
+// are kept until then. d.mu is held on entry and exit and released for the
+// manifest write.
 func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error {
 	// versionMu orders manifest records and version installs the same way;
 	// it is taken before mu.
 	d.mu.Unlock()
 	d.versionMu.Lock()
 	defer d.versionMu.Unlock()
-	err := d.manifest.Append(edit)
+	d.mu.Lock()
+	nv, err := d.version.Apply(edit)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errEditRejected, err)
+	}
+	if d.manifestBroken {
+		if err := d.rotateManifestLocked(); err != nil {
+			nv.Discard()
+			return err
+		}
+		d.manifestBroken = false
+		d.removeOrphansLocked()
+	}
+	d.mu.Unlock()
+	err = d.manifest.Append(edit)
 	d.mu.Lock()
 	if err != nil {
 		d.failpoint(fpManifestFailed)
+		nv.Discard()
+		d.manifestBroken = true
+		live := make(map[base.FileNum]bool)
+		for _, f := range d.version.Files() {
+			live[f.FileNum] = true
+		}
+		for _, nf := range edit.NewFiles {
+			if !live[nf.Meta.FileNum] {
+				d.orphans = append(d.orphans, nf.Meta.FileNum)
+			}
+		}
 		return fmt.Errorf("write manifest: %w", err)
 	}
 	d.failpoint(fpManifestApplied)
-	nv, err := d.version.Apply(edit)
-	if err != nil {
-		return fmt.Errorf("apply edit: %w", err)
-	}
 	old := d.version
 	d.version = nv
 	if install != nil {
@@ -53,9 +84,25 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error
 	old.Unref()
 	d.mu.Lock()
 	if d.manifest.Size() > d.opts.maxManifestSize {
-		return d.rotateManifestLocked()
+		if err := d.rotateManifestLocked(); err != nil {
+			// The edit is durable and installed; the next one retries.
+			d.manifestBroken = true
+		}
 	}
 	return nil
+}
+
+// removeOrphansLocked removes the files of edits whose manifest write
+// failed, once a new manifest that does not name them is durable. d.mu is
+// held and released for the I/O.
+func (d *DB) removeOrphansLocked() {
+	orphans := d.orphans
+	d.orphans = nil
+	d.mu.Unlock()
+	for _, num := range orphans {
+		d.fs.Remove(d.path(base.MakeFilename(base.FileTypeTable, num)))
+	}
+	d.mu.Lock()
 }
 
 // rotateManifestLocked writes a new manifest holding one snapshot edit of

@@ -152,10 +152,7 @@ func (d *DB) Write(b *Batch) error {
 
 	d.mu.Lock()
 	if err != nil {
-		if d.writeErr == nil {
-			d.writeErr = fmt.Errorf("%w: %v", ErrWritesStopped, err)
-		}
-		err = d.writeErr
+		err = d.stopWritesLocked(err)
 	} else {
 		d.lastSeq = last
 		d.visibleSeq.Store(uint64(last))
@@ -295,7 +292,9 @@ func (d *DB) makeRoomForWriteLocked() error {
 
 // rotateMemtableLocked moves mem to the flush queue and opens a new WAL.
 // The old WAL is synced before the new one is created, so WALs older than
-// the newest are complete on disk. d.mu is held.
+// the newest are complete on disk. A failure to create the new WAL (a full
+// disk) leaves the old one in use and is retryable: the next write tries
+// again. A failed sync or close of the old one is not. d.mu is held.
 func (d *DB) rotateMemtableLocked() error {
 	// The old WAL must be complete on disk before a newer one can be: at
 	// recovery only the newest WAL may end in a torn record.
@@ -304,13 +303,15 @@ func (d *DB) rotateMemtableLocked() error {
 	}
 	num := d.nextFileNum
 	d.nextFileNum++
-	f, err := d.fs.Create(d.path(base.MakeFilename(base.FileTypeLog, num)))
+	name := d.path(base.MakeFilename(base.FileTypeLog, num))
+	f, err := d.fs.Create(name)
 	if err != nil {
-		return fmt.Errorf("create WAL: %w", err)
+		return retryable{fmt.Errorf("create WAL: %w", err)}
 	}
 	if err := d.fs.SyncDir(d.dirname); err != nil {
 		f.Close()
-		return fmt.Errorf("sync dir: %w", err)
+		d.fs.Remove(name)
+		return retryable{fmt.Errorf("sync dir: %w", err)}
 	}
 	d.failpoint(fpWALRotated)
 	if err := d.log.Close(); err != nil {
@@ -324,6 +325,28 @@ func (d *DB) rotateMemtableLocked() error {
 	d.installReadStateLocked()
 	d.maybeScheduleBackgroundLocked()
 	return nil
+}
+
+// retryable wraps a write-path failure that left the WAL as it was (the
+// next WAL could not be created): it fails the writes that met it but does
+// not stop later ones.
+type retryable struct{ err error }
+
+func (r retryable) Error() string { return r.err.Error() }
+func (r retryable) Unwrap() error { return r.err }
+
+// stopWritesLocked records err, met on the write path, as the error that
+// stops every later write, unless it is retryable, and returns the error
+// the caller reports. d.mu is held.
+func (d *DB) stopWritesLocked(err error) error {
+	var r retryable
+	if errors.As(err, &r) {
+		return r.err
+	}
+	if d.writeErr == nil {
+		d.writeErr = fmt.Errorf("%w: %v", ErrWritesStopped, err)
+	}
+	return d.writeErr
 }
 
 // addToMemtable adds one decoded write to mem. A range deletion with no end

@@ -133,6 +133,19 @@ func (v *Version) Unref() {
 	}
 }
 
+// Discard releases a version that was never installed (its edit could not
+// be made durable): the counts of its files drop back, and none becomes
+// obsolete, since their owner keeps the files that may still be named on
+// disk. It takes the place of Unref for such a version.
+func (v *Version) Discard() {
+	if v.refs.Add(-1) != 0 {
+		panic("lsm: Discard of a version in use")
+	}
+	for _, f := range v.Files() {
+		f.life.refs.Add(-1)
+	}
+}
+
 // Files returns every file of the version.
 func (v *Version) Files() []*File {
 	var out []*File
