@@ -12,6 +12,7 @@ import (
 // corruptFile flips one byte at off (from the end if off < 0).
 func corruptFile(t *testing.T, path string, off int64) {
 	t.Helper()
+	damaged(t)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

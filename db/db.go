@@ -197,6 +197,9 @@ func (d *DB) MaxKeySize() int { return d.maxKeySize }
 
 func (d *DB) path(name string) string { return filepath.Join(d.dirname, name) }
 
+// isClosed reports whether Close has begun.
+func (d *DB) isClosed() bool { return d.closing.Load() }
+
 // Close syncs the WAL, waits for background work to stop and releases every
 // resource, the buffer pool's memory included. Data in the memtable is
 // recovered from the WAL at the next Open. Every later call on d returns

@@ -33,13 +33,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	o := opts.ensureDefaults()
-	d := &DB{
-		dirname:    dir,
-		opts:       o,
-		fs:         o.FS,
-		maxKeySize: sst.MaxKeySize(o.PageSize),
-	}
-	d.unboundedEnd = bytes.Repeat([]byte{0xff}, d.maxKeySize+1)
+	d := &DB{dirname: dir, opts: o, fs: o.FS}
 	d.bgCond = sync.NewCond(&d.mu)
 	d.closeCh = make(chan struct{})
 	d.reads.runs.wake.Store(math.MaxInt64) // armed by the merge goroutine
@@ -64,27 +58,18 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrLocked, dir, err)
 	}
 	d.lock = lock
-	policy, err := cache.ParsePolicy(o.CachePolicy)
-	if o.CachePolicy == "" {
-		policy, err = cache.Policy2Q, nil
-	}
-	if err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("strata: Options.CachePolicy: %w", err)
-	}
-	d.cache = cache.New(cache.Options{Capacity: o.CacheSize, PageSize: o.PageSize, Policy: policy})
-	d.tables = newTableCache(d.fs, dir, d.cache)
-	d.tables.direct = o.DirectIO
-	if o.BinarySearchLeaves {
-		d.tables.search = sst.SearchLeafBinary
-	}
 	if err := d.recover(); err != nil {
-		d.tables.closeAll()
+		if d.tables != nil {
+			d.tables.closeAll()
+		}
 		if d.log != nil {
 			d.log.Close()
 		}
 		if d.manifest != nil {
 			d.manifest.Close()
+		}
+		if d.cache != nil {
+			d.cache.Close()
 		}
 		lock.Close()
 		return nil, err
@@ -121,7 +106,7 @@ func (d *DB) recover() error {
 			}
 		}
 		state = manifest.NewState()
-		if err := state.Apply(&manifest.VersionEdit{NextFileNum: 2}); err != nil {
+		if err := state.Apply(&manifest.VersionEdit{NextFileNum: 2, PageSize: uint64(d.opts.PageSize)}); err != nil {
 			return err
 		}
 		manifestNum = 1
@@ -132,6 +117,9 @@ func (d *DB) recover() error {
 		d.manifest = w
 	default:
 		return fmt.Errorf("strata: read CURRENT: %w", curErr)
+	}
+	if err := d.setPageSize(d.pageSizeOf(state)); err != nil {
+		return err
 	}
 	d.nextFileNum = state.NextFileNum
 	if d.nextFileNum <= manifestNum {
@@ -181,6 +169,7 @@ func (d *DB) recover() error {
 		d.nextFileNum++
 		snap := state.Snapshot()
 		snap.NextFileNum = d.nextFileNum
+		snap.PageSize = uint64(d.opts.PageSize)
 		w, err := manifest.Create(d.fs, d.dirname, manifestNum, snap)
 		if err != nil {
 			return fmt.Errorf("strata: create manifest: %w", err)
@@ -225,6 +214,58 @@ func (d *DB) recover() error {
 	d.installReadStateLocked()
 
 	d.removeGarbage(manifestNum)
+	return nil
+}
+
+// pageSizeOf returns the page size of the database whose manifest state
+// is s: the one it records, else (a manifest written before it was
+// recorded) that of any live SST, else Options.PageSize (a new database,
+// or one whose data is all in WALs).
+func (d *DB) pageSizeOf(s *manifest.State) int {
+	if s.PageSize != 0 {
+		return int(s.PageSize)
+	}
+	for level := 0; level < s.NumLevels(); level++ {
+		for _, m := range s.Files(level) {
+			name := base.MakeFilename(base.FileTypeTable, m.FileNum)
+			f, err := d.fs.Open(d.path(name))
+			if err != nil {
+				continue
+			}
+			ps, err := sst.PageSizeOf(f, name)
+			f.Close()
+			if err == nil {
+				return ps
+			}
+		}
+	}
+	return d.opts.PageSize
+}
+
+// setPageSize fixes the database's page size, which Options.PageSize
+// chooses only for a new database, and builds what depends on it: the key
+// limit and the buffer pool.
+func (d *DB) setPageSize(ps int) error {
+	o := d.opts
+	if !(ps >= sst.MinPageSize && ps <= sst.MaxPageSize && ps&(ps-1) == 0) {
+		return fmt.Errorf("%w: manifest: page size %d", ErrCorruption, ps)
+	}
+	o.PageSize = ps
+	d.maxKeySize = sst.MaxKeySize(ps)
+	d.unboundedEnd = bytes.Repeat([]byte{0xff}, d.maxKeySize+1)
+	policy, err := cache.ParsePolicy(o.CachePolicy)
+	if o.CachePolicy == "" {
+		policy, err = cache.Policy2Q, nil
+	}
+	if err != nil {
+		return fmt.Errorf("strata: Options.CachePolicy: %w", err)
+	}
+	d.cache = cache.New(cache.Options{Capacity: o.CacheSize, PageSize: ps, Policy: policy})
+	d.tables = newTableCache(d.fs, d.dirname, d.cache)
+	d.tables.direct = o.DirectIO
+	if o.BinarySearchLeaves {
+		d.tables.search = sst.SearchLeafBinary
+	}
 	return nil
 }
 

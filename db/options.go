@@ -32,8 +32,10 @@ type Options struct {
 	// pages by their first keys instead of descending its B+Tree. It exists
 	// for experiments comparing the two; leave it off.
 	BinarySearchLeaves bool
-	// PageSize is the SST page size, a power of two in [1024, 65536].
-	// Default 4096. It bounds the key size: see MaxKeySize.
+	// PageSize is the SST page size of a new database, a power of two in
+	// [1024, 65536]. Default 4096. It bounds the key size: see MaxKeySize.
+	// An existing database keeps the page size it was created with (its
+	// manifest records it), whatever this says.
 	PageSize int
 	// BloomBitsPerKey is the Bloom filter memory per key. Default 10;
 	// negative disables filters.

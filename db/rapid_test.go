@@ -97,12 +97,15 @@ type machineSnap struct {
 // DeleteRange removes a random range, in a batch with a put sometimes.
 func (m *dbMachine) DeleteRange(t *rapid.T) {
 	lo, hi := m.keys.Draw(t, "lo"), m.keys.Draw(t, "hi")
+	if rapid.IntRange(0, 4).Draw(t, "unbounded") == 0 {
+		hi = nil // every key from lo on
+	}
 	b := m.d.NewBatch()
 	if err := b.DeleteRange(lo, hi); err != nil {
 		t.Fatal(err)
 	}
 	for k := range m.oracle {
-		if k >= string(lo) && k < string(hi) {
+		if k >= string(lo) && (hi == nil || k < string(hi)) {
 			delete(m.oracle, k)
 		}
 	}
@@ -299,11 +302,23 @@ func (m *dbMachine) Reopen(t *rapid.T) {
 		t.Fatalf("reopen: %v", err)
 	}
 	m.d = d
+	m.checkFiles(t)
 }
 
-// Crash drops everything not synced and reopens.
+// checkFiles runs DB.Check.
+func (m *dbMachine) checkFiles(t *rapid.T) {
+	if _, err := m.d.Check(); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+}
+
+// Crash cuts the power on a disk that wrote back a random subset of the
+// unsynced pages, and reopens.
 func (m *dbMachine) Crash(t *rapid.T) {
-	clone := m.fs.CrashClone()
+	seed := rapid.Int64().Draw(t, "crashSeed")
+	clone := m.fs.CrashClonePages(func(name string, page int) bool {
+		return (seed>>(uint(page)%64))&1 == 1
+	})
 	m.closeSnaps()
 	m.d.Close()
 	m.fs = clone
@@ -313,6 +328,7 @@ func (m *dbMachine) Crash(t *rapid.T) {
 		t.Fatalf("open after crash: %v", err)
 	}
 	m.d = d
+	m.checkFiles(t)
 }
 
 func (m *dbMachine) Check(t *rapid.T) {}
@@ -337,6 +353,7 @@ func TestDBStateMachine(t *testing.T) {
 				m := newDBMachine(t, p)
 				defer func() { m.closeSnaps(); m.d.Close() }()
 				t.Repeat(rapid.StateMachineActions(m))
+				m.checkFiles(t)
 			})
 		})
 	}

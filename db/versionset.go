@@ -111,7 +111,7 @@ func (d *DB) removeOrphansLocked() {
 func (d *DB) rotateManifestLocked() error {
 	num := d.nextFileNum
 	d.nextFileNum++
-	snap := &manifest.VersionEdit{LogNum: d.logNum, NextFileNum: d.nextFileNum, LastSeq: d.lastSeq}
+	snap := &manifest.VersionEdit{LogNum: d.logNum, NextFileNum: d.nextFileNum, LastSeq: d.lastSeq, PageSize: uint64(d.opts.PageSize)}
 	if len(d.imms) > 0 {
 		snap.LogNum = d.imms[0].logNum
 	}

@@ -45,6 +45,9 @@
 //	                   smallest seq, largest seq, entries (uvarints),
 //	                   bloom bits per key (float64)
 //	5    DeletedFile   level, file num (uvarints)
+//	6    PageSize      uvarint: the SST page size of the database, in
+//	                   every snapshot since it was added (older manifests
+//	                   lack it)
 //
 // Tag numbers and field orders must never change; new fields get new tags.
 // Decode rejects unknown tags, repeated scalar tags, levels outside
@@ -81,6 +84,7 @@ const (
 	tagLastSeq     = 3
 	tagNewFile     = 4
 	tagDeletedFile = 5
+	tagPageSize    = 6
 )
 
 // editLabel names edits in corruption errors that have no file yet; Recover
@@ -123,6 +127,9 @@ type VersionEdit struct {
 	NextFileNum base.FileNum
 	// LastSeq, when non-zero, is the last sequence number used.
 	LastSeq base.SeqNum
+	// PageSize, when non-zero, is the page size of the database's SSTs,
+	// fixed when it was created.
+	PageSize uint64
 	// NewFiles are added after DeletedFiles are removed, so one edit may
 	// move a file between levels.
 	NewFiles     []NewFile
@@ -142,6 +149,10 @@ func (e *VersionEdit) Encode(dst []byte) []byte {
 	if e.LastSeq != 0 {
 		dst = binary.AppendUvarint(dst, tagLastSeq)
 		dst = binary.AppendUvarint(dst, uint64(e.LastSeq))
+	}
+	if e.PageSize != 0 {
+		dst = binary.AppendUvarint(dst, tagPageSize)
+		dst = binary.AppendUvarint(dst, e.PageSize)
 	}
 	for _, d := range e.DeletedFiles {
 		dst = binary.AppendUvarint(dst, tagDeletedFile)
@@ -175,7 +186,7 @@ func appendKey(dst []byte, k base.InternalKey) []byte {
 func (e *VersionEdit) Decode(data []byte) error {
 	*e = VersionEdit{}
 	d := decoder{buf: append([]byte(nil), data...)}
-	var seen [tagDeletedFile + 1]bool
+	var seen [tagPageSize + 1]bool
 	for len(d.buf) > 0 {
 		at := d.off
 		tag := d.uvarint("tag")
@@ -186,7 +197,7 @@ func (e *VersionEdit) Decode(data []byte) error {
 			d.fail(at, "unknown tag %d", tag)
 			break
 		}
-		if tag <= tagLastSeq && seen[tag] {
+		if (tag <= tagLastSeq || tag == tagPageSize) && seen[tag] {
 			d.fail(at, "tag %d repeated", tag)
 			break
 		}
@@ -198,6 +209,8 @@ func (e *VersionEdit) Decode(data []byte) error {
 			e.NextFileNum = base.FileNum(d.uvarint("next file number"))
 		case tagLastSeq:
 			e.LastSeq = base.SeqNum(d.uvarint("last sequence number"))
+		case tagPageSize:
+			e.PageSize = d.uvarint("page size")
 		case tagDeletedFile:
 			var df DeletedFile
 			df.Level = d.level()

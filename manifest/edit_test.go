@@ -44,6 +44,7 @@ func genEdit(t *rapid.T) *VersionEdit {
 		LogNum:      base.FileNum(rapid.Uint64().Draw(t, "log")),
 		NextFileNum: base.FileNum(rapid.Uint64().Draw(t, "next")),
 		LastSeq:     base.SeqNum(rapid.Uint64().Draw(t, "last")),
+		PageSize:    rapid.SampledFrom([]uint64{0, 1024, 4096, 65536}).Draw(t, "pageSize"),
 	}
 	for range rapid.IntRange(0, 5).Draw(t, "nnew") {
 		e.NewFiles = append(e.NewFiles, NewFile{
@@ -72,7 +73,7 @@ func metasEqual(a, b FileMeta) bool {
 }
 
 func editsEqual(a, b *VersionEdit) bool {
-	if a.LogNum != b.LogNum || a.NextFileNum != b.NextFileNum || a.LastSeq != b.LastSeq ||
+	if a.LogNum != b.LogNum || a.NextFileNum != b.NextFileNum || a.LastSeq != b.LastSeq || a.PageSize != b.PageSize ||
 		len(a.NewFiles) != len(b.NewFiles) || len(a.DeletedFiles) != len(b.DeletedFiles) {
 		return false
 	}
@@ -144,22 +145,23 @@ func TestEditDecodeRejects(t *testing.T) {
 		return d
 	}
 	cases := map[string][]byte{
-		"unknown tag":      {99, 1},
-		"tag zero":         {0},
-		"repeated scalar":  {1, 5, 1, 6},
-		"truncated varint": {1, 0x80},
-		"bad varint":       {1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
-		"level too big":    {5, 64, 1},
-		"level huge":       {5, 0xff, 0xff, 0x03, 1},
-		"missing filenum":  {5, 1},
-		"truncated file":   enc[:len(enc)-3],
-		"trailing garbage": append(append([]byte(nil), enc...), 7),
-		"short key":        {4, 0, 1, 0, 0, 7, 1, 2, 3, 4, 5, 6, 7},
-		"absurd key":       {4, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
-		"key past end":     {4, 0, 1, 0, 0, 20, 1, 2, 3},
-		"NaN bits":         withFloat(math.NaN()),
-		"Inf bits":         withFloat(math.Inf(1)),
-		"negative bits":    withFloat(-1),
+		"unknown tag":        {99, 1},
+		"tag zero":           {0},
+		"repeated scalar":    {1, 5, 1, 6},
+		"repeated page size": {6, 0x80, 0x08, 6, 0x80, 0x08},
+		"truncated varint":   {1, 0x80},
+		"bad varint":         {1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+		"level too big":      {5, 64, 1},
+		"level huge":         {5, 0xff, 0xff, 0x03, 1},
+		"missing filenum":    {5, 1},
+		"truncated file":     enc[:len(enc)-3],
+		"trailing garbage":   append(append([]byte(nil), enc...), 7),
+		"short key":          {4, 0, 1, 0, 0, 7, 1, 2, 3, 4, 5, 6, 7},
+		"absurd key":         {4, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"key past end":       {4, 0, 1, 0, 0, 20, 1, 2, 3},
+		"NaN bits":           withFloat(math.NaN()),
+		"Inf bits":           withFloat(math.Inf(1)),
+		"negative bits":      withFloat(-1),
 	}
 	for name, data := range cases {
 		var e VersionEdit

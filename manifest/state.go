@@ -16,6 +16,9 @@ type State struct {
 	NextFileNum base.FileNum
 	// LastSeq is the last sequence number used; 0 until set.
 	LastSeq base.SeqNum
+	// PageSize is the page size of the database's SSTs; 0 until set (a
+	// manifest written before it was recorded).
+	PageSize uint64
 
 	levels  [MaxLevels]map[base.FileNum]FileMeta // nil until a level holds a file
 	levelOf map[base.FileNum]int                 // level of every live file
@@ -87,6 +90,9 @@ func (s *State) Apply(e *VersionEdit) error {
 	if e.LastSeq != 0 {
 		s.LastSeq = e.LastSeq
 	}
+	if e.PageSize != 0 {
+		s.PageSize = e.PageSize
+	}
 	return nil
 }
 
@@ -124,7 +130,7 @@ func validateEdit(e *VersionEdit) error {
 // its scalar fields and every live file, level by level in Files order. The
 // edit shares key bytes with s; neither may be modified.
 func (s *State) Snapshot() *VersionEdit {
-	e := &VersionEdit{LogNum: s.LogNum, NextFileNum: s.NextFileNum, LastSeq: s.LastSeq}
+	e := &VersionEdit{LogNum: s.LogNum, NextFileNum: s.NextFileNum, LastSeq: s.LastSeq, PageSize: s.PageSize}
 	for level := range s.NumLevels() {
 		for _, m := range s.Files(level) {
 			e.NewFiles = append(e.NewFiles, NewFile{Level: level, Meta: m})

@@ -175,6 +175,8 @@ func runOpenBody(t *testing.T, data []byte) {
 			steps++
 		}
 		checkErr(scan.Close())
+		_, err = r.Verify()
+		checkErr(err)
 		for _, d := range r.RangeDels() {
 			if bytes.Compare(d.Start, d.End) >= 0 {
 				t.Fatalf("range deletion [%q, %q) is empty", d.Start, d.End)

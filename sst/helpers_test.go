@@ -144,6 +144,9 @@ func checkAll(r *Reader, kvs []kv) error {
 	if i != -1 {
 		return fmt.Errorf("backward: stopped at %d", i)
 	}
+	if st, err := r.Verify(); err != nil || st.Entries != uint64(len(kvs)) {
+		return fmt.Errorf("Verify: %+v, %v", st, err)
+	}
 	for _, pages := range []int{1, 3, 64} {
 		if err := checkScan(r, kvs, pages*r.meta.pageSize); err != nil {
 			return fmt.Errorf("scan of %d-page chunks: %w", pages, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 
 	"github.com/seed-d6fe07da/strata/bloom"
@@ -740,4 +741,34 @@ func (r *Reader) getByLeafSearch(dst, ukey []byte, seq base.SeqNum, target base.
 		i = 0
 	}
 	return r.finishGet(dst, ukey, h, page, pn, i, present)
+}
+
+// PageSizeOf returns the page size the file f was written with, read from
+// its metadata page and validated with it (magic, checksum, fields), so a
+// database that predates recording its page size can learn it from any of
+// its files. name identifies f in errors.
+func PageSizeOf(f vfs.File, name string) (int, error) {
+	size, err := f.Size()
+	if err != nil {
+		return 0, fmt.Errorf("sst: %s: %w", name, err)
+	}
+	head := make([]byte, metaPageSizeOff+4)
+	if n, err := f.ReadAt(head, 0); n < len(head) {
+		if err == nil || errors.Is(err, io.EOF) {
+			return 0, base.Corruptf(name, "page 0", "file of %d bytes is shorter than a metadata header", size)
+		}
+		return 0, fmt.Errorf("sst: %s: %w", name, err)
+	}
+	P := int(binary.LittleEndian.Uint32(head[metaPageSizeOff:]))
+	if !validPageSize(P) || size < int64(P) {
+		return 0, base.Corruptf(name, "page 0", "invalid page size %d", P)
+	}
+	page := make([]byte, P)
+	if _, err := f.ReadAt(page, 0); err != nil {
+		return 0, fmt.Errorf("sst: %s: %w", name, err)
+	}
+	if _, err := decodeMeta(page, size); err != nil {
+		return 0, base.Corruptf(name, "page 0", "%v", err)
+	}
+	return P, nil
 }
