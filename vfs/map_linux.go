@@ -8,7 +8,8 @@ import (
 
 // Allocate implements Mappable with fallocate(2), which fails with
 // EOPNOTSUPP on filesystems that cannot reserve blocks; callers then keep to
-// write calls.
+// write calls. Where it succeeds it still protects stores into a mapping
+// only on the filesystems CheckMapping accepts.
 func (f osFile) Allocate(off, n int64) error {
 	for {
 		err := unix.Fallocate(int(f.Fd()), 0, off, n)

@@ -24,6 +24,9 @@ func TestOSFileMapping(t *testing.T) {
 	if !ok {
 		t.Fatal("an OS file is not Mappable on Linux")
 	}
+	if err := m.CheckMapping(); err != nil {
+		t.Skipf("the filesystem under TempDir refuses mappings: %v", err)
+	}
 	n := 2 * os.Getpagesize()
 	if err := m.Allocate(0, int64(n)); err != nil {
 		t.Skipf("the filesystem under TempDir cannot allocate: %v", err)

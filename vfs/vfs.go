@@ -5,6 +5,7 @@
 package vfs
 
 import (
+	"errors"
 	"io"
 )
 
@@ -68,17 +69,44 @@ type VectorReader interface {
 	ReadvAt(bufs [][]byte, off int64) (int, error)
 }
 
+// ErrMappingUnsafe is returned (wrapped, with the reason) by
+// Mappable.CheckMapping when a store into a shared mapping of the file could
+// fail after Allocate, or when that cannot be ruled out. The caller should
+// write the file with write calls instead.
+var ErrMappingUnsafe = errors.New("vfs: writing through a mapping is unsafe on this filesystem")
+
 // Mappable is implemented by files that can be written through a shared
 // memory mapping: the operating system's files on Linux. Stores into such a
 // mapping land in the kernel's page cache at once, so like a write call they
 // survive a crash of the process (not a power cut: Sync makes them durable),
 // without a system call per store. Wrappers such as the fault-injecting
 // filesystem do not implement it, so code must keep a write-call path.
+//
+// A store cannot return an error: when the kernel cannot back a page of the
+// mapping it kills the process with SIGBUS. A caller must therefore call
+// CheckMapping once per file and map the file only if it returns nil. It
+// does on filesystems that allocate blocks in place, where the blocks
+// Allocate reserves are the ones a store will use: ext4 (and ext2 and ext3,
+// which share its magic number and refuse fallocate where they cannot honour
+// it), tmpfs, and XFS formatted without reflink. Everywhere else the file
+// must be written with write calls, whose failures are returned:
+// copy-on-write filesystems (btrfs, bcachefs, ZFS, XFS with reflink) write
+// every dirtied block to new space, which a store may find missing despite
+// Allocate, and for network, FUSE, overlay and unknown filesystems nothing
+// is known either way. What the check cannot rule out on any filesystem is
+// a disk error while reading back a page the kernel wrote out and evicted
+// before the next store into it; that is a failing disk, not a full one.
 type Mappable interface {
+	// CheckMapping returns nil if, once Allocate has reserved a range,
+	// stores into a mapping of it cannot fail for lack of space, and
+	// otherwise an error wrapping ErrMappingUnsafe that says why (the
+	// filesystem, or the system call that could not tell). The answer
+	// depends only on the file's filesystem, so one call per file is
+	// enough.
+	CheckMapping() error
 	// Allocate reserves disk blocks for [off, off+n), extending the file
 	// when needed, so that stores into a mapping of that range cannot fail
-	// for lack of space (a store to an unbacked page of a mapping kills the
-	// process with SIGBUS instead of returning an error).
+	// for lack of space on a filesystem that CheckMapping accepts.
 	Allocate(off, n int64) error
 	// Map maps [off, off+n) of the file shared and writable. off must be a
 	// multiple of the system's page size, and the range must have been

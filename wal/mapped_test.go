@@ -3,6 +3,7 @@ package wal
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"path/filepath"
@@ -72,7 +73,22 @@ func TestMappedWriterOnDisk(t *testing.T) {
 	fs := vfs.Default()
 	path, w := diskLog(t)
 	if runtime.GOOS == "linux" && !w.Mapped() {
-		t.Fatal("no mapping on Linux")
+		// Only a filesystem that refuses mappings, or cannot reserve
+		// blocks (ext2), may leave the log on write calls.
+		f, err := fs.Create(path + ".probe")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := f.(vfs.Mappable)
+		err = m.CheckMapping()
+		if err == nil {
+			err = m.Allocate(0, 4096)
+		}
+		f.Close()
+		if err == nil {
+			t.Fatal("no mapping on Linux, on a filesystem that allows one and can allocate")
+		}
+		t.Skipf("the filesystem under TempDir cannot map the log: %v", err)
 	}
 	recs := mappedRecords()
 	var want int64
@@ -120,9 +136,22 @@ func TestMappedWriterOnDisk(t *testing.T) {
 // fakeMappable is a memFile whose mapping calls fail on demand.
 type fakeMappable struct {
 	memFile
+	unsafeErr error // returned by CheckMapping when set
+	checks    int   // CheckMapping calls
+	writes    int   // Write calls
 	allocErr  error
 	allocs    int        // Allocate calls
 	writeback [][2]int64 // StartWriteback calls: offset, length
+}
+
+func (f *fakeMappable) CheckMapping() error {
+	f.checks++
+	return f.unsafeErr
+}
+
+func (f *fakeMappable) Write(p []byte) (int, error) {
+	f.writes++
+	return f.memFile.Write(p)
 }
 
 func (f *fakeMappable) Allocate(off, n int64) error {
@@ -153,7 +182,8 @@ func (f *fakeMappable) StartWriteback(off, n int64) error {
 
 // TestMappedWriterStartsWritebackOfFullWindows: each window is handed to
 // the kernel's writeback as soon as the records leave it, so that the Sync
-// at rotation waits for little; the window still being filled is not.
+// at rotation waits for little; the window still being filled is not. The
+// filesystem is checked once for the file, not once per window.
 func TestMappedWriterStartsWritebackOfFullWindows(t *testing.T) {
 	f := &fakeMappable{}
 	w := NewMappedWriter(f)
@@ -169,6 +199,108 @@ func TestMappedWriterStartsWritebackOfFullWindows(t *testing.T) {
 	want := [][2]int64{{0, mapWindow}, {mapWindow, mapWindow}}
 	if !slices.Equal(f.writeback, want) {
 		t.Fatalf("writeback started for %v, want %v", f.writeback, want)
+	}
+	if f.checks != 1 || f.writes != 0 {
+		t.Fatalf("%d filesystem checks and %d write calls for a mapped log of 3 windows, want 1 and 0", f.checks, f.writes)
+	}
+}
+
+// TestMappedWriterFallsBackOnUnsafeFilesystem: where the filesystem check
+// refuses the mapping (btrfs, say) the Writer reserves and maps nothing and
+// writes every record with write calls, records of every size, sync
+// markers included, and a Reader replays them all.
+func TestMappedWriterFallsBackOnUnsafeFilesystem(t *testing.T) {
+	f := &fakeMappable{unsafeErr: fmt.Errorf("btrfs is copy-on-write: %w", vfs.ErrMappingUnsafe)}
+	w := NewMappedWriter(f)
+	w.MarkSyncs()
+	if w.Mapped() {
+		t.Fatal("mapped although the filesystem check refused")
+	}
+	recs := mappedRecords()
+	for i, p := range recs {
+		if err := w.WriteRecord(p); err != nil {
+			t.Fatal(err)
+		}
+		if i == len(recs)/2 {
+			if err := w.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	synced := w.Size() // Close syncs, then marks the sync
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if f.checks != 1 || f.allocs != 0 || f.writes == 0 {
+		t.Fatalf("%d checks, %d Allocate calls, %d write calls; want 1, 0 and some", f.checks, f.allocs, f.writes)
+	}
+	if int64(len(f.data)) != w.Size() {
+		t.Fatalf("file is %d bytes, records end at %d", len(f.data), w.Size())
+	}
+	r, got, err := readAll(f.data)
+	if err != io.EOF || r.TornTail() || len(got) != len(recs) {
+		t.Fatalf("replay: %v, torn %v, %d records, want %d", err, r.TornTail(), len(got), len(recs))
+	}
+	for i := range recs {
+		if !bytes.Equal(got[i], recs[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	if r.SyncedTo() != synced {
+		t.Fatalf("SyncedTo %d, want %d: Close's marker is missing", r.SyncedTo(), synced)
+	}
+}
+
+// refusingFile is an operating-system file whose filesystem check refuses
+// the mapping, as on btrfs.
+type refusingFile struct {
+	vfs.File
+	vfs.Mappable
+}
+
+func (refusingFile) CheckMapping() error {
+	return fmt.Errorf("refusingFile: %w", vfs.ErrMappingUnsafe)
+}
+
+// TestMappedWriterRefusedOnDisk writes a real file through the write-call
+// path that a refused mapping leaves: the file is not grown ahead of the
+// records, and a fresh handle replays them all.
+func TestMappedWriterRefusedOnDisk(t *testing.T) {
+	fs := vfs.Default()
+	path := filepath.Join(t.TempDir(), "000001.log")
+	f, err := fs.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := f.(vfs.Mappable)
+	if !ok {
+		f.Close()
+		t.Skip("files are not Mappable on " + runtime.GOOS)
+	}
+	w := NewMappedWriter(refusingFile{f, m})
+	if w.Mapped() {
+		t.Fatal("mapped although the filesystem check refused")
+	}
+	recs := mappedRecords()
+	for _, p := range recs {
+		if err := w.WriteRecord(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if size, err := fs.Stat(path); err != nil || size != w.Size() {
+		t.Fatalf("file is %d bytes (%v), records end at %d", size, err, w.Size())
+	}
+	r, got := replay(t, fs, path)
+	if r.TornTail() || len(got) != len(recs) {
+		t.Fatalf("torn %v, %d records, want %d", r.TornTail(), len(got), len(recs))
+	}
+	for i := range recs {
+		if !bytes.Equal(got[i], recs[i]) {
+			t.Fatalf("record %d differs", i)
+		}
 	}
 }
 

@@ -3,6 +3,14 @@
 // stopping cleanly at a torn tail left by a crash in the middle of an
 // append. The package knows nothing about what the payloads mean.
 //
+// A Writer hands records to the file with write(2), or, made by
+// NewMappedWriter, stores them into a shared memory mapping of the file,
+// saving a system call per record. A store that fails kills the process
+// with SIGBUS where a failed write returns an error, so the mapping is used
+// only where reserving the file's blocks with fallocate keeps every store
+// from failing: ext4, tmpfs and XFS without reflink, not copy-on-write,
+// network or unknown filesystems. Both write the format below.
+//
 // # Record format
 //
 // A file is a sequence of records with no padding and no file header:

@@ -46,10 +46,10 @@ const (
 
 // Writer appends records to a file. Records are buffered; Flush hands them
 // to the file and Sync makes them durable. A Writer from NewMappedWriter
-// stores records straight into a shared mapping of the file instead, which
-// hands them to the kernel as the write call would, so Flush has nothing to
-// do. A Writer is not safe for concurrent use: the caller (group commit in
-// the db) serialises writes.
+// stores records straight into a shared mapping of the file instead, where
+// the filesystem makes that safe, which hands them to the kernel as the
+// write call would, so Flush has nothing to do. A Writer is not safe for
+// concurrent use: the caller (group commit in the db) serialises writes.
 //
 // After a failed write or Sync the Writer is broken: every later call
 // returns the same error. A failed fsync may have dropped dirty pages, so
@@ -105,14 +105,24 @@ func NewWriter(f vfs.File) *Writer {
 
 // NewMappedWriter returns a Writer for a new, empty file f that stores
 // records into a shared memory mapping of f when f supports it
-// (vfs.Mappable) and the filesystem can reserve blocks for it, and otherwise
-// behaves as NewWriter. Records reach the page cache when WriteRecord
-// returns, as after Flush on the write path, without a system call per
-// record. The file grows a window of zeros at a time (1 MiB) until Close
-// truncates it.
+// (vfs.Mappable), its filesystem makes that safe and it can reserve blocks
+// for it, and otherwise behaves as NewWriter. Records reach the page cache
+// when WriteRecord returns, as after Flush on the write path, without a
+// system call per record. The file grows a window of zeros at a time
+// (1 MiB) until Close truncates it.
+//
+// A store into a mapping cannot return an error: if the kernel has no block
+// for the page it kills the process with SIGBUS. The windows are reserved
+// with fallocate first, which guarantees the blocks only where the
+// filesystem writes in place, so the mapping is used on ext4, tmpfs and XFS
+// without reflink (vfs.Mappable.CheckMapping, asked once per file). On
+// copy-on-write filesystems (btrfs, bcachefs, ZFS, XFS with reflink),
+// network, FUSE, overlay and unknown filesystems the records go through
+// write(2), whose failures, a full disk among them, are returned like any
+// other and break the Writer.
 func NewMappedWriter(f vfs.File) *Writer {
 	w := &Writer{f: f}
-	if m, ok := f.(vfs.Mappable); ok {
+	if m, ok := f.(vfs.Mappable); ok && m.CheckMapping() == nil {
 		w.m = m
 		w.pfDone = make(chan struct{}, 1)
 		w.wbDone = make(chan struct{}, 1)
@@ -121,7 +131,9 @@ func NewMappedWriter(f vfs.File) *Writer {
 			return w
 		}
 		// No fallocate (or mmap) here: keep to write calls. The failed
-		// attempt wrote nothing.
+		// attempt wrote nothing, though a window it reserved may remain
+		// as zeros after the records, which a Reader takes as the clean
+		// end of the log.
 		w.m, w.err = nil, nil
 	}
 	w.buf = make([]byte, 0, bufSize)
