@@ -334,6 +334,30 @@ func (p *Pool) EvictFile(file base.FileNum) {
 	}
 }
 
+// EvictPages drops pages 0 .. pages-1 of file, as EvictFile does, looking
+// each up in its shard: it costs in proportion to the file's pages, not the
+// pool's frames, and holds a shard's lock for one page at a time, so a
+// reader of other files hardly waits. For a file with more pages than the
+// pool has frames it walks the shards as EvictFile does, the cheaper way.
+func (p *Pool) EvictPages(file base.FileNum, pages uint32) {
+	if uint64(pages) >= uint64(p.nframes) {
+		p.EvictFile(file)
+		return
+	}
+	for pn := uint32(0); pn < pages; pn++ {
+		id := PageID{File: file, Page: base.PageNum(pn)}
+		s := p.shardFor(id)
+		s.mu.Lock()
+		if f, ok := s.table[id]; ok {
+			s.dropLocked(f)
+		}
+		if s.twoQ {
+			s.ghosts.remove(id)
+		}
+		s.mu.Unlock()
+	}
+}
+
 // Metrics returns a snapshot of the pool's counters, summed over the shards.
 // Each shard is locked in turn, so the sum is not one atomic snapshot.
 func (p *Pool) Metrics() Metrics {

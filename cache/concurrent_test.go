@@ -166,7 +166,11 @@ func TestConcurrentStress(t *testing.T) {
 			}
 			f := base.FileNum(3 + rand.IntN(2))
 			g := gen[f].Add(1)
-			pool.EvictFile(f)
+			if g%2 == 0 {
+				pool.EvictFile(f)
+			} else {
+				pool.EvictPages(f, pages)
+			}
 			evicted[f].Store(g)
 			time.Sleep(50 * time.Microsecond)
 		}

@@ -256,7 +256,15 @@ func TestModel(t *testing.T) {
 			},
 			"evictFile": func(t *rapid.T) {
 				file := base.FileNum(rapid.IntRange(1, 3).Draw(t, "file"))
-				pool.EvictFile(file)
+				// EvictPages with the file's page count (pages 0..17 are
+				// drawn here) looks each page up, or walks the shards
+				// when that is more pages than the pool has frames.
+				switch pages := rapid.SampledFrom([]uint32{0, 18, 40, 1000}).Draw(t, "pages"); pages {
+				case 0:
+					pool.EvictFile(file)
+				default:
+					pool.EvictPages(file, pages)
+				}
 				for id := range m.res {
 					if id.File == file {
 						m.forget(id)

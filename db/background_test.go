@@ -219,3 +219,35 @@ func TestRejectedEditIsNotWritten(t *testing.T) {
 	defer d.Close()
 	checkKeys(t, d, 100, "reopened")
 }
+
+// TestWriteStalledBehindFailingFlush: a writer that waits for a flush the
+// disk keeps failing gets an error after a while (not ErrWritesStopped: the
+// database goes on), and writes flow again once the disk recovers.
+func TestWriteStalledBehindFailingFlush(t *testing.T) {
+	var on atomic.Bool
+	var fired atomic.Int64
+	fs := vfs.NewFaultFS(vfs.NewMem(), faultsWhile(&on, &fired, vfs.OpCreate, ".sst", vfs.ErrNoSpace))
+	o := recoveryOptions(fs)
+	o.MaxImmutableMemtables = 1
+	d := mustOpen(t, "/db", o)
+	defer d.Close()
+	on.Store(true)
+	var stalledErr error
+	within(t, 20*time.Second, "a write stalled behind a failing flush", func() {
+		for i := 0; stalledErr == nil; i++ {
+			stalledErr = d.Put(recoveryKey(i), recoveryValue(i))
+		}
+	})
+	if errors.Is(stalledErr, ErrWritesStopped) || !errors.Is(stalledErr, vfs.ErrNoSpace) {
+		t.Fatalf("stalled write: %v, want the flush's error, not ErrWritesStopped", stalledErr)
+	}
+	on.Store(false)
+	within(t, 20*time.Second, "writes after the disk recovered", func() {
+		for i := 0; i < 2000; i++ {
+			if err := d.Put(recoveryKey(i), recoveryValue(i)); err != nil {
+				t.Errorf("put %d after recovery: %v", i, err)
+				return
+			}
+		}
+	})
+}

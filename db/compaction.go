@@ -17,9 +17,8 @@ import (
 // deleted when the last version naming them is released. d.mu is held on
 // entry and exit, released for the I/O.
 func (d *DB) compactLocked(c *lsm.Compaction) error {
-	snapshots := d.snapshotSeqsLocked()
-	// Every reader from now on reads at or above this seqnum.
-	oldestRead := base.SeqNum(d.visibleSeq.Load())
+	// Every reader from now on reads at or above oldestRead.
+	snapshots, oldestRead := d.readPoints()
 	var metas []manifest.FileMeta
 	var bytesIn uint64
 	var err error

@@ -104,8 +104,6 @@ type DB struct {
 	// manifest is the open manifest log; written only by the goroutine
 	// that holds versionMu.
 	manifest *manifest.Writer
-	// snapshots holds the seqnums of open snapshots (with repeats).
-	snapshots []base.SeqNum
 	// writeErr, once set, stops every write.
 	writeErr error
 	// bgErr, once set, stops background work (and writes, in writeErr):
@@ -125,6 +123,8 @@ type DB struct {
 	orphans        []base.FileNum
 	// closeCh is closed when Close begins; it cuts retry waits short.
 	closeCh chan struct{}
+	// obsolete queues files no version names for the deleter goroutine.
+	obsolete obsoleteQueue
 	// bgCond is signalled when background work finishes or is needed.
 	bgCond *sync.Cond
 	// bgRunning is true while the background goroutine works on a job.
@@ -136,6 +136,12 @@ type DB struct {
 	stats dbStats
 	// recovery is what Open's WAL replay found; set before Open returns.
 	recovery RecoveryReport
+
+	// snapMu guards snapshots, the seqnums of open snapshots (with
+	// repeats). NewSnapshot and Snapshot.Close take it alone; a merge
+	// takes it under mu.
+	snapMu    sync.Mutex
+	snapshots []base.SeqNum
 
 	// versionMu serialises manifest writes and version installs. It is
 	// taken before mu when both are needed.

@@ -1,11 +1,15 @@
 package db
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/vfs"
 )
 
@@ -42,7 +46,14 @@ func TestIteratorKeepsFilesAlive(t *testing.T) {
 	if err := d.Compact(nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	before := sstNames(t, fs)
+	// The files the tree holds now (those it replaced may still await
+	// the deleter).
+	before := map[string]bool{}
+	d.mu.Lock()
+	for _, f := range d.version.Files() {
+		before[base.MakeFilename(base.FileTypeTable, f.FileNum)] = true
+	}
+	d.mu.Unlock()
 	it := d.NewIter(nil)
 	snap := d.NewSnapshot()
 	if !it.First() {
@@ -79,12 +90,16 @@ func TestIteratorKeepsFilesAlive(t *testing.T) {
 	if err := snap.Close(); err != nil {
 		t.Fatal(err)
 	}
-	after := sstNames(t, fs)
-	for n := range before {
-		if after[n] {
-			t.Fatalf("%s still on disk after the last reader closed", n)
+	// The deleter goroutine removes them.
+	eventually(t, 5*time.Second, "the replaced files removed", func() bool {
+		after := sstNames(t, fs)
+		for n := range before {
+			if after[n] {
+				return false
+			}
 		}
-	}
+		return true
+	})
 	if _, err := d.Get([]byte("k01500")); err != ErrNotFound {
 		t.Fatalf("range-deleted key: %v", err)
 	}
@@ -126,5 +141,109 @@ func TestIteratorOpenAcrossClose(t *testing.T) {
 	}
 	if err := it.Close(); err != nil && !errors.Is(err, ErrClosed) {
 		t.Fatalf("Close: %v", err)
+	}
+}
+
+// eventually polls cond until it holds, failing t after limit.
+func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for start := time.Now(); !cond(); time.Sleep(time.Millisecond) {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not after %v", what, limit)
+		}
+	}
+}
+
+// TestReaderDoesNotDeleteFiles: the reader that releases the last view of
+// replaced files only queues them; closing its iterator returns while their
+// removal is stuck (the deleter goroutine waits on the disk, not the
+// reader), and the files go once the disk answers.
+func TestReaderDoesNotDeleteFiles(t *testing.T) {
+	release := make(chan struct{})
+	var blocked atomic.Int64
+	inj := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpRemove && strings.HasSuffix(name, ".sst") {
+			blocked.Add(1)
+			<-release
+		}
+		return nil
+	})
+	mem := vfs.NewMem()
+	d := mustOpen(t, "/db", &Options{FS: vfs.NewFaultFS(mem, inj), MemtableSize: 64 << 10, PageSize: 1024})
+	defer d.Close()
+	defer close(release)
+	put := func(gen string) {
+		for i := 0; i < 3000; i++ {
+			d.Put([]byte(fmt.Sprintf("k%05d", i)), []byte(gen))
+		}
+	}
+	put("gen1")
+	d.Flush()
+	d.waitIdle()
+	it := d.NewIter(nil)
+	it.First()
+	before := sstNames(t, mem)
+	put("gen2") // every key again: the merge below replaces every file
+	if err := d.Compact(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 5*time.Second, "closing the iterator that held the replaced files", func() {
+		if err := it.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	eventually(t, 5*time.Second, "a removal started by the deleter", func() bool { return blocked.Load() > 0 })
+	if n := len(sstNames(t, mem)); n < len(before) {
+		t.Fatalf("files removed while removal is blocked: %d of %d left", n, len(before))
+	}
+}
+
+// TestReadersDoNotWaitForWALSwitch: while a memtable switch waits on the
+// old WAL's fsync, snapshots, gets, scans and Metrics go on: the switch
+// holds no lock that readers take across its I/O.
+func TestReadersDoNotWaitForWALSwitch(t *testing.T) {
+	var armed atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
+	inj := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpSync && strings.HasSuffix(name, ".log") && armed.CompareAndSwap(true, false) {
+			close(entered)
+			<-release
+		}
+		return nil
+	})
+	d := mustOpen(t, "/db", &Options{FS: vfs.NewFaultFS(vfs.NewMem(), inj), MemtableSize: 64 << 10})
+	defer d.Close()
+	for i := 0; i < 100; i++ {
+		d.Put([]byte(fmt.Sprintf("k%05d", i)), []byte("v"))
+	}
+	armed.Store(true)
+	writerDone := make(chan error, 1)
+	go func() {
+		for i := 100; ; i++ {
+			if err := d.Put([]byte(fmt.Sprintf("k%05d", i)), bytes.Repeat([]byte{'v'}, 100)); err != nil || i > 5000 {
+				writerDone <- err
+				return
+			}
+		}
+	}()
+	<-entered // the switch is inside the old WAL's fsync
+	within(t, 5*time.Second, "reads during a WAL switch", func() {
+		snap := d.NewSnapshot()
+		if _, err := snap.Get([]byte("k00050")); err != nil {
+			t.Error(err)
+		}
+		it := snap.Scan(nil, nil)
+		for n := 0; n < 10 && it.Next(); n++ {
+		}
+		it.Close()
+		snap.Close()
+		if _, err := d.Get([]byte("k00050")); err != nil {
+			t.Error(err)
+		}
+		_ = d.Metrics()
+	})
+	close(release)
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
 	}
 }

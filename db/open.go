@@ -36,6 +36,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	d := &DB{dirname: dir, opts: o, fs: o.FS}
 	d.bgCond = sync.NewCond(&d.mu)
 	d.closeCh = make(chan struct{})
+	d.obsolete.wake = make(chan struct{}, 1)
 	d.reads.runs.wake.Store(math.MaxInt64) // armed by the merge goroutine
 	d.reads.levels.wake.Store(math.MaxInt64)
 	d.pickerOpts = lsm.PickerOptions{
@@ -74,10 +75,11 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.Close()
 		return nil, err
 	}
-	d.bgWG.Add(3)
+	d.bgWG.Add(4)
 	go d.flushLoop()
 	go d.compactLoop()
 	go d.level0Loop()
+	go d.deleterLoop()
 	d.mu.Lock()
 	d.maybeScheduleBackgroundLocked()
 	d.mu.Unlock()
@@ -390,16 +392,5 @@ func (d *DB) removeGarbage(manifestNum base.FileNum) {
 				d.stats.obsoleteFilesRemoveErrors++
 			}
 		}
-	}
-}
-
-// fileObsolete is called when no version names f any more: its reader is
-// closed, its pages leave the cache and the file is deleted.
-func (d *DB) fileObsolete(f *lsm.File) {
-	d.tables.evict(f.FileNum)
-	if err := d.fs.Remove(d.path(base.MakeFilename(base.FileTypeTable, f.FileNum))); err != nil {
-		d.mu.Lock()
-		d.stats.obsoleteFilesRemoveErrors++
-		d.mu.Unlock()
 	}
 }

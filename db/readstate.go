@@ -102,7 +102,7 @@ func (tc *tableCache) filterStats() sst.ReaderStats {
 	defer tc.mu.Unlock()
 	s := tc.retired
 	for _, e := range tc.tables {
-		if e.r != nil {
+		if e.opened.Load() && e.r != nil {
 			addStats(&s, e.r.Stats())
 		}
 	}
@@ -119,8 +119,11 @@ func addStats(s *sst.ReaderStats, o sst.ReaderStats) {
 
 type tableEntry struct {
 	once sync.Once
-	r    *sst.Reader
-	err  error
+	// opened is set once once has run, so that code that does not take
+	// part in once (filterStats) may read r and err.
+	opened atomic.Bool
+	r      *sst.Reader
+	err    error
 	// rangeDels is the file's tombstones, fragmented once at open.
 	rangeDels *rangedel.Set
 }
@@ -176,6 +179,7 @@ func (tc *tableCache) entry(num base.FileNum) (*tableEntry, error) {
 		if e.err == nil {
 			e.rangeDels = rangedel.NewSet(sstTombstones(e.r.RangeDels()), base.MaxSeqNum)
 		}
+		e.opened.Store(true)
 	})
 	if e.err != nil {
 		tc.mu.Lock()
@@ -215,9 +219,10 @@ func (tc *tableCache) open(num base.FileNum, name string) (*sst.Reader, error) {
 	return sst.Open(f, o)
 }
 
-// evict closes the reader of num, if open. Called only for files no
-// version names, so no reader can be using it.
-func (tc *tableCache) evict(num base.FileNum) {
+// evict closes the reader of num, if open, and drops its pages (pages of
+// them) from the pool. Called only for files no version names, so no
+// reader can be using it.
+func (tc *tableCache) evict(num base.FileNum, pages uint32) {
 	tc.mu.Lock()
 	e := tc.tables[num]
 	delete(tc.tables, num)
@@ -231,7 +236,7 @@ func (tc *tableCache) evict(num base.FileNum) {
 			e.r.Close()
 		}
 	}
-	tc.cache.EvictFile(num)
+	tc.cache.EvictPages(num, pages)
 }
 
 // closeAll closes every open reader.

@@ -2,6 +2,7 @@ package db
 
 import (
 	"slices"
+	"sync/atomic"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 )
@@ -11,19 +12,20 @@ import (
 // reads. Merges keep the versions an open snapshot can see, so close
 // snapshots when done. A Snapshot is safe for concurrent use.
 type Snapshot struct {
-	d   *DB
-	seq base.SeqNum
-	// closed is guarded by d.mu.
-	closed bool
+	d      *DB
+	seq    base.SeqNum
+	closed atomic.Bool
 }
 
 // NewSnapshot returns a snapshot of the current state, or nil after Close.
+// It takes d.snapMu, never d.mu, so it does not wait behind a write or a
+// background job.
 func (d *DB) NewSnapshot() *Snapshot {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
+	if d.isClosed() {
 		return nil
 	}
+	d.snapMu.Lock()
+	defer d.snapMu.Unlock()
 	s := &Snapshot{d: d, seq: base.SeqNum(d.visibleSeq.Load())}
 	d.snapshots = append(d.snapshots, s.seq)
 	return s
@@ -60,9 +62,7 @@ func (s *Snapshot) NewIter(o *IterOptions) *Iterator {
 }
 
 func (s *Snapshot) check() error {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if s.closed || s.d.closed {
+	if s.closed.Load() || s.d.isClosed() {
 		return ErrClosed
 	}
 	return nil
@@ -71,23 +71,27 @@ func (s *Snapshot) check() error {
 // Close releases the snapshot; merges may then drop the versions only it
 // could see. Closing twice returns ErrClosed.
 func (s *Snapshot) Close() error {
-	d := s.d
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if s.closed {
+	if !s.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
-	s.closed = true
+	d := s.d
+	d.snapMu.Lock()
+	defer d.snapMu.Unlock()
 	if i := slices.Index(d.snapshots, s.seq); i >= 0 {
 		d.snapshots = slices.Delete(d.snapshots, i, i+1)
 	}
 	return nil
 }
 
-// snapshotSeqsLocked returns the seqnums of open snapshots, ascending and
-// without repeats. d.mu is held.
-func (d *DB) snapshotSeqsLocked() []base.SeqNum {
+// readPoints returns what a merge must keep readable: the seqnums of open
+// snapshots, ascending and without repeats, and the oldest seqnum any
+// reader starting now reads at. Both are read under d.snapMu, as
+// NewSnapshot reads the visible seqnum and registers it, so a merge never
+// misses a snapshot taken below its oldestRead.
+func (d *DB) readPoints() (snapshots []base.SeqNum, oldestRead base.SeqNum) {
+	d.snapMu.Lock()
+	defer d.snapMu.Unlock()
 	s := slices.Clone(d.snapshots)
 	slices.Sort(s)
-	return slices.Compact(s)
+	return slices.Compact(s), base.SeqNum(d.visibleSeq.Load())
 }

@@ -239,11 +239,32 @@ func (d *DB) commitGroup(group []*writer, first base.SeqNum, log *wal.Writer, me
 	return seq - 1, nil
 }
 
+// stallFailsAfter is how long a writer stalled behind failing background
+// work waits before its write fails (retryably). Shorter, and one
+// transient error would fail writes that a retry 10 ms later would have
+// let through; without it, a writer would wait as long as the disk stays
+// full, learning nothing.
+const stallFailsAfter = time.Second
+
 // makeRoomForWriteLocked rotates a full memtable to the flush queue and
 // starts a new WAL for its successor; when too many memtables wait for a
-// flush it stalls the writer until the background catches up. d.mu is held.
+// flush, or level 0 holds too many runs, it stalls the writer until the
+// background catches up, or fails the write if the flushes or merges it
+// waits for have been failing for stallFailsAfter. d.mu is held.
 func (d *DB) makeRoomForWriteLocked() error {
 	var stallStart time.Time
+	bgErrors := d.stats.backgroundErrors
+	stall := func() error {
+		if stallStart.IsZero() {
+			stallStart = time.Now()
+		}
+		if d.stats.backgroundErrors > bgErrors && time.Since(stallStart) >= stallFailsAfter {
+			return retryable{fmt.Errorf("strata: write stalled %v behind failing background work: %w",
+				time.Since(stallStart).Round(time.Millisecond), d.lastBackgroundErr)}
+		}
+		d.bgCond.Wait()
+		return nil
+	}
 	defer func() {
 		if !stallStart.IsZero() {
 			d.stats.stallTime += time.Since(stallStart)
@@ -259,10 +280,9 @@ func (d *DB) makeRoomForWriteLocked() error {
 		if l0 >= d.opts.L0StopTrigger && !d.closed {
 			// Merges are far behind: wait for them rather than let level 0
 			// (and every read) grow without bound.
-			if stallStart.IsZero() {
-				stallStart = time.Now()
+			if err := stall(); err != nil {
+				return err
 			}
-			d.bgCond.Wait()
 			continue
 		}
 		if l0 >= d.opts.L0SlowdownTrigger && !slowed && !d.closed {
@@ -278,10 +298,9 @@ func (d *DB) makeRoomForWriteLocked() error {
 			return nil
 		}
 		if len(d.imms) >= d.opts.MaxImmutableMemtables {
-			if stallStart.IsZero() {
-				stallStart = time.Now()
+			if err := stall(); err != nil {
+				return err
 			}
-			d.bgCond.Wait()
 			continue
 		}
 		if err := d.rotateMemtableLocked(); err != nil {
@@ -294,29 +313,21 @@ func (d *DB) makeRoomForWriteLocked() error {
 // The old WAL is synced before the new one is created, so WALs older than
 // the newest are complete on disk. A failure to create the new WAL (a full
 // disk) leaves the old one in use and is retryable: the next write tries
-// again. A failed sync or close of the old one is not. d.mu is held.
+// again. A failed sync or close of the old one is not.
+//
+// Only the commit queue's leader (or a Flush holding the queue) calls it,
+// so no other write touches the log or the memtable meanwhile: d.mu is
+// released for the file I/O, and readers, snapshots and the background
+// never wait behind an fsync. d.mu is held on entry and exit.
 func (d *DB) rotateMemtableLocked() error {
-	// The old WAL must be complete on disk before a newer one can be: at
-	// recovery only the newest WAL may end in a torn record.
-	if err := d.log.Sync(); err != nil {
-		return fmt.Errorf("sync WAL: %w", err)
-	}
-	num := d.nextFileNum
+	old, num := d.log, d.nextFileNum
 	d.nextFileNum++
 	name := d.path(base.MakeFilename(base.FileTypeLog, num))
-	f, err := d.fs.Create(name)
+	d.mu.Unlock()
+	f, err := d.switchWAL(old, name)
+	d.mu.Lock()
 	if err != nil {
-		return retryable{fmt.Errorf("create WAL: %w", err)}
-	}
-	if err := d.fs.SyncDir(d.dirname); err != nil {
-		f.Close()
-		d.fs.Remove(name)
-		return retryable{fmt.Errorf("sync dir: %w", err)}
-	}
-	d.failpoint(fpWALRotated)
-	if err := d.log.Close(); err != nil {
-		f.Close()
-		return fmt.Errorf("close WAL: %w", err)
+		return err
 	}
 	d.imms = append(d.imms, &flushable{mem: d.mem, logNum: d.logNum})
 	d.log = newWALWriter(f)
@@ -325,6 +336,31 @@ func (d *DB) rotateMemtableLocked() error {
 	d.installReadStateLocked()
 	d.maybeScheduleBackgroundLocked()
 	return nil
+}
+
+// switchWAL syncs the old WAL, creates the new one, name, and makes its
+// directory entry durable, then closes the old one. It runs without d.mu.
+func (d *DB) switchWAL(old *wal.Writer, name string) (vfs.File, error) {
+	// The old WAL must be complete on disk before a newer one can be: at
+	// recovery only the newest WAL may end in a torn record.
+	if err := old.Sync(); err != nil {
+		return nil, fmt.Errorf("sync WAL: %w", err)
+	}
+	f, err := d.fs.Create(name)
+	if err != nil {
+		return nil, retryable{fmt.Errorf("create WAL: %w", err)}
+	}
+	if err := d.fs.SyncDir(d.dirname); err != nil {
+		f.Close()
+		d.fs.Remove(name)
+		return nil, retryable{fmt.Errorf("sync dir: %w", err)}
+	}
+	d.failpoint(fpWALRotated)
+	if err := old.Close(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("close WAL: %w", err)
+	}
+	return f, nil
 }
 
 // retryable wraps a write-path failure that left the WAL as it was (the
