@@ -190,20 +190,33 @@ func (d *DB) backgroundFailedLocked(err error) (stopped bool) {
 }
 
 // waitBeforeRetryLocked waits before the retry that follows the failures-th
-// failure in a row, releasing d.mu meanwhile; Close cuts the wait short.
+// failure in a row, releasing d.mu meanwhile. Close cuts the wait short,
+// and so does a writer that starts to stall (kickRetriesLocked): the disk
+// may have recovered, and a writer should not wait out a long back-off to
+// find out.
 func (d *DB) waitBeforeRetryLocked(failures int) {
 	wait := retryMinWait << min(failures-1, 16)
 	if wait > retryMaxWait {
 		wait = retryMaxWait
 	}
+	kick := d.retryKick
 	d.mu.Unlock()
 	t := time.NewTimer(wait)
 	select {
 	case <-t.C:
 	case <-d.closeCh:
 		t.Stop()
+	case <-kick:
+		t.Stop()
 	}
 	d.mu.Lock()
+}
+
+// kickRetriesLocked ends the back-off of every background job waiting to
+// retry. d.mu is held.
+func (d *DB) kickRetriesLocked() {
+	close(d.retryKick)
+	d.retryKick = make(chan struct{})
 }
 
 // setBackgroundErrorLocked stops background work and writes. d.mu is held.

@@ -123,6 +123,9 @@ type DB struct {
 	orphans        []base.FileNum
 	// closeCh is closed when Close begins; it cuts retry waits short.
 	closeCh chan struct{}
+	// retryKick is closed (and replaced) to end retry waits early, when a
+	// writer starts to stall. Guarded by mu.
+	retryKick chan struct{}
 	// obsolete queues files no version names for the deleter goroutine.
 	obsolete obsoleteQueue
 	// bgCond is signalled when background work finishes or is needed.

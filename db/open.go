@@ -36,6 +36,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	d := &DB{dirname: dir, opts: o, fs: o.FS}
 	d.bgCond = sync.NewCond(&d.mu)
 	d.closeCh = make(chan struct{})
+	d.retryKick = make(chan struct{})
 	d.obsolete.wake = make(chan struct{}, 1)
 	d.reads.runs.wake.Store(math.MaxInt64) // armed by the merge goroutine
 	d.reads.levels.wake.Store(math.MaxInt64)

@@ -257,6 +257,7 @@ func (d *DB) makeRoomForWriteLocked() error {
 	stall := func() error {
 		if stallStart.IsZero() {
 			stallStart = time.Now()
+			d.kickRetriesLocked() // a failed job waiting to retry: try now
 		}
 		if d.stats.backgroundErrors > bgErrors && time.Since(stallStart) >= stallFailsAfter {
 			return retryable{fmt.Errorf("strata: write stalled %v behind failing background work: %w",
