@@ -140,7 +140,7 @@ func (m *model) pinned() int {
 func TestModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		const P = 64
-		nframes := rapid.IntRange(16, 24).Draw(t, "frames")
+		nframes := rapid.IntRange(16, 48).Draw(t, "frames")
 		policy := rapid.SampledFrom([]Policy{Policy2Q, PolicyLRU}).Draw(t, "policy")
 		pool := New(Options{
 			Capacity:     int64(nframes * P),
@@ -256,10 +256,10 @@ func TestModel(t *testing.T) {
 			},
 			"evictFile": func(t *rapid.T) {
 				file := base.FileNum(rapid.IntRange(1, 3).Draw(t, "file"))
-				// EvictPages with the file's page count (pages 0..17 are
+				// EvictPages with the file's page count (pages 0..23 are
 				// drawn here) looks each page up, or walks the shards
 				// when that is more pages than the pool has frames.
-				switch pages := rapid.SampledFrom([]uint32{0, 18, 40, 1000}).Draw(t, "pages"); pages {
+				switch pages := rapid.SampledFrom([]uint32{0, 24, 30, 1000}).Draw(t, "pages"); pages {
 				case 0:
 					pool.EvictFile(file)
 				default:
