@@ -47,7 +47,7 @@ func corruptFixture(t testing.TB) (data []byte, kvs []kv, props Properties) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if props.Height < 2 || props.OverflowPages == 0 || props.RangeDelPages < 2 || props.BloomPages < 2 {
+	if props.Height < 2 || props.ValuePages < 2 || props.ValueDirPages == 0 || props.RangeDelPages < 2 || props.BloomPages < 2 {
 		t.Fatalf("fixture lacks a page type: %+v", props)
 	}
 	return f.data, kvs, props
@@ -133,7 +133,7 @@ func TestCorruptionBitFlips(t *testing.T) {
 			}
 		}
 	}
-	for typ := byte(1); typ <= 6; typ++ {
+	for _, typ := range []byte{pageTypeLeaf, pageTypeNode, pageTypeBloom, pageTypeRangeDel, pageTypeMeta, pageTypeValue, pageTypeValueDir} {
 		if !seen[typ] {
 			t.Errorf("fixture has no page of type %d", typ)
 		}

@@ -130,7 +130,7 @@ func TestDirectIOAlignedReads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if props.OverflowPages == 0 || props.Height < 1 || props.BloomPages == 0 {
+		if props.ValuePages == 0 || props.Height < 1 || props.BloomPages == 0 {
 			t.Fatalf("P=%d: fixture lacks a page type: %+v", P, props)
 		}
 		for _, ra := range []int{0, -1} {

@@ -10,23 +10,29 @@
 // 1024 and 65536 (default 4096); the file is exactly totalPages*P bytes.
 //
 //	page 0                metadata page (type 6), written last
-//	pages 1 .. L+O        leaf pages (type 1) in key order, each preceded by
-//	                      the overflow pages (type 3) of its large values
+//	pages 1 .. L+O        leaf pages (type 1) in key order, with the O value
+//	                      pages (type 7) of the value stream between them,
+//	                      each written when full (versions 1 to 3: the O
+//	                      overflow pages (type 3) of a leaf's large values
+//	                      just before it)
 //	next R pages          range-deletion leaf pages (type 5)
 //	next N pages          B+Tree node pages (type 2), level by level from the
 //	                      bottom; the last one is the root
+//	next D pages          value directory pages (type 8, version 4)
 //	next B pages          Bloom filter pages (type 4)
 //
 // # Page header (every page)
 //
 //	offset size field
 //	0      1    page type: 1 leaf, 2 node, 3 overflow, 4 bloom, 5 range-del
-//	            leaf, 6 metadata
+//	            leaf, 6 metadata, 7 value, 8 value directory
 //	1      1    flags, on leaf pages (type 1) only: 0x01 the value field
 //	            carries two flags (version 2 and on), 0x02 compact keys
-//	            (version 3); 0 on every other page
+//	            (version 3 and on), 0x04 value-stream references (version
+//	            4); 0 on every other page
 //	2      2    uint16 count: entries (leaf, node, range-del pages), payload
-//	            bytes (overflow, bloom pages), body bytes (metadata page)
+//	            bytes (overflow, bloom, value, value directory pages), body
+//	            bytes (metadata page)
 //	4      4    uint32 CRC32C (Castagnoli) of page[0:4], then page[8:P],
 //	            then the page number as 4 little-endian bytes
 //
@@ -54,8 +60,10 @@
 //	  key     = encoded internal key: user key, then uint64 seqnum<<8|kind
 //	valueField = valueLen<<2 | compressed<<1 | overflow   (flag 0x01 set)
 //	             valueLen<<1 | overflow                   (no flags)
-//	tail = the stored value (overflow = 0), or uint32 first overflow page
-//	       (overflow = 1); the stored value then fills ceil(valueLen/(P-8))
+//	tail = the stored value (overflow = 0); with overflow = 1 on a page
+//	       flagged 0x04, the uvarint offset of the stored value in the
+//	       value stream, and otherwise (versions 1 to 3) the uint32 first
+//	       overflow page, the stored value then filling ceil(valueLen/(P-8))
 //	       consecutive overflow pages, P-8 payload bytes each but the last.
 //	       valueLen is the stored length. When compressed = 1 the stored
 //	       bytes are one Snappy block (the block format of
@@ -68,9 +76,10 @@
 // on a compact page the suffixes and trailers alone order them, and a
 // search holds the target against the prefix once. A value is stored
 // inline when the entry plus its slot, counted with its whole user key,
-// takes at most (P-10)/4 bytes, so a leaf always holds at least 4 entries;
-// larger values go to overflow pages, written as soon as the entry is
-// added, just before the leaf that references them. Writers compress a
+// takes at most P/16 bytes (or its value has at most 8), and otherwise
+// joins the value stream; a leaf always holds at least 4 entries. (Versions
+// 1 to 3 kept entries up to (P-10)/4 bytes inline and wrote larger values
+// to overflow pages just before the leaf that references them.) Writers compress a
 // value only when that saves an eighth of it (see Compression); the rules
 // above count stored bytes. Range-deletion pages hold entries whose key is
 // (start, seqnum, KindRangeDelete) and whose inline value is the exclusive
@@ -79,11 +88,21 @@
 // leaf for a target key, a node picks its last child whose separator is <=
 // the target (child 0 if none).
 //
-// # Overflow and Bloom pages (types 3 and 4)
+// # Overflow, Bloom, value and value directory pages (types 3, 4, 7, 8)
 //
 // After the header, count payload bytes. Bloom pages hold the encoding of
 // package bloom's Builder.Finish over the distinct user keys of the point
 // entries, split over pages exactly like an overflow value.
+//
+// The value stream (version 4) is the stored values that are not inline,
+// back to back in the order their entries were added. Value page i holds
+// stream bytes [i*(P-8), (i+1)*(P-8)): every value page is full but the
+// last. The writer emits a value page as soon as it fills, so the value
+// pages of one value need not be consecutive: the directory pages list the
+// page number of every value page in stream order, as uint32s (count =
+// 4 × the pages listed), and the stored value at stream offset o with
+// length n is read from the value pages o/(P-8) on, starting o%(P-8) bytes
+// past the first one's header.
 //
 // # Metadata page (type 6, page 0)
 //
@@ -106,20 +125,25 @@
 //	80     8    smallest seqnum (over points and range deletions)
 //	88     8    largest seqnum
 //	96     8    Bloom bits per key, float64 bits (0 without a filter)
-//	104    4    total page count, 1+L+O+R+N+B
+//	104    4    total page count, 1+L+O+R+N+D+B
+//	108    8    value stream length in bytes (version 4 only)
+//	116    4    value directory page count D (version 4 only)
 //	108    2+k  smallest point key: uint16 length k, encoded internal key
+//	            (at offset 120 in version 4)
 //	...    2+k  largest point key, the same way (both lengths 0 without
 //	            point entries)
 //
 // The header's count is the body length, offset 8 to the end of the
-// largest key: 100 + (2+k) + (2+k') for keys of k and k' bytes.
+// largest key: 100 + (2+k) + (2+k') for keys of k and k' bytes (112 + ...
+// in version 4). In version 4, O counts the value pages and is
+// ceil(stream length / (P-8)); D is ceil(4*O / (P-8)).
 //
 // # Worked example
 //
 // A leaf of a 1024-byte-page file holding the single entry "a"#5,SET = "xy"
 // (too short to compress):
 //
-//	offset 0:    01 03 01 00 cc cc cc cc   type 1, flags 0x03, count 1, CRC32C
+//	offset 0:    01 07 01 00 cc cc cc cc   type 1, flags 0x07, count 1, CRC32C
 //	offset 8:    fa 03                     slot 0 = 0x3fa = 1018
 //	offset 10:   01 00 61                  prefix: length 1, "a"
 //	offset 13:   00 ... 00                 free space
@@ -127,6 +151,18 @@
 //	             81 0a                     trailer 5<<8|1 = 0x501 as a uvarint
 //	             08                        valueLen 2 <<2 | 0 | 0 (inline)
 //	             78 79                     "xy"
+//
+// A file holding only "b"#6,SET = 100 random bytes (over P/16 = 64, and
+// Snappy would not save an eighth) keeps the value in the value stream.
+// Its leaf, page 1, ends with the entry
+//
+//	00 81 0c 91 03 00                       suffix "", trailer 0x601, value
+//	                                        field 100<<2 | overflow = 0x191,
+//	                                        stream offset 0
+//
+// page 2 is the value page, written at Finish: header 07 00 64 00 ... (type
+// 7, count 100), the 100 bytes after it; and the directory page, the last
+// one without a filter, lists page 2: 08 00 04 00 ... 02 00 00 00.
 //
 // With Snappy, the 40-byte value "abcdefgh" repeated five times is stored
 // in 13 bytes: value field 0x36 (13<<2 | compressed), then the block
@@ -138,9 +174,11 @@
 // Version 1 files have no page flags and no compression; version 2 added
 // the value field's compressed flag (leaf flag 0x01); version 3 added
 // compact keys (leaf flag 0x02): a prefix stored once per leaf, suffixes,
-// and uvarint trailers. A reader accepts all three: the flags byte of each
-// leaf page says how to read its entries, and the metadata version says
-// which flags a page may carry.
+// and uvarint trailers; version 4 added the value stream (leaf flag 0x04,
+// value and value directory pages, two metadata fields) in place of
+// overflow pages. A reader accepts all four: the flags byte of each leaf
+// page says how to read its entries, and the metadata version says which
+// flags a page may carry.
 //
 // # Constants that must never change
 //
@@ -189,7 +227,7 @@ const (
 	magic = "STRATSST"
 	// formatVersion is the version new files are written with; readers
 	// accept every version from minFormatVersion on.
-	formatVersion    = 3
+	formatVersion    = 4
 	minFormatVersion = 1
 
 	pageHeaderSize = 8
@@ -201,6 +239,8 @@ const (
 	pageTypeBloom    byte = 4
 	pageTypeRangeDel byte = 5
 	pageTypeMeta     byte = 6
+	pageTypeValue    byte = 7
+	pageTypeValueDir byte = 8
 
 	// leafFlagValueFlags, in byte 1 of a version-2 leaf page, says the
 	// value field of its entries is valueLen<<2 | compressed<<1 | overflow.
@@ -211,6 +251,11 @@ const (
 	// entries share once, after the slot array, and its entries hold the
 	// rest of the key and the trailer as a uvarint.
 	leafFlagCompactKeys byte = 0x02
+	// leafFlagValueRefs, in byte 1 of a version-4 leaf page (set with the
+	// two flags above), says an entry whose value field has the overflow
+	// bit holds, as its tail, the uvarint offset of its value in the
+	// file's value stream instead of a uint32 overflow page.
+	leafFlagValueRefs byte = 0x04
 
 	// Metadata body offsets.
 	metaMagicOff     = 8
@@ -232,7 +277,11 @@ const (
 	metaLargeSeqOff  = 88
 	metaBitsOff      = 96
 	metaTotalOff     = 104
-	metaKeysOff      = 108
+	metaKeysOff      = 108 // versions 1 to 3
+	// Version 4 puts the value stream's fields before the keys.
+	metaValueBytesOff   = 108
+	metaValueDirOff     = 116
+	metaKeysOffVersion4 = 120
 )
 
 // maxHeight bounds the node levels a reader follows, so a corrupt file
@@ -255,6 +304,10 @@ func pageTypeName(t byte) string {
 		return "range-del"
 	case pageTypeMeta:
 		return "metadata"
+	case pageTypeValue:
+		return "value"
+	case pageTypeValueDir:
+		return "value-directory"
 	}
 	return fmt.Sprintf("unknown(%d)", t)
 }
@@ -280,7 +333,7 @@ func sealPage(page []byte, typ byte, count int, pn uint32) {
 	page[0] = typ
 	page[1] = 0
 	if typ == pageTypeLeaf {
-		page[1] = leafFlagValueFlags | leafFlagCompactKeys
+		page[1] = leafFlagValueFlags | leafFlagCompactKeys | leafFlagValueRefs
 	}
 	binary.LittleEndian.PutUint16(page[2:], uint16(count))
 	binary.LittleEndian.PutUint32(page[4:], pageChecksum(page, pn))
@@ -486,6 +539,11 @@ type metadata struct {
 	totalPages    uint32
 	smallest      []byte // encoded; empty without point entries
 	largest       []byte
+	// Version 4: the value stream's length in bytes, held in the
+	// overflowPages value pages of the leaf section, whose page numbers
+	// the valueDirPages directory pages list (they follow the node pages).
+	valueBytes    uint64
+	valueDirPages uint32
 }
 
 // leafEnd is one past the last page of the leaf and overflow section.
@@ -493,6 +551,17 @@ func (m *metadata) leafEnd() uint32 { return 1 + m.leafPages + m.overflowPages }
 
 // nodeFirst is the first node page.
 func (m *metadata) nodeFirst() uint32 { return m.rangeDelFirst + m.rangeDelPages }
+
+// valueDirFirst is the first value-directory page (version 4).
+func (m *metadata) valueDirFirst() uint32 { return m.nodeFirst() + m.nodePages }
+
+// keysOff is the offset of the boundary keys in the metadata page.
+func (m *metadata) keysOff() int {
+	if m.version >= 4 {
+		return metaKeysOffVersion4
+	}
+	return metaKeysOff
+}
 
 // encodeMeta writes m into page (len(page) == m.pageSize, zeroed) and seals
 // it as page 0.
@@ -517,7 +586,11 @@ func encodeMeta(m *metadata, page []byte) {
 	le.PutUint64(page[metaLargeSeqOff:], uint64(m.largestSeq))
 	le.PutUint64(page[metaBitsOff:], math.Float64bits(m.bloomBits))
 	le.PutUint32(page[metaTotalOff:], m.totalPages)
-	off := metaKeysOff
+	if m.version >= 4 {
+		le.PutUint64(page[metaValueBytesOff:], m.valueBytes)
+		le.PutUint32(page[metaValueDirOff:], m.valueDirPages)
+	}
+	off := m.keysOff()
 	le.PutUint16(page[off:], uint16(len(m.smallest)))
 	off += 2 + copy(page[off+2:], m.smallest)
 	le.PutUint16(page[off:], uint16(len(m.largest)))
@@ -580,9 +653,13 @@ func decodeMeta(page []byte, fileSize int64) (*metadata, error) {
 		totalPages:    le.Uint32(page[metaTotalOff:]),
 	}
 	height := le.Uint32(page[metaHeightOff:])
+	if version >= 4 {
+		m.valueBytes = le.Uint64(page[metaValueBytesOff:])
+		m.valueDirPages = le.Uint32(page[metaValueDirOff:])
+	}
 
 	// The two boundary keys.
-	off := metaKeysOff
+	off := m.keysOff()
 	var keys [2][]byte
 	for i := range keys {
 		if off+2 > len(page) {
@@ -605,7 +682,8 @@ func decodeMeta(page []byte, fileSize int64) (*metadata, error) {
 	// in 64 bits so no sum wraps.
 	P := uint64(ps)
 	L, O, R, N, B := uint64(m.leafPages), uint64(m.overflowPages), uint64(m.rangeDelPages), uint64(m.nodePages), uint64(m.bloomPages)
-	total := 1 + L + O + R + N + B
+	D := uint64(m.valueDirPages)
+	total := 1 + L + O + R + N + D + B
 	if total != uint64(m.totalPages) {
 		return nil, fmt.Errorf("total page count %d, sections add up to %d", m.totalPages, total)
 	}
@@ -615,8 +693,19 @@ func decodeMeta(page []byte, fileSize int64) (*metadata, error) {
 	if uint64(m.rangeDelFirst) != 1+L+O {
 		return nil, fmt.Errorf("range-del section starts at page %d, want %d", m.rangeDelFirst, 1+L+O)
 	}
-	if uint64(m.bloomFirst) != 1+L+O+R+N {
-		return nil, fmt.Errorf("bloom section starts at page %d, want %d", m.bloomFirst, 1+L+O+R+N)
+	if uint64(m.bloomFirst) != 1+L+O+R+N+D {
+		return nil, fmt.Errorf("bloom section starts at page %d, want %d", m.bloomFirst, 1+L+O+R+N+D)
+	}
+	if version >= 4 {
+		// O counts value pages: every one full but the last, which holds
+		// at least a byte; the directory lists each once.
+		c := uint64(payloadCapacity(m.pageSize))
+		if (m.valueBytes+c-1)/c != O {
+			return nil, fmt.Errorf("value stream of %d bytes in %d value pages", m.valueBytes, O)
+		}
+		if payloadPages(O*4, m.pageSize) != D {
+			return nil, fmt.Errorf("directory of %d value pages in %d pages", O, D)
+		}
 	}
 	if payloadPages(uint64(m.bloomLen), m.pageSize) != B {
 		return nil, fmt.Errorf("bloom filter of %d bytes in %d pages", m.bloomLen, B)

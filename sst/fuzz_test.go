@@ -233,7 +233,7 @@ func FuzzLeafPage(f *testing.F) {
 			compareLeafKeyAt(page, i, base.MakeInternalKey([]byte("k"), 1, base.KindSet))
 		}
 		leafPrefix(page)
-		if err := checkLeafPage(page, typ, 1<<20); err != nil {
+		if err := checkLeafPage(page, typ, leafBounds{ovfEnd: 1 << 20, streamLen: 1 << 40}); err != nil {
 			return
 		}
 		n := pageCount(page)

@@ -16,9 +16,16 @@ import (
 // page stores once, and the trailer as a uvarint.
 
 // maxInlineEntry is the largest leaf entry, slot included and counted with
-// its whole user key, that keeps its value inline: (P-10)/4, so that 4
-// always fit in a leaf, with the prefix field of a compact page.
-func maxInlineEntry(pageSize int) int { return (pageSize - pageHeaderSize - 2) / 4 }
+// its whole user key, that keeps its value inline: P/16 (see the choice of
+// the inline limit in doc/format.md). Larger values go to the value stream
+// and the entry holds their offset. Versions 1 to 3 kept entries up to
+// (P-10)/4 inline and put larger values in overflow pages of their own.
+func maxInlineEntry(pageSize int) int { return pageSize / 16 }
+
+// maxAlwaysInline is the longest value kept inline whatever the key's
+// length: a reference would take about as many bytes, and 4 entries of the
+// longest key still fit a leaf.
+const maxAlwaysInline = 8
 
 // leafEntry is one decoded leaf entry. Its slices alias the page.
 type leafEntry struct {
@@ -28,9 +35,11 @@ type leafEntry struct {
 	trailer    uint64 // seqnum<<8 | kind
 	value      []byte // the inline value as stored; nil when overflow
 	valueLen   int    // stored length (compressed length when compressed)
-	ovfPage    uint32 // first overflow page when overflow
-	overflow   bool
-	compressed bool // the stored value is a Snappy block
+	ovfPage    uint32 // first overflow page when overflow and not ref
+	valueOff   uint64 // offset in the value stream when ref
+	overflow   bool   // the value is not inline
+	ref        bool   // ... but in the value stream (version 4)
+	compressed bool   // the stored value is a Snappy block
 }
 
 // kind returns the entry's kind.
@@ -158,6 +167,11 @@ func (e *leafEntry) decode(page []byte, i int) bool {
 		e.value = page[end : end+e.valueLen : end+e.valueLen]
 		return true
 	}
+	if page[1]&leafFlagValueRefs != 0 {
+		e.ref = true
+		e.valueOff, _, ok = readUvarint(page, end, math.MaxUint64)
+		return ok
+	}
 	if end+4 > len(page) {
 		return false
 	}
@@ -258,9 +272,9 @@ func appendUserKey(dst, prefix, suffix []byte) []byte {
 // which would cost a scan about a quarter of its time (it decodes every
 // entry once more and checks their order), runs on leaves only in builds
 // with -tags invariants; CI runs the tests that way too.
-func checkLoadedLeaf(page []byte, typ byte, ovfEnd uint32) error {
+func checkLoadedLeaf(page []byte, typ byte, b leafBounds) error {
 	if invariants || typ == pageTypeRangeDel {
-		return checkLeafPage(page, typ, ovfEnd)
+		return checkLeafPage(page, typ, b)
 	}
 	_, _, err := checkLeafBounds(page)
 	return err
@@ -289,12 +303,26 @@ func checkLeafBounds(page []byte) (n int, prefix []byte, err error) {
 	return n, prefix, nil
 }
 
+// leafBounds are what a leaf's references must stay within: overflow pages
+// below ovfEnd, value-stream ranges below streamLen.
+type leafBounds struct {
+	ovfEnd    uint32
+	streamLen uint64
+}
+
+// leafBounds returns the bounds of the file's leaves.
+func (m *metadata) leafBounds() leafBounds {
+	return leafBounds{ovfEnd: m.leafEnd(), streamLen: m.valueBytes}
+}
+
 // checkLeafPage verifies the whole body of a leaf (typ 1) or range-del (typ
 // 5) page whose header was already checked: the bounds of checkLeafBounds,
 // and that every entry decodes, keys are strictly increasing and within the
 // size limit, kinds fit the page type, overflow references lie in pages
-// [1, ovfEnd) and compressed values have a valid length.
-func checkLeafPage(page []byte, typ byte, ovfEnd uint32) error {
+// [1, b.ovfEnd), value-stream references in [0, b.streamLen), and
+// compressed values have a valid length.
+func checkLeafPage(page []byte, typ byte, b leafBounds) error {
+	ovfEnd := b.ovfEnd
 	n, prefix, err := checkLeafBounds(page)
 	if err != nil {
 		return err
@@ -325,7 +353,11 @@ func checkLeafPage(page []byte, typ byte, ovfEnd uint32) error {
 			if k := e.kind(); k != base.KindSet && k != base.KindDelete {
 				return fmt.Errorf("slot %d: kind %s in a leaf page", i, k)
 			}
-			if e.overflow {
+			if e.ref {
+				if e.valueLen == 0 || e.valueOff > b.streamLen || uint64(e.valueLen) > b.streamLen-e.valueOff {
+					return fmt.Errorf("slot %d: value of %d bytes at stream offset %d outside the stream's %d bytes", i, e.valueLen, e.valueOff, b.streamLen)
+				}
+			} else if e.overflow {
 				np := payloadPages(uint64(e.valueLen), len(page))
 				if e.valueLen == 0 || e.ovfPage < 1 || uint64(e.ovfPage)+np > uint64(ovfEnd) {
 					return fmt.Errorf("slot %d: overflow value of %d bytes at page %d outside pages [1, %d)", i, e.valueLen, e.ovfPage, ovfEnd)

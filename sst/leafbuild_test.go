@@ -53,7 +53,7 @@ func TestLeafBuilderSize(t *testing.T) {
 		if got := header + (P - lowest); got != size {
 			rt.Fatalf("tracked size %d, laid out %d", size, got)
 		}
-		if err := checkLeafPage(page, pageTypeLeaf, 1); err != nil {
+		if err := checkLeafPage(page, pageTypeLeaf, leafBounds{ovfEnd: 1}); err != nil {
 			rt.Fatalf("built page does not check: %v", err)
 		}
 		for i, k := range keys {

@@ -166,8 +166,8 @@ func (r *Reader) readRun(first uint32, bufs [][]byte, typ byte) error {
 func (r *Reader) checkRunPage(buf []byte, pn uint32, typ byte) error {
 	if typ == anySectionPage {
 		typ = pageTypeLeaf
-		if buf[0] == pageTypeOverflow {
-			typ = pageTypeOverflow
+		if buf[0] == pageTypeOverflow || buf[0] == pageTypeValue {
+			typ = buf[0]
 		}
 	}
 	return r.check(buf, pn, typ)

@@ -80,6 +80,8 @@ type Reader struct {
 	scratch   scratchPool // aligned buffers for runs and unaligned reads
 	filter    *bloom.Filter
 	rangeDels []RangeDel
+	// valueDir lists the value pages in stream order (version 4).
+	valueDir []uint32
 	// Bounds of the point user keys, for Get to skip the descent.
 	smallestUser, largestUser []byte
 
@@ -124,6 +126,9 @@ func Open(f vfs.File, opts ReaderOptions) (_ *Reader, err error) {
 		return nil, err
 	}
 	if err := r.readFilter(); err != nil {
+		return nil, err
+	}
+	if err := r.readValueDir(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -173,11 +178,15 @@ func (r *Reader) readMeta() error {
 		PageSize:        m.pageSize,
 		Pages:           m.totalPages,
 		LeafPages:       m.leafPages,
-		OverflowPages:   m.overflowPages,
 		NodePages:       m.nodePages,
 		BloomPages:      m.bloomPages,
 		RangeDelPages:   m.rangeDelPages,
 		Height:          m.height,
+	}
+	if m.version >= 4 {
+		p.ValuePages, p.ValueDirPages, p.ValueBytes = m.overflowPages, m.valueDirPages, m.valueBytes
+	} else {
+		p.OverflowPages = m.overflowPages
 	}
 	if m.entries > 0 {
 		p.Smallest, _ = base.DecodeInternalKey(m.smallest)
@@ -231,10 +240,10 @@ func (r *Reader) check(buf []byte, pn uint32, typ byte) error {
 	var err error
 	switch typ {
 	case pageTypeLeaf, pageTypeRangeDel:
-		err = checkLoadedLeaf(buf, typ, r.meta.leafEnd())
+		err = checkLoadedLeaf(buf, typ, r.meta.leafBounds())
 	case pageTypeNode:
 		err = checkNodePage(buf, r.meta.totalPages)
-	case pageTypeOverflow, pageTypeBloom:
+	case pageTypeOverflow, pageTypeBloom, pageTypeValue, pageTypeValueDir:
 		err = checkPayloadPage(buf)
 	}
 	if err != nil {
@@ -254,8 +263,10 @@ func (r *Reader) allowedFlags(typ byte) byte {
 		return 0
 	case 2:
 		return leafFlagValueFlags
+	case 3:
+		return leafFlagValueFlags | leafFlagCompactKeys
 	}
-	return leafFlagValueFlags | leafFlagCompactKeys
+	return leafFlagValueFlags | leafFlagCompactKeys | leafFlagValueRefs
 }
 
 // readPage returns page pn pinned, validated as type typ. The caller
@@ -374,6 +385,92 @@ func (r *Reader) readFilter() error {
 	}
 	r.filter = f
 	return nil
+}
+
+// readValueDir loads the value-stream directory (version 4) and checks
+// that it lists value pages of the leaf section in increasing order, as
+// many as the metadata counts.
+func (r *Reader) readValueDir() error {
+	m := r.meta
+	if m.version < 4 || m.valueDirPages == 0 {
+		return nil
+	}
+	first := m.valueDirFirst()
+	pages, err := r.readPagesDirect(first, int(m.valueDirPages), pageTypeValueDir)
+	if err != nil {
+		return err
+	}
+	P := m.pageSize
+	dir := make([]uint32, 0, m.overflowPages)
+	for i := 0; i < int(m.valueDirPages); i++ {
+		page := pages[i*P : (i+1)*P]
+		n := pageCount(page)
+		if n%4 != 0 {
+			return r.corrupt(first+uint32(i), fmt.Errorf("directory payload of %d bytes", n))
+		}
+		for j := 0; j < n; j += 4 {
+			dir = append(dir, binary.LittleEndian.Uint32(page[pageHeaderSize+j:]))
+		}
+	}
+	if uint32(len(dir)) != m.overflowPages {
+		return r.corrupt(first, fmt.Errorf("directory lists %d value pages, the metadata counts %d", len(dir), m.overflowPages))
+	}
+	for i, pn := range dir {
+		if pn < 1 || pn >= m.leafEnd() || (i > 0 && pn <= dir[i-1]) {
+			return r.corrupt(first, fmt.Errorf("directory entry %d: page %d out of order or outside the leaf section", i, pn))
+		}
+	}
+	r.valueDir = dir
+	return nil
+}
+
+// readValue appends n bytes of the value stream from offset off to dst,
+// reading the value pages through the pool; a value over several pages
+// has the pages that are consecutive in the file read ahead together.
+func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
+	m := r.meta
+	if off > m.valueBytes || uint64(n) > m.valueBytes-off {
+		return dst, r.corrupt(0, fmt.Errorf("value of %d bytes at stream offset %d past the stream's %d bytes", n, off, m.valueBytes))
+	}
+	c := uint64(payloadCapacity(m.pageSize))
+	i, o := off/c, int(off%c)
+	var ra window // pages a prefetch already covered
+	for n > 0 {
+		pn := r.valueDir[i]
+		if r.readahead > 0 && !ra.contains(pn) && uint64(o+n) > c {
+			// The value goes on past this page: read ahead the pages it
+			// spans that follow this one in the file.
+			k := uint32(1)
+			last := (off + uint64(n) - 1) / c
+			for j := i + 1; j <= last && r.valueDir[j] == pn+k && int(k) < r.readahead*8; j++ {
+				k++
+			}
+			got, err := r.prefetch(pn, int(k), pageTypeValue)
+			ra = window{pn, pn + max(uint32(got), 1)}
+			if err != nil {
+				ra.hi = pn + k
+			}
+		}
+		h, page, err := r.readPage(pn, pageTypeValue)
+		if err != nil {
+			return dst, err
+		}
+		want := c
+		if i == uint64(len(r.valueDir))-1 {
+			want = m.valueBytes - i*c
+		}
+		if got := uint64(pageCount(page)); got != want {
+			h.Release()
+			return dst, r.corrupt(pn, fmt.Errorf("value page of %d bytes, want %d", got, want))
+		}
+		take := min(n, int(c)-o)
+		dst = append(dst, page[pageHeaderSize+o:pageHeaderSize+o+take]...)
+		h.Release()
+		n -= take
+		o = 0
+		i++
+	}
+	return dst, nil
 }
 
 // readPagesDirect reads n pages from first on with one read, without the
@@ -660,14 +757,14 @@ func (r *Reader) appendValue(dst []byte, e *leafEntry, pn uint32, i int, scratch
 	stored := e.value
 	switch {
 	case e.overflow && !e.compressed:
-		return r.readPayload(dst, e.ovfPage, e.valueLen, pageTypeOverflow)
+		return r.readStored(dst, e)
 	case e.overflow:
 		var buf []byte
 		if scratch != nil {
 			buf = (*scratch)[:0]
 		}
 		var err error
-		if stored, err = r.readPayload(buf, e.ovfPage, e.valueLen, pageTypeOverflow); err != nil {
+		if stored, err = r.readStored(buf, e); err != nil {
 			return dst, err
 		}
 		if scratch != nil {
@@ -681,6 +778,18 @@ func (r *Reader) appendValue(dst []byte, e *leafEntry, pn uint32, i int, scratch
 		return dst, r.corrupt(pn, fmt.Errorf("slot %d: %w", i, err))
 	}
 	return out, nil
+}
+
+// readStored appends the stored bytes of an entry whose value is not
+// inline: from the value stream (version 4) or its overflow pages.
+func (r *Reader) readStored(dst []byte, e *leafEntry) ([]byte, error) {
+	if e.ref {
+		if r.meta.version < 4 {
+			return dst, r.corrupt(0, errors.New("a value-stream reference in a file before version 4"))
+		}
+		return r.readValue(dst, e.valueOff, e.valueLen)
+	}
+	return r.readPayload(dst, e.ovfPage, e.valueLen, pageTypeOverflow)
 }
 
 // SearchMode is how Get locates a key's leaf page.

@@ -62,6 +62,10 @@ type ScanIter struct {
 	valid    bool
 	err      error
 	closed   bool
+
+	// passed, when set (by Verify), is told of every page of the leaf
+	// section the scan passes that is not a leaf.
+	passed func(pn uint32, typ byte)
 }
 
 var _ base.InternalIterator = (*ScanIter)(nil)
@@ -121,14 +125,17 @@ func (it *ScanIter) nextLeaf() bool {
 			return it.fail(err)
 		}
 		typ := byte(pageTypeLeaf)
-		if page[0] == pageTypeOverflow {
-			typ = pageTypeOverflow
+		if page[0] == pageTypeOverflow || page[0] == pageTypeValue {
+			typ = page[0]
 		}
 		if err := r.check(page, pn, typ); err != nil {
 			return it.fail(err)
 		}
 		it.next++
-		if typ == pageTypeOverflow {
+		if typ != pageTypeLeaf {
+			if it.passed != nil {
+				it.passed(pn, typ)
+			}
 			if it.carry == 0 {
 				it.carry = pn
 			}
@@ -215,7 +222,7 @@ func (it *ScanIter) Value() []byte {
 		if e.compressed {
 			dst = it.ovf[:0]
 		}
-		if stored, err = it.payload(dst, e.ovfPage, e.valueLen); err != nil {
+		if stored, err = it.stored(dst, e); err != nil {
 			it.fail(err)
 			return nil
 		}
@@ -234,6 +241,69 @@ func (it *ScanIter) Value() []byte {
 	return it.val
 }
 
+// stored appends the stored bytes of an entry whose value is not inline.
+func (it *ScanIter) stored(dst []byte, e *leafEntry) ([]byte, error) {
+	if !e.ref {
+		return it.payload(dst, e.ovfPage, e.valueLen)
+	}
+	r := it.r
+	m := r.meta
+	if e.valueOff > m.valueBytes || uint64(e.valueLen) > m.valueBytes-e.valueOff {
+		return dst, r.corrupt(it.pn, fmt.Errorf("slot %d: value of %d bytes at stream offset %d past the stream's %d bytes", it.idx, e.valueLen, e.valueOff, m.valueBytes))
+	}
+	c := uint64(payloadCapacity(m.pageSize))
+	i, o, n := e.valueOff/c, int(e.valueOff%c), e.valueLen
+	for n > 0 {
+		pn := r.valueDir[i]
+		page, err := it.anyPage(pn, pageTypeValue)
+		if err != nil {
+			return dst, err
+		}
+		want := c
+		if i == uint64(len(r.valueDir))-1 {
+			want = m.valueBytes - i*c
+		}
+		if got := uint64(pageCount(page)); got != want {
+			return dst, r.corrupt(pn, fmt.Errorf("value page of %d bytes, want %d", got, want))
+		}
+		take := min(n, int(c)-o)
+		dst = append(dst, page[pageHeaderSize+o:pageHeaderSize+o+take]...)
+		n -= take
+		o = 0
+		i++
+	}
+	return dst, nil
+}
+
+// anyPage returns page pn of the leaf section, validated as type typ: from
+// the buffer when it holds it (the scan validated the pages it passed),
+// else read on its own.
+func (it *ScanIter) anyPage(pn uint32, typ byte) ([]byte, error) {
+	r := it.r
+	P := r.meta.pageSize
+	if pn >= it.first && pn < it.first+uint32(it.bufPage) {
+		page := it.buf[int(pn-it.first)*P:][:P]
+		if pn >= it.next {
+			if err := r.check(page, pn, typ); err != nil {
+				return nil, err
+			}
+		} else if page[0] != typ {
+			return nil, r.corrupt(pn, fmt.Errorf("page type %s, want %s", pageTypeName(page[0]), pageTypeName(typ)))
+		}
+		return page, nil
+	}
+	if it.onePage == nil {
+		it.onePage = vfs.AlignedBuffer(P, directAlign)
+	}
+	if err := r.readFull(it.onePage, pn); err != nil {
+		return nil, err
+	}
+	if err := r.check(it.onePage, pn, typ); err != nil {
+		return nil, err
+	}
+	return it.onePage, nil
+}
+
 // payload appends the n bytes of an overflowed value held in pages first,
 // first+1, ... to dst, from the buffer where it holds them.
 func (it *ScanIter) payload(dst []byte, first uint32, n int) ([]byte, error) {
@@ -244,30 +314,9 @@ func (it *ScanIter) payload(dst []byte, first uint32, n int) ([]byte, error) {
 		if pn >= r.meta.leafEnd() {
 			return dst, r.corrupt(first, fmt.Errorf("overflow value runs past the leaf section"))
 		}
-		var page []byte
-		if pn >= it.first && pn < it.first+uint32(it.bufPage) {
-			off := int(pn-it.first) * P
-			page = it.buf[off : off+P]
-			if pn >= it.next {
-				// Not passed by the scan yet, so not validated.
-				if err := r.check(page, pn, pageTypeOverflow); err != nil {
-					return dst, err
-				}
-			}
-		} else {
-			if it.onePage == nil {
-				it.onePage = vfs.AlignedBuffer(P, directAlign)
-			}
-			page = it.onePage
-			if err := r.readFull(page, pn); err != nil {
-				return dst, err
-			}
-			if err := r.check(page, pn, pageTypeOverflow); err != nil {
-				return dst, err
-			}
-		}
-		if page[0] != pageTypeOverflow {
-			return dst, r.corrupt(pn, fmt.Errorf("page type %s, want %s", pageTypeName(page[0]), pageTypeName(pageTypeOverflow)))
+		page, err := it.anyPage(pn, pageTypeOverflow)
+		if err != nil {
+			return dst, err
 		}
 		want := min(n, c)
 		if got := pageCount(page); got != want {
@@ -280,12 +329,23 @@ func (it *ScanIter) payload(dst []byte, first uint32, n int) ([]byte, error) {
 }
 
 // StoredValue returns the current value as the file stores it when that is
-// a compressed block held inline (see Iter.StoredValue).
+// a compressed block, inline or not (see Iter.StoredValue), valid until the
+// next move: a merge copies it without decoding it.
 func (it *ScanIter) StoredValue() ([]byte, bool) {
-	if !it.valid || !it.ent.compressed || it.ent.overflow {
+	e := &it.ent
+	if !it.valid || !e.compressed {
 		return nil, false
 	}
-	return it.ent.value, true
+	if !e.overflow {
+		return e.value, true
+	}
+	stored, err := it.stored(it.ovf[:0], e)
+	if err != nil {
+		it.fail(err)
+		return nil, false
+	}
+	it.ovf = stored
+	return stored, true
 }
 
 // Last fails: a ScanIter moves forward only.

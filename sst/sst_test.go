@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,11 +38,14 @@ func TestMaxKeySize(t *testing.T) {
 		if 4*node > p-pageHeaderSize {
 			t.Errorf("P=%d: 4 node entries of %d bytes do not fit", p, node)
 		}
-		// A compact entry with the largest trailer and value field.
+		// A leaf holds 4 entries of the largest key with the largest
+		// trailer and value field, and either a value-stream reference
+		// or an inline value of up to maxAlwaysInline bytes.
 		uk := MaxKeySize(p)
-		leafOvf := uvarintLen(uint64(uk)) + uk + uvarintLen(math.MaxUint64) + uvarintLen(MaxValueSize<<2|3) + 4 + slotSize
-		if leafOvf > maxInlineEntry(p) {
-			t.Errorf("P=%d: overflowed leaf entry of %d bytes exceeds %d", p, leafOvf, maxInlineEntry(p))
+		tail := max(uvarintLen(math.MaxUint64), maxAlwaysInline)
+		leafMax := uvarintLen(uint64(uk)) + uk + uvarintLen(math.MaxUint64) + uvarintLen(MaxValueSize<<2|3) + tail + slotSize
+		if 4*leafMax > p-pageHeaderSize-2 {
+			t.Errorf("P=%d: 4 leaf entries of %d bytes do not fit", p, leafMax)
 		}
 		if metaKeysOff+2*(2+k) > p {
 			t.Errorf("P=%d: metadata does not hold two keys", p)
@@ -63,7 +67,7 @@ func TestLeafEntryExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []byte{0x00, 0x81, 0x0a, 0x08, 0x78, 0x79}
-	if !bytes.Equal(page[:4], []byte{1, 3, 1, 0}) || !bytes.Equal(page[8:13], []byte{0xfa, 0x03, 0x01, 0x00, 'a'}) || !bytes.Equal(page[1018:], want) {
+	if !bytes.Equal(page[:4], []byte{1, 7, 1, 0}) || !bytes.Equal(page[8:13], []byte{0xfa, 0x03, 0x01, 0x00, 'a'}) || !bytes.Equal(page[1018:], want) {
 		t.Fatalf("leaf page differs from the documented example:\n% x\n% x", page[:13], page[1018:])
 	}
 }
@@ -197,8 +201,8 @@ func TestValueSizes(t *testing.T) {
 		}
 		path := filepath.Join(dir, fmt.Sprintf("%d.sst", P))
 		props := writeTable(t, path, WriterOptions{PageSize: P}, kvs, nil)
-		if props.OverflowPages == 0 {
-			t.Fatalf("P=%d: no overflow pages: %+v", P, props)
+		if props.ValuePages == 0 {
+			t.Fatalf("P=%d: no value pages: %+v", P, props)
 		}
 		r, pool := openTable(t, path, P, 1)
 		if err := checkAll(r, kvs); err != nil {
@@ -739,5 +743,31 @@ func TestInitIterReuse(t *testing.T) {
 		if err := r.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestValueRefExample checks the worked example of a value-stream
+// reference in the package comment.
+func TestValueRefExample(t *testing.T) {
+	val := make([]byte, 100)
+	rand.New(rand.NewSource(3)).Read(val)
+	f := &memFile{}
+	props, err := writeTo(f, WriterOptions{PageSize: 1024, Compression: SnappyCompression}, []kv{{ikey("b", 6, base.KindSet), val}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if props.LeafPages != 1 || props.ValuePages != 1 || props.ValueBytes != 100 {
+		t.Fatalf("properties %+v", props)
+	}
+	leaf, vpage := f.data[1024:2048], f.data[2048:3072]
+	if want := []byte{0x00, 0x81, 0x0c, 0x91, 0x03, 0x00}; leaf[0] != pageTypeLeaf || !bytes.Equal(leaf[1024-len(want):], want) {
+		t.Fatalf("leaf entry % x, want % x", leaf[1024-len(want):], want)
+	}
+	if !bytes.Equal(vpage[:4], []byte{7, 0, 100, 0}) || !bytes.Equal(vpage[8:108], val) {
+		t.Fatalf("value page header % x", vpage[:8])
+	}
+	dir := f.data[int(props.Pages-1)*1024:] // no filter: the directory is last
+	if dir[0] != pageTypeValueDir || binary.LittleEndian.Uint32(dir[8:]) != 2 {
+		t.Fatalf("directory page % x", dir[:12])
 	}
 }

@@ -3,6 +3,7 @@ package sst
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/vfs"
@@ -57,7 +58,7 @@ func (v *verifier) page(pn uint32, typ byte) ([]byte, error) {
 	var err error
 	switch typ {
 	case pageTypeLeaf, pageTypeRangeDel:
-		err = checkLeafPage(v.buf, typ, v.m.leafEnd())
+		err = checkLeafPage(v.buf, typ, v.m.leafBounds())
 	case pageTypeNode:
 		err = checkNodePage(v.buf, v.m.totalPages)
 	case pageTypeOverflow, pageTypeBloom:
@@ -105,6 +106,12 @@ func (v *verifier) leafSection() error {
 	r, m := v.r, v.m
 	it := r.NewScanIter(0)
 	defer it.Close()
+	var valuePages []uint32
+	it.passed = func(pn uint32, typ byte) {
+		if typ == pageTypeValue {
+			valuePages = append(valuePages, pn)
+		}
+	}
 	var prev base.InternalKey
 	var prevBuf []byte
 	var n uint64
@@ -114,7 +121,7 @@ func (v *verifier) leafSection() error {
 		if it.pn != lastLeaf {
 			// The scan checked the page as a reader would; check every
 			// entry too, as -tags invariants does.
-			if err := checkLeafPage(it.page, pageTypeLeaf, m.leafEnd()); err != nil {
+			if err := checkLeafPage(it.page, pageTypeLeaf, m.leafBounds()); err != nil {
 				return r.corrupt(it.pn, err)
 			}
 			lastLeaf = it.pn
@@ -144,8 +151,11 @@ func (v *verifier) leafSection() error {
 	if err := it.Error(); err != nil {
 		return err
 	}
-	v.stats.Pages += uint64(m.overflowPages)
+	v.stats.Pages += uint64(m.overflowPages) + uint64(m.valueDirPages)
 	v.stats.Entries = n
+	if m.version >= 4 && !slices.Equal(valuePages, r.valueDir) {
+		return r.corrupt(m.valueDirFirst(), fmt.Errorf("the directory lists %d value pages, the leaf section holds %d others", len(r.valueDir), len(valuePages)))
+	}
 	if n != m.entries {
 		return r.corrupt(0, fmt.Errorf("metadata counts %d entries, the leaves hold %d", m.entries, n))
 	}

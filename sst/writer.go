@@ -79,6 +79,11 @@ type Properties struct {
 	// Pages is the total page count; the file is Pages*PageSize bytes.
 	Pages                                           uint32
 	LeafPages, OverflowPages, NodePages, BloomPages uint32
+	// ValuePages hold the value stream (version 4), ValueBytes long, and
+	// ValueDirPages list them; OverflowPages are version 1 to 3's pages of
+	// large values.
+	ValuePages, ValueDirPages uint32
+	ValueBytes                uint64
 	// RangeDelPages counts range-deletion pages.
 	RangeDelPages uint32
 	// Height is the number of node levels above the leaves (0: the root is
@@ -140,7 +145,16 @@ type Writer struct {
 	leaf      leafBuilder
 	leafPage  []byte // the page the leaf is laid out in
 	leafFirst int    // index in seps of the current leaf's separator, -1 if empty
-	tail      [4]byte
+	tail      [binary.MaxVarintLen64]byte
+
+	// The value stream: values too large to sit inline, packed back to
+	// back over value pages. vpage is the page being filled (vused payload
+	// bytes), vbytes the stream's length so far, vdir the numbers of the
+	// value pages written, in stream order.
+	vpage  []byte
+	vused  int
+	vbytes uint64
+	vdir   []uint32
 
 	// Separators of the finished leaves (and, in Finish, of each node
 	// level), their keys in arena.
@@ -156,7 +170,6 @@ type Writer struct {
 	props    Properties
 	haveSeq  bool
 	leafN    uint32
-	ovfN     uint32
 	rdBytes  int
 	distinct int
 }
@@ -184,6 +197,7 @@ func NewWriter(f vfs.File, opts WriterOptions) *Writer {
 	w.leafPage = make([]byte, w.pageSize)
 	w.leafFirst = -1
 	w.scratch = make([]byte, w.pageSize)
+	w.vpage = make([]byte, w.pageSize)
 	w.props.PageSize = w.pageSize
 	w.props.BloomBitsPerKey = w.opts.BloomBitsPerKey
 	if w.opts.BloomBitsPerKey > 0 {
@@ -326,25 +340,22 @@ func (w *Writer) add(key base.InternalKey, value []byte, compressed bool) error 
 	// its whole user key, whatever prefix the page ends up with.
 	ukey := key.UserKey
 	inline := uvarintLen(uint64(len(ukey))) + len(ukey) + uvarintLen(key.Trailer) + uvarintLen(vf) + len(value)
-	overflow := inline+slotSize > maxInlineEntry(w.pageSize)
+	ref := len(value) > maxAlwaysInline && inline+slotSize > maxInlineEntry(w.pageSize)
 	tailLen := len(value)
-	if overflow {
+	valueOff := w.vbytes
+	if ref {
 		vf |= 1
-		tailLen = 4
+		tailLen = uvarintLen(valueOff)
 	}
 	if w.leaf.n() > 0 && !w.leaf.fits(ukey, key.Trailer, vf, tailLen) {
 		if err := w.finishLeaf(); err != nil {
 			return err
 		}
 	}
-	var first uint32
-	if overflow {
-		var err error
-		before := w.nextPage
-		if first, err = w.emitPayload(value, pageTypeOverflow); err != nil {
+	if ref {
+		if err := w.appendValue(value); err != nil {
 			return err
 		}
-		w.ovfN += w.nextPage - before
 	}
 	if w.leaf.n() == 0 {
 		w.leafFirst = len(w.seps)
@@ -353,9 +364,8 @@ func (w *Writer) add(key base.InternalKey, value []byte, compressed bool) error 
 		w.seps = append(w.seps, sepRef{off: off, n: key.EncodedLen()})
 	}
 	tail := value
-	if overflow {
-		binary.LittleEndian.PutUint32(w.tail[:], first)
-		tail = w.tail[:]
+	if ref {
+		tail = binary.AppendUvarint(w.tail[:0], valueOff)
 	}
 	w.leaf.add(ukey, key.Trailer, vf, tail)
 
@@ -365,6 +375,41 @@ func (w *Writer) add(key base.InternalKey, value []byte, compressed bool) error 
 	}
 	w.props.Entries++
 	w.noteSeq(key.SeqNum())
+	return nil
+}
+
+// appendValue appends v to the value stream, writing each value page as it
+// fills. A page is written once full whatever else is written meanwhile, so
+// a value's pages need not be consecutive in the file: the directory
+// written at Finish maps stream pages to file pages.
+func (w *Writer) appendValue(v []byte) error {
+	c := payloadCapacity(w.pageSize)
+	for len(v) > 0 {
+		n := copy(w.vpage[pageHeaderSize+w.vused:pageHeaderSize+c], v)
+		w.vused += n
+		w.vbytes += uint64(n)
+		v = v[n:]
+		if w.vused == c {
+			if err := w.flushValuePage(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flushValuePage writes the value page being filled, if it holds bytes.
+func (w *Writer) flushValuePage() error {
+	if w.vused == 0 {
+		return nil
+	}
+	pn, err := w.emitPage(w.vpage, pageTypeValue, w.vused)
+	if err != nil {
+		return err
+	}
+	w.vdir = append(w.vdir, pn)
+	clear(w.vpage)
+	w.vused = 0
 	return nil
 }
 
@@ -430,6 +475,7 @@ func (w *Writer) EstimatedSize() int64 {
 		n += int64(w.pageSize)
 	}
 	n += int64(w.rdBytes)
+	n += int64(w.vused + 4*len(w.vdir))
 	n += int64(len(w.arena) + 8*len(w.seps))
 	n += int64(float64(w.distinct) * w.opts.BloomBitsPerKey / 8)
 	return n
@@ -456,7 +502,11 @@ func (w *Writer) finish() (Properties, error) {
 	if err := w.finishLeaf(); err != nil {
 		return Properties{}, err
 	}
-	m := metadata{version: formatVersion, pageSize: w.pageSize, leafPages: w.leafN, overflowPages: w.ovfN, entries: w.props.Entries}
+	if err := w.flushValuePage(); err != nil {
+		return Properties{}, err
+	}
+	m := metadata{version: formatVersion, pageSize: w.pageSize, leafPages: w.leafN, overflowPages: uint32(len(w.vdir)),
+		entries: w.props.Entries, valueBytes: w.vbytes}
 	if w.props.Entries > 0 {
 		lk, _ := base.DecodeInternalKey(w.lastKey)
 		w.props.Largest = lk.Clone()
@@ -478,6 +528,18 @@ func (w *Writer) finish() (Properties, error) {
 	}
 	m.root, m.height = root, height
 	m.nodePages = w.nextPage - nodeFirst
+
+	if len(w.vdir) > 0 {
+		dir := make([]byte, 4*len(w.vdir))
+		for i, pn := range w.vdir {
+			binary.LittleEndian.PutUint32(dir[4*i:], pn)
+		}
+		before := w.nextPage
+		if _, err := w.emitPayload(dir, pageTypeValueDir); err != nil {
+			return Properties{}, err
+		}
+		m.valueDirPages = w.nextPage - before
+	}
 
 	m.bloomFirst = w.nextPage
 	if w.bloom != nil {
@@ -513,7 +575,8 @@ func (w *Writer) finish() (Properties, error) {
 	p.RangeDels = m.rangeDels
 	p.BloomBitsPerKey = m.bloomBits
 	p.Pages = m.totalPages
-	p.LeafPages, p.OverflowPages, p.NodePages, p.BloomPages = m.leafPages, m.overflowPages, m.nodePages, m.bloomPages
+	p.LeafPages, p.ValuePages, p.NodePages, p.BloomPages = m.leafPages, m.overflowPages, m.nodePages, m.bloomPages
+	p.ValueDirPages, p.ValueBytes = m.valueDirPages, m.valueBytes
 	p.RangeDelPages = m.rangeDelPages
 	p.Height = m.height
 	return p, nil
