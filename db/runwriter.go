@@ -128,7 +128,7 @@ func (r *runWriter) finishFile(hi []byte) error {
 		// tombstone's own key; an end bound is exclusive, so it is recorded
 		// as a sentinel sorting before every real entry of that user key
 		// (and before the next file's first tombstone starting there).
-		sentinel := base.MakeTrailer(base.MaxSeqNum, base.KindRangeDelete)
+		sentinel := base.ExclusiveEndTrailer
 		lo := base.MakeInternalKey(append([]byte(nil), tombLo...), tombLoSeq, base.KindRangeDelete)
 		hi := base.InternalKey{UserKey: append([]byte(nil), tombHi...), Trailer: sentinel}
 		if props.Entries == 0 || base.CompareInternal(lo, m.Smallest) < 0 {

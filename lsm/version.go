@@ -52,11 +52,6 @@ func (f *File) Handle() any {
 // value of the same SST).
 func (f *File) SetHandle(h any) { f.life.handle.Store(&h) }
 
-// ContainsUserKey reports whether key lies within the file's bounds.
-func (f *File) ContainsUserKey(key []byte) bool {
-	return bytes.Compare(key, f.Smallest.UserKey) >= 0 && bytes.Compare(key, f.Largest.UserKey) <= 0
-}
-
 // Run is a sorted run: files with disjoint key ranges, in key order.
 type Run struct {
 	ID    uint64
@@ -81,10 +76,14 @@ func (r *Run) Entries() uint64 {
 	return n
 }
 
-// Find returns the file of the run whose range may hold key, or nil.
+// Find returns the file of the run whose range may hold key, or nil. A
+// file whose largest key is a range deletion's exclusive end at key holds
+// nothing of key: the next file, which starts at key, does.
 func (r *Run) Find(key []byte) *File {
 	i := sort.Search(len(r.Files), func(i int) bool {
-		return bytes.Compare(r.Files[i].Largest.UserKey, key) >= 0
+		l := r.Files[i].Largest
+		c := bytes.Compare(l.UserKey, key)
+		return c > 0 || c == 0 && !l.IsExclusiveEnd()
 	})
 	if i < len(r.Files) && bytes.Compare(r.Files[i].Smallest.UserKey, key) <= 0 {
 		return r.Files[i]

@@ -71,6 +71,15 @@ const TrailerLen = 8
 // MakeTrailer packs a seqnum and kind.
 func MakeTrailer(seq SeqNum, kind Kind) uint64 { return uint64(seq)<<8 | uint64(kind) }
 
+// ExclusiveEndTrailer is the trailer of a file's largest key when that key
+// is the exclusive end of a range deletion: it sorts before every real
+// entry of its user key, so the file holds nothing of that user key.
+const ExclusiveEndTrailer = uint64(MaxSeqNum)<<8 | uint64(KindRangeDelete)
+
+// IsExclusiveEnd reports whether k, a file's largest key, is the exclusive
+// end of a range deletion rather than a key the file holds.
+func (k InternalKey) IsExclusiveEnd() bool { return k.Trailer == ExclusiveEndTrailer }
+
 // InternalKey is a user key with its seqnum and kind.
 type InternalKey struct {
 	UserKey []byte
