@@ -3,6 +3,7 @@ package db
 import (
 	"bytes"
 	"errors"
+	mrand "math/rand"
 	"sort"
 	"testing"
 
@@ -52,7 +53,18 @@ func newDBMachine(t *rapid.T, policy mergePolicy) *dbMachine {
 	m.keys = rapid.SliceOfN(rapid.SampledFrom([]byte{0x00, 'a', 'b', 'c', 0xff}), 0, 6)
 	m.vals = rapid.OneOf(
 		rapid.SliceOfN(rapid.Byte(), 0, 40),
-		rapid.SliceOfN(rapid.Byte(), 200, 3000), // overflow pages at 1 KiB
+		rapid.SliceOfN(rapid.Byte(), 60, 3000), // the value stream at 1 KiB pages
+		// Up to 4 pages and beyond, and now and then 1 MiB: random bytes
+		// from a drawn seed, as drawing each byte would be slow.
+		rapid.Custom(func(t *rapid.T) []byte {
+			n := rapid.IntRange(1000, 4*1024+100).Draw(t, "large")
+			if rapid.IntRange(0, 40).Draw(t, "huge") == 0 {
+				n = 1 << 20
+			}
+			v := make([]byte, n)
+			mrand.New(mrand.NewSource(rapid.Int64().Draw(t, "seed"))).Read(v)
+			return v
+		}),
 		// Compressible: a short pattern repeated, stored inline or
 		// overflowed once compressed.
 		rapid.Custom(func(t *rapid.T) []byte {
