@@ -101,6 +101,10 @@ func checkRun(level int, r *lsm.Run, problem func(error)) {
 					base.MakeFilename(base.FileTypeTable, prev.FileNum), r.ID, level))
 			}
 		}
+		// A Get of the file's first key must be sent to the file.
+		if g := r.Find(f.Smallest.UserKey); g != f {
+			problem(base.Corruptf(name, "", "a lookup of its smallest key %q in run %d at level %d finds another file", f.Smallest.UserKey, r.ID, level))
+		}
 	}
 }
 

@@ -104,9 +104,11 @@ func TestCheckOverlappingRun(t *testing.T) {
 		t.Fatalf("disjoint run: %v", problems)
 	}
 	checkRun(1, &lsm.Run{ID: 7, Files: []*lsm.File{file(1, "a", "e"), file(2, "d", "f"), file(3, "h", "g")}}, report)
-	if len(problems) != 2 || !errors.Is(problems[0], ErrCorruption) ||
+	// Each bad file is also one a lookup of its first key does not reach.
+	if len(problems) != 4 || !errors.Is(problems[0], ErrCorruption) ||
 		!strings.Contains(problems[0].Error(), "000002.sst") || !strings.Contains(problems[0].Error(), "overlaps 000001.sst") ||
-		!strings.Contains(problems[1].Error(), "smallest key") {
+		!strings.Contains(problems[1].Error(), "finds another file") ||
+		!strings.Contains(problems[2].Error(), "smallest key") {
 		t.Fatalf("problems: %v", problems)
 	}
 }
