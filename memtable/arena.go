@@ -26,17 +26,26 @@ type arena struct {
 	allocated int64
 }
 
+// heapPage is the granularity of the Go heap's large allocations (over
+// 32 KiB): a big allocation really holds its size rounded up to it.
+const heapPage = 8 << 10
+
 // alloc returns a slice of n bytes with capacity n, so that appending to it
-// can never overwrite a neighbour.
-func (a *arena) alloc(n int) []byte {
+// can never overwrite a neighbour, and the bytes this allocation made the
+// arena hold beyond n: the free end of a chunk given up for a new one, or
+// the rounding of a big allocation. Memtable size accounting adds both, so
+// that large values do not let the memory held pass the memtable size
+// unseen.
+func (a *arena) alloc(n int) (buf []byte, waste int) {
 	if n > bigAlloc {
 		a.allocated += int64(n)
-		return make([]byte, n)
+		return make([]byte, n), (n+heapPage-1)/heapPage*heapPage - n
 	}
 	if cap(a.chunk)-len(a.chunk) < n {
 		if a.next == 0 {
 			a.next = minChunk
 		}
+		waste = cap(a.chunk) - len(a.chunk)
 		size := max(a.next, n)
 		a.chunk = make([]byte, 0, size)
 		a.allocated += int64(size)
@@ -44,5 +53,5 @@ func (a *arena) alloc(n int) []byte {
 	}
 	off := len(a.chunk)
 	a.chunk = a.chunk[:off+n]
-	return a.chunk[off : off+n : off+n]
+	return a.chunk[off : off+n : off+n], waste
 }

@@ -234,10 +234,10 @@ func (m *Memtable) Add(seq base.SeqNum, kind base.Kind, key, value []byte) {
 	}
 	// Copy key and value into one arena allocation, outside the lock:
 	// readers cannot see these bytes until the entry is published below.
-	buf := m.arena.alloc(len(key) + len(value))
+	buf, waste := m.arena.alloc(len(key) + len(value))
 	k := copy(buf, key)
 	copy(buf[k:], value)
-	m.size.Add(int64(len(buf) + entryOverhead))
+	m.size.Add(int64(len(buf) + waste + entryOverhead))
 
 	if kind == base.KindRangeDelete {
 		m.mu.Lock()
@@ -283,8 +283,9 @@ func (m *Memtable) Get(key []byte, seq base.SeqNum) (value []byte, kind base.Kin
 }
 
 // ApproximateSize returns the memory the entries use: the bytes of keys and
-// values plus a fixed per-entry overhead. The flush decision compares it
-// with the memtable size option.
+// values, the arena memory their allocations left unusable (chunk ends,
+// the rounding of large values) and a fixed per-entry overhead. The flush
+// decision compares it with the memtable size option.
 func (m *Memtable) ApproximateSize() int64 { return m.size.Load() }
 
 // Len returns the number of point entries (Sets and Deletes).

@@ -481,8 +481,8 @@ func TestGetDoesNotAllocate(t *testing.T) {
 
 func TestArena(t *testing.T) {
 	var a arena
-	x := a.alloc(10)
-	y := a.alloc(10)
+	x, _ := a.alloc(10)
+	y, _ := a.alloc(10)
 	if len(x) != 10 || cap(x) != 10 {
 		t.Fatalf("alloc cap = %d", cap(x))
 	}
@@ -492,15 +492,37 @@ func TestArena(t *testing.T) {
 	if x[10] != 'z' || y[0] != 'y' {
 		t.Fatal("allocations overlap")
 	}
-	big := a.alloc(bigAlloc + 1)
-	if len(big) != bigAlloc+1 {
-		t.Fatal("big alloc")
+	big, waste := a.alloc(bigAlloc + 1)
+	if len(big) != bigAlloc+1 || waste != heapPage-1 {
+		t.Fatalf("big alloc: %d bytes, waste %d", len(big), waste)
 	}
 	for i := 0; i < 1000; i++ {
 		a.alloc(1000)
 	}
 	if a.next != maxChunk {
 		t.Fatalf("chunk size did not grow to the cap: %d", a.next)
+	}
+}
+
+// TestSizeCountsLargeValues: a memtable of large values counts the memory
+// it really holds, chunk ends given up included, so the flush decision
+// sees it: 200 KiB values leave up to a fifth of each 1 MiB chunk unused
+// (5% over 20 of them, counting the first chunks, which fit exactly).
+func TestSizeCountsLargeValues(t *testing.T) {
+	m := New()
+	v := make([]byte, 200<<10)
+	var raw int64
+	for i := 0; i < 20; i++ {
+		k := []byte(fmt.Sprintf("k%03d", i))
+		m.Add(base.SeqNum(i+1), base.KindSet, k, v)
+		raw += int64(len(k) + len(v))
+	}
+	held := m.arena.allocated - int64(cap(m.arena.chunk)-len(m.arena.chunk))
+	if got := m.ApproximateSize(); got < held || got > held+20*entryOverhead {
+		t.Fatalf("ApproximateSize %d, arena holds %d (raw bytes %d)", got, held, raw)
+	}
+	if held < raw*21/20 {
+		t.Fatalf("the test needs chunk ends given up: held %d, raw %d", held, raw)
 	}
 }
 
