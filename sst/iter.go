@@ -62,6 +62,11 @@ type Iter struct {
 	// seek; readahead starts at readaheadAfter. raRuns counts the runs read
 	// ahead since then: each is twice as long as the one before.
 	crossings, raRuns int
+	// nexts counts the moves by Next or Prev since the last seek, and
+	// vra is the stream page the value-stream readahead has reached (see
+	// readaheadValues).
+	nexts        int
+	vraLo, vraHi uint64
 
 	err    error
 	closed bool
@@ -259,6 +264,7 @@ func (it *Iter) start() bool {
 	it.pos = posNone
 	it.key = base.InternalKey{}
 	it.ra = window{} // a new position starts a new access pattern
+	it.nexts, it.vraLo, it.vraHi = 0, 0, 0
 	if !it.usable() {
 		return false
 	}
@@ -334,6 +340,7 @@ func (it *Iter) Next() bool {
 	default:
 		return false
 	}
+	it.nexts++
 	lv := &it.path[it.height]
 	if lv.idx+1 < lv.n {
 		lv.idx++
@@ -355,6 +362,7 @@ func (it *Iter) Prev() bool {
 	default:
 		return false
 	}
+	it.nexts++
 	lv := &it.path[it.height]
 	if lv.idx > 0 {
 		lv.idx--
@@ -465,6 +473,9 @@ func (it *Iter) Value() []byte {
 	}
 	if !it.valReady {
 		lv := &it.path[it.height]
+		if it.ent.ref && it.nexts >= valueReadaheadAfter {
+			it.readaheadValues(&it.ent)
+		}
 		v, err := it.r.appendValue(it.vbuf[:0], &it.ent, lv.pn, lv.idx, &it.ovf)
 		it.vbuf = v
 		if err != nil {
@@ -512,4 +523,61 @@ func (it *Iter) Close() error {
 		it.vbuf = nil
 	}
 	return err
+}
+
+// valueReadaheadAfter is the number of moves by Next or Prev since a seek
+// after which reading a value from the value stream reads ahead: a short
+// scan reads its few values page by page.
+const valueReadaheadAfter = 8
+
+// valueReadaheadBytes is how much of the value stream a scan reads ahead
+// at a time.
+const valueReadaheadBytes = 256 << 10
+
+// readaheadValues reads ahead the value stream around the value of e for a
+// scan: forward from e's first page, valueReadaheadBytes at a time, the
+// pages that are consecutive in the file with one read each; backward the
+// same way. A scan's values lie in stream order (a reverse scan's in
+// reverse), so the pages read ahead are the next ones it asks for.
+func (it *Iter) readaheadValues(e *leafEntry) {
+	r := it.r
+	if r.readahead <= 0 || len(r.valueDir) == 0 {
+		return
+	}
+	c := uint64(payloadCapacity(r.meta.pageSize))
+	first, last := e.valueOff/c, (e.valueOff+uint64(max(e.valueLen, 1))-1)/c
+	if last >= uint64(len(r.valueDir)) {
+		return // a bad reference: the read that follows reports it
+	}
+	window := uint64(max(2, valueReadaheadBytes/r.meta.pageSize))
+	n := uint64(len(r.valueDir))
+	var lo, hi uint64 // stream pages [lo, hi) to read ahead
+	switch {
+	case it.vraHi > it.vraLo && first >= it.vraLo && last < it.vraHi:
+		return // read ahead already
+	case it.vraHi > it.vraLo && first < it.vraLo:
+		// Backward: the window ending at the value's last page.
+		hi = last + 1
+		lo = hi - min(hi, max(window, last+1-first))
+	default:
+		lo, hi = first, min(max(last+1, first+window), n)
+	}
+	it.vraLo, it.vraHi = lo, hi
+	for i := lo; i < hi; {
+		pn := r.valueDir[i]
+		k := uint64(1)
+		for i+k < hi && r.valueDir[i+k] == pn+uint32(k) {
+			k++
+		}
+		// Prefetch stops at a resident page (the leaves' readahead may
+		// have brought some in): go on past it.
+		for start, end := pn, pn+uint32(k); start < end; {
+			got, err := r.prefetch(start, int(end-start), pageTypeValue)
+			if err != nil {
+				break
+			}
+			start += max(uint32(got), 1)
+		}
+		i += k
+	}
 }

@@ -347,3 +347,63 @@ func TestShortScanReadsNoAhead(t *testing.T) {
 		t.Fatalf("runs average %.1f pages: the first ones should be shorter than %d", avg, DefaultReadahead)
 	}
 }
+
+// readCounter counts the reads that reach a file.
+type readCounter struct {
+	*memFile
+	reads int
+}
+
+func (c *readCounter) ReadAt(p []byte, off int64) (int, error) {
+	c.reads++
+	return c.memFile.ReadAt(p, off)
+}
+
+// TestScanReadsValuePagesAhead: a scan over values kept in the value
+// stream reads the stream ahead, many pages per read, forward and
+// backward, instead of a read per value page.
+func TestScanReadsValuePagesAhead(t *testing.T) {
+	const P = 4096
+	var kvs []kv
+	for i := 0; i < 4000; i++ {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("k%05d", i), 1, base.KindSet), pattern(1000, i)})
+	}
+	f := &memFile{}
+	props, err := writeTo(f, WriterOptions{PageSize: P}, kvs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"forward", "backward"} {
+		c := &readCounter{memFile: &memFile{data: f.data}}
+		r, err := Open(c, ReaderOptions{Cache: cache.New(cache.Options{Capacity: 8 << 20, PageSize: P}), FileNum: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.reads = 0
+		it := r.NewIter()
+		n := 0
+		if dir == "forward" {
+			for ok := it.First(); ok; ok = it.Next() {
+				if !bytes.Equal(it.Value(), kvs[n].value) {
+					t.Fatalf("%s: entry %d", dir, n)
+				}
+				n++
+			}
+		} else {
+			for ok := it.Last(); ok; ok = it.Prev() {
+				if !bytes.Equal(it.Value(), kvs[len(kvs)-1-n].value) {
+					t.Fatalf("%s: entry %d", dir, n)
+				}
+				n++
+			}
+		}
+		if err := it.Close(); err != nil || n != len(kvs) {
+			t.Fatalf("%s: %d entries, %v", dir, n, err)
+		}
+		t.Logf("%s scan: %d reads for %d value pages and %d leaves", dir, c.reads, props.ValuePages, props.LeafPages)
+		if c.reads*8 > int(props.ValuePages) {
+			t.Fatalf("%s scan: %d reads for %d value pages and %d leaves (%+v)", dir, c.reads, props.ValuePages, props.LeafPages, r.Stats())
+		}
+		r.Close()
+	}
+}
