@@ -3,7 +3,9 @@ package db
 import (
 	"encoding/binary"
 	"flag"
+	"fmt"
 	"math/rand"
+	"sync"
 	"testing"
 )
 
@@ -200,5 +202,49 @@ func BenchmarkSeekNext100(b *testing.B) {
 		if err := it.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkGetLargeValues gets random 64 KiB values (3000 of them, three
+// times the 64 MiB buffer pool) from 1 and from 4 goroutines: a value
+// spans 16 pages, and the goroutines must not serialize on the pool.
+func BenchmarkGetLargeValues(b *testing.B) {
+	const n, size = 3000, 64 << 10
+	dir := b.TempDir()
+	o := &Options{CacheSize: 64 << 20, MemtableSize: 8 << 20, Compression: "none"}
+	d := mustOpen(b, dir, o)
+	key := make([]byte, 16)
+	value := make([]byte, size)
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < n; i++ {
+		rng.Read(value)
+		if err := d.Put(benchKey(key, uint64(i)), value); err != nil {
+			b.Fatal(err)
+		}
+	}
+	d.Flush()
+	d.waitIdle()
+	defer d.Close()
+	for _, g := range []int{1, 4} {
+		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for w := 0; w < g; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rng := rand.New(rand.NewSource(int64(w)))
+					key := make([]byte, 16)
+					for i := w; i < b.N; i += g {
+						if _, err := d.Get(benchKey(key, uint64(rng.Intn(n)))); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
 	}
 }

@@ -348,14 +348,15 @@ func TestShortScanReadsNoAhead(t *testing.T) {
 	}
 }
 
-// readCounter counts the reads that reach a file.
+// readCounter counts the reads that reach a file, and their bytes.
 type readCounter struct {
 	*memFile
-	reads int
+	reads, bytes int
 }
 
 func (c *readCounter) ReadAt(p []byte, off int64) (int, error) {
 	c.reads++
+	c.bytes += len(p)
 	return c.memFile.ReadAt(p, off)
 }
 
@@ -405,5 +406,36 @@ func TestScanReadsValuePagesAhead(t *testing.T) {
 			t.Fatalf("%s scan: %d reads for %d value pages and %d leaves (%+v)", dir, c.reads, props.ValuePages, props.LeafPages, r.Stats())
 		}
 		r.Close()
+	}
+}
+
+// TestMergeScanReadsEachPageOnce: a merge's ScanIter over values of 16
+// pages each reads the leaves and the value stream with a cursor each, so
+// every page of the leaf section is read once, in few large reads.
+func TestMergeScanReadsEachPageOnce(t *testing.T) {
+	const P = 4096
+	var kvs []kv
+	for i := 0; i < 300; i++ {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("k%05d", i), 1, base.KindSet), pattern(64<<10, i)})
+	}
+	f := &memFile{}
+	props, err := writeTo(f, WriterOptions{PageSize: P}, kvs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &readCounter{memFile: &memFile{data: f.data}}
+	r, err := Open(c, ReaderOptions{Cache: cache.New(cache.Options{Capacity: 1 << 20, PageSize: P}), FileNum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c.reads, c.bytes = 0, 0
+	if err := checkScan(r, kvs, DefaultScanChunk); err != nil {
+		t.Fatal(err)
+	}
+	section := int(props.LeafPages+props.ValuePages) * P
+	t.Logf("%d reads of %d bytes for a leaf section of %d bytes (%d value pages)", c.reads, c.bytes, section, props.ValuePages)
+	if c.bytes > section*11/10 || c.reads > section/(DefaultScanChunk/4) {
+		t.Fatalf("%d reads of %d bytes for a leaf section of %d bytes", c.reads, c.bytes, section)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 
 	"github.com/seed-d6fe07da/strata/bloom"
@@ -434,6 +435,7 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 	}
 	c := uint64(payloadCapacity(m.pageSize))
 	i, o := off/c, int(off%c)
+	dst = slices.Grow(dst, n)
 	var ra window // pages a prefetch already covered
 	for n > 0 {
 		pn := r.valueDir[i]

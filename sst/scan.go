@@ -3,6 +3,7 @@ package sst
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/vfs"
@@ -47,6 +48,15 @@ type ScanIter struct {
 	carry   uint32 // first overflow page after the last leaf, or 0
 	onePage []byte // an overflow page outside the buffer
 
+	// Version 4: the value stream is read by a cursor of its own, sbuf
+	// holding stream pages [vfirst, vfirst+vcount), and the leaf cursor
+	// steps over the value pages without reading them; vskip indexes the
+	// first directory entry at or after next.
+	sbuf   []byte
+	vfirst uint64
+	vcount int
+	vskip  int
+
 	pn     uint32 // the current leaf
 	page   []byte
 	prefix []byte
@@ -63,9 +73,6 @@ type ScanIter struct {
 	err      error
 	closed   bool
 
-	// passed, when set (by Verify), is told of every page of the leaf
-	// section the scan passes that is not a leaf.
-	passed func(pn uint32, typ byte)
 }
 
 var _ base.InternalIterator = (*ScanIter)(nil)
@@ -98,6 +105,7 @@ func (it *ScanIter) First() bool {
 		return it.fail(base.ErrClosed)
 	}
 	it.next, it.carry, it.bufPage = 1, 0, 0
+	it.vskip, it.vcount = 0, 0
 	it.n, it.idx = 0, 0
 	return it.nextLeaf()
 }
@@ -118,8 +126,16 @@ func (it *ScanIter) Next() bool {
 func (it *ScanIter) nextLeaf() bool {
 	r := it.r
 	end := r.meta.leafEnd()
+	dir := r.valueDir
 	for it.next < end {
 		pn := it.next
+		for it.vskip < len(dir) && dir[it.vskip] < pn {
+			it.vskip++
+		}
+		if it.vskip < len(dir) && dir[it.vskip] == pn {
+			it.next++ // a value page: the value cursor reads it
+			continue
+		}
 		page, err := it.sectionPage(pn)
 		if err != nil {
 			return it.fail(err)
@@ -133,9 +149,6 @@ func (it *ScanIter) nextLeaf() bool {
 		}
 		it.next++
 		if typ != pageTypeLeaf {
-			if it.passed != nil {
-				it.passed(pn, typ)
-			}
 			if it.carry == 0 {
 				it.carry = pn
 			}
@@ -166,7 +179,11 @@ func (it *ScanIter) sectionPage(pn uint32) ([]byte, error) {
 	if it.carry != 0 && pn-it.carry < uint32(it.chunk)/2 {
 		start = it.carry // keep the value's pages with the leaf after them
 	}
-	n := min(uint32(it.chunk), it.r.meta.leafEnd()-start)
+	end := it.r.meta.leafEnd()
+	if it.vskip < len(it.r.valueDir) {
+		end = it.r.valueDir[it.vskip] // the leaves stop at the next value page
+	}
+	n := min(uint32(it.chunk), end-start)
 	if it.buf == nil {
 		it.buf = vfs.AlignedBuffer(it.chunk*P, directAlign)
 	}
@@ -253,9 +270,10 @@ func (it *ScanIter) stored(dst []byte, e *leafEntry) ([]byte, error) {
 	}
 	c := uint64(payloadCapacity(m.pageSize))
 	i, o, n := e.valueOff/c, int(e.valueOff%c), e.valueLen
+	dst = slices.Grow(dst, n)
 	for n > 0 {
 		pn := r.valueDir[i]
-		page, err := it.anyPage(pn, pageTypeValue)
+		page, err := it.streamPage(i)
 		if err != nil {
 			return dst, err
 		}
@@ -273,6 +291,44 @@ func (it *ScanIter) stored(dst []byte, e *leafEntry) ([]byte, error) {
 		i++
 	}
 	return dst, nil
+}
+
+// streamPage returns page i of the value stream, validated, from the value
+// cursor's buffer, which it refills from page i on when it does not hold
+// it: a chunk of stream pages, those that are consecutive in the file with
+// one read each.
+func (it *ScanIter) streamPage(i uint64) ([]byte, error) {
+	r := it.r
+	P := r.meta.pageSize
+	if i >= it.vfirst && i < it.vfirst+uint64(it.vcount) {
+		return it.sbuf[int(i-it.vfirst)*P:][:P], nil
+	}
+	dir := r.valueDir
+	k := int(min(uint64(it.chunk), uint64(len(dir))-i))
+	if it.sbuf == nil {
+		it.sbuf = vfs.AlignedBuffer(it.chunk*P, directAlign)
+	}
+	it.vcount = 0
+	for j := 0; j < k; {
+		pn := dir[i+uint64(j)]
+		run := 1
+		for j+run < k && dir[i+uint64(j+run)] == pn+uint32(run) {
+			run++
+		}
+		buf := it.sbuf[j*P : (j+run)*P]
+		got, err := r.readAt(buf, int64(pn)*int64(P))
+		if err := r.readResult(pn, got, len(buf), err); err != nil {
+			return nil, err
+		}
+		for x := 0; x < run; x++ {
+			if err := r.check(buf[x*P:(x+1)*P], pn+uint32(x), pageTypeValue); err != nil {
+				return nil, err
+			}
+		}
+		j += run
+	}
+	it.vfirst, it.vcount = i, k
+	return it.sbuf[:P], nil
 }
 
 // anyPage returns page pn of the leaf section, validated as type typ: from
@@ -366,7 +422,7 @@ func (it *ScanIter) Error() error { return it.err }
 // Close releases the iterator's buffers and returns Error().
 func (it *ScanIter) Close() error {
 	it.closed, it.valid = true, false
-	it.buf, it.onePage, it.vbuf, it.ovf, it.kbuf = nil, nil, nil, nil, nil
+	it.buf, it.onePage, it.sbuf, it.vbuf, it.ovf, it.kbuf = nil, nil, nil, nil, nil, nil
 	it.page, it.key = nil, base.InternalKey{}
 	return it.err
 }
