@@ -108,15 +108,18 @@ func tornDatabase(t *testing.T) (*vfs.MemFS, int) {
 // Open before space is freed, then after.
 func TestFailedRecoveryLeavesOpenableDir(t *testing.T) {
 	base, acked := tornDatabase(t)
+	every := []vfs.Op{vfs.OpCreate, vfs.OpOpen, vfs.OpRead, vfs.OpWrite, vfs.OpSync, vfs.OpRename, vfs.OpRemove,
+		vfs.OpMkdir, vfs.OpList, vfs.OpLock, vfs.OpSyncDir, vfs.OpStat, vfs.OpTruncate, vfs.OpClose}
 	for _, mode := range []struct {
 		name    string
 		err     error
 		retries int
-	}{{"eio", vfs.ErrInjected, 0}, {"enospc-retried", vfs.ErrNoSpace, 2}} {
+		ops     []vfs.Op // nil: the operations that change the filesystem
+	}{{"eio", vfs.ErrInjected, 0, nil}, {"enospc-retried", vfs.ErrNoSpace, 2, nil}, {"every-operation", vfs.ErrInjected, 0, every}} {
 		t.Run(mode.name, func(t *testing.T) {
 			for i := int64(0); ; i++ {
 				fs := base.CrashClone()
-				inj := vfs.FailAt(i).WithError(mode.err)
+				inj := vfs.FailAt(i, mode.ops...).WithError(mode.err)
 				d, err := Open("/db", recoveryOptions(vfs.NewFaultFS(fs, inj)))
 				if err == nil {
 					d.Close()
