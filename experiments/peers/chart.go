@@ -38,7 +38,7 @@ func writeChart(s *summary, path string) error {
 	}
 
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("db_bench-style workloads, N = %d, median of %d rep(s)", s.cfg.n, s.cfg.reps)
+	p.Title.Text = s.title
 	p.Y.Label.Text = "ops/s (log scale)"
 	p.Y.Min, p.Y.Max = 0, ceilExp-floorExp+0.5 // headroom for the legend
 	var ticks []plot.Tick

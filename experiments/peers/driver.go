@@ -18,6 +18,15 @@ const workerEnv = "PEERS_WORKER"
 
 const tmpfsMagic = 0x01021994
 
+// driver runs series of workers and writes their reports.
+type driver struct {
+	cfg    *config
+	parent string // the directory that holds the workers' databases
+	self   string // this executable, which the workers run
+	mach   machine
+	stderr io.Writer
+}
+
 func runDriver(cfg *config, stderr io.Writer) error {
 	parent := cfg.dir
 	if parent == "" {
@@ -45,43 +54,94 @@ func runDriver(cfg *config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mach := describeMachine(parent)
-	fmt.Fprintf(stderr, "peers: %d keys, %d reps, engines %v, data in %s (%s), load average %s\n",
-		cfg.n, cfg.reps, cfg.engines, parent, mach.Filesystem, mach.LoadStart)
+	d := &driver{cfg: cfg, parent: parent, self: self, mach: describeMachine(parent), stderr: stderr}
+	fmt.Fprintf(stderr, "peers: engines %v, %d reps, data in %s (%s), load average %s\n",
+		cfg.engines, cfg.reps, parent, d.mach.Filesystem, d.mach.LoadStart)
 
+	switch {
+	case cfg.sweep:
+		return d.sweep()
+	case cfg.workload == "ycsb":
+		s, err := d.series(cfg, "", ycsbPhases)
+		if err != nil {
+			return err
+		}
+		s.command = fmt.Sprintf("go run . -workload ycsb -ycsb-records %d -ycsb-ops %d -reps %d -out %s",
+			cfg.ycsbRecords, cfg.ycsbOps, cfg.reps, cfg.out)
+		s.title = fmt.Sprintf("YCSB core workloads, %d records, %d operations each, median of %d rep(s)",
+			cfg.ycsbRecords, cfg.ycsbOps, cfg.reps)
+		return d.write(s, cfg.out, []output{{"ycsb.csv", writeYCSBCSV}, {"ycsb.md", writeYCSBMarkdown}, {"ycsb.png", writeChart}})
+	}
+	s, err := d.series(cfg, "", phases)
+	if err != nil {
+		return err
+	}
+	s.command = fmt.Sprintf("go run . -n %d -value-size %d -value-random %g -reps %d -out %s",
+		cfg.n, cfg.valueSize, cfg.valueRandom, cfg.reps, cfg.out)
+	s.title = seriesTitle(cfg)
+	return d.write(s, cfg.out, peersOutputs())
+}
+
+// output is one file a report consists of.
+type output struct {
+	name string
+	fn   func(*summary, string) error
+}
+
+// peersOutputs are the files of a db_bench-style series.
+func peersOutputs() []output {
+	return []output{{"peers.csv", writeCSV}, {"peers.md", writeMarkdown}, {"peers.png", writeChart}}
+}
+
+// seriesTitle heads the chart of a db_bench-style series.
+func seriesTitle(c *config) string {
+	return fmt.Sprintf("db_bench-style workloads, N = %d, %s values (%g random), median of %d rep(s)",
+		c.n, sizeName(c.valueSize), c.valueRandom, c.reps)
+}
+
+// series runs c.reps repetitions of every engine with the settings of c,
+// in databases under label in the parent directory, and summarizes them
+// with phases in the order given.
+func (d *driver) series(c *config, label string, order []string) (*summary, error) {
 	start := time.Now()
+	if label != "" {
+		fmt.Fprintf(d.stderr, "peers: series %s: %d keys of %s values, %g random\n", label, c.n, sizeName(c.valueSize), c.valueRandom)
+	}
 	results := make(map[string][]workerResult)
-	for rep := range cfg.reps {
-		for j := range cfg.engines {
+	for rep := range c.reps {
+		for j := range c.engines {
 			// Round robin: each repetition starts one engine later.
-			e := cfg.engines[(rep+j)%len(cfg.engines)]
-			dir := filepath.Join(parent, fmt.Sprintf("%s-rep%d", e, rep))
-			res, err := runOneWorker(self, cfg.workerArgs(e, rep, dir), stderr)
-			if !cfg.keep {
+			e := c.engines[(rep+j)%len(c.engines)]
+			dir := filepath.Join(d.parent, label, fmt.Sprintf("%s-rep%d", e, rep))
+			res, err := runOneWorker(d.self, c.workerArgs(e, rep, dir), d.stderr)
+			if !c.keep {
 				os.RemoveAll(dir)
 			}
 			if err != nil {
-				return fmt.Errorf("worker %s rep %d: %w", e, rep, err)
+				return nil, fmt.Errorf("worker %s rep %d: %w", e, rep, err)
 			}
 			results[e] = append(results[e], res)
 		}
 	}
-	mach.LoadEnd = loadAvg()
-	elapsed := time.Since(start)
-	fmt.Fprintf(stderr, "peers: done in %s, load average %s\n", elapsed.Round(time.Second), mach.LoadEnd)
+	s := summarize(c, results, order)
+	s.machine = d.mach
+	s.machine.LoadEnd = loadAvg()
+	s.elapsed = time.Since(start)
+	fmt.Fprintf(d.stderr, "peers: done in %s, load average %s\n", s.elapsed.Round(time.Second), s.machine.LoadEnd)
+	return s, nil
+}
 
-	s := summarize(cfg, results)
-	s.machine = mach
-	s.elapsed = elapsed
-	for _, write := range []struct {
-		name string
-		fn   func(*summary, string) error
-	}{{"peers.csv", writeCSV}, {"peers.md", writeMarkdown}, {"peers.png", writeChart}} {
-		path := filepath.Join(cfg.out, write.name)
-		if err := write.fn(s, path); err != nil {
+// write writes the outputs of s into dir.
+func (d *driver) write(s *summary, dir string, outs []output) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, o := range outs {
+		path := filepath.Join(dir, o.name)
+		if err := o.fn(s, path); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		fmt.Fprintf(stderr, "peers: wrote %s\n", path)
+		fmt.Fprintf(d.stderr, "peers: wrote %s\n", path)
 	}
 	return nil
 }

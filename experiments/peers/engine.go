@@ -5,8 +5,9 @@ import "fmt"
 // engine is what the workloads need from a store. Every method is what the
 // store's own documentation offers for the job; none is tuned.
 type engine interface {
-	// put writes one key without syncing; key and value may be reused
-	// after it returns.
+	// put writes one key, synced only if the engine was opened with
+	// engineOptions.syncWrites; key and value may be reused after it
+	// returns.
 	put(key, value []byte) error
 	// get reports whether key is present and checks the value's length.
 	get(key []byte) (bool, error)
@@ -28,6 +29,11 @@ type engineOptions struct {
 	memBytes   int64
 	// bloomBits is the Bloom filter budget per key.
 	bloomBits int
+	// valueSize is the length get checks every value against.
+	valueSize int
+	// syncWrites makes every put return only once it is durable, in the
+	// engine's own synced-write mode.
+	syncWrites bool
 }
 
 func knownEngine(name string) bool {
@@ -55,9 +61,9 @@ func openEngine(name, dir string, o engineOptions) (engine, error) {
 
 // checkValue rejects a value of the wrong length: every read phase checks
 // that it got what the fills wrote.
-func checkValue(engine string, key, v []byte) error {
-	if len(v) != valueSize {
-		return fmt.Errorf("%s: key %s: value of %d bytes, want %d", engine, key, len(v), valueSize)
+func checkValue(engine string, key, v []byte, want int) error {
+	if len(v) != want {
+		return fmt.Errorf("%s: key %s: value of %d bytes, want %d", engine, key, len(v), want)
 	}
 	return nil
 }

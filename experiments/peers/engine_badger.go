@@ -16,15 +16,17 @@ const badgerBloomFP = 0.0082
 // badgerEngine: DefaultOptions with MemTableSize, BlockCacheSize (the
 // documented cache for data blocks; IndexCacheSize stays 0, its default,
 // which keeps every table's index and Bloom filter in memory),
-// BloomFalsePositive 0.0082 and SyncWrites=false (the default). Logging
-// is cut to warnings. The value log stays on: with the default
-// ValueThreshold (1 MiB) 100-byte values live in the LSM tree. Writes are
+// BloomFalsePositive 0.0082 and SyncWrites=false (the default; true in
+// the fillsync phases). Logging is cut to warnings. The value log stays
+// on: with the default ValueThreshold (1 MiB) every value below 1 MiB,
+// the sweep's 64 KiB ones included, lives in the LSM tree. Writes are
 // one read-write transaction per key (DB.Update), reads one read-only
 // transaction per get (DB.View): Badger's API has no other single-key
 // calls.
 type badgerEngine struct {
-	d    *badger.DB
-	opts badger.Options
+	d         *badger.DB
+	opts      badger.Options
+	valueSize int
 }
 
 func openBadger(dir string, o engineOptions) (engine, error) {
@@ -32,7 +34,7 @@ func openBadger(dir string, o engineOptions) (engine, error) {
 		WithMemTableSize(o.memBytes).
 		WithBlockCacheSize(o.cacheBytes).
 		WithBloomFalsePositive(badgerBloomFP).
-		WithSyncWrites(false).
+		WithSyncWrites(o.syncWrites).
 		WithLoggingLevel(badger.WARNING)
 	if o.bloomBits != 10 {
 		return nil, fmt.Errorf("badger: Bloom false-positive rate is only matched for 10 bits per key, not %d", o.bloomBits)
@@ -44,7 +46,7 @@ func openBadger(dir string, o engineOptions) (engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &badgerEngine{d: d, opts: opts}, nil
+	return &badgerEngine{d: d, opts: opts, valueSize: o.valueSize}, nil
 }
 
 func (e *badgerEngine) put(k, v []byte) error {
@@ -62,7 +64,7 @@ func (e *badgerEngine) get(k []byte) (bool, error) {
 			return err
 		}
 		found = true
-		return item.Value(func(v []byte) error { return checkValue("badger", k, v) })
+		return item.Value(func(v []byte) error { return checkValue("badger", k, v, e.valueSize) })
 	})
 	return found, err
 }

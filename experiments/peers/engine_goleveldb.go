@@ -11,9 +11,11 @@ import (
 
 // goleveldbEngine: BlockCacheCapacity, WriteBuffer and
 // filter.NewBloomFilter(10); writes with nil WriteOptions (no sync, the
-// default).
+// default), or opt.WriteOptions{Sync: true} in the fillsync phases.
 type goleveldbEngine struct {
-	d *leveldb.DB
+	d         *leveldb.DB
+	wo        *opt.WriteOptions
+	valueSize int
 }
 
 func openGoleveldb(dir string, o engineOptions) (engine, error) {
@@ -25,10 +27,14 @@ func openGoleveldb(dir string, o engineOptions) (engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &goleveldbEngine{d: d}, nil
+	e := &goleveldbEngine{d: d, valueSize: o.valueSize}
+	if o.syncWrites {
+		e.wo = &opt.WriteOptions{Sync: true}
+	}
+	return e, nil
 }
 
-func (e *goleveldbEngine) put(k, v []byte) error { return e.d.Put(k, v, nil) }
+func (e *goleveldbEngine) put(k, v []byte) error { return e.d.Put(k, v, e.wo) }
 
 func (e *goleveldbEngine) get(k []byte) (bool, error) {
 	v, err := e.d.Get(k, nil)
@@ -38,7 +44,7 @@ func (e *goleveldbEngine) get(k []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return true, checkValue("goleveldb", k, v)
+	return true, checkValue("goleveldb", k, v, e.valueSize)
 }
 
 func (e *goleveldbEngine) seekNext(k []byte, next int) (int, int64, error) {

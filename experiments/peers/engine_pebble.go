@@ -10,10 +10,13 @@ import (
 
 // pebbleEngine: Options.Cache (pebble.NewCache), MemTableSize and a
 // bloom.FilterPolicy(10) on every level (the default has none); writes
-// with pebble.NoSync. Informational logging is dropped. Compression, block size, format version and
+// with pebble.NoSync, or pebble.Sync in the fillsync phases. Informational
+// logging is dropped. Compression, block size, format version and
 // compaction concurrency stay at their defaults.
 type pebbleEngine struct {
-	d *pebble.DB
+	d         *pebble.DB
+	wo        *pebble.WriteOptions
+	valueSize int
 }
 
 func openPebble(dir string, o engineOptions) (engine, error) {
@@ -27,7 +30,11 @@ func openPebble(dir string, o engineOptions) (engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pebbleEngine{d: d}, nil
+	e := &pebbleEngine{d: d, wo: pebble.NoSync, valueSize: o.valueSize}
+	if o.syncWrites {
+		e.wo = pebble.Sync
+	}
+	return e, nil
 }
 
 // quietLogger drops Pebble's informational lines (WAL recovery on open)
@@ -42,7 +49,7 @@ func (quietLogger) Fatalf(format string, args ...any) {
 	pebble.DefaultLogger.Fatalf(format, args...)
 }
 
-func (e *pebbleEngine) put(k, v []byte) error { return e.d.Set(k, v, pebble.NoSync) }
+func (e *pebbleEngine) put(k, v []byte) error { return e.d.Set(k, v, e.wo) }
 
 func (e *pebbleEngine) get(k []byte) (bool, error) {
 	v, closer, err := e.d.Get(k)
@@ -52,7 +59,7 @@ func (e *pebbleEngine) get(k []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	err = checkValue("pebble", k, v)
+	err = checkValue("pebble", k, v, e.valueSize)
 	if cerr := closer.Close(); err == nil {
 		err = cerr
 	}

@@ -7,10 +7,11 @@ import (
 )
 
 // strataEngine: Options.MemtableSize, CacheSize, BloomBitsPerKey and
-// SyncWrites=false; everything else (page size, merge policy, Monkey
-// filter allocation) is the default.
+// SyncWrites (false but in the fillsync phases); everything else (page
+// size, merge policy, Monkey filter allocation) is the default.
 type strataEngine struct {
-	d *db.DB
+	d         *db.DB
+	valueSize int
 }
 
 func openStrata(dir string, o engineOptions) (engine, error) {
@@ -18,12 +19,12 @@ func openStrata(dir string, o engineOptions) (engine, error) {
 		MemtableSize:    o.memBytes,
 		CacheSize:       o.cacheBytes,
 		BloomBitsPerKey: float64(o.bloomBits),
-		SyncWrites:      false,
+		SyncWrites:      o.syncWrites,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &strataEngine{d: d}, nil
+	return &strataEngine{d: d, valueSize: o.valueSize}, nil
 }
 
 func (e *strataEngine) put(k, v []byte) error { return e.d.Put(k, v) }
@@ -36,7 +37,7 @@ func (e *strataEngine) get(k []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return true, checkValue("strata", k, v)
+	return true, checkValue("strata", k, v, e.valueSize)
 }
 
 func (e *strataEngine) seekNext(k []byte, next int) (int, int64, error) {

@@ -3,6 +3,7 @@ module github.com/seed-d6fe07da/strata/experiments/peers
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/dgraph-io/badger/v4 v4.9.6
 	github.com/seed-d6fe07da/strata v0.0.0

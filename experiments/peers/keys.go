@@ -25,39 +25,48 @@ func digits(buf []byte, x uint64) []byte {
 	return buf
 }
 
-// values hands out 100-byte values cut from a pool of chunks. Each chunk is
-// valueRandom×100 random printable bytes repeated to 100 bytes, so a block
-// compressor shrinks a value to about valueRandom of its size; successive
+// values hands out values of one size cut from a pool of chunks. As in
+// db_bench (whose values are cut from pieces made by
+// test::CompressibleString), every valuePiece bytes of a value are
+// valueRandom×valuePiece random printable bytes followed by a repeat of
+// them, so the repeats lie within a compressor's reach at every value size
+// and a value compresses to about valueRandom of its size; successive
 // values differ.
 type values struct {
 	pool []byte
-	pos  int
+	size int
 }
 
-func newValues(seed uint64, valueRandom float64) *values {
-	const chunks = 1 << 13 // 800 KiB of distinct values
+// valuePiece is the span over which a value's random bytes repeat.
+const valuePiece = 100
+
+// valuePoolBytes bounds the pool, so that large values do not inflate
+// every worker's memory; up to 1 KiB values the pool holds 8192 of them.
+const valuePoolBytes = 8 << 20
+
+func newValues(seed uint64, valueRandom float64, size int) *values {
+	chunks := max(16, min(1<<13, valuePoolBytes/size))
 	r := rand.New(rand.NewPCG(seed, 0x76616c756573))
-	pool := make([]byte, chunks*valueSize)
-	fresh := max(1, int(valueRandom*valueSize+0.5))
+	pool := make([]byte, chunks*size)
+	fresh := max(1, int(valueRandom*valuePiece+0.5))
 	for c := range chunks {
-		v := pool[c*valueSize : (c+1)*valueSize]
-		for j := range fresh {
-			v[j] = byte(' ' + r.IntN(95))
-		}
-		for j := fresh; j < valueSize; j++ {
-			v[j] = v[j-fresh]
+		v := pool[c*size : (c+1)*size]
+		for j := range v {
+			if j%valuePiece < fresh {
+				v[j] = byte(' ' + r.IntN(95))
+			} else {
+				v[j] = v[j-fresh]
+			}
 		}
 	}
-	return &values{pool: pool}
+	return &values{pool: pool, size: size}
 }
 
-func (v *values) next() []byte {
-	b := v.pool[v.pos : v.pos+valueSize]
-	v.pos += valueSize
-	if v.pos == len(v.pool) {
-		v.pos = 0
-	}
-	return b
+// at returns value i: the pool's chunks in turn. It keeps no position, so
+// goroutines may share one values.
+func (v *values) at(i uint64) []byte {
+	c := int(i % uint64(len(v.pool)/v.size))
+	return v.pool[c*v.size : (c+1)*v.size]
 }
 
 // permutation maps [0, n) onto itself in a pseudo-random order without

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,28 +32,29 @@ func TestHarness(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	f, err := os.Open(filepath.Join(out, "peers.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSV(t, filepath.Join(out, "peers.csv"))
 	if want := 1 + len(allEngines)*len(phases); len(rows) != want {
 		t.Fatalf("peers.csv has %d rows, want %d", len(rows), want)
 	}
+	col := columns(rows[0])
 	for _, r := range rows[1:] {
-		if r[4] == "0" || r[4] == "" {
-			t.Errorf("%s %s: ops/s %q", r[0], r[1], r[4])
+		if r[col["ops_per_sec"]] == "0" || r[col["ops_per_sec"]] == "" {
+			t.Errorf("%s %s: ops/s %q", r[0], r[1], r[col["ops_per_sec"]])
+		}
+		if r[col["value_size"]] != "100" {
+			t.Errorf("%s %s: value_size %q, want 100", r[0], r[1], r[col["value_size"]])
+		}
+		scan := strings.HasPrefix(r[1], "readseq")
+		if p99 := r[col["p99_us"]]; (p99 == "") != scan {
+			t.Errorf("%s %s: p99 %q", r[0], r[1], p99)
 		}
 	}
 	md, err := os.ReadFile(filepath.Join(out, "peers.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Strata / best peer", "write-amp", "space-amp", "peak RSS", "load average"} {
+	for _, want := range []string{"Strata / best peer", "write-amp", "space-amp", "peak RSS", "load average",
+		"| fillsync16 |", "p50 / p99 / p99.9", "values of 100 bytes"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("peers.md lacks %q", want)
 		}
@@ -64,6 +66,116 @@ func TestHarness(t *testing.T) {
 	if got, want := strings.Count(stderr.String(), " ops/s "), len(allEngines)*len(phases); got != want {
 		t.Errorf("%d progress lines, want %d:\n%s", got, want, stderr.String())
 	}
+}
+
+// TestSweep runs the value-size sweep at a tiny scale (2000 keys of 100
+// bytes down to 10 of 64 KiB) for Strata and one peer: every worker checks
+// that each get returns a value of the point's size.
+func TestSweep(t *testing.T) {
+	out := t.TempDir()
+	var stderr bytes.Buffer
+	err := run([]string{"-sweep", "-sweep-scale", "0.002", "-engines", "strata,goleveldb", "-reps", "1",
+		"-out", out, "-dir", t.TempDir()}, &stderr, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	rows := readCSV(t, filepath.Join(out, "sweep.csv"))
+	points := len(sweepPoints()) * len(sweepRandoms())
+	if want := 1 + points*2*len(phases); len(rows) != want {
+		t.Fatalf("sweep.csv has %d rows, want %d", len(rows), want)
+	}
+	col := columns(rows[0])
+	sizes := make(map[string]bool)
+	for _, r := range rows[1:] {
+		sizes[r[col["value_size"]]+"/"+r[col["value_random"]]] = true
+	}
+	if len(sizes) != points {
+		t.Errorf("sweep.csv has the points %v, want %d", sizes, points)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "sweep.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"64 KiB × 10, random 0.5", "| fillsync1 |", "**write-amp** strata",
+		"**space-amp** goleveldb", "readrandom get p99", "(v4096-r1/peers.md)"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("sweep.md lacks %q:\n%s", want, md)
+		}
+	}
+	for _, p := range []string{"v100-r1", "v65536-r0.5"} {
+		if _, err := os.Stat(filepath.Join(out, p, "peers.md")); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestYCSB loads 1000 records and runs 1000 operations of every YCSB
+// workload on Strata and one peer.
+func TestYCSB(t *testing.T) {
+	out := t.TempDir()
+	var stderr bytes.Buffer
+	err := run([]string{"-workload", "ycsb", "-ycsb-records", "1000", "-ycsb-ops", "1000",
+		"-engines", "strata,pebble", "-reps", "1", "-out", out, "-dir", t.TempDir()}, &stderr, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	rows := readCSV(t, filepath.Join(out, "ycsb.csv"))
+	if want := 1 + 2*len(ycsbPhases); len(rows) != want {
+		t.Fatalf("ycsb.csv has %d rows, want %d", len(rows), want)
+	}
+	col := columns(rows[0])
+	for _, r := range rows[1:] {
+		if r[col["ops_per_sec"]] == "0" || r[col["p99_us"]] == "" {
+			t.Errorf("%s %s: ops/s %q, p99 %q", r[0], r[1], r[col["ops_per_sec"]], r[col["p99_us"]])
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "ycsb.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| ycsb-e |", "| ycsb-f | rmw |", "| ycsb-d | insert |", "Strata / best peer"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("ycsb.md lacks %q", want)
+		}
+	}
+}
+
+func TestFlagConflicts(t *testing.T) {
+	for _, args := range [][]string{
+		{"-sweep", "-n", "1000"},
+		{"-sweep", "-value-size", "1000"},
+		{"-sweep", "-workload", "ycsb"},
+		{"-workload", "ycsb", "-value-random", "1"},
+		{"-value-size", "0"},
+		{"-workload", "nope"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// columns maps a CSV header's names to their indexes.
+func columns(header []string) map[string]int {
+	m := make(map[string]int)
+	for i, h := range header {
+		m[h] = i
+	}
+	return m
 }
 
 func TestPermutation(t *testing.T) {

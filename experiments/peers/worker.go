@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// phaseResult is one timed phase. Ops counts puts, gets, seeks or (for the
-// scans) entries; Bytes the user bytes (key + value) written or returned.
+// phaseResult is one timed phase. Ops counts puts, gets, seeks, YCSB
+// operations or (for the scans) entries; Bytes the user bytes (key +
+// value) written or returned.
 type phaseResult struct {
 	Name      string  `json:"name"`
 	Ops       int64   `json:"ops"`
@@ -24,15 +25,23 @@ type phaseResult struct {
 	Seconds   float64 `json:"seconds"`
 	OpsPerSec float64 `json:"ops_per_sec"`
 	MBPerSec  float64 `json:"mb_per_sec"`
+	// Latency is the distribution of single operations (a put, a get, a
+	// seek with its Nexts, a YCSB operation); nil for the scans.
+	Latency *latencySummary `json:"latency,omitempty"`
+	// ByOp splits a YCSB phase's latencies by operation type (read,
+	// update, insert, scan, rmw).
+	ByOp map[string]*latencySummary `json:"by_op,omitempty"`
 }
 
 // workerResult is the JSON line a worker prints.
 type workerResult struct {
-	Engine   string        `json:"engine"`
-	Rep      int           `json:"rep"`
-	N        int           `json:"n"`
-	Settings string        `json:"settings"`
-	Phases   []phaseResult `json:"phases"`
+	Engine      string        `json:"engine"`
+	Rep         int           `json:"rep"`
+	N           int           `json:"n"`
+	ValueSize   int           `json:"value_size"`
+	ValueRandom float64       `json:"value_random"`
+	Settings    string        `json:"settings"`
+	Phases      []phaseResult `json:"phases"`
 
 	// MainIO is the process's I/O from the start of fillrandom to the
 	// close after readseq; UserBytesWritten the key and value bytes put in
@@ -56,7 +65,8 @@ type workerResult struct {
 	FillseqWriteAmp float64 `json:"fillseq_write_amp"`
 
 	// SpaceBytes is the disk space (allocated blocks) of the main database
-	// after the close following readseq; LiveBytes is distinct keys × 116.
+	// after the close following readseq; LiveBytes is distinct keys × (16 +
+	// value size).
 	SpaceBytes    int64 `json:"space_bytes"`
 	SpaceApparent int64 `json:"space_apparent_bytes"`
 	// SpaceByExt splits SpaceBytes by file extension ("(none)" for files
@@ -88,18 +98,34 @@ func runWorker(cfg *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-worker needs -dir")
 	}
 	w := &worker{
-		cfg:    cfg,
-		opts:   engineOptions{cacheBytes: cfg.cacheBytes, memBytes: cfg.memBytes, bloomBits: 10},
+		cfg: cfg,
+		opts: engineOptions{cacheBytes: cfg.cacheBytes, memBytes: cfg.memBytes, bloomBits: 10,
+			valueSize: cfg.valueSize},
 		stderr: stderr,
-		res:    workerResult{Engine: cfg.engine, Rep: cfg.rep, N: cfg.n},
+		res: workerResult{Engine: cfg.engine, Rep: cfg.rep, N: cfg.n,
+			ValueSize: cfg.valueSize, ValueRandom: cfg.valueRandom},
 	}
-	if cfg.workload == "all" || cfg.workload == "fillseq" {
+	if cfg.runs("fillseq") {
 		if err := w.fillseq(); err != nil {
 			return fmt.Errorf("%s fillseq: %w", cfg.engine, err)
 		}
 	}
-	if cfg.workload == "all" || cfg.workload == "main" {
+	if cfg.runs("sync") {
+		if err := w.fillSync("fillsync1", 1); err != nil {
+			return fmt.Errorf("%s: %w", cfg.engine, err)
+		}
+		if err := w.fillSync("fillsync16", syncWriters); err != nil {
+			return fmt.Errorf("%s: %w", cfg.engine, err)
+		}
+	}
+	if cfg.runs("main") {
 		if err := w.mainSequence(); err != nil {
+			return fmt.Errorf("%s: %w", cfg.engine, err)
+		}
+	}
+	if cfg.runs("ycsb") {
+		w.res.N = cfg.ycsbRecords
+		if err := w.ycsb(); err != nil {
 			return fmt.Errorf("%s: %w", cfg.engine, err)
 		}
 	}
@@ -119,15 +145,9 @@ func (w *worker) fillseq() error {
 	if err != nil {
 		return err
 	}
-	vals := newValues(w.cfg.seed, w.cfg.valueRandom)
-	var kb [keySize]byte
-	err = w.phase("fillseq", func() (int64, int64, int64, error) {
-		for i := range w.cfg.n {
-			if err := e.put(makeKey(kb[:], uint64(i)), vals.next()); err != nil {
-				return int64(i), 0, 0, err
-			}
-		}
-		return int64(w.cfg.n), 0, int64(w.cfg.n) * entrySize, nil
+	vals := newValues(w.cfg.seed, w.cfg.valueRandom, w.cfg.valueSize)
+	err = w.phase("fillseq", func() (outcome, error) {
+		return w.fill(e, uint64(w.cfg.n), func(i uint64) uint64 { return i }, vals, 0)
 	})
 	if cerr := e.close(); err == nil {
 		err = cerr
@@ -139,7 +159,54 @@ func (w *worker) fillseq() error {
 	if err != nil {
 		return err
 	}
-	w.res.FillseqWriteAmp, _ = writeAmp(after.sub(before), int64(w.cfg.n)*entrySize)
+	w.res.FillseqWriteAmp, _ = writeAmp(after.sub(before), int64(w.cfg.n)*w.cfg.entrySize())
+	return os.RemoveAll(dir)
+}
+
+// fill puts n keys, the i-th of index key(i) with value vals.at(first+i),
+// timing each put.
+func (w *worker) fill(e engine, n uint64, key func(uint64) uint64, vals *values, first uint64) (outcome, error) {
+	var kb [keySize]byte
+	lat := newLatencies()
+	for i := range n {
+		k, v := makeKey(kb[:], key(i)), vals.at(first+i)
+		t := lat.start()
+		err := e.put(k, v)
+		lat.stop(t)
+		if err != nil {
+			return outcome{ops: int64(i), lat: lat}, err
+		}
+	}
+	return outcome{ops: int64(n), bytes: int64(n) * w.cfg.entrySize(), lat: lat}, nil
+}
+
+// fillSync puts -sync-ops keys in a pseudo-random order from g goroutines
+// into a fresh database opened in the engine's synced-write mode, then
+// closes and deletes it.
+func (w *worker) fillSync(name string, g int) error {
+	dir := filepath.Join(w.cfg.dir, name)
+	opts := w.opts
+	opts.syncWrites = true
+	e, err := openEngine(w.cfg.engine, dir, opts)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	ops := w.cfg.syncOps
+	perm := newPermutation(uint64(ops), w.cfg.seed)
+	vals := newValues(w.cfg.seed+2, w.cfg.valueRandom, w.cfg.valueSize)
+	err = w.phase(name, func() (outcome, error) {
+		return fanOut(g, ops, func(j, share int) (outcome, error) {
+			// Goroutine j writes the indexes j, j+g, j+2g, ...
+			return w.fill(e, uint64(share), func(k uint64) uint64 { return perm.at(uint64(j) + k*uint64(g)) },
+				vals, uint64(j)*uint64(ops))
+		})
+	})
+	if cerr := e.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
 	return os.RemoveAll(dir)
 }
 
@@ -171,29 +238,17 @@ func (w *worker) mainSequence() error {
 			e.close()
 		}
 	}()
-	vals := newValues(w.cfg.seed+1, w.cfg.valueRandom)
-	var kb [keySize]byte
-
+	vals := newValues(w.cfg.seed+1, w.cfg.valueRandom, w.cfg.valueSize)
 	perm := newPermutation(n, w.cfg.seed)
-	err = w.phase("fillrandom", func() (int64, int64, int64, error) {
-		for i := range n {
-			if err := e.put(makeKey(kb[:], perm.at(i)), vals.next()); err != nil {
-				return int64(i), 0, 0, err
-			}
-		}
-		return int64(n), 0, int64(n) * entrySize, nil
+	err = w.phase("fillrandom", func() (outcome, error) {
+		return w.fill(e, n, perm.at, vals, 0)
 	})
 	if err != nil {
 		return err
 	}
-	err = w.phase("overwrite", func() (int64, int64, int64, error) {
+	err = w.phase("overwrite", func() (outcome, error) {
 		r := w.rng("overwrite", 0)
-		for i := range n {
-			if err := e.put(makeKey(kb[:], r.Uint64N(n)), vals.next()); err != nil {
-				return int64(i), 0, 0, err
-			}
-		}
-		return int64(n), 0, int64(n) * entrySize, nil
+		return w.fill(e, n, func(uint64) uint64 { return r.Uint64N(n) }, vals, n)
 	})
 	if err != nil {
 		return err
@@ -207,21 +262,26 @@ func (w *worker) mainSequence() error {
 	if err := w.readRandom(e, "readrandom4", readers, makeKey, true); err != nil {
 		return err
 	}
-	err = w.phase("seeknext100", func() (int64, int64, int64, error) {
+	err = w.phase("seeknext100", func() (outcome, error) {
 		r := w.rng("seeknext100", 0)
-		var entries, bytes int64
-		for i := range w.cfg.seeks {
-			k, b, err := e.seekNext(makeKey(kb[:], r.Uint64N(n)), seekNexts)
+		var kb [keySize]byte
+		out := outcome{lat: newLatencies()}
+		for range w.cfg.seeks {
+			key := makeKey(kb[:], r.Uint64N(n))
+			t := out.lat.start()
+			k, b, err := e.seekNext(key, seekNexts)
+			out.lat.stop(t)
 			if err != nil {
-				return int64(i), entries, bytes, err
+				return out, err
 			}
-			entries += int64(k)
-			bytes += b
+			out.ops++
+			out.found += int64(k)
+			out.bytes += b
 		}
-		if entries < int64(w.cfg.seeks) {
-			return 0, 0, 0, fmt.Errorf("seeknext100: %d seeks landed on %d entries", w.cfg.seeks, entries)
+		if out.found < int64(w.cfg.seeks) {
+			return out, fmt.Errorf("seeknext100: %d seeks landed on %d entries", w.cfg.seeks, out.found)
 		}
-		return int64(w.cfg.seeks), entries, bytes, nil
+		return out, nil
 	})
 	if err != nil {
 		return err
@@ -243,14 +303,14 @@ func (w *worker) mainSequence() error {
 		return err
 	}
 	w.res.MainIO = after.sub(before)
-	w.res.UserBytesWritten = 2 * int64(n) * entrySize
+	w.res.UserBytesWritten = 2 * int64(n) * w.cfg.entrySize()
 	w.res.WriteAmp, w.res.WriteAmpSource = writeAmp(w.res.MainIO, w.res.UserBytesWritten)
 	w.res.NetWriteAmp = float64(w.res.MainIO.Write-w.res.MainIO.Cancelled) / float64(w.res.UserBytesWritten)
 	w.res.WcharWriteAmp = float64(w.res.MainIO.WChar) / float64(w.res.UserBytesWritten)
 	if w.res.SpaceBytes, w.res.SpaceApparent, w.res.SpaceByExt, err = diskUsage(dir); err != nil {
 		return err
 	}
-	w.res.LiveBytes = int64(n) * entrySize
+	w.res.LiveBytes = int64(n) * w.cfg.entrySize()
 	w.res.SpaceAmp = float64(w.res.SpaceBytes) / float64(w.res.LiveBytes)
 
 	start := time.Now()
@@ -285,69 +345,112 @@ func (w *worker) mainSequence() error {
 // were found.
 func (w *worker) readRandom(e engine, name string, g int, mk func([]byte, uint64) []byte, present bool) error {
 	n := uint64(w.cfg.n)
-	return w.phase(name, func() (int64, int64, int64, error) {
-		var (
-			mu    sync.Mutex
-			found int64
-			first error
-			wg    sync.WaitGroup
-		)
-		for j := range g {
-			ops := w.cfg.reads / g
-			if j < w.cfg.reads%g {
-				ops++
-			}
+	return w.phase(name, func() (outcome, error) {
+		out, err := fanOut(g, w.cfg.reads, func(j, ops int) (outcome, error) {
 			r := w.rng(name, j)
-			wg.Go(func() {
-				var kb [keySize]byte
-				var f int64
-				var err error
-				for range ops {
-					var ok bool
-					if ok, err = e.get(mk(kb[:], r.Uint64N(n))); err != nil {
-						break
-					}
-					if ok {
-						f++
-					}
+			var kb [keySize]byte
+			o := outcome{lat: newLatencies()}
+			for range ops {
+				key := mk(kb[:], r.Uint64N(n))
+				t := o.lat.start()
+				ok, err := e.get(key)
+				o.lat.stop(t)
+				if err != nil {
+					return o, err
 				}
-				mu.Lock()
-				found += f
-				if first == nil {
-					first = err
+				o.ops++
+				if ok {
+					o.found++
 				}
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		if first != nil {
-			return 0, found, 0, first
+			}
+			o.bytes = o.found * w.cfg.entrySize()
+			return o, nil
+		})
+		if err != nil {
+			return out, err
 		}
 		want := int64(0)
 		if present {
 			want = int64(w.cfg.reads)
 		}
-		if found != want {
-			return 0, found, 0, fmt.Errorf("%s: found %d of %d keys, want %d", name, found, w.cfg.reads, want)
+		if out.found != want {
+			return out, fmt.Errorf("%s: found %d of %d keys, want %d", name, out.found, w.cfg.reads, want)
 		}
-		return int64(w.cfg.reads), found, found * entrySize, nil
+		return out, nil
 	})
 }
 
 // readSeq scans everything and checks that it saw every key once.
 func (w *worker) readSeq(e engine, name string) error {
-	return w.phase(name, func() (int64, int64, int64, error) {
+	return w.phase(name, func() (outcome, error) {
 		k, b, err := e.scan()
 		if err == nil && k != w.cfg.n {
 			err = fmt.Errorf("%s: scanned %d entries, want %d", name, k, w.cfg.n)
 		}
-		return int64(k), int64(k), b, err
+		return outcome{ops: int64(k), found: int64(k), bytes: b}, err
 	})
 }
 
-// phase times fn, which returns its operation count, the entries found,
-// and the user bytes moved, records the result and prints a progress line.
-func (w *worker) phase(name string, fn func() (ops, found, bytes int64, err error)) error {
+// outcome is what a phase's body returns: its operation count, the
+// entries found, the user bytes moved and, where it timed single
+// operations, their latencies (in all and, for YCSB, by operation type).
+type outcome struct {
+	ops, found, bytes int64
+	lat               *latencies
+	byOp              map[string]*latencies
+}
+
+// add merges o into out.
+func (out *outcome) add(o outcome) {
+	out.ops += o.ops
+	out.found += o.found
+	out.bytes += o.bytes
+	if o.lat != nil {
+		if out.lat == nil {
+			out.lat = newLatencies()
+		}
+		out.lat.merge(o.lat)
+	}
+	for op, l := range o.byOp {
+		if out.byOp == nil {
+			out.byOp = make(map[string]*latencies)
+		}
+		if out.byOp[op] == nil {
+			out.byOp[op] = newLatencies()
+		}
+		out.byOp[op].merge(l)
+	}
+}
+
+// fanOut runs body on g goroutines, the j-th with its share of total
+// operations (total/g, the first total%g goroutines one more), and returns
+// their merged outcomes and the first error.
+func fanOut(g, total int, body func(j, share int) (outcome, error)) (outcome, error) {
+	outs := make([]outcome, g)
+	errs := make([]error, g)
+	var wg sync.WaitGroup
+	for j := range g {
+		share := total / g
+		if j < total%g {
+			share++
+		}
+		wg.Go(func() { outs[j], errs[j] = body(j, share) })
+	}
+	wg.Wait()
+	var sum outcome
+	for j := range g {
+		sum.add(outs[j])
+	}
+	for _, err := range errs {
+		if err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+// phase times fn, records its outcome and prints a progress line.
+func (w *worker) phase(name string, fn func() (outcome, error)) error {
 	runtime.GC() // start each phase without the previous phase's garbage
 	if name == w.cfg.profilePhase {
 		f, err := os.Create(w.cfg.profileOut)
@@ -361,16 +464,27 @@ func (w *worker) phase(name string, fn func() (ops, found, bytes int64, err erro
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
-	ops, found, bytes, err := fn()
+	out, err := fn()
 	secs := time.Since(start).Seconds()
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	p := phaseResult{Name: name, Ops: ops, Found: found, Bytes: bytes, Seconds: secs,
-		OpsPerSec: float64(ops) / secs, MBPerSec: float64(bytes) / secs / 1e6}
+	p := phaseResult{Name: name, Ops: out.ops, Found: out.found, Bytes: out.bytes, Seconds: secs,
+		OpsPerSec: float64(out.ops) / secs, MBPerSec: float64(out.bytes) / secs / 1e6}
+	p99 := ""
+	if out.lat != nil {
+		p.Latency = out.lat.summary()
+		p99 = fmt.Sprintf(" p99 %9.1f µs", p.Latency.P99)
+	}
+	for op, l := range out.byOp {
+		if p.ByOp == nil {
+			p.ByOp = make(map[string]*latencySummary)
+		}
+		p.ByOp[op] = l.summary()
+	}
 	w.res.Phases = append(w.res.Phases, p)
-	fmt.Fprintf(w.stderr, "peers: %-9s rep %d %-17s %9d ops %8.2f s %11.0f ops/s %7.1f MB/s\n",
-		w.cfg.engine, w.cfg.rep, name, ops, secs, p.OpsPerSec, p.MBPerSec)
+	fmt.Fprintf(w.stderr, "peers: %-9s rep %d %-17s %9d ops %8.2f s %11.0f ops/s %7.1f MB/s%s\n",
+		w.cfg.engine, w.cfg.rep, name, out.ops, secs, p.OpsPerSec, p.MBPerSec, p99)
 	return nil
 }
 
