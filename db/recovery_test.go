@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
@@ -326,5 +328,49 @@ func TestOlderWALDamageIsCorruption(t *testing.T) {
 	defer d.Close()
 	if _, err := d.Get(recoveryKey(0)); err != nil {
 		t.Fatalf("first key: %v", err)
+	}
+}
+
+// TestNoWriteToOlderWAL: once a newer WAL exists nothing more is written to
+// an older one, so that a crash at any moment (a process killed in the
+// middle of a copy into the log included) cannot leave a torn record at
+// the end of a WAL that a newer one follows. The old WAL's closing sync
+// marker used to be written after the newer WAL was created: a soak run
+// found an older WAL ending in a torn marker after a kill.
+func TestNoWriteToOlderWAL(t *testing.T) {
+	var mu sync.Mutex
+	newest := base.FileNum(0)
+	var violations []string
+	inj := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		ft, num := base.ParseFilename(filepath.Base(name))
+		if ft != base.FileTypeLog {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch op {
+		case vfs.OpCreate:
+			newest = max(newest, num)
+		case vfs.OpWrite:
+			if num < newest {
+				violations = append(violations, fmt.Sprintf("write to %s after %s was created", filepath.Base(name), base.MakeFilename(base.FileTypeLog, newest)))
+			}
+		}
+		return nil
+	})
+	for _, sync := range []bool{false, true} {
+		newest = 0 // a new database
+		o := recoveryOptions(vfs.NewFaultFS(vfs.NewMem(), inj))
+		o.SyncWrites = sync
+		d := mustOpen(t, "/db", o)
+		for i := 0; i < 3000; i++ {
+			if err := d.Put(recoveryKey(i), recoveryValue(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.Close()
+	}
+	if len(violations) > 0 {
+		t.Fatalf("%d writes to older WALs, the first: %s", len(violations), violations[0])
 	}
 }

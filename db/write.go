@@ -342,9 +342,10 @@ func (d *DB) rotateMemtableLocked() error {
 // switchWAL syncs the old WAL, creates the new one, name, and makes its
 // directory entry durable, then closes the old one. It runs without d.mu.
 func (d *DB) switchWAL(old *wal.Writer, name string) (vfs.File, error) {
-	// The old WAL must be complete on disk before a newer one can be: at
-	// recovery only the newest WAL may end in a torn record.
-	if err := old.Sync(); err != nil {
+	// The old WAL must be complete on disk, and say so with its last sync
+	// marker, before a newer one exists: at recovery only the newest WAL
+	// may end in a torn record, and closing it after this writes nothing.
+	if err := old.Seal(); err != nil {
 		return nil, fmt.Errorf("sync WAL: %w", err)
 	}
 	f, err := d.fs.Create(name)

@@ -246,6 +246,25 @@ func (w *Writer) Size() int64 {
 	return w.written + int64(len(w.buf))
 }
 
+// Seal syncs the file and, with MarkSyncs, appends a sync marker for that
+// sync and syncs again, so that the log says it had been synced whole; the
+// Writer stays open. A caller about to start a newer log seals this one
+// first: Close then writes nothing more, so a crash at any moment after
+// the newer log exists cannot leave a torn record (a marker cut short) at
+// the end of this one, where recovery would call it corruption.
+func (w *Writer) Seal() error {
+	if err := w.Sync(); err != nil {
+		return err
+	}
+	if !w.markSyncs || w.Size() <= w.markEnd {
+		return nil
+	}
+	if err := w.writeMarker(); err != nil {
+		return err
+	}
+	return w.Sync()
+}
+
 // Close syncs and closes the file. The file is closed even if the sync
 // fails; the sync's error is returned. Later calls return an error wrapping
 // base.ErrClosed (or the earlier sticky error). With MarkSyncs, a log

@@ -263,6 +263,11 @@ func (s *soak) run(run int, left time.Duration) error {
 		s.t.kills++
 	case how == "stopped" && st.Success():
 		s.t.cleanStops++
+	case how == "stopped" && status.Signaled() && status.Signal() == syscall.SIGTERM:
+		// The signal came before the child had set up its handler (it
+		// does so first thing, but the runtime starts before main): the
+		// default action ended it, as a SIGKILL would have.
+		s.t.kills++
 	default:
 		if len(cr.reported) == 0 {
 			s.errorf("run %d: child %s after %v: %v; its last lines:\n\t%s", run, how, lived.Round(time.Millisecond), st, strings.Join(cr.tail, "\n\t"))
