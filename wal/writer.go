@@ -265,8 +265,9 @@ func (w *Writer) Seal() error {
 	return w.Sync()
 }
 
-// Close syncs and closes the file. The file is closed even if the sync
-// fails; the sync's error is returned. Later calls return an error wrapping
+// Close syncs and closes the file (a log sealed since its last record is
+// not synced again). The file is closed even if the sync fails; the sync's
+// error is returned. Later calls return an error wrapping
 // base.ErrClosed (or the earlier sticky error). With MarkSyncs, a log
 // holding records not yet reported by a sync marker ends with one: Close
 // syncs, appends the marker and syncs again, so that recovery knows the
@@ -284,10 +285,14 @@ func (w *Writer) Close() error {
 			err = w.writeMarker()
 		}
 	}
+	// Every record was synced already when nothing was written since the
+	// last Sync (a sealed log): then the trim need not be made durable
+	// either, as the zeros it cuts read back as the clean end of the log.
+	synced := w.err == nil && w.Size() == w.synced && w.Size() > 0
 	if err == nil && w.m != nil {
 		err = w.unmapAndTrim()
 	}
-	if err == nil {
+	if err == nil && !synced {
 		err = w.Sync()
 	}
 	w.closed = true
