@@ -66,6 +66,8 @@ type DB struct {
 	// unboundedEnd ends range deletions given no end: maxKeySize+1 bytes
 	// of 0xff, above every key this database accepts.
 	unboundedEnd []byte
+	// chunks recycles the arena chunks of flushed memtables.
+	chunks *memtable.ChunkPool
 	// batchPool recycles the batches of single Puts and Deletes.
 	batchPool sync.Pool
 	// iterPool recycles the memory of closed iterators (iterParts).

@@ -2,7 +2,6 @@ package db
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/internal/rangedel"
@@ -84,7 +83,6 @@ func (d *DB) flushOldestLocked() error {
 		nextLog = d.imms[1].logNum
 	}
 	d.mu.Unlock()
-	start := time.Now()
 	meta, err := d.writeL0(imm.mem)
 	d.mu.Lock()
 	if err != nil {
@@ -101,8 +99,9 @@ func (d *DB) flushOldestLocked() error {
 		return err
 	}
 	d.stats.flushes++
-	_ = start
-	// The flushed memtable's WAL is now obsolete.
+	// The flushed memtable leaves the database; readers still holding it
+	// keep their references. Its WAL is obsolete.
+	imm.mem.Unref()
 	d.mu.Unlock()
 	d.fs.Remove(d.path(base.MakeFilename(base.FileTypeLog, imm.logNum)))
 	d.mu.Lock()

@@ -35,6 +35,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	o := opts.ensureDefaults()
 	d := &DB{dirname: dir, opts: o, fs: o.FS}
 	d.bgCond = sync.NewCond(&d.mu)
+	// Two memtables' worth of arena chunks: the one being written and one
+	// flushed while the next fills.
+	d.chunks = memtable.NewChunkPool(2 * o.MemtableSize)
 	d.closeCh = make(chan struct{})
 	d.retryKick = make(chan struct{})
 	d.obsolete.wake = make(chan struct{}, 1)
@@ -146,7 +149,7 @@ func (d *DB) recover() error {
 		}
 	}
 	sort.Slice(logs, func(i, j int) bool { return logs[i] < logs[j] })
-	mem := memtable.New()
+	mem := memtable.NewPooled(d.chunks)
 	for i, num := range logs {
 		stop, err := d.replayWAL(num, mem, i == len(logs)-1)
 		if err != nil {
@@ -193,6 +196,7 @@ func (d *DB) recover() error {
 	}
 
 	edit := &manifest.VersionEdit{LogNum: d.logNum, LastSeq: d.lastSeq}
+	defer mem.Unref() // written to level 0 or not, nothing reads it after recovery
 	if !mem.Empty() {
 		meta, err := d.writeL0(mem)
 		if err != nil {
@@ -213,7 +217,7 @@ func (d *DB) recover() error {
 	d.version.Unref()
 	d.version = nv
 	d.visibleSeq.Store(uint64(d.lastSeq))
-	d.mem = memtable.New()
+	d.mem = memtable.NewPooled(d.chunks)
 	d.installReadStateLocked()
 
 	d.removeGarbage(manifestNum)

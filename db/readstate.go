@@ -38,6 +38,10 @@ type readState struct {
 func (rs *readState) unref() {
 	if rs.refs.Add(-1) == 0 {
 		rs.v.Unref()
+		rs.mem.Unref()
+		for _, m := range rs.imms {
+			m.Unref()
+		}
 	}
 }
 
@@ -63,7 +67,9 @@ func (d *DB) installReadStateLocked() {
 	}
 	rs.refs.Store(1)
 	d.version.Ref()
+	d.mem.Ref()
 	for i := len(d.imms) - 1; i >= 0; i-- {
+		d.imms[i].mem.Ref()
 		rs.imms = append(rs.imms, d.imms[i].mem)
 	}
 	d.rsMu.Lock()

@@ -333,7 +333,7 @@ func (d *DB) rotateMemtableLocked() error {
 	d.imms = append(d.imms, &flushable{mem: d.mem, logNum: d.logNum})
 	d.log = newWALWriter(f)
 	d.logNum = num
-	d.mem = memtable.New()
+	d.mem = memtable.NewPooled(d.chunks)
 	d.installReadStateLocked()
 	d.maybeScheduleBackgroundLocked()
 	return nil

@@ -197,15 +197,49 @@ type Memtable struct {
 	// so that an iterator per seek allocates little.
 	iterBufs sync.Pool
 
+	// refs counts the holders of the memtable (see Ref); the last Unref
+	// gives the arena's chunks back to its pool.
+	refs atomic.Int32
+
 	// Counters readable without the lock.
 	size       atomic.Int64 // ApproximateSize
 	nPoints    atomic.Int64 // point entries in points
 	nRangeDels atomic.Int64 // entries in rangeDels
 }
 
-// New returns an empty memtable.
+// New returns an empty memtable, with one reference.
 func New() *Memtable {
-	return &Memtable{points: btree.NewG[entry](btreeDegree, entryLess)}
+	return NewPooled(nil)
+}
+
+// NewPooled returns an empty memtable, with one reference, whose arena takes
+// its large chunks from pool (nil: none) and gives them back when the last
+// reference is dropped.
+func NewPooled(pool *ChunkPool) *Memtable {
+	m := &Memtable{points: btree.NewG[entry](btreeDegree, entryLess)}
+	m.arena.pool = pool
+	m.refs.Store(1)
+	return m
+}
+
+// Ref adds a reference: the holder will read the memtable, or memory it
+// returned (Get's values, iterators' keys and values, RangeDels), until it
+// calls Unref.
+func (m *Memtable) Ref() { m.refs.Add(1) }
+
+// Unref drops a reference. The last one hands the arena's chunks back to
+// the pool, to be written over by another memtable: nothing may read this
+// memtable's memory after it. Without a pool it does nothing more.
+func (m *Memtable) Unref() {
+	n := m.refs.Add(-1)
+	if n < 0 {
+		panic("memtable: Unref without a reference")
+	}
+	if n == 0 && m.arena.pool != nil {
+		full := m.arena.full
+		m.arena.full, m.arena.chunk = nil, nil
+		m.arena.pool.put(full)
+	}
 }
 
 // Add inserts an entry. kind is base.KindSet, base.KindDelete or

@@ -637,3 +637,45 @@ func TestCompareKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestChunksRecycledAfterLastUnref: a memtable's large arena chunks go back
+// to its pool only when the last reference is dropped, and the next
+// memtable writes into them (in -tags invariants builds they are poisoned
+// instead, so a reader that kept memory past its release would see it).
+func TestChunksRecycledAfterLastUnref(t *testing.T) {
+	pool := NewChunkPool(64 << 20)
+	m := NewPooled(pool)
+	v := bytes.Repeat([]byte{'v'}, 1000)
+	var last []byte
+	for i := 0; m.ApproximateSize() < 6<<20; i++ {
+		last = []byte(fmt.Sprintf("k%07d", i))
+		m.Add(base.SeqNum(i+1), base.KindSet, last, v)
+	}
+	held := len(m.arena.full)
+	if held < 2 {
+		t.Fatalf("%d full chunks: the test needs a few", held)
+	}
+	got, _, _, _ := m.Get(last, base.MaxSeqNum) // in a full-size chunk
+	m.Ref() // a reader
+	m.Unref()
+	if len(pool.chunks) != 0 || !bytes.Equal(got, v) {
+		t.Fatal("chunks released while a reader holds the memtable")
+	}
+	m.Unref()
+	if poisonReleased {
+		if got[0] != 0xdd {
+			t.Fatalf("released memory not poisoned: %q", got[:4])
+		}
+		return
+	}
+	if len(pool.chunks) != held {
+		t.Fatalf("%d chunks back in the pool, want %d", len(pool.chunks), held)
+	}
+	m2 := NewPooled(pool)
+	for i := 0; m2.ApproximateSize() < 6<<20; i++ {
+		m2.Add(base.SeqNum(i+1), base.KindSet, []byte(fmt.Sprintf("k%07d", i)), v)
+	}
+	if len(pool.chunks) != 0 {
+		t.Fatalf("%d chunks left in the pool after a memtable as large", len(pool.chunks))
+	}
+}
