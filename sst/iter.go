@@ -63,10 +63,16 @@ type Iter struct {
 	// ahead since then: each is twice as long as the one before.
 	crossings, raRuns int
 	// nexts counts the moves by Next or Prev since the last seek, and
-	// vra is the stream page the value-stream readahead has reached (see
-	// readaheadValues).
+	// [vraLo, vraHi) are the stream pages the value-stream readahead last
+	// covered (see readaheadValues).
 	nexts        int
 	vraLo, vraHi uint64
+	// vh pins vpage, the value page vpn, while the iterator's values
+	// come from it: a scan reads each value page once from the pool, and a
+	// value within one page aliases it as an inline value aliases its leaf.
+	vh    cache.Handle
+	vpage []byte
+	vpn   uint32
 
 	err    error
 	closed bool
@@ -105,8 +111,12 @@ func (r *Reader) InitIter(it *Iter) {
 	}
 }
 
-// releaseFrom unpins the path from level l down.
+// releaseFrom unpins the path from level l down (and, from the root, the
+// value page).
 func (it *Iter) releaseFrom(l int) {
+	if l == 0 {
+		it.releaseValuePage()
+	}
 	for it.depth > l {
 		it.depth--
 		if it.path[it.depth].page != nil {
@@ -476,6 +486,14 @@ func (it *Iter) Value() []byte {
 		if it.ent.ref && it.nexts >= valueReadaheadAfter {
 			it.readaheadValues(&it.ent)
 		}
+		if it.ent.ref {
+			if v, ok := it.valueInPage(); ok {
+				return v
+			}
+			if it.err != nil {
+				return nil
+			}
+		}
 		v, err := it.r.appendValue(it.vbuf[:0], &it.ent, lv.pn, lv.idx, &it.ovf)
 		it.vbuf = v
 		if err != nil {
@@ -486,6 +504,62 @@ func (it *Iter) Value() []byte {
 		it.valReady = true
 	}
 	return it.val
+}
+
+// valueInPage returns the current value when the stream holds it within
+// one value page: from that page, pinned while the following values come
+// from it too. ok is false for a value over two pages or more, and on an
+// error (recorded).
+func (it *Iter) valueInPage() (_ []byte, ok bool) {
+	r, e := it.r, &it.ent
+	c := uint64(payloadCapacity(r.meta.pageSize))
+	i, o := e.valueOff/c, int(e.valueOff%c)
+	if o+e.valueLen > int(c) || i >= uint64(len(r.valueDir)) {
+		return nil, false
+	}
+	pn := r.valueDir[i]
+	if it.vpage == nil || it.vpn != pn {
+		it.releaseValuePage()
+		h, page, err := r.readPage(pn, pageTypeValue)
+		if err != nil {
+			it.fail(err)
+			return nil, false
+		}
+		want := c
+		if i == uint64(len(r.valueDir))-1 {
+			want = r.meta.valueBytes - i*c
+		}
+		if got := uint64(pageCount(page)); got != want {
+			h.Release()
+			it.fail(r.corrupt(pn, fmt.Errorf("value page of %d bytes, want %d", got, want)))
+			return nil, false
+		}
+		it.vh, it.vpage, it.vpn = h, page, pn
+	}
+	if o+e.valueLen > pageCount(it.vpage) {
+		it.fail(r.corrupt(pn, fmt.Errorf("value of %d bytes at %d past the page's %d", e.valueLen, o, pageCount(it.vpage))))
+		return nil, false
+	}
+	stored := it.vpage[pageHeaderSize+o : pageHeaderSize+o+e.valueLen : pageHeaderSize+o+e.valueLen]
+	if e.compressed {
+		out, err := appendDecompressed(it.vbuf[:0], stored)
+		if err != nil {
+			lv := &it.path[it.height]
+			it.fail(r.corrupt(lv.pn, fmt.Errorf("slot %d: %w", lv.idx, err)))
+			return nil, false
+		}
+		it.vbuf, stored = out, out
+	}
+	it.val, it.valReady = stored, true
+	return stored, true
+}
+
+// releaseValuePage unpins the value page, if one is pinned.
+func (it *Iter) releaseValuePage() {
+	if it.vpage != nil {
+		it.vh.Release()
+		it.vh, it.vpage, it.vpn = cache.Handle{}, nil, 0
+	}
 }
 
 // StoredValue returns the current value as the file stores it when that is
