@@ -91,6 +91,9 @@ type Writer struct {
 	pfDone         chan struct{}
 	pageSize       int
 
+	// around holds a record written with a write call (writeAround).
+	around []byte
+
 	// wbDone receives when the goroutine that starts the writeback of a
 	// full window returns; wbBusy says one is running.
 	wbDone chan struct{}
@@ -189,6 +192,9 @@ func (w *Writer) writeFramed(length uint32, p []byte) error {
 	h := w.hdr[:]
 	putHeader(h, length, p)
 	if w.m != nil {
+		if len(p) >= mappedWriteMax {
+			return w.writeAround(h, p)
+		}
 		if err := w.store(h); err != nil {
 			return err
 		}
@@ -326,6 +332,46 @@ func (w *Writer) store(p []byte) error {
 	if !w.pfBusy && w.winOff+int64(w.winPos)+prefaultLead > w.pfNext {
 		w.prefaultNext()
 	}
+	return nil
+}
+
+// mappedWriteMax is the payload size from which a mapped Writer writes a
+// record with a write call at its place in the file rather than storing it
+// through the mapping. Stores into a mapping take a page fault per fresh
+// page: the helper takes most of them ahead of small records, but records
+// of a kilobyte and more outran it, and the waits for its chunk made the
+// p99 latency of such puts 3 to 4 times that of write calls (190 against
+// 55 us at 1000 bytes, 350 against 85 at 4 KiB), at no gain in throughput;
+// for 100-byte records the mapping doubled throughput. The write lands in
+// the same page-cache pages the mapping shows, so the records after it go
+// on through the mapping.
+const mappedWriteMax = 512
+
+// writeAround writes the record h, p with one write call at the log's end,
+// moving the mapping's windows past it.
+func (w *Writer) writeAround(h, p []byte) error {
+	off := w.winOff + int64(w.winPos)
+	end := off + HeaderLen + int64(len(p))
+	if w.pfBusy && end > w.pfFrom {
+		w.waitPrefault() // the helper must not store into these pages
+	}
+	// Reserve the windows the record reaches first: if the disk is full,
+	// nothing of the record is written.
+	for end > w.winOff+int64(len(w.win)) {
+		if err := w.nextWindow(); err != nil {
+			return err
+		}
+	}
+	w.around = append(append(w.around[:0], h...), p...)
+	if _, err := w.f.WriteAt(w.around, off); err != nil {
+		w.err = fmt.Errorf("wal: write at offset %d: %w", off, err)
+		return w.err
+	}
+	if cap(w.around) > 1<<20 {
+		w.around = nil // a huge record: do not keep its copy
+	}
+	w.winPos = int(end - w.winOff)
+	w.pfNext = max(w.pfNext, end)
 	return nil
 }
 
