@@ -771,3 +771,55 @@ func TestValueRefExample(t *testing.T) {
 		t.Fatalf("directory page % x", dir[:12])
 	}
 }
+
+// TestValuesOnPageBoundaries lays values in the value stream so that they
+// end exactly on a value page's end, one byte before it, one byte past it,
+// and span one, two and three whole pages from a page's start and from its
+// middle, and reads each back by Get, by iteration both ways and by a
+// merge's scan.
+func TestValuesOnPageBoundaries(t *testing.T) {
+	for _, P := range []int{1024, 4096} {
+		c := payloadCapacity(P)
+		// The stream offsets where successive values end: on a page's
+		// end, one byte before and after it, a whole page from a page's
+		// start, two and a half pages from a page's middle, and so on.
+		// Every value is over the inline limit.
+		ends := []int{c, 2 * c, 3*c - 1, 4*c + 1, 5 * c, 6*c + c/2, 8 * c, 11*c + c/2, 12*c - 1, 13 * c, 15 * c}
+		var kvs []kv
+		off, boundaries := 0, 0
+		for i, e := range ends {
+			n := e - off
+			if n <= P/16 {
+				t.Fatalf("P=%d: a value of %d bytes would stay inline", P, n)
+			}
+			kvs = append(kvs, kv{ikey(fmt.Sprintf("k%03d", i), base.SeqNum(i+1), base.KindSet), pattern(n, i)})
+			off = e
+			if off%c == 0 {
+				boundaries++
+			}
+		}
+		f := &memFile{}
+		props, err := writeTo(f, WriterOptions{PageSize: P}, kvs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if props.ValueBytes != uint64(off) || boundaries < 3 {
+			t.Fatalf("P=%d: stream of %d bytes, want %d; %d values end on a page end", P, props.ValueBytes, off, boundaries)
+		}
+		pool := cache.New(cache.Options{Capacity: 64 * int64(P), PageSize: P})
+		r, err := Open(&memFile{data: f.data}, ReaderOptions{Cache: pool, FileNum: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkAll(r, kvs); err != nil {
+			t.Fatalf("P=%d: %v", P, err)
+		}
+		if _, err := r.Verify(); err != nil {
+			t.Fatalf("P=%d: Verify: %v", P, err)
+		}
+		r.Close()
+		if m := pool.Metrics(); m.Pinned != 0 {
+			t.Fatalf("P=%d: %d pages pinned", P, m.Pinned)
+		}
+	}
+}
