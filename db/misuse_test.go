@@ -14,9 +14,8 @@ import (
 	"github.com/seed-d6fe07da/strata/vfs"
 )
 
-// The tests in this file are the numbered scenarios of the recovery and
-// misuse review: each reproduces a way a careless caller or an unlucky
-// moment could hang, panic or strand a database.
+// The tests in this file are ways a careless caller or an unlucky moment
+// might hang, panic or strand a database; each must be harmless.
 
 // within fails the test if fn does not return within d.
 func within(t *testing.T, d time.Duration, what string, fn func()) {
@@ -32,7 +31,7 @@ func within(t *testing.T, d time.Duration, what string, fn func()) {
 
 // TestFlushDuringSyncedPut: a Flush that starts while a Put is inside its
 // WAL fsync must return once the Put is done, however the queue drains
-// (scenario 3: the last writer woke only the next writer, not the flusher).
+// .
 func TestFlushDuringSyncedPut(t *testing.T) {
 	var armed atomic.Bool
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -99,9 +98,9 @@ func TestFlushUnderSteadyWrites(t *testing.T) {
 }
 
 // TestBatchKeyLimitCheckedByWrite: a key over this database's limit is
-// refused by Write whoever made the batch (scenario 4: a zero Batch, or one
-// from a database with larger pages, let it into the WAL, and every flush
-// and every reopen failed on it).
+// refused by Write whoever made the batch (a zero Batch, or one from a
+// database with larger pages): in the WAL it would fail every flush and
+// every reopen.
 func TestBatchKeyLimitCheckedByWrite(t *testing.T) {
 	fs := vfs.NewMem()
 	o := &Options{FS: fs, PageSize: 1024}
@@ -150,9 +149,7 @@ func TestBatchKeyLimitCheckedByWrite(t *testing.T) {
 }
 
 // TestCallsRacingClose: Flush, Compact, writes, gets and scans racing Close
-// return nil or an error wrapping ErrClosed; none panics (scenario 5: a
-// Flush that waited for the writer queue found the WAL closed, nil, and
-// panicked).
+// return nil or an error wrapping ErrClosed; none panics.
 func TestCallsRacingClose(t *testing.T) {
 	rounds := 30
 	if testing.Short() {
@@ -213,7 +210,7 @@ func TestCallsRacingClose(t *testing.T) {
 }
 
 // TestOpenKeepsOtherFiles: Open removes only files whose names Strata
-// makes (scenario 6: every *.tmp file went).
+// makes.
 func TestOpenKeepsOtherFiles(t *testing.T) {
 	fs := vfs.NewMem()
 	d := mustOpen(t, "/db", &Options{FS: fs})
@@ -238,7 +235,7 @@ func TestOpenKeepsOtherFiles(t *testing.T) {
 
 // TestWriteMisuse: Write(nil) is an error, and one Batch written from two
 // goroutines at once fails at worst that batch's writes, never wedging the
-// database (scenario 7).
+// database.
 func TestWriteMisuse(t *testing.T) {
 	d := mustOpen(t, "/db", &Options{FS: vfs.NewMem(), SyncWrites: true})
 	if err := d.Write(nil); err == nil {
@@ -271,7 +268,7 @@ func TestWriteMisuse(t *testing.T) {
 
 // TestOversizedCacheRefused: a CacheSize larger than the machine can hold
 // is a clear error from Open, not a panic or the out-of-memory killer
-// (scenario 8).
+// .
 func TestOversizedCacheRefused(t *testing.T) {
 	for _, size := range []int64{math.MaxInt64, 1 << 50} {
 		_, err := Open("/db", &Options{FS: vfs.NewMem(), CacheSize: size})
@@ -281,9 +278,9 @@ func TestOversizedCacheRefused(t *testing.T) {
 	}
 }
 
-// TestDeleteRangeNilEnd: a nil end is unbounded, as for Scan (scenario 10:
-// it deleted nothing). The tombstone survives a flush, a merge and a
-// reopen, and a key written after it is not deleted.
+// TestDeleteRangeNilEnd: a nil end is unbounded, as for Scan. The
+// tombstone survives a flush, a merge and a reopen, and a key written after
+// it is not deleted.
 func TestDeleteRangeNilEnd(t *testing.T) {
 	fs := vfs.NewMem()
 	o := &Options{FS: fs, PageSize: 1024}
@@ -393,9 +390,9 @@ func TestReadsRacingCloseSayClosed(t *testing.T) {
 
 // TestIteratorsPinningThePoolDoNotStopWrites: a goroutine that keeps more
 // iterators open than the buffer pool has frames, then writes enough to
-// need merges, must not wait on itself (scenario 9: merges read through
-// the pool, could not get a frame, level 0 reached its stop trigger and
-// the writer waited forever).
+// need merges, must not wait on itself: merges that needed frames would
+// stop, level 0 would reach its stop trigger and the writer would wait for
+// ever.
 func TestIteratorsPinningThePoolDoNotStopWrites(t *testing.T) {
 	o := &Options{FS: vfs.NewMem(), PageSize: 1024, CacheSize: 16 * 1024, MemtableSize: 64 << 10,
 		L0CompactionTrigger: 2, L0SlowdownTrigger: 3, L0StopTrigger: 4}

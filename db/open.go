@@ -149,9 +149,23 @@ func (d *DB) recover() error {
 		}
 	}
 	sort.Slice(logs, func(i, j int) bool { return logs[i] < logs[j] })
+	// WALs at the end that hold no record (a switch whose directory sync
+	// failed removes the new WAL, but the removal may not survive a crash)
+	// do not make the WAL before them an older one.
+	newest := len(logs) - 1
+	for newest > 0 {
+		holds, err := d.walHoldsRecords(logs[newest])
+		if err != nil {
+			return err
+		}
+		if holds {
+			break
+		}
+		newest--
+	}
 	mem := memtable.NewPooled(d.chunks)
 	for i, num := range logs {
-		stop, err := d.replayWAL(num, mem, i == len(logs)-1)
+		stop, err := d.replayWAL(num, mem, i >= newest)
 		if err != nil {
 			return err
 		}
@@ -347,6 +361,27 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool) (s
 		return true, nil
 	}
 	return false, fmt.Errorf("%w; %s (Options.WALSalvage opens the database as of the last good record before it, dropping the rest)", damage, why)
+}
+
+// walHoldsRecords reports whether WAL num holds a record, or a sync marker
+// showing that bytes of it had been synced.
+func (d *DB) walHoldsRecords(num base.FileNum) (bool, error) {
+	name := base.MakeFilename(base.FileTypeLog, num)
+	f, err := d.fs.Open(d.path(name))
+	if err != nil {
+		return false, fmt.Errorf("strata: open WAL %s: %w", name, err)
+	}
+	defer f.Close()
+	if _, err := wal.NewReader(f, name).Next(); err == nil {
+		return true, nil
+	} else if err != io.EOF && !errors.Is(err, ErrCorruption) {
+		return false, fmt.Errorf("strata: read WAL %s: %w", name, err)
+	}
+	tail, err := wal.ScanTail(f, 0)
+	if err != nil {
+		return false, fmt.Errorf("strata: read WAL %s: %w", name, err)
+	}
+	return tail.Synced > 0, nil
 }
 
 // truncateWAL cuts WAL name at off and syncs it.

@@ -9,8 +9,8 @@ import (
 
 // TestRunFindPastExclusiveEnd: a run whose file ends at a range deletion's
 // exclusive end at user key k, followed by a file that starts at k: Find(k)
-// is the second file. It returned the first, which holds nothing of k, so
-// a Get missed the newest version of k (found by the soak program).
+// is the second file: the first holds nothing of k, and a Get sent there
+// would miss the newest version of k.
 func TestRunFindPastExclusiveEnd(t *testing.T) {
 	file := func(num base.FileNum, smallest, largest base.InternalKey) *File {
 		return &File{FileMeta: manifest.FileMeta{FileNum: num, Smallest: smallest, Largest: largest}}

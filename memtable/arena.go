@@ -27,7 +27,8 @@ type arena struct {
 	// allocated counts the bytes of all chunks and big allocations.
 	allocated int64
 	// pool, when set, supplies chunks of maxChunk bytes, and full holds
-	// those this arena took, to give back when the memtable is released.
+	// those this arena took (every chunk, in -tags invariants builds), to
+	// give back when the memtable is released.
 	pool *ChunkPool
 	full [][]byte
 }
@@ -61,20 +62,22 @@ func (p *ChunkPool) get() []byte {
 }
 
 func (p *ChunkPool) put(chunks [][]byte) {
+	if poisonReleased {
+		// A test build: whatever still reads a chunk sees garbage.
+		for _, c := range chunks {
+			c = c[:cap(c)]
+			for i := range c {
+				c[i] = 0xdd
+			}
+		}
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range chunks {
-		if len(p.chunks) >= p.max {
-			return
+		if cap(c) == maxChunk && len(p.chunks) < p.max {
+			p.chunks = append(p.chunks, c)
 		}
-		if poisonReleased {
-			// A test build: whatever still reads the chunk sees garbage.
-			for i := range c[:cap(c)] {
-				c[:cap(c)][i] = 0xdd
-			}
-			continue
-		}
-		p.chunks = append(p.chunks, c)
 	}
 }
 
@@ -106,8 +109,8 @@ func (a *arena) alloc(n int) (buf []byte, waste int) {
 		if a.chunk == nil {
 			a.chunk = make([]byte, 0, size)
 		}
-		if size == maxChunk && a.pool != nil {
-			a.full = append(a.full, a.chunk)
+		if a.pool != nil && (size == maxChunk || poisonReleased) {
+			a.full = append(a.full, a.chunk) // poisoned builds: every chunk
 		}
 		a.allocated += int64(size)
 		a.next = min(a.next*2, maxChunk)

@@ -656,7 +656,7 @@ func TestChunksRecycledAfterLastUnref(t *testing.T) {
 		t.Fatalf("%d full chunks: the test needs a few", held)
 	}
 	got, _, _, _ := m.Get(last, base.MaxSeqNum) // in a full-size chunk
-	m.Ref() // a reader
+	m.Ref()                                     // a reader
 	m.Unref()
 	if len(pool.chunks) != 0 || !bytes.Equal(got, v) {
 		t.Fatal("chunks released while a reader holds the memtable")

@@ -2,7 +2,6 @@
 
 package memtable
 
-// poisonReleased is true in builds with -tags invariants: released chunks
-// are filled with garbage instead of being reused, so that a reader that
-// still held memtable memory after its release sees it.
+// poisonReleased is false outside -tags invariants builds: released chunks
+// are reused (see poison_on.go).
 const poisonReleased = false

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -306,6 +307,27 @@ func TestVerifyCatchesEveryPage(t *testing.T) {
 		}
 		if !isCorruption(err, corruptName) {
 			t.Fatalf("page %d (type %d): %v", p, data[p*P], err)
+		}
+	}
+}
+
+// TestValueStreamLengthNearMax: a metadata page claiming a value stream of
+// nearly 2^64 bytes in no value pages (the page count rounded up wrapped
+// to 0) is corruption, not a file whose references index past an empty
+// directory.
+func TestValueStreamLengthNearMax(t *testing.T) {
+	const P = 1024
+	f := &memFile{}
+	if _, err := writeTo(f, WriterOptions{PageSize: P}, []kv{{ikey("a", 1, base.KindSet), []byte("x")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []uint64{math.MaxUint64, math.MaxUint64 - 5, 1} {
+		bad := bytes.Clone(f.data)
+		binary.LittleEndian.PutUint64(bad[metaValueBytesOff:], n)
+		binary.LittleEndian.PutUint32(bad[4:], pageChecksum(bad[:P], 0))
+		_, err := Open(&memFile{data: bad}, ReaderOptions{Cache: cache.New(cache.Options{Capacity: 64 * P, PageSize: P}), FileNum: 77, FileName: corruptName})
+		if !isCorruption(err, corruptName) {
+			t.Fatalf("value stream of %d bytes in no pages: %v", n, err)
 		}
 	}
 }

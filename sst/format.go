@@ -700,7 +700,11 @@ func decodeMeta(page []byte, fileSize int64) (*metadata, error) {
 		// O counts value pages: every one full but the last, which holds
 		// at least a byte; the directory lists each once.
 		c := uint64(payloadCapacity(m.pageSize))
-		if (m.valueBytes+c-1)/c != O {
+		pages := m.valueBytes / c // no rounding up: it could wrap
+		if m.valueBytes%c != 0 {
+			pages++
+		}
+		if pages != O {
 			return nil, fmt.Errorf("value stream of %d bytes in %d value pages", m.valueBytes, O)
 		}
 		if payloadPages(O*4, m.pageSize) != D {

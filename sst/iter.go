@@ -525,13 +525,9 @@ func (it *Iter) valueInPage() (_ []byte, ok bool) {
 			it.fail(err)
 			return nil, false
 		}
-		want := c
-		if i == uint64(len(r.valueDir))-1 {
-			want = r.meta.valueBytes - i*c
-		}
-		if got := uint64(pageCount(page)); got != want {
+		if err := r.checkValuePage(page, i); err != nil {
 			h.Release()
-			it.fail(r.corrupt(pn, fmt.Errorf("value page of %d bytes, want %d", got, want)))
+			it.fail(err)
 			return nil, false
 		}
 		it.vh, it.vpage, it.vpn = h, page, pn

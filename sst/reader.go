@@ -416,9 +416,10 @@ func (r *Reader) readValueDir() error {
 	if uint32(len(dir)) != m.overflowPages {
 		return r.corrupt(first, fmt.Errorf("directory lists %d value pages, the metadata counts %d", len(dir), m.overflowPages))
 	}
+	perPage := payloadCapacity(P) / 4
 	for i, pn := range dir {
 		if pn < 1 || pn >= m.leafEnd() || (i > 0 && pn <= dir[i-1]) {
-			return r.corrupt(first, fmt.Errorf("directory entry %d: page %d out of order or outside the leaf section", i, pn))
+			return r.corrupt(first+uint32(i/perPage), fmt.Errorf("directory entry %d: page %d out of order or outside the leaf section", i, pn))
 		}
 	}
 	r.valueDir = dir
@@ -438,12 +439,15 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 	dst = slices.Grow(dst, n)
 	var ra window // pages a prefetch already covered
 	for n > 0 {
+		if i >= uint64(len(r.valueDir)) {
+			return dst, r.corrupt(0, fmt.Errorf("stream page %d past the directory's %d", i, len(r.valueDir)))
+		}
 		pn := r.valueDir[i]
 		if r.readahead > 0 && !ra.contains(pn) && uint64(o+n) > c {
 			// The value goes on past this page: read ahead the pages it
 			// spans that follow this one in the file.
 			k := uint32(1)
-			last := (off + uint64(n) - 1) / c
+			last := min((off+uint64(n)-1)/c, uint64(len(r.valueDir))-1)
 			for j := i + 1; j <= last && r.valueDir[j] == pn+k && int(k) < r.readahead*8; j++ {
 				k++
 			}
@@ -457,13 +461,9 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		want := c
-		if i == uint64(len(r.valueDir))-1 {
-			want = m.valueBytes - i*c
-		}
-		if got := uint64(pageCount(page)); got != want {
+		if err := r.checkValuePage(page, i); err != nil {
 			h.Release()
-			return dst, r.corrupt(pn, fmt.Errorf("value page of %d bytes, want %d", got, want))
+			return dst, err
 		}
 		take := min(n, int(c)-o)
 		dst = append(dst, page[pageHeaderSize+o:pageHeaderSize+o+take]...)
@@ -473,6 +473,21 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 		i++
 	}
 	return dst, nil
+}
+
+// checkValuePage checks that page, page i of the value stream, holds the
+// bytes the stream's length gives it: a full payload, or on the last page
+// what is left.
+func (r *Reader) checkValuePage(page []byte, i uint64) error {
+	c := uint64(payloadCapacity(r.meta.pageSize))
+	want := c
+	if i == uint64(len(r.valueDir))-1 {
+		want = r.meta.valueBytes - i*c
+	}
+	if got := uint64(pageCount(page)); got != want {
+		return r.corrupt(r.valueDir[i], fmt.Errorf("value page of %d bytes, want %d", got, want))
+	}
+	return nil
 }
 
 // readPagesDirect reads n pages from first on with one read, without the

@@ -21,11 +21,13 @@ import (
 // ScanIter therefore reads the leaf section, pages 1 .. leafEnd-1, in
 // chunks of consecutive pages with one read each into a buffer of its own,
 // validates each page as the pool's loader would, and decodes the leaves
-// in order, stepping over the overflow pages between them (each page is
-// validated as the scan passes it). An overflowed
-// value's pages come just before the leaf that references it; a chunk
-// starts at the first overflow page after the last leaf read, so they are
-// usually in the buffer, and are read from the file otherwise.
+// in order. In a version-4 file it steps over the value pages the
+// directory lists without reading them, and a cursor of its own reads the
+// value stream, in stream order, in chunks of its pages (those consecutive
+// in the file with one read each): every page is read once. Before version
+// 4, an overflowed value's pages come just before the leaf that references
+// them; a chunk starts at the first overflow page after the last leaf read,
+// so they are usually in the buffer, and are read from the file otherwise.
 
 // DefaultScanChunk is the bytes a ScanIter reads at a time.
 const DefaultScanChunk = 256 << 10
@@ -45,7 +47,7 @@ type ScanIter struct {
 	first   uint32
 	bufPage int
 	next    uint32 // next page of the leaf section to look at
-	carry   uint32 // first overflow page after the last leaf, or 0
+	carry   uint32 // first overflow page after the last leaf, or 0 (before version 4)
 	onePage []byte // an overflow page outside the buffer
 
 	// Version 4: the value stream is read by a cursor of its own, sbuf
@@ -72,7 +74,6 @@ type ScanIter struct {
 	valid    bool
 	err      error
 	closed   bool
-
 }
 
 var _ base.InternalIterator = (*ScanIter)(nil)
@@ -140,9 +141,13 @@ func (it *ScanIter) nextLeaf() bool {
 		if err != nil {
 			return it.fail(err)
 		}
+		// Before version 4 overflow pages sit between the leaves; in
+		// version 4 every page here is a leaf (the value pages, which the
+		// directory lists, were stepped over above), so an unlisted value
+		// page fails the leaf check.
 		typ := byte(pageTypeLeaf)
-		if page[0] == pageTypeOverflow || page[0] == pageTypeValue {
-			typ = page[0]
+		if r.meta.version < 4 && page[0] == pageTypeOverflow {
+			typ = pageTypeOverflow
 		}
 		if err := r.check(page, pn, typ); err != nil {
 			return it.fail(err)
@@ -272,17 +277,15 @@ func (it *ScanIter) stored(dst []byte, e *leafEntry) ([]byte, error) {
 	i, o, n := e.valueOff/c, int(e.valueOff%c), e.valueLen
 	dst = slices.Grow(dst, n)
 	for n > 0 {
-		pn := r.valueDir[i]
+		if i >= uint64(len(r.valueDir)) {
+			return dst, r.corrupt(it.pn, fmt.Errorf("slot %d: stream page %d past the directory's %d", it.idx, i, len(r.valueDir)))
+		}
 		page, err := it.streamPage(i)
 		if err != nil {
 			return dst, err
 		}
-		want := c
-		if i == uint64(len(r.valueDir))-1 {
-			want = m.valueBytes - i*c
-		}
-		if got := uint64(pageCount(page)); got != want {
-			return dst, r.corrupt(pn, fmt.Errorf("value page of %d bytes, want %d", got, want))
+		if err := r.checkValuePage(page, i); err != nil {
+			return dst, err
 		}
 		take := min(n, int(c)-o)
 		dst = append(dst, page[pageHeaderSize+o:pageHeaderSize+o+take]...)

@@ -51,20 +51,14 @@ func (v *verifier) page(pn uint32, typ byte) ([]byte, error) {
 	if err := v.r.readFull(v.buf, pn); err != nil {
 		return nil, err
 	}
-	if err := checkPageHeader(v.buf, pn, typ, v.r.allowedFlags(typ)); err != nil {
-		return nil, v.r.corrupt(pn, err)
+	if err := v.r.check(v.buf, pn, typ); err != nil {
+		return nil, err
 	}
-	var err error
-	switch typ {
-	case pageTypeLeaf, pageTypeRangeDel:
-		err = checkLeafPage(v.buf, typ, v.m.leafBounds())
-	case pageTypeNode:
-		err = checkNodePage(v.buf, v.m.totalPages)
-	case pageTypeOverflow, pageTypeBloom:
-		err = checkPayloadPage(v.buf)
-	}
-	if err != nil {
-		return nil, v.r.corrupt(pn, err)
+	if typ == pageTypeLeaf || typ == pageTypeRangeDel {
+		// Whole, as -tags invariants checks leaves when they are read.
+		if err := checkLeafPage(v.buf, typ, v.m.leafBounds()); err != nil {
+			return nil, v.r.corrupt(pn, err)
+		}
 	}
 	v.stats.Pages++
 	return v.buf, nil
@@ -154,8 +148,12 @@ func (v *verifier) leafSection() error {
 	v.stats.Entries = n
 	// The scan read the value pages its entries reference; every page the
 	// directory lists must be one, whatever it holds.
-	for _, pn := range r.valueDir {
-		if _, err := v.page(pn, pageTypeValue); err != nil {
+	for i, pn := range r.valueDir {
+		page, err := v.page(pn, pageTypeValue)
+		if err != nil {
+			return err
+		}
+		if err := r.checkValuePage(page, uint64(i)); err != nil {
 			return err
 		}
 	}

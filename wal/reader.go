@@ -23,7 +23,7 @@ type Reader struct {
 	err     error  // sticky result once reading has stopped
 	torn    bool
 	started bool
-	synced  int64 // the largest offset a sync marker read so far reported
+	synced  int64           // the largest offset a sync marker read so far reported
 	hdr     [HeaderLen]byte // header scratch, kept here so it does not escape
 }
 
@@ -65,9 +65,9 @@ func (r *Reader) next() ([]byte, error) {
 		if err != nil || !marker {
 			return p, err
 		}
-		synced := int64(binary.LittleEndian.Uint64(p))
-		if synced > r.off {
-			return nil, r.corrupt("sync marker claims offset %d, past itself", synced)
+		synced, at := int64(binary.LittleEndian.Uint64(p)), int64(binary.LittleEndian.Uint64(p[8:]))
+		if at != r.off || synced > r.off {
+			return nil, r.corrupt("sync marker for offset %d says it is at %d", synced, at)
 		}
 		r.synced = max(r.synced, synced)
 		r.off += markerLen
@@ -75,7 +75,7 @@ func (r *Reader) next() ([]byte, error) {
 }
 
 // record reads the record at r.off: a payload (r.off then moves past it)
-// or a sync marker's 8 bytes (marker true; the caller moves r.off).
+// or a sync marker's payload (marker true; the caller moves r.off).
 func (r *Reader) record() (p []byte, marker bool, err error) {
 	rem := r.size - r.off
 	if rem == 0 {
@@ -207,10 +207,10 @@ func (r *Reader) ValidLen() int64 { return r.off }
 // rather than at a clean end of file (or zero padding, which is one).
 func (r *Reader) TornTail() bool { return r.torn }
 
-// SyncedTo returns the largest offset that a sync marker read so far
+// syncedTo returns the largest offset that a sync marker read so far
 // reported durable: every byte before it had been synced (see the package
 // doc). 0 if none was read.
-func (r *Reader) SyncedTo() int64 { return r.synced }
+func (r *Reader) syncedTo() int64 { return r.synced }
 
 // Tail describes the bytes of a log from a damaged record on, as ScanTail
 // found them.
@@ -229,8 +229,8 @@ type Tail struct {
 // marker past the damage that reports more than off proves the damaged
 // bytes had been synced (corruption, not a crash). Markers are looked for
 // at every byte offset, since the damage hides where the records after it
-// begin; one counts only with a good checksum and an offset no later than
-// its own.
+// begin; one counts only with a good checksum, where it says it is, and
+// claiming an offset no later than its own.
 func ScanTail(f vfs.File, off int64) (Tail, error) {
 	t := Tail{End: off}
 	size, err := f.Size()
@@ -243,14 +243,14 @@ func ScanTail(f vfs.File, off int64) (Tail, error) {
 	// Each read overlaps the next chunk by a marker's length less one, so
 	// a marker across two chunks is seen whole, in the first.
 	buf := make([]byte, chunk+markerLen-1)
-	for base := off; base < size; base += chunk {
-		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
-		if n < int(min(int64(len(buf)), size-base)) {
-			return t, fmt.Errorf("wal: read at offset %d: %w", base, err)
+	for at := off; at < size; at += chunk {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-at)], at)
+		if n < int(min(int64(len(buf)), size-at)) {
+			return t, fmt.Errorf("wal: read at offset %d: %w", at, err)
 		}
 		b := buf[:n]
 		if i := lastNonZero(b[:min(n, chunk)]); i >= 0 {
-			t.End = base + int64(i) + 1
+			t.End = at + int64(i) + 1
 		}
 		for i := 0; i < min(n, chunk); i++ {
 			j := bytes.Index(b[i:], pattern[:])
@@ -259,9 +259,10 @@ func ScanTail(f vfs.File, off int64) (Tail, error) {
 			}
 			i += j
 			m := b[i : i+markerLen]
-			s := int64(binary.LittleEndian.Uint64(m[HeaderLen:]))
-			if recordCRC(m[0:4], m[HeaderLen:]) == binary.LittleEndian.Uint32(m[4:8]) && s <= base+int64(i) && s > t.Synced {
-				t.Synced, t.Marker = s, base+int64(i)
+			pos := at + int64(i)
+			s, says := int64(binary.LittleEndian.Uint64(m[HeaderLen:])), int64(binary.LittleEndian.Uint64(m[HeaderLen+8:]))
+			if recordCRC(m[0:4], m[HeaderLen:]) == binary.LittleEndian.Uint32(m[4:8]) && says == pos && s <= pos && s > t.Synced {
+				t.Synced, t.Marker = s, pos
 			}
 		}
 	}

@@ -35,28 +35,31 @@
 //
 // # Sync markers
 //
-// A Writer made with MarkSyncs (the database's WAL and the manifest) also
-// records how far the file was durable: after each Sync that succeeded, the
-// next record it writes is preceded by a 16-byte sync marker,
+// A Writer made with MarkSyncs (the database's WAL) also records how far
+// the file was durable: after each Sync that succeeded, the next record it
+// writes is preceded by a 24-byte sync marker,
 //
-//	+-------------------------+----------------------+-----------------------+
-//	| 0x80000008: uint32 LE   | crc: uint32 LE       | synced: uint64 LE     |
-//	+-------------------------+----------------------+-----------------------+
+//	+-----------------------+----------------+-------------------+-----------------+
+//	| 0x80000010: uint32 LE | crc: uint32 LE | synced: uint64 LE | at: uint64 LE   |
+//	+-----------------------+----------------+-------------------+-----------------+
 //
 // whose length field has bit 31 set (no payload length reaches it, as
-// MaxPayload is 2^30) and whose 8-byte payload is the offset up to which
-// the file was synced. A marker is written only after the fsync it
-// reports returned, so finding one at or after a damaged record that
-// claims more than the damaged record's offset proves that the damage is
-// in bytes that were synced: corruption, not a crash. Damage that no later
-// marker covers lies in the unsynced tail, which a crash may leave in any
-// state (disks persist unsynced pages in any order, so a zeroed page can
-// sit between good records). Readers skip markers; SyncedTo and SyncedAfter
-// report them. Worked example: a marker for offset 9 is
+// MaxPayload is 2^30) and whose payload is the offset up to which the file
+// was synced and the marker's own offset. A marker is written only after
+// the fsync it reports returned, so finding one at or after a damaged
+// record that claims more than the damaged record's offset proves that the
+// damage is in bytes that were synced: corruption, not a crash. Damage that
+// no later marker covers lies in the unsynced tail, which a crash may leave
+// in any state (disks persist unsynced pages in any order, so a zeroed page
+// can sit between good records). A marker counts only where it says it is:
+// a record's payload that holds a copy of a marker (a value holding a
+// Strata WAL, say) names another place. Readers skip markers; ScanTail
+// finds them past damage. Worked example: at offset 20, a marker for
+// offset 9 is
 //
-//	08 00 00 80 | c c c c | 09 00 00 00 00 00 00 00
+//	10 00 00 80 | c c c c | 09 00 00 00 00 00 00 00 | 14 00 00 00 00 00 00 00
 //
-// with cccc the CRC-32C of those 4 length bytes followed by the 8 payload
+// with cccc the CRC-32C of those 4 length bytes followed by the 16 payload
 // bytes. Readers older than sync markers reject a file holding one.
 //
 // # Torn tails
@@ -82,7 +85,7 @@
 // reported as corruption: an error wrapping base.ErrCorruption that names
 // the file and offset. ValidLen reports where the good prefix ends, so a
 // caller can truncate a damaged tail before appending again; whether that
-// damage may be dropped is the caller's decision, made with SyncedAfter.
+// damage may be dropped is the caller's decision, made with ScanTail.
 //
 // The header layout, the checksum polynomial, the meaning of a zero
 // length and the sync marker's length field must never change: logs
@@ -103,8 +106,8 @@ const MaxPayload = 1 << 30
 // Sync markers (see the package doc): the length field that marks one, and
 // the marker's whole length.
 const (
-	markerLength = 1<<31 | 8
-	markerLen    = HeaderLen + 8
+	markerLength = 1<<31 | 16
+	markerLen    = HeaderLen + 16
 )
 
 // crcTable is the CRC-32C table; it is read-only after initialisation.

@@ -393,8 +393,8 @@ func FuzzReader(f *testing.F) {
 			if !bytes.Equal(rec[HeaderLen:], p) {
 				t.Fatal("payload differs from file bytes")
 			}
-			if r.SyncedTo() > end {
-				t.Fatalf("SyncedTo %d past the records read, %d", r.SyncedTo(), end)
+			if r.syncedTo() > end {
+				t.Fatalf("SyncedTo %d past the records read, %d", r.syncedTo(), end)
 			}
 		}
 	})
@@ -425,19 +425,20 @@ func markedLog(t fataler) []byte {
 
 func TestSyncMarkers(t *testing.T) {
 	data := markedLog(t)
-	// one | marker(11) | two | three | marker(51) | four | marker(79)
-	want := []int64{0, 11, 27, 38, 51, 67, 79, 95}
+	// one | marker(11) | two | three | marker(59) | four | marker(95)
+	want := []int64{0, 11, 35, 46, 59, 83, 95, 119}
 	offsets := []int64{0}
-	for _, p := range []int{3, 8, 3, 5, 8, 4, 8} {
+	for _, p := range []int{3, 16, 3, 5, 16, 4, 16} {
 		offsets = append(offsets, offsets[len(offsets)-1]+HeaderLen+int64(p))
 	}
 	if !slicesEqual(offsets, want) || int64(len(data)) != want[len(want)-1] {
 		t.Fatalf("%d bytes, record offsets %v", len(data), offsets)
 	}
-	for i, synced := range map[int]int64{1: 11, 4: 51, 6: 79} {
+	for i, synced := range map[int]int64{1: 11, 4: 59, 6: 95} {
 		m := data[offsets[i]:offsets[i+1]]
-		if binary.LittleEndian.Uint32(m) != 0x80000008 || int64(binary.LittleEndian.Uint64(m[8:])) != synced {
-			t.Fatalf("marker %d: % x, want one for offset %d", i, m, synced)
+		if binary.LittleEndian.Uint32(m) != 0x80000010 || int64(binary.LittleEndian.Uint64(m[8:])) != synced ||
+			int64(binary.LittleEndian.Uint64(m[16:])) != offsets[i] {
+			t.Fatalf("marker %d: % x, want one for offset %d at %d", i, m, synced, offsets[i])
 		}
 		if binary.LittleEndian.Uint32(m[4:]) != crc32c(append(append([]byte(nil), m[:4]...), m[8:]...)) {
 			t.Fatalf("marker %d: bad checksum", i)
@@ -447,8 +448,8 @@ func TestSyncMarkers(t *testing.T) {
 	if err != io.EOF || len(recs) != 4 || string(recs[3]) != "four" {
 		t.Fatalf("read %q, %v", recs, err)
 	}
-	if r.SyncedTo() != 79 || r.ValidLen() != 95 {
-		t.Fatalf("SyncedTo %d, ValidLen %d", r.SyncedTo(), r.ValidLen())
+	if r.syncedTo() != 95 || r.ValidLen() != 119 {
+		t.Fatalf("SyncedTo %d, ValidLen %d", r.syncedTo(), r.ValidLen())
 	}
 
 	// Damage to "three" (synced by the second Sync): the markers after
@@ -461,7 +462,7 @@ func TestSyncMarkers(t *testing.T) {
 		t.Fatalf("damaged third record: %q, %v at %d", recs, err, r.ValidLen())
 	}
 	tail, err := ScanTail(&memFile{data: bad}, r.ValidLen())
-	if err != nil || tail.Synced != 79 || tail.Marker != 79 || tail.End != 88 {
+	if err != nil || tail.Synced != 95 || tail.Marker != 95 || tail.End != 120-8 {
 		t.Fatalf("ScanTail: %+v, %v", tail, err)
 	}
 
@@ -470,7 +471,7 @@ func TestSyncMarkers(t *testing.T) {
 	bad = append([]byte(nil), data...)
 	bad[offsets[5]+9] ^= 1
 	r, _, _ = readAll(bad)
-	if tail, _ := ScanTail(&memFile{data: bad}, r.ValidLen()); tail.Synced != 79 {
+	if tail, _ := ScanTail(&memFile{data: bad}, r.ValidLen()); tail.Synced != 95 {
 		t.Fatalf("ScanTail after damage to the last record: %+v", tail)
 	}
 	bad = bad[:offsets[6]] // Close's marker never reached the disk
@@ -485,13 +486,21 @@ func TestSyncMarkers(t *testing.T) {
 func TestScanTailAcrossChunks(t *testing.T) {
 	for _, at := range []int{1<<20 - 20, 1<<20 - 5, 1 << 20, 3<<20 + 7} {
 		data := make([]byte, at+markerLen+5000)
-		var m [8]byte
-		binary.LittleEndian.PutUint64(m[:], 100)
+		var m [16]byte
+		binary.LittleEndian.PutUint64(m[:8], 100)
+		binary.LittleEndian.PutUint64(m[8:], uint64(at))
 		putHeader(data[at:], markerLength, m[:])
 		copy(data[at+HeaderLen:], m[:])
 		tail, err := ScanTail(&memFile{data: data}, 10)
-		if err != nil || tail.Synced != 100 || tail.Marker != int64(at) || tail.End != int64(at+HeaderLen+1) {
+		if err != nil || tail.Synced != 100 || tail.Marker != int64(at) || tail.End <= int64(at+HeaderLen) {
 			t.Fatalf("marker at %d: %+v, %v", at, tail, err)
+		}
+		// The same marker copied one byte further (inside a payload, say)
+		// names another place and does not count.
+		moved := make([]byte, len(data)+1)
+		copy(moved[at+1:], data[at:at+markerLen])
+		if tail, _ := ScanTail(&memFile{data: moved}, 10); tail.Synced != 0 {
+			t.Fatalf("a marker away from its place counted: %+v", tail)
 		}
 	}
 }

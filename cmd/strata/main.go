@@ -2,9 +2,11 @@
 //
 //	strata check DIR     verify every file; a line per problem; exit 0 healthy, 1 damaged
 //
-// Exit status 2 means the command could not run (bad usage, or the
-// database could not be opened: another process holds it, or recovery
-// found corruption, which the message names).
+// check opens the database as db.Open does, so it recovers it first: a WAL
+// tail a crash left is cut off and replayed into a new SST, and a new
+// manifest is written. Exit status 1 also covers a database that recovery
+// finds corrupt (the message names the file); 2 means the command could
+// not run (bad usage, or another process holds the database).
 package main
 
 import (
