@@ -30,10 +30,25 @@ const (
 // it Snappy's header and tags leave nothing to gain.
 const minCompressLen = 16
 
-// compressor holds the scratch buffer of a Writer's compressed values.
+// Values that do not compress are stored as they are, but trying costs a
+// Snappy pass over every value, in every flush and every merge. After
+// missesBeforeSkipping values in a row that did not compress, a writer
+// tries only one value in every probeEvery (the others are stored as they
+// are) until one compresses again. Incompressible data (random bytes,
+// already compressed or encrypted payloads) then costs a sixteenth of the
+// attempts; data that compresses is tried value by value, as before.
+const (
+	missesBeforeSkipping = 16
+	probeEvery           = 16
+)
+
+// compressor holds the scratch buffer of a Writer's compressed values and
+// its count of values in a row that did not compress.
 type compressor struct {
-	kind Compression
-	buf  []byte
+	kind   Compression
+	buf    []byte
+	misses int
+	skip   int // values to store as they are before the next attempt
 }
 
 // compress returns the bytes to store for value and whether they are
@@ -43,13 +58,21 @@ func (c *compressor) compress(value []byte) ([]byte, bool) {
 	if c.kind != SnappyCompression || len(value) < minCompressLen {
 		return value, false
 	}
+	if c.skip > 0 {
+		c.skip--
+		return value, false
+	}
 	if n := snappy.MaxEncodedLen(len(value)); n > len(c.buf) {
 		c.buf = make([]byte, n)
 	}
 	enc := snappy.Encode(c.buf, value)
 	if len(enc) > len(value)-len(value)/8 {
+		if c.misses++; c.misses >= missesBeforeSkipping {
+			c.skip = probeEvery - 1
+		}
 		return value, false
 	}
+	c.misses = 0
 	return enc, true
 }
 

@@ -3,6 +3,7 @@ package sst
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/seed-d6fe07da/strata/cache"
@@ -197,4 +198,41 @@ func openCorrupted(t *testing.T, f *memFile, pageSize int) (*Reader, *cache.Pool
 		t.Fatal(err)
 	}
 	return r, pool
+}
+
+// TestCompressorSkipsIncompressible: after a run of values that do not
+// compress, the compressor tries one value in probeEvery; once one
+// compresses it tries every value again.
+func TestCompressorSkipsIncompressible(t *testing.T) {
+	c := compressor{kind: SnappyCompression}
+	rng := rand.New(rand.NewPCG(1, 1))
+	random := func() []byte {
+		v := make([]byte, 200)
+		for i := range v {
+			v[i] = byte(rng.Uint32())
+		}
+		return v
+	}
+	compressible := bytes.Repeat([]byte("abcd"), 50)
+	for i := 0; i < missesBeforeSkipping; i++ {
+		if _, ok := c.compress(random()); ok {
+			t.Fatal("random bytes compressed")
+		}
+	}
+	// Now skipping: a compressible value may be stored as it is until the
+	// next probe, which compresses it.
+	stored := 0
+	for ; stored <= probeEvery; stored++ {
+		if _, ok := c.compress(compressible); ok {
+			break
+		}
+	}
+	if stored == 0 || stored > probeEvery-1 {
+		t.Fatalf("%d compressible values stored plain after the misses, want 1 to %d", stored, probeEvery-1)
+	}
+	for i := 0; i < 100; i++ {
+		if _, ok := c.compress(compressible); !ok {
+			t.Fatalf("value %d after a success was not compressed", i)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package sst
 
 import (
 	"encoding/binary"
+	"math/rand"
 	"path/filepath"
 	"testing"
 
@@ -39,7 +40,23 @@ func benchEntries() []kv {
 }
 
 func BenchmarkWriter(b *testing.B) {
+	benchWriter(b, benchEntries())
+}
+
+// BenchmarkWriterIncompressible writes random 100-byte values with Snappy
+// on: every attempt to compress fails.
+func BenchmarkWriterIncompressible(b *testing.B) {
 	kvs := benchEntries()
+	rng := rand.New(rand.NewSource(1))
+	for i := range kvs {
+		v := make([]byte, benchValLen)
+		rng.Read(v)
+		kvs[i].value = v
+	}
+	benchWriter(b, kvs)
+}
+
+func benchWriter(b *testing.B, kvs []kv) {
 	path := filepath.Join(b.TempDir(), "000001.sst")
 	b.ReportAllocs()
 	b.SetBytes(int64(benchN * (benchKeyLen + benchValLen)))
@@ -48,7 +65,7 @@ func BenchmarkWriter(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		w := NewWriter(f, WriterOptions{BloomBitsPerKey: 10})
+		w := NewWriter(f, WriterOptions{BloomBitsPerKey: 10, Compression: SnappyCompression})
 		for _, e := range kvs {
 			if err := w.Add(e.key, e.value); err != nil {
 				b.Fatal(err)
