@@ -99,6 +99,10 @@ type DB struct {
 	logNum base.FileNum
 	// lastSeq is the last seqnum assigned.
 	lastSeq base.SeqNum
+	// flushedSeq is the newest seqnum in version's files: every write at
+	// or below it is in the tree, none above it (memtables flush in
+	// order).
+	flushedSeq base.SeqNum
 	// nextFileNum is the next file number to hand out.
 	nextFileNum base.FileNum
 	// version is the current tree.
@@ -169,6 +173,9 @@ type DB struct {
 type flushable struct {
 	mem    *memtable.Memtable
 	logNum base.FileNum
+	// lastSeq is the newest seqnum in mem: the database's last seqnum
+	// when mem stopped taking writes.
+	lastSeq base.SeqNum
 }
 
 // RecoveryReport says what Open found when it replayed the WALs.

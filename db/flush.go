@@ -95,7 +95,11 @@ func (d *DB) flushOldestLocked() error {
 		d.stats.bytesFlushed += meta.Size
 	}
 	d.stats.memBytesFlushed += uint64(imm.mem.ApproximateSize())
-	if err := d.logAndApplyLocked(edit, func() { d.imms = d.imms[1:] }); err != nil {
+	install := func() {
+		d.imms = d.imms[1:]
+		d.flushedSeq = imm.lastSeq
+	}
+	if err := d.logAndApplyLocked(edit, install); err != nil {
 		return err
 	}
 	d.stats.flushes++

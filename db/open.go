@@ -231,6 +231,7 @@ func (d *DB) recover() error {
 	d.version.Unref()
 	d.version = nv
 	d.visibleSeq.Store(uint64(d.lastSeq))
+	d.flushedSeq = d.lastSeq
 	d.mem = memtable.NewPooled(d.chunks)
 	d.installReadStateLocked()
 

@@ -330,7 +330,7 @@ func (d *DB) rotateMemtableLocked() error {
 	if err != nil {
 		return err
 	}
-	d.imms = append(d.imms, &flushable{mem: d.mem, logNum: d.logNum})
+	d.imms = append(d.imms, &flushable{mem: d.mem, logNum: d.logNum, lastSeq: d.lastSeq})
 	d.log = newWALWriter(f)
 	d.logNum = num
 	d.mem = memtable.NewPooled(d.chunks)

@@ -29,6 +29,7 @@ const (
 	OpStat
 	OpTruncate
 	OpClose
+	OpLink
 	numOps
 )
 
@@ -63,6 +64,8 @@ func (o Op) String() string {
 		return "truncate"
 	case OpClose:
 		return "close"
+	case OpLink:
+		return "link"
 	}
 	return fmt.Sprintf("Op(%d)", int(o))
 }
@@ -70,7 +73,7 @@ func (o Op) String() string {
 // writeOps is the set (bit i for Op(i)) of operations that change the
 // filesystem: the default set of FailAt.
 const writeOps = 1<<OpCreate | 1<<OpWrite | 1<<OpSync | 1<<OpRename |
-	1<<OpRemove | 1<<OpSyncDir | 1<<OpTruncate | 1<<OpMkdir
+	1<<OpRemove | 1<<OpSyncDir | 1<<OpTruncate | 1<<OpMkdir | 1<<OpLink
 
 // Injected errors. Every error a ready-made injector returns wraps
 // ErrInjected, so a test can tell an injected failure from a real one with
@@ -250,6 +253,14 @@ func (f *FaultFS) Remove(name string) error {
 		return err
 	}
 	return f.inner.Remove(name)
+}
+
+// Link links on the inner filesystem unless OpLink is failed.
+func (f *FaultFS) Link(oldname, newname string) error {
+	if err := f.maybe(OpLink, oldname); err != nil {
+		return err
+	}
+	return f.inner.Link(oldname, newname)
 }
 
 // MkdirAll creates dir on the inner filesystem unless OpMkdir is failed.

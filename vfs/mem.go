@@ -251,6 +251,31 @@ func (m *MemFS) Rename(oldname, newname string) error {
 	return nil
 }
 
+// Link gives the file oldname the second name newname: both name one
+// node, so a write through either shows through the other and removing
+// one leaves the other. The new entry is durable once its directory has
+// been synced.
+func (m *MemFS) Link(oldname, newname string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.lookup(oldname)
+	if err != nil {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: err}
+	}
+	if n.isDir {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: syscall.EPERM}
+	}
+	dir, base, err := m.parentOf(newname)
+	if err != nil {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: err}
+	}
+	if _, ok := dir.children[base]; ok {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: fs.ErrExist}
+	}
+	dir.children[base] = n
+	return nil
+}
+
 // Remove deletes a file or an empty directory. Files open on it stay usable.
 // The removal is durable once the parent directory has been synced.
 func (m *MemFS) Remove(name string) error {

@@ -51,6 +51,7 @@ func (osFS) OpenReadWrite(name string) (File, error) {
 
 func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
 func (osFS) Remove(name string) error             { return os.Remove(name) }
+func (osFS) Link(oldname, newname string) error   { return os.Link(oldname, newname) }
 func (osFS) MkdirAll(dir string) error            { return os.MkdirAll(dir, 0o755) }
 
 func (osFS) List(dir string) ([]string, error) {

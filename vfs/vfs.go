@@ -39,6 +39,12 @@ type FS interface {
 	Rename(oldname, newname string) error
 	// Remove deletes a file.
 	Remove(name string) error
+	// Link gives the file oldname a second name, newname, which must not
+	// exist (a hard link). The new name is durable once its directory has
+	// been synced with SyncDir. Where the filesystem cannot link (another
+	// device, a filesystem without hard links) it fails, and the caller
+	// copies instead.
+	Link(oldname, newname string) error
 	// MkdirAll creates dir and any missing parents.
 	MkdirAll(dir string) error
 	// List returns the names (not paths) of the entries of dir, sorted.
