@@ -128,6 +128,9 @@ type manualCompaction struct {
 // each live key and no tombstones that no snapshot needs. It waits for the
 // merge.
 func (d *DB) Compact(start, end []byte) error {
+	if d.opts.ReadOnly {
+		return ErrReadOnly
+	}
 	if err := d.Flush(); err != nil {
 		return err
 	}

@@ -52,6 +52,9 @@ var (
 	// ErrLocked is returned by Open when another DB (in this or another
 	// process) holds the directory.
 	ErrLocked = errors.New("strata: database directory is locked")
+	// ErrReadOnly is returned by every write, Flush and Compact of a
+	// database opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("strata: database opened read-only")
 )
 
 // DB is an open database.
@@ -279,8 +282,10 @@ func (d *DB) Close() error {
 	// The pool's memory goes back now, unless an iterator left open
 	// still pins a page.
 	d.cache.Close()
-	if cerr := d.lock.Close(); cerr != nil && err == nil {
-		err = cerr
+	if d.lock != nil { // nil when read-only
+		if cerr := d.lock.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
 	}
 	return err
 }

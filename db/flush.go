@@ -18,6 +18,12 @@ func (d *DB) Flush() error {
 	if d.closed {
 		return ErrClosed
 	}
+	if d.opts.ReadOnly {
+		if d.mem.Empty() {
+			return nil
+		}
+		return ErrReadOnly
+	}
 	if d.writeErr != nil {
 		return d.writeErr
 	}

@@ -51,18 +51,21 @@ func Open(dir string, opts *Options) (*DB, error) {
 		BaseLevelSize:   uint64(o.MemtableSize) * uint64(o.L0CompactionTrigger),
 	}
 	d.picker = lsm.NewPicker(d.pickerOpts)
-	if err := d.fs.MkdirAll(dir); err != nil {
-		return nil, fmt.Errorf("strata: open %s: %w", dir, err)
+	if !o.ReadOnly {
+		if err := d.fs.MkdirAll(dir); err != nil {
+			return nil, fmt.Errorf("strata: open %s: %w", dir, err)
+		}
+		// Make the directory's own entry durable, in case MkdirAll
+		// created it.
+		if err := d.fs.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return nil, fmt.Errorf("strata: sync parent of %s: %w", dir, err)
+		}
+		lock, err := d.fs.Lock(d.path("LOCK"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrLocked, dir, err)
+		}
+		d.lock = lock
 	}
-	// Make the directory's own entry durable, in case MkdirAll created it.
-	if err := d.fs.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
-		return nil, fmt.Errorf("strata: sync parent of %s: %w", dir, err)
-	}
-	lock, err := d.fs.Lock(d.path("LOCK"))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrLocked, dir, err)
-	}
-	d.lock = lock
 	if err := d.recover(); err != nil {
 		if d.tables != nil {
 			d.tables.closeAll()
@@ -76,8 +79,13 @@ func Open(dir string, opts *Options) (*DB, error) {
 		if d.cache != nil {
 			d.cache.Close()
 		}
-		lock.Close()
+		if d.lock != nil {
+			d.lock.Close()
+		}
 		return nil, err
+	}
+	if o.ReadOnly {
+		return d, nil // no background work: the tree never changes
 	}
 	d.bgWG.Add(4)
 	go d.flushLoop()
@@ -105,6 +113,8 @@ func (d *DB) recover() error {
 		if err != nil {
 			return fmt.Errorf("strata: recover manifest: %w", err)
 		}
+	case errors.Is(curErr, fs.ErrNotExist) && d.opts.ReadOnly:
+		return fmt.Errorf("strata: open %s read-only: no database here (no CURRENT file): %w", d.dirname, curErr)
 	case errors.Is(curErr, fs.ErrNotExist):
 		for _, n := range names {
 			if t, _ := base.ParseFilename(n); t == base.FileTypeTable || t == base.FileTypeLog {
@@ -180,6 +190,15 @@ func (d *DB) recover() error {
 			}
 			break
 		}
+	}
+
+	if d.opts.ReadOnly {
+		// The replayed writes stay in memory; nothing is written.
+		d.mem = mem
+		d.visibleSeq.Store(uint64(d.lastSeq))
+		d.flushedSeq = state.LastSeq
+		d.installReadStateLocked()
+		return nil
 	}
 
 	// Open a new manifest (compacting the old log into one snapshot) when
@@ -350,6 +369,9 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool) (s
 		// Nothing after the last sync was promised: drop it.
 		d.recovery.DroppedBytes += tail.End - bad
 		d.recovery.Damage = damage.Error()
+		if d.opts.ReadOnly {
+			return false, nil
+		}
 		return false, d.truncateWAL(name, bad)
 	}
 	why := "a newer WAL follows it, so it had been synced whole"

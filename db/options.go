@@ -95,6 +95,19 @@ type Options struct {
 	// the newest WAL past its last sync is dropped either way: it was never
 	// promised.
 	WALSalvage bool
+	// ReadOnly opens the database for reading only: Open changes nothing
+	// on disk (the WALs are replayed into memory, a damaged tail is
+	// skipped rather than cut off, no file is created or removed), no
+	// merge runs, and every write, Flush and Compact returns ErrReadOnly.
+	// Checkpoint works while nothing was replayed from a WAL (a
+	// checkpoint, or a database closed cleanly after a Flush).
+	//
+	// It does not take the directory's lock, so it can open a database
+	// another process has open, to inspect it: it sees the state as of
+	// its Open, and a read may fail with an error wrapping
+	// fs.ErrNotExist once the other process has merged away a file this
+	// one had not opened yet. The directory must hold a database.
+	ReadOnly bool
 	// FS is the filesystem; nil means the operating system's. Tests pass an
 	// in-memory or fault-injecting one.
 	FS vfs.FS

@@ -103,6 +103,9 @@ func (d *DB) Write(b *Batch) error {
 	if b.err != nil {
 		return b.err
 	}
+	if d.opts.ReadOnly {
+		return ErrReadOnly
+	}
 	if b.count == 0 {
 		return d.checkOpen()
 	}

@@ -1,0 +1,162 @@
+package db
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"testing"
+
+	"github.com/seed-d6fe07da/strata/vfs"
+)
+
+// dirFiles returns the contents of every file in dir.
+func dirFiles(t *testing.T, fsys vfs.FS, dir string) map[string]string {
+	t.Helper()
+	names, err := fsys.List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := make(map[string]string)
+	for _, n := range names {
+		f, err := fsys.Open(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[n] = string(b)
+	}
+	return files
+}
+
+// TestReadOnlyChangesNothing opens a database whose newest WAL ends in a
+// torn record, with writes in its tables and its WALs, read-only: every
+// acknowledged write reads back, every write call says ErrReadOnly, and
+// not one byte of the directory changes; a normal Open afterwards still
+// recovers everything.
+func TestReadOnlyChangesNothing(t *testing.T) {
+	mem, acked := tornDatabase(t)
+	before := dirFiles(t, mem, "/db")
+	o := recoveryOptions(mem)
+	o.ReadOnly = true
+	d, err := Open("/db", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkKeys(t, d, acked, "read-only")
+	if d.Metrics().Recovery.DroppedBytes == 0 {
+		t.Fatal("the torn tail was not reported")
+	}
+	b := d.NewBatch()
+	b.Put([]byte("k"), []byte("v"))
+	for name, err := range map[string]error{
+		"Put":         d.Put([]byte("k"), []byte("v")),
+		"Delete":      d.Delete([]byte("k")),
+		"DeleteRange": d.DeleteRange([]byte("a"), []byte("b")),
+		"Write":       d.Write(b),
+		"Flush":       d.Flush(),
+		"Compact":     d.Compact(nil, nil),
+	} {
+		if !errors.Is(err, ErrReadOnly) {
+			t.Errorf("%s on a read-only database: %v, want ErrReadOnly", name, err)
+		}
+	}
+	if _, err := d.Checkpoint("/ckpt"); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Checkpoint of a read-only database with replayed writes: %v, want ErrReadOnly", err)
+	}
+	if _, err := d.Check(); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := dirFiles(t, mem, "/db"); !maps.Equal(before, after) {
+		t.Fatalf("a read-only Open changed the directory: %d files before, %d after", len(before), len(after))
+	}
+	d = mustOpen(t, "/db", recoveryOptions(mem))
+	checkKeys(t, d, acked, "reopened read-write")
+	d.Close()
+}
+
+// TestReadOnlyBesideWriter opens read-only a database another handle
+// holds open: it sees the writes made before its Open and none after.
+// An empty directory, or none, is not a database.
+func TestReadOnlyBesideWriter(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	w := mustOpen(t, dir, recoveryOptions(nil))
+	for i := range 500 {
+		if err := w.Put(recoveryKey(i), recoveryValue(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 500; i < 1000; i++ { // in the WAL only
+		if err := w.Put(recoveryKey(i), recoveryValue(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := recoveryOptions(nil)
+	o.ReadOnly = true
+	r, err := Open(dir, o)
+	if err != nil {
+		t.Fatalf("read-only Open beside a writer: %v", err)
+	}
+	if err := w.Put(recoveryKey(1000), recoveryValue(1000)); err != nil {
+		t.Fatal(err)
+	}
+	checkKeys(t, r, 1000, "read-only beside a writer")
+	if _, err := r.Get(recoveryKey(1000)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a write made after the read-only Open: %v, want ErrNotFound", err)
+	}
+	r.Close()
+	w.Close()
+
+	empty := t.TempDir()
+	if _, err := Open(empty, o); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read-only Open of an empty directory: %v, want ErrNotExist", err)
+	}
+	missing := filepath.Join(empty, "none")
+	if _, err := Open(missing, o); err == nil {
+		t.Fatal("read-only Open of a missing directory succeeded")
+	}
+	if _, err := vfs.Default().Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read-only Open created %s: %v", missing, err)
+	}
+}
+
+// TestCheckpointOpenedReadOnly opens a checkpoint read-only (it replays
+// nothing) and checkpoints it again.
+func TestCheckpointOpenedReadOnly(t *testing.T) {
+	root := t.TempDir()
+	d := mustOpen(t, filepath.Join(root, "db"), recoveryOptions(nil))
+	for i := range 800 {
+		if err := d.Put(recoveryKey(i), recoveryValue(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Checkpoint(filepath.Join(root, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	o := recoveryOptions(nil)
+	o.ReadOnly = true
+	r, err := Open(filepath.Join(root, "c1"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkKeys(t, r, 800, "checkpoint opened read-only")
+	if _, err := r.Checkpoint(filepath.Join(root, "c2")); err != nil {
+		t.Fatalf("checkpoint of a read-only checkpoint: %v", err)
+	}
+	r.Close()
+	c := mustOpen(t, filepath.Join(root, "c2"), recoveryOptions(nil))
+	checkKeys(t, c, 800, "checkpoint of a checkpoint opened read-only")
+	c.Close()
+}
