@@ -247,3 +247,17 @@ func TestReadersDoNotWaitForWALSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTableEntryShutBeforeOpen: a reader that looked a table up just
+// before Close shut every table, and opens it after, gets ErrClosed (it
+// got a nil reader, and a Get racing Close panicked on it).
+func TestTableEntryShutBeforeOpen(t *testing.T) {
+	tc := newTableCache(vfs.NewMem(), "/db", nil)
+	e := &tableEntry{}
+	tc.tables[7] = e
+	tc.closeAll()
+	got, err := tc.openEntry(7, e)
+	if !errors.Is(err, ErrClosed) || got != nil {
+		t.Fatalf("opening an entry Close shut: %v, %v; want ErrClosed", got, err)
+	}
+}

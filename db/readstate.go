@@ -2,6 +2,7 @@ package db
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -179,6 +180,11 @@ func (tc *tableCache) entry(num base.FileNum) (*tableEntry, error) {
 		tc.tables[num] = e
 	}
 	tc.mu.Unlock()
+	return tc.openEntry(num, e)
+}
+
+// openEntry opens e, the entry of file num, unless it is open already.
+func (tc *tableCache) openEntry(num base.FileNum, e *tableEntry) (*tableEntry, error) {
 	e.once.Do(func() {
 		name := base.MakeFilename(base.FileTypeTable, num)
 		e.r, e.err = tc.open(num, name)
@@ -194,6 +200,11 @@ func (tc *tableCache) entry(num base.FileNum) (*tableEntry, error) {
 		}
 		tc.mu.Unlock()
 		return nil, e.err
+	}
+	if e.r == nil {
+		// closeAll (Close) or evict shut the entry before it was opened,
+		// while a reader that had looked it up waited to open it.
+		return nil, fmt.Errorf("%w: table %d was shut before it was opened", ErrClosed, num)
 	}
 	return e, nil
 }
