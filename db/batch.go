@@ -19,9 +19,10 @@ import (
 //	+--------------+-------------+-----------+-----------+-----
 //	entry = kind: u8 | uvarint len(key) | key | [uvarint len(value) | value]
 //
-// The value part is present for KindSet (the value) and KindRangeDelete (the
-// exclusive end key; empty means no end, as a range with an empty end key
-// is empty and never written), absent for KindDelete. Entry i gets seqnum seq+i.
+// The value part is present for KindSet (the value), KindMerge (the
+// operand) and KindRangeDelete (the exclusive end key; empty means no end,
+// as a range with an empty end key is empty and never written), absent for
+// KindDelete. Entry i gets seqnum seq+i.
 // Example: a batch at seq 7 holding Put("a", "xy") is
 // 07 00 00 00 00 00 00 00 | 01 00 00 00 | 01 01 61 02 78 79.
 const batchHeaderLen = 12
@@ -48,7 +49,10 @@ type Batch struct {
 	// added, against its own limit whoever made the batch.
 	maxKey    int
 	maxKeyLen int
-	err       error
+	// merges is set once a merge operand is added: DB.Write refuses the
+	// batch unless the database has a merge operator.
+	merges bool
+	err    error
 	// writing is set while DB.Write has the batch in its commit queue.
 	writing atomic.Bool
 	// w is the batch's place in the commit queue while DB.Write runs; it
@@ -89,6 +93,7 @@ func (b *Batch) add(kind base.Kind, key, value []byte, hasValue bool) error {
 		b.data = append(b.data, value...)
 	}
 	b.count++
+	b.merges = b.merges || kind == base.KindMerge
 	b.userBytes += len(key) + len(value)
 	b.maxKeyLen = max(b.maxKeyLen, len(key))
 	if kind == base.KindRangeDelete {
@@ -99,6 +104,14 @@ func (b *Batch) add(kind base.Kind, key, value []byte, hasValue bool) error {
 
 // Put adds key=value to the batch. The batch copies both.
 func (b *Batch) Put(key, value []byte) error { return b.add(base.KindSet, key, value, true) }
+
+// Merge adds a merge operand for key to the batch: the database's
+// Options.Merge folds it into the key's value when the key is read, and in
+// merges of files. It is a blind write: nothing is read. The batch copies
+// both. DB.Write fails with ErrNoMergeOperator if the database has none.
+func (b *Batch) Merge(key, operand []byte) error {
+	return b.add(base.KindMerge, key, operand, true)
+}
 
 // Delete adds a deletion of key to the batch.
 func (b *Batch) Delete(key []byte) error { return b.add(base.KindDelete, key, nil, false) }
@@ -128,6 +141,7 @@ func (b *Batch) Reset() {
 	b.count = 0
 	b.userBytes = 0
 	b.maxKeyLen = 0
+	b.merges = false
 	b.err = nil
 }
 
@@ -179,7 +193,7 @@ func decodeBatch(data []byte, fn func(batchEntry) error) (first base.SeqNum, cou
 			return 0, 0, fmt.Errorf("%w: batch entry %d: bad key length", base.ErrCorruption, i)
 		}
 		switch e.kind {
-		case base.KindSet, base.KindRangeDelete:
+		case base.KindSet, base.KindMerge, base.KindRangeDelete:
 			if e.value, ok = readBytes(); !ok {
 				return 0, 0, fmt.Errorf("%w: batch entry %d: bad value length", base.ErrCorruption, i)
 			}

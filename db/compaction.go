@@ -89,6 +89,9 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRea
 	defer mi.Close()
 	ci := lsm.NewCompactionIter(mi, snapshots, c.Bottommost)
 	ci.ZeroSeqNums(oldestRead)
+	if d.opts.Merge != nil {
+		ci.SetMergeOperator(d.opts.Merge)
+	}
 	ci.SetRangeDels(rangedel.NewSet(tombs, base.MaxSeqNum))
 	out := newRunWriter(d, d.opts.TargetFileSize, true)
 	out.frags = ci.OutputRangeDels()

@@ -55,6 +55,9 @@ var (
 	// ErrReadOnly is returned by every write, Flush and Compact of a
 	// database opened with Options.ReadOnly.
 	ErrReadOnly = errors.New("strata: database opened read-only")
+	// ErrNoMergeOperator is returned by a merge write, or a read of a key
+	// that holds merge operands, on a database without Options.Merge.
+	ErrNoMergeOperator = errors.New("strata: merge operand without a merge operator (Options.Merge)")
 )
 
 // DB is an open database.

@@ -248,3 +248,74 @@ func BenchmarkGetLargeValues(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCounterUpdates adds 1 to counters drawn at random from 100k
+// (already loaded, flushed and merged, so a read finds each on disk), one
+// update per op: as merge operands (a blind write), or as a Get of the
+// counter followed by a Put of the sum. The reads sub-benchmarks then
+// read every counter once per op, after ten updates of each: operands
+// are folded at read time (until a merge of files folds them for good).
+func BenchmarkCounterUpdates(b *testing.B) {
+	const counters = 100_000
+	setup := func(b *testing.B) *DB {
+		o := benchOptions()
+		o.Merge = counterMerge
+		d := mustOpen(b, b.TempDir(), o)
+		key := make([]byte, 16)
+		for i := range counters {
+			if err := d.Put(benchKey(key, uint64(i)), counterOperand(0)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := d.Compact(nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	one := counterOperand(1)
+	update := map[string]func(d *DB, key []byte) error{
+		"merge": func(d *DB, key []byte) error { return d.Merge(key, one) },
+		"get-put": func(d *DB, key []byte) error {
+			v, err := d.Get(key)
+			if err != nil {
+				return err
+			}
+			n := binary.BigEndian.Uint64(v) + 1
+			return d.Put(key, binary.BigEndian.AppendUint64(v[:0], n))
+		},
+	}
+	for _, name := range []string{"merge", "get-put"} {
+		b.Run(name, func(b *testing.B) {
+			d := setup(b)
+			defer d.Close()
+			rng := rand.New(rand.NewSource(1))
+			key := make([]byte, 16)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := update[name](d, benchKey(key, uint64(rng.Intn(counters)))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"-reads", func(b *testing.B) {
+			d := setup(b)
+			defer d.Close()
+			key := make([]byte, 16)
+			for r := range 10 {
+				for i := range counters {
+					if err := update[name](d, benchKey(key, uint64((i*7919+r)%counters))); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			rng := rand.New(rand.NewSource(2))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				v, err := d.Get(benchKey(key, uint64(rng.Intn(counters))))
+				if err != nil || binary.BigEndian.Uint64(v) != 10 {
+					b.Fatalf("counter %x: %v", v, err)
+				}
+			}
+		})
+	}
+}

@@ -43,7 +43,8 @@ func memCovering(m *memtable.Memtable, key []byte, seq base.SeqNum) base.SeqNum 
 // only if a file's range holds the key; the SST consults its Bloom filter
 // before it descends its B+Tree. Range tombstones seen on the way (in the
 // sources searched so far and in the one that holds the version) delete
-// the version when they are newer than it.
+// the version when they are newer than it. A merge operand found first
+// hands the lookup to an iterator, which gathers the older versions.
 func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 	var tomb base.SeqNum // newest covering tombstone seen so far
 	for i := -1; i < len(rs.imms); i++ {
@@ -57,6 +58,9 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 		if v, kind, s, ok := m.Get(key, seq); ok {
 			if kind == base.KindDelete || s < tomb {
 				return nil, ErrNotFound
+			}
+			if kind == base.KindMerge {
+				return d.getMerged(rs, key, seq)
 			}
 			return append(make([]byte, 0, len(v)), v...), nil
 		}
@@ -88,6 +92,9 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 			if ok {
 				if kind == base.KindDelete || s < tomb {
 					return nil, ErrNotFound
+				}
+				if kind == base.KindMerge {
+					return d.getMerged(rs, key, seq)
 				}
 				if v == nil {
 					v = []byte{}

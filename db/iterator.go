@@ -43,6 +43,8 @@ type Iterator struct {
 	// tombs holds the range tombstones visible to the iterator.
 	tombs  *rangedel.Set
 	valBuf []byte
+	// ops gathers a key's merge operands going forward.
+	ops    operands
 	err    error
 	closed bool
 }
@@ -317,11 +319,52 @@ func (it *Iterator) findNext() bool {
 			it.skipCurrentKey()
 			continue
 		}
+		if k.Kind() == base.KindMerge {
+			return it.mergeForward()
+		}
 		it.value = it.mi.Value()
 		it.valid = true
 		return true
 	}
 	return it.finish()
+}
+
+// mergeForward folds the merge operand mi is at, the newest visible
+// version of it.key, with the older versions after it: operands down to
+// a value, a deletion, a covering range tombstone or the key's end. mi is
+// left inside or just past the key's versions.
+func (it *Iterator) mergeForward() bool {
+	it.ops.reset()
+	it.ops.add(it.mi.Value())
+	var existing []byte
+	for it.mi.Next(); it.mi.Valid(); it.mi.Next() {
+		k := it.mi.Key()
+		if !bytes.Equal(k.UserKey, it.key) {
+			break
+		}
+		if k.SeqNum() > it.seq {
+			continue
+		}
+		if k.Kind() == base.KindDelete || it.covered(k) {
+			break
+		}
+		if k.Kind() == base.KindSet {
+			existing = ownedCopy(it.mi.Value())
+			break
+		}
+		it.ops.add(it.mi.Value())
+	}
+	if err := it.mi.Error(); err != nil {
+		return it.finish()
+	}
+	v, err := it.ops.fold(it.d.opts.Merge, it.key, existing)
+	if err != nil {
+		it.err = err
+		return false
+	}
+	it.value = v
+	it.valid = true
+	return true
 }
 
 // findPrev moves backward from mi's position to the newest visible version
@@ -338,16 +381,37 @@ func (it *Iterator) findPrev() bool {
 			if kind != base.KindDelete && bytes.Compare(k.UserKey, it.key) < 0 {
 				break
 			}
-			kind = k.Kind()
+			newKind := k.Kind()
 			if it.covered(k) {
-				kind = base.KindDelete
+				newKind = base.KindDelete
 			}
-			if kind == base.KindDelete {
+			switch newKind {
+			case base.KindDelete:
 				it.key = it.key[:0]
-			} else {
+			case base.KindMerge:
+				// Going backward a key's versions come oldest first: apply
+				// the operand to what they made so far (nothing after a
+				// deletion; kind is not a deletion only within this key).
+				var existing []byte
+				if kind != base.KindDelete {
+					existing = it.valBuf
+				}
+				v, err := applyOperand(it.d.opts.Merge, k.UserKey, existing, it.mi.Value())
+				if err != nil {
+					it.err = err
+					return false
+				}
+				it.key = append(it.key[:0], k.UserKey...)
+				it.valBuf = v
+				newKind = base.KindSet
+			default:
 				it.key = append(it.key[:0], k.UserKey...)
 				it.valBuf = append(it.valBuf[:0], it.mi.Value()...)
+				if it.valBuf == nil {
+					it.valBuf = []byte{} // a value, not "none", to an operator
+				}
 			}
+			kind = newKind
 		}
 		it.mi.Prev()
 	}

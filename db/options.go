@@ -95,6 +95,11 @@ type Options struct {
 	// the newest WAL past its last sync is dropped either way: it was never
 	// promised.
 	WALSalvage bool
+	// Merge is the merge operator that folds the operands of DB.Merge and
+	// Batch.Merge into values. Without it those writes fail with
+	// ErrNoMergeOperator, and reading a key that holds operands fails too.
+	// Use the same operator every time the database is opened.
+	Merge MergeOperator
 	// ReadOnly opens the database for reading only: Open changes nothing
 	// on disk (the WALs are replayed into memory, a damaged tail is
 	// skipped rather than cut off, no file is created or removed), no
@@ -223,3 +228,19 @@ func (o *Options) Validate() error {
 	}
 	return nil
 }
+
+// MergeOperator applies a merge operand to a key's value and returns the
+// result. existing is nil when the key has no value (never written, or
+// deleted); otherwise it is the value, or the result of earlier operands,
+// in a buffer the database owns that the operator may modify and append
+// to (appending the operand to it builds a list without a copy). operand
+// must not be modified, and neither may be retained after the call. An
+// error fails the read or merge of files that met it.
+//
+// The operator must be associative: applying operands b then c must give
+// what applying c to the result of applying b to nothing gives, so
+// Merge(Merge(x, b), c) == Merge(x, Merge(Merge(nil, b), c)) for every x,
+// nil included. Merges of files fold runs of operands into one this way
+// before the value they apply to is known, as RocksDB's associative merge
+// operators do. Counters (add a delta) and list appends are associative.
+type MergeOperator func(key, existing, operand []byte) ([]byte, error)

@@ -2,7 +2,9 @@ package db
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	mrand "math/rand"
 	"sort"
 	"testing"
@@ -25,6 +27,30 @@ type dbMachine struct {
 	oracle map[string][]byte
 	keys   *rapid.Generator[[]byte]
 	vals   *rapid.Generator[[]byte]
+	// counter is set when the merge operator is counterMerge, else it
+	// is listAppendMerge.
+	counter bool
+}
+
+// counterMerge adds operands, 8-byte big-endian deltas, to a counter (a
+// value of another length counts as 0).
+func counterMerge(_, existing, operand []byte) ([]byte, error) {
+	var n uint64
+	if len(existing) == 8 {
+		n = binary.BigEndian.Uint64(existing)
+	}
+	if len(operand) != 8 {
+		return nil, fmt.Errorf("counter operand of %d bytes", len(operand))
+	}
+	return binary.BigEndian.AppendUint64(existing[:0], n+binary.BigEndian.Uint64(operand)), nil
+}
+
+// listAppendMerge appends each operand to the list, comma-separated.
+func listAppendMerge(_, existing, operand []byte) ([]byte, error) {
+	if existing == nil {
+		return append([]byte{}, operand...), nil
+	}
+	return append(append(existing, ','), operand...), nil
 }
 
 func newDBMachine(t *rapid.T, policy mergePolicy) *dbMachine {
@@ -42,6 +68,10 @@ func newDBMachine(t *rapid.T, policy mergePolicy) *dbMachine {
 		FS:                  m.fs,
 		maxManifestSize:     4 << 10, // rotate the manifest often
 		Compression:         rapid.SampledFrom([]string{"snappy", "none"}).Draw(t, "compression"),
+		Merge:               listAppendMerge,
+	}
+	if m.counter = rapid.Bool().Draw(t, "counter"); m.counter {
+		m.opts.Merge = counterMerge
 	}
 	d, err := Open("/db", m.opts)
 	if err != nil {
@@ -86,6 +116,40 @@ func (m *dbMachine) Put(t *rapid.T) {
 			t.Fatal(err)
 		}
 		m.oracle[string(kk)] = append([]byte{}, v...)
+	}
+	if err := m.d.Write(b); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+}
+
+// Merge writes merge operands, to several keys and sometimes twice to
+// one, in one batch; the oracle applies the operator at once.
+func (m *dbMachine) Merge(t *rapid.T) {
+	k := m.keys.Draw(t, "key")
+	n := rapid.IntRange(1, 12).Draw(t, "keys")
+	b := m.d.NewBatch()
+	for i := 0; i < n; i++ {
+		kk := append(append([]byte{}, k...), byte(i%4))
+		var op []byte
+		if m.counter {
+			op = binary.BigEndian.AppendUint64(nil, uint64(rapid.Int64Range(-1000, 1000).Draw(t, "delta")))
+		} else if rapid.IntRange(0, 9).Draw(t, "large") == 0 {
+			op = m.vals.Draw(t, "operand")
+		} else {
+			op = rapid.SliceOfN(rapid.Byte(), 0, 12).Draw(t, "operand")
+		}
+		if err := b.Merge(kk, op); err != nil {
+			t.Fatal(err)
+		}
+		var existing []byte
+		if v, ok := m.oracle[string(kk)]; ok {
+			existing = append([]byte{}, v...)
+		}
+		v, err := m.opts.Merge(kk, existing, op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.oracle[string(kk)] = v
 	}
 	if err := m.d.Write(b); err != nil {
 		t.Fatalf("Write: %v", err)

@@ -50,6 +50,19 @@ func (d *DB) Put(key, value []byte) error {
 	return d.Write(b)
 }
 
+// Merge writes a merge operand for key: Options.Merge folds it into the
+// key's value when the key is read and in merges of files, so a counter
+// or a list grows with blind writes, never a read before the write. It
+// fails with ErrNoMergeOperator if the database has no operator.
+func (d *DB) Merge(key, operand []byte) error {
+	b := d.getBatch()
+	defer d.putBatch(b)
+	if err := b.Merge(key, operand); err != nil {
+		return err
+	}
+	return d.Write(b)
+}
+
 // Delete removes key. Deleting a missing key is not an error.
 func (d *DB) Delete(key []byte) error {
 	b := d.getBatch()
@@ -105,6 +118,9 @@ func (d *DB) Write(b *Batch) error {
 	}
 	if d.opts.ReadOnly {
 		return ErrReadOnly
+	}
+	if b.merges && d.opts.Merge == nil {
+		return ErrNoMergeOperator
 	}
 	if b.count == 0 {
 		return d.checkOpen()

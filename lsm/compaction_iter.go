@@ -2,6 +2,7 @@ package lsm
 
 import (
 	"bytes"
+	"fmt"
 	"sort"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
@@ -17,6 +18,15 @@ import (
 //
 // Stripes: with snapshots s1 < s2 < ... < sn, stripe 0 holds seqnums <= s1,
 // stripe i holds (si, si+1], and stripe n holds everything newer than sn.
+//
+// Merge operands: when the newest version kept in a stripe is an operand,
+// the operands under it in the stripe are folded into it with the merge
+// operator (SetMergeOperator), down to the value, deletion or covering
+// tombstone they apply to, which the result replaces as a SET. Without
+// such a base in the stripe the fold stays an operand, unless the output
+// is bottommost and the key has no older version: then nothing lies below
+// and it is a SET. Without an operator every version under an operand is
+// kept.
 type CompactionIter struct {
 	in         base.InternalIterator
 	stored     base.StoredValuer // in, when it can hand out stored values
@@ -31,6 +41,28 @@ type CompactionIter struct {
 	lastStripe int    // stripe of the last version kept for curKey
 	valid      bool
 	tombs      *rangedel.Set
+
+	// merge folds operands; nil keeps them all.
+	merge func(key, existing, operand []byte) ([]byte, error)
+	// pending is set when the input is already at the next entry to
+	// consider (a fold read one entry past its operands); pendingOK is
+	// what that move returned.
+	pending, pendingOK bool
+	// folded is set while the current entry is a fold: its kind, seqnum
+	// and value replace the input's.
+	folded   bool
+	foldKind base.Kind
+	foldSeq  base.SeqNum
+	foldVal  []byte
+	ops      [][]byte // operands of the fold, newest first (copies)
+	opBuf    []byte
+	err      error
+}
+
+// SetMergeOperator gives the iterator the operator that folds merge
+// operands (see the type's comment).
+func (c *CompactionIter) SetMergeOperator(f func(key, existing, operand []byte) ([]byte, error)) {
+	c.merge = f
 }
 
 // SetRangeDels gives the iterator the inputs' range tombstones: a point
@@ -96,12 +128,20 @@ func (c *CompactionIter) stripe(seq base.SeqNum) int {
 // Next moves to the next entry to write and reports whether there is one.
 func (c *CompactionIter) Next() bool {
 	var ok bool
-	if !c.started {
+	switch {
+	case c.err != nil:
+		c.valid = false
+		return false
+	case !c.started:
 		c.started = true
 		ok = c.in.First()
-	} else {
+	case c.pending:
+		ok = c.pendingOK
+		c.pending = false
+	default:
 		ok = c.in.Next()
 	}
+	c.folded = false
 	for ; ok; ok = c.in.Next() {
 		k := c.in.Key()
 		s := c.stripe(k.SeqNum())
@@ -123,11 +163,81 @@ func (c *CompactionIter) Next() bool {
 			// tombstone (or, when bottommost, nothing at all) stands for it.
 			continue
 		}
+		if k.Kind() == base.KindMerge {
+			if c.merge == nil {
+				// Keep the older versions too: a reader folds them.
+				c.lastStripe = -1
+			} else if !c.fold(k, s) {
+				c.valid = false
+				return false
+			}
+		}
 		c.valid = true
 		return true
 	}
 	c.valid = false
 	return false
+}
+
+// fold gathers the operand the input is at, k in stripe s, with the older
+// versions of its key in s, and makes the current entry their fold. It
+// reports false after an error of the operator.
+func (c *CompactionIter) fold(k base.InternalKey, s int) bool {
+	c.foldSeq = k.SeqNum()
+	c.opBuf = append(c.opBuf[:0], c.in.Value()...)
+	spans := [][2]int{{0, len(c.opBuf)}}
+	var existing []byte
+	based := false // a value, deletion or tombstone ends the operands
+	ok := c.in.Next()
+	for ; ok; ok = c.in.Next() {
+		k2 := c.in.Key()
+		if !bytes.Equal(k2.UserKey, c.curKey) || c.stripe(k2.SeqNum()) != s {
+			break
+		}
+		if k2.Kind() == base.KindDelete || c.deletedByTombstone(k2, s) {
+			based = true
+			break
+		}
+		if k2.Kind() == base.KindSet {
+			existing = append(make([]byte, 0, len(c.in.Value())), c.in.Value()...)
+			based = true
+			break
+		}
+		start := len(c.opBuf)
+		c.opBuf = append(c.opBuf, c.in.Value()...)
+		spans = append(spans, [2]int{start, len(c.opBuf)})
+	}
+	if based {
+		// The input is at the base, which the fold replaces; the versions
+		// under it in s are skipped as older versions of the stripe.
+	} else {
+		c.pending, c.pendingOK = true, ok
+	}
+	keyEnded := !ok || !bytes.Equal(c.in.Key().UserKey, c.curKey)
+	c.folded = true
+	c.foldKind = base.KindMerge
+	if based || (c.bottommost && keyEnded) {
+		c.foldKind = base.KindSet
+	}
+	if c.foldKind == base.KindMerge && len(spans) == 1 {
+		// One operand and nothing under it: keep it as it is.
+		c.foldVal = append(c.foldVal[:0], c.opBuf...)
+		return true
+	}
+	acc := existing
+	for i := len(spans) - 1; i >= 0; i-- {
+		sp := spans[i]
+		var err error
+		if acc, err = c.merge(c.curKey, acc, c.opBuf[sp[0]:sp[1]:sp[1]]); err != nil {
+			c.err = fmt.Errorf("merge operator on key %q: %w", c.curKey, err)
+			return false
+		}
+	}
+	if acc == nil {
+		acc = []byte{}
+	}
+	c.foldVal = acc
+	return true
 }
 
 // ZeroSeqNums makes a bottommost merge write every SET entry with a seqnum
@@ -148,6 +258,13 @@ func (c *CompactionIter) ZeroSeqNums(bound base.SeqNum) {
 
 // Key returns the current entry's key.
 func (c *CompactionIter) Key() base.InternalKey {
+	if c.folded {
+		seq := c.foldSeq
+		if c.foldKind == base.KindSet && c.bottommost && seq <= c.zeroUpTo {
+			seq = 0
+		}
+		return base.InternalKey{UserKey: c.curKey, Trailer: base.MakeTrailer(seq, c.foldKind)}
+	}
 	k := c.in.Key()
 	if c.bottommost && k.SeqNum() <= c.zeroUpTo && k.Kind() == base.KindSet {
 		k.Trailer = base.MakeTrailer(0, base.KindSet)
@@ -156,16 +273,26 @@ func (c *CompactionIter) Key() base.InternalKey {
 }
 
 // Value returns the current entry's value.
-func (c *CompactionIter) Value() []byte { return c.in.Value() }
+func (c *CompactionIter) Value() []byte {
+	if c.folded {
+		return c.foldVal
+	}
+	return c.in.Value()
+}
 
 // StoredValue returns the current value as its file stores it, compressed,
 // when the input can say (see base.StoredValuer); ok false otherwise.
 func (c *CompactionIter) StoredValue() ([]byte, bool) {
-	if c.stored == nil {
+	if c.stored == nil || c.folded {
 		return nil, false
 	}
 	return c.stored.StoredValue()
 }
 
-// Error returns the input's error.
-func (c *CompactionIter) Error() error { return c.in.Error() }
+// Error returns the merge operator's error, or the input's.
+func (c *CompactionIter) Error() error {
+	if c.err != nil {
+		return c.err
+	}
+	return c.in.Error()
+}

@@ -242,15 +242,15 @@ func (m *Memtable) Unref() {
 	}
 }
 
-// Add inserts an entry. kind is base.KindSet, base.KindDelete or
-// base.KindRangeDelete; for a range deletion key is the start of the range
+// Add inserts an entry. kind is base.KindSet, base.KindDelete,
+// base.KindMerge or base.KindRangeDelete; for a range deletion key is the start of the range
 // (inclusive) and value its end (exclusive). Add copies key and value into
 // memtable-owned memory. Adding an entry whose key, seqnum and kind equal an
 // existing one replaces it (the database never does this: every write has a
 // seqnum of its own).
 //
 // Only one goroutine may call Add at a time. Add panics if kind is not one of
-// the three kinds, seq exceeds base.MaxSeqNum or the key or value is 4 GiB
+// the four kinds, seq exceeds base.MaxSeqNum or the key or value is 4 GiB
 // or longer: all are programming errors (decoders of on-disk batches must
 // validate kinds before they get here, and the database's limits on keys
 // and values are far lower).
@@ -259,7 +259,7 @@ func (m *Memtable) Add(seq base.SeqNum, kind base.Kind, key, value []byte) {
 		panic(fmt.Sprintf("memtable: seqnum %d exceeds MaxSeqNum", seq))
 	}
 	switch kind {
-	case base.KindSet, base.KindDelete, base.KindRangeDelete:
+	case base.KindSet, base.KindDelete, base.KindRangeDelete, base.KindMerge:
 	default:
 		panic(fmt.Sprintf("memtable: Add of unknown kind %d", kind))
 	}
@@ -289,7 +289,7 @@ func (m *Memtable) Add(seq base.SeqNum, kind base.Kind, key, value []byte) {
 	}
 }
 
-// Get returns the newest point entry (Set or Delete) for key with a seqnum at
+// Get returns the newest point entry (Set, Delete or Merge) for key with a seqnum at
 // most seq. value aliases memtable memory, which is never modified; it is nil
 // for a Delete. Get does not consult range tombstones: callers combine it
 // with RangeDels. It does not allocate.

@@ -762,7 +762,7 @@ func decodeMeta(page []byte, fileSize int64) (*metadata, error) {
 			return nil, fmt.Errorf("boundary key of %d bytes", len(k))
 		}
 		ik, _ := base.DecodeInternalKey(k)
-		if kind := ik.Kind(); kind != base.KindSet && kind != base.KindDelete {
+		if kind := ik.Kind(); kind != base.KindSet && kind != base.KindDelete && kind != base.KindMerge {
 			return nil, fmt.Errorf("boundary key of kind %s", kind)
 		}
 	}

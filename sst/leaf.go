@@ -48,7 +48,7 @@ func (e *leafEntry) kind() base.Kind { return base.Kind(e.trailer & 0xff) }
 // pointKind reports whether the entry has a kind a leaf may hold.
 func (e *leafEntry) pointKind() bool {
 	k := e.kind()
-	return k == base.KindSet || k == base.KindDelete
+	return k == base.KindSet || k == base.KindDelete || k == base.KindMerge
 }
 
 // compactKeys reports whether a leaf page uses compact entries.
@@ -350,8 +350,8 @@ func checkLeafPage(page []byte, typ byte, b leafBounds) error {
 				return fmt.Errorf("slot %d: range deletion start is not before its end", i)
 			}
 		default:
-			if k := e.kind(); k != base.KindSet && k != base.KindDelete {
-				return fmt.Errorf("slot %d: kind %s in a leaf page", i, k)
+			if !e.pointKind() {
+				return fmt.Errorf("slot %d: kind %s in a leaf page", i, e.kind())
 			}
 			if e.ref {
 				if e.valueLen == 0 || e.valueOff > b.streamLen || uint64(e.valueLen) > b.streamLen-e.valueOff {

@@ -126,7 +126,7 @@ func (v *verifier) leafSection() error {
 		if n == 0 && !bytes.Equal(k.AppendEncoded(nil), m.smallest) {
 			return r.corrupt(it.pn, fmt.Errorf("first key %s is not the metadata's smallest", k))
 		}
-		if k.Kind() == base.KindSet && it.Value() == nil && it.Error() != nil {
+		if k.Kind() != base.KindDelete && it.Value() == nil && it.Error() != nil {
 			return it.Error()
 		}
 		if r.filter != nil && !r.filter.MayContain(k.UserKey) {

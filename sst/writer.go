@@ -276,7 +276,8 @@ func (w *Writer) noteSeq(s base.SeqNum) {
 	w.props.LargestSeq = max(w.props.LargestSeq, s)
 }
 
-// Add appends a point entry of kind base.KindSet or base.KindDelete. Keys
+// Add appends a point entry of kind base.KindSet, base.KindDelete or
+// base.KindMerge (an operand, stored as a value is). Keys
 // must be strictly increasing in base.CompareInternal order. The user key
 // may be at most MaxKeySize(PageSize) bytes, the value at most MaxValueSize
 // bytes (empty or nil is fine). Neither is retained after Add returns.
@@ -311,8 +312,8 @@ func (w *Writer) add(key base.InternalKey, value []byte, compressed bool) error 
 	if w.err != nil {
 		return w.err
 	}
-	if k := key.Kind(); k != base.KindSet && k != base.KindDelete {
-		return fmt.Errorf("sst: %s: Add of key %s: kind must be SET or DEL", w.opts.FileName, key)
+	if k := key.Kind(); k != base.KindSet && k != base.KindDelete && k != base.KindMerge {
+		return fmt.Errorf("sst: %s: Add of key %s: kind must be SET, DEL or MERGE", w.opts.FileName, key)
 	}
 	if len(key.UserKey) > MaxKeySize(w.pageSize) {
 		return fmt.Errorf("sst: %s: user key of %d bytes exceeds the limit of %d for %d-byte pages", w.opts.FileName, len(key.UserKey), MaxKeySize(w.pageSize), w.pageSize)

@@ -47,9 +47,12 @@ const (
 	KindDelete      Kind = 0
 	KindSet         Kind = 1
 	KindRangeDelete Kind = 2
+	// KindMerge is a merge operand: a value that a merge operator folds
+	// into the key's older value at read time and in merges of files.
+	KindMerge Kind = 3
 	// KindMax is the largest kind; a search key built with it sorts before
 	// every real entry of the same user key and seqnum.
-	KindMax Kind = 2
+	KindMax Kind = 3
 )
 
 // String returns a short name for the kind.
@@ -61,6 +64,8 @@ func (k Kind) String() string {
 		return "SET"
 	case KindRangeDelete:
 		return "RANGEDEL"
+	case KindMerge:
+		return "MERGE"
 	}
 	return fmt.Sprintf("KIND(%d)", uint8(k))
 }
