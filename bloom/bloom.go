@@ -52,29 +52,65 @@ const (
 	filterLabel = "bloom filter"
 )
 
-// Builder collects the keys of one filter. Keys are copied into a single
-// byte arena, so adding a key costs no allocation of its own.
+// Builder collects the keys of one filter. Keys are copied, each after
+// its uvarint length, into chunks of builderChunk bytes (a longer key gets
+// a chunk of its own), so adding a key costs no allocation of its own and
+// a filter of millions of keys never copies the keys already held into a
+// larger buffer.
 type Builder struct {
-	arena []byte // every added key, back to back
-	ends  []int  // ends[i] is the offset in arena just past key i
+	chunks [][]byte // full chunks, then the one being filled
+	spare  [][]byte // chunks kept by Reset for reuse
+	n      int      // keys added
 }
+
+// builderChunk is the size of a Builder's chunks.
+const builderChunk = 256 << 10
 
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder { return &Builder{} }
 
 // Add records key. The key is copied; the caller may reuse it.
 func (b *Builder) Add(key []byte) {
-	b.arena = append(b.arena, key...)
-	b.ends = append(b.ends, len(b.arena))
+	need := binary.MaxVarintLen64 + len(key)
+	if len(b.chunks) == 0 || cap(b.chunks[len(b.chunks)-1])-len(b.chunks[len(b.chunks)-1]) < need {
+		var c []byte
+		if n := len(b.spare); n > 0 && cap(b.spare[n-1]) >= need {
+			c, b.spare = b.spare[n-1][:0], b.spare[:n-1]
+		} else {
+			c = make([]byte, 0, max(builderChunk, need))
+		}
+		b.chunks = append(b.chunks, c)
+	}
+	c := &b.chunks[len(b.chunks)-1]
+	*c = binary.AppendUvarint(*c, uint64(len(key)))
+	*c = append(*c, key...)
+	b.n++
 }
 
 // Len returns the number of keys added (duplicates count each time).
-func (b *Builder) Len() int { return len(b.ends) }
+func (b *Builder) Len() int { return b.n }
 
 // Reset forgets every key added, keeping the memory for reuse.
 func (b *Builder) Reset() {
-	b.arena = b.arena[:0]
-	b.ends = b.ends[:0]
+	for _, c := range b.chunks {
+		if cap(c) == builderChunk {
+			b.spare = append(b.spare, c[:0])
+		}
+	}
+	clear(b.chunks)
+	b.chunks = b.chunks[:0]
+	b.n = 0
+}
+
+// each calls fn with every key added, in order.
+func (b *Builder) each(fn func(key []byte)) {
+	for _, c := range b.chunks {
+		for len(c) > 0 {
+			l, k := binary.Uvarint(c)
+			fn(c[k : k+int(l)])
+			c = c[k+int(l):]
+		}
+	}
 }
 
 // Finish builds a filter sized for Len() keys at bitsPerKey bits per key and
@@ -84,7 +120,7 @@ func (b *Builder) Reset() {
 // no keys or bitsPerKey is not positive (or is NaN): no filter is written.
 // The Builder keeps its keys; call Reset to start another filter.
 func (b *Builder) Finish(bitsPerKey float64) []byte {
-	n := len(b.ends)
+	n := b.n
 	if n == 0 || !(bitsPerKey > 0) {
 		return nil
 	}
@@ -98,11 +134,7 @@ func (b *Builder) Finish(bitsPerKey float64) []byte {
 	k = min(max(k, 1), maxK)
 
 	f := bbloom.New(uint(m), uint(k))
-	start := 0
-	for _, end := range b.ends {
-		f.Add(b.arena[start:end])
-		start = end
-	}
+	b.each(func(key []byte) { f.Add(key) })
 
 	words := f.BitSet().Words()
 	nw := wordsFor(m)

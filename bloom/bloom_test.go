@@ -1,6 +1,7 @@
 package bloom
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -185,4 +186,34 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("SizeBytes %d, len %d", flt.SizeBytes(), len(data))
 		}
 	})
+}
+
+// TestBuilderChunks adds enough keys to fill many chunks, one longer than
+// a chunk among them, then reuses the builder after Reset: every key added
+// is in each filter.
+func TestBuilderChunks(t *testing.T) {
+	b := NewBuilder()
+	for round := range 2 {
+		var keys [][]byte
+		for i := range 60000 {
+			keys = append(keys, []byte(fmt.Sprintf("round%d-key-%d", round, i)))
+		}
+		keys = append(keys, bytes.Repeat([]byte{byte(round)}, builderChunk+100))
+		for _, k := range keys {
+			b.Add(k)
+		}
+		if b.Len() != len(keys) {
+			t.Fatalf("Len %d, want %d", b.Len(), len(keys))
+		}
+		f, err := Decode(b.Finish(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if !f.MayContain(k) {
+				t.Fatalf("round %d: key of %d bytes missing", round, len(k))
+			}
+		}
+		b.Reset()
+	}
 }
