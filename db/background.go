@@ -63,6 +63,10 @@ func (d *DB) compactLoop() {
 			d.manualReqs = nil
 			return
 		}
+		if d.ingesting > 0 {
+			d.bgCond.Wait() // Ingest places tables by the levels as they are
+			continue
+		}
 		if len(d.manualReqs) > 0 && !d.level0Merging {
 			req := d.manualReqs[0]
 			d.manualReqs = d.manualReqs[1:]
@@ -112,7 +116,7 @@ func (d *DB) level0Loop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for !d.closed {
-		if d.bgErr == nil && !d.level0Merging {
+		if d.bgErr == nil && !d.level0Merging && d.ingesting == 0 {
 			if c := d.picker.PickLevel0(d.version); c != nil {
 				d.runAutomaticMergeLocked(c, &d.compactingLevel0, true)
 				d.bgCond.Broadcast()

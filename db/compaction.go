@@ -77,7 +77,7 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRea
 	for _, in := range c.Inputs {
 		children = append(children, &scanRunIter{tables: d.tables, files: in.Files, idx: -1})
 		for _, f := range in.Files {
-			e, err := d.tables.entry(f.FileNum)
+			e, err := d.tables.entry(f)
 			if err != nil {
 				return nil, 0, fmt.Errorf("compaction: %w", err)
 			}

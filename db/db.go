@@ -147,6 +147,8 @@ type DB struct {
 	// compactingLevel0 is set while level0Loop merges; level0Merging while
 	// any merge that needs level 0 to itself runs (see writesLevel0).
 	compactingLevel0, level0Merging bool
+	// ingesting counts Ingest calls under way: no merge starts meanwhile.
+	ingesting int
 	// stats counts work for Metrics.
 	stats dbStats
 	// recovery is what Open's WAL replay found; set before Open returns.
@@ -212,6 +214,7 @@ type dbStats struct {
 	stalls, slowdowns         uint64
 	walBytes, userBytes       uint64
 	obsoleteFilesRemoveErrors uint64
+	ingested                  uint64 // tables Ingest added
 }
 
 // MaxKeySize returns the largest key the database accepts: it depends on

@@ -170,7 +170,7 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 					(it.lower != nil && bytes.Compare(f.Largest.UserKey, it.lower) < 0) {
 					continue
 				}
-				e, err := d.tables.entry(f.FileNum)
+				e, err := d.tables.entry(f)
 				if err != nil {
 					it.err = d.readErr(err)
 					break

@@ -256,7 +256,7 @@ func TestTableEntryShutBeforeOpen(t *testing.T) {
 	e := &tableEntry{}
 	tc.tables[7] = e
 	tc.closeAll()
-	got, err := tc.openEntry(7, e)
+	got, err := tc.openEntry(7, 0, e)
 	if !errors.Is(err, ErrClosed) || got != nil {
 		t.Fatalf("opening an entry Close shut: %v, %v; want ErrClosed", got, err)
 	}

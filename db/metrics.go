@@ -44,6 +44,8 @@ type Metrics struct {
 	ReadAmplification int
 	// TrivialMoves counts merges that moved a file down without rewriting.
 	TrivialMoves uint64
+	// TablesIngested counts the tables Ingest added.
+	TablesIngested uint64
 	// ReadMerges counts merges that folded overlapping runs, or a level
 	// into the next once writes had stopped, because reads had paid for
 	// them (see the README's tree section), among Compactions.
@@ -117,6 +119,7 @@ func (d *DB) Metrics() Metrics {
 	m.WriteStalls = s.stalls
 	m.WriteStallTime = s.stallTime
 	m.TrivialMoves = s.trivialMoves
+	m.TablesIngested = s.ingested
 	m.ReadMerges = s.readMerges
 	m.WriteSlowdowns = s.slowdowns
 	m.DirectIOFiles, m.DirectIOFallbacks = d.tables.directFiles.Load(), d.tables.directFallbacks.Load()

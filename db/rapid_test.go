@@ -30,6 +30,8 @@ type dbMachine struct {
 	// counter is set when the merge operator is counterMerge, else it
 	// is listAppendMerge.
 	counter bool
+	// ingests numbers the tables Ingest writes.
+	ingests int
 }
 
 // counterMerge adds operands, 8-byte big-endian deltas, to a counter (a
@@ -153,6 +155,55 @@ func (m *dbMachine) Merge(t *rapid.T) {
 	}
 	if err := m.d.Write(b); err != nil {
 		t.Fatalf("Write: %v", err)
+	}
+}
+
+// Ingest writes a table of sorted keys, values and deletions and
+// ingests it.
+func (m *dbMachine) Ingest(t *rapid.T) {
+	drawn := rapid.SliceOfN(m.keys, 1, 20).Draw(t, "keys")
+	set := map[string]bool{}
+	for _, k := range drawn {
+		set[string(append(k, byte(rapid.IntRange(0, 3).Draw(t, "suffix"))))] = true
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	m.ingests++
+	path := fmt.Sprintf("/ext/%d.sst", m.ingests)
+	m.fs.MkdirAll("/ext")
+	w, err := NewTableWriter(path, &Options{FS: m.fs, PageSize: m.opts.PageSize, Compression: m.opts.Compression})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updates := map[string][]byte{}
+	for _, k := range keys {
+		if rapid.IntRange(0, 4).Draw(t, "delete") == 0 {
+			err = w.Delete([]byte(k))
+			updates[k] = nil
+		} else {
+			v := m.vals.Draw(t, "value")
+			err = w.Set([]byte(k), v)
+			updates[k] = v
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.d.Ingest(path); err != nil {
+		t.Fatalf("Ingest: %v", err)
+	}
+	for k, v := range updates {
+		if v == nil {
+			delete(m.oracle, k)
+		} else {
+			m.oracle[k] = v
+		}
 	}
 }
 

@@ -139,15 +139,6 @@ func newTableCache(fs vfs.FS, dirname string, c *cache.Pool) *tableCache {
 	return &tableCache{fs: fs, dirname: dirname, cache: c, tables: make(map[base.FileNum]*tableEntry)}
 }
 
-// get returns the reader of file num, opening it if needed.
-func (tc *tableCache) get(num base.FileNum) (*sst.Reader, error) {
-	e, err := tc.entry(num)
-	if err != nil {
-		return nil, err
-	}
-	return e.r, nil
-}
-
 // sstTombstones converts an SST's range deletions.
 func sstTombstones(rds []sst.RangeDel) []rangedel.Tombstone {
 	ts := make([]rangedel.Tombstone, len(rds))
@@ -163,7 +154,7 @@ func (tc *tableCache) fileEntry(f *lsm.File) (*tableEntry, error) {
 	if e, ok := f.Handle().(*tableEntry); ok {
 		return e, nil
 	}
-	e, err := tc.entry(f.FileNum)
+	e, err := tc.entry(f)
 	if err != nil {
 		return nil, err
 	}
@@ -171,8 +162,9 @@ func (tc *tableCache) fileEntry(f *lsm.File) (*tableEntry, error) {
 	return e, nil
 }
 
-// entry returns the open entry of file num.
-func (tc *tableCache) entry(num base.FileNum) (*tableEntry, error) {
+// entry returns the open entry of file f.
+func (tc *tableCache) entry(f *lsm.File) (*tableEntry, error) {
+	num := f.FileNum
 	tc.mu.Lock()
 	e := tc.tables[num]
 	if e == nil {
@@ -180,14 +172,14 @@ func (tc *tableCache) entry(num base.FileNum) (*tableEntry, error) {
 		tc.tables[num] = e
 	}
 	tc.mu.Unlock()
-	return tc.openEntry(num, e)
+	return tc.openEntry(num, f.GlobalSeq, e)
 }
 
 // openEntry opens e, the entry of file num, unless it is open already.
-func (tc *tableCache) openEntry(num base.FileNum, e *tableEntry) (*tableEntry, error) {
+func (tc *tableCache) openEntry(num base.FileNum, globalSeq base.SeqNum, e *tableEntry) (*tableEntry, error) {
 	e.once.Do(func() {
 		name := base.MakeFilename(base.FileTypeTable, num)
-		e.r, e.err = tc.open(num, name)
+		e.r, e.err = tc.open(num, name, globalSeq)
 		if e.err == nil {
 			e.rangeDels = rangedel.NewSet(sstTombstones(e.r.RangeDels()), base.MaxSeqNum)
 		}
@@ -211,9 +203,9 @@ func (tc *tableCache) openEntry(num base.FileNum, e *tableEntry) (*tableEntry, e
 
 // open opens SST num, with O_DIRECT when asked and the filesystem allows
 // it, else with buffered reads.
-func (tc *tableCache) open(num base.FileNum, name string) (*sst.Reader, error) {
+func (tc *tableCache) open(num base.FileNum, name string, globalSeq base.SeqNum) (*sst.Reader, error) {
 	path := filepath.Join(tc.dirname, name)
-	o := sst.ReaderOptions{Cache: tc.cache, FileNum: num, FileName: name, SearchMode: tc.search}
+	o := sst.ReaderOptions{Cache: tc.cache, FileNum: num, FileName: name, SearchMode: tc.search, GlobalSeq: globalSeq}
 	if tc.direct {
 		if f, err := vfs.OpenDirect(tc.fs, path); err == nil {
 			o.DirectIO = true

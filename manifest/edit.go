@@ -48,6 +48,8 @@
 //	6    PageSize      uvarint: the SST page size of the database, in
 //	                   every snapshot since it was added (older manifests
 //	                   lack it)
+//	7    NewFile with  the fields of tag 4, then the global seqnum
+//	     GlobalSeq     (uvarint, non-zero): an ingested file
 //
 // Tag numbers and field orders must never change; new fields get new tags.
 // Decode rejects unknown tags, repeated scalar tags, levels outside
@@ -85,6 +87,7 @@ const (
 	tagNewFile     = 4
 	tagDeletedFile = 5
 	tagPageSize    = 6
+	tagIngested    = 7
 )
 
 // editLabel names edits in corruption errors that have no file yet; Recover
@@ -104,6 +107,10 @@ type FileMeta struct {
 	SmallestSeq, LargestSeq base.SeqNum
 	Entries                 uint64
 	BloomBitsPerKey         float64
+	// GlobalSeq, when non-zero, is the seqnum every entry of the file
+	// reads as: the file was ingested (written outside the database with
+	// every entry at seqnum 0). SmallestSeq and LargestSeq equal it.
+	GlobalSeq base.SeqNum
 }
 
 // NewFile adds a file at a level.
@@ -161,7 +168,11 @@ func (e *VersionEdit) Encode(dst []byte) []byte {
 	}
 	for _, nf := range e.NewFiles {
 		m := &nf.Meta
-		dst = binary.AppendUvarint(dst, tagNewFile)
+		if m.GlobalSeq != 0 {
+			dst = binary.AppendUvarint(dst, tagIngested)
+		} else {
+			dst = binary.AppendUvarint(dst, tagNewFile)
+		}
 		dst = binary.AppendUvarint(dst, uint64(nf.Level))
 		dst = binary.AppendUvarint(dst, uint64(m.FileNum))
 		dst = binary.AppendUvarint(dst, m.Size)
@@ -172,6 +183,9 @@ func (e *VersionEdit) Encode(dst []byte) []byte {
 		dst = binary.AppendUvarint(dst, uint64(m.LargestSeq))
 		dst = binary.AppendUvarint(dst, m.Entries)
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(m.BloomBitsPerKey))
+		if m.GlobalSeq != 0 {
+			dst = binary.AppendUvarint(dst, uint64(m.GlobalSeq))
+		}
 	}
 	return dst
 }
@@ -186,7 +200,7 @@ func appendKey(dst []byte, k base.InternalKey) []byte {
 func (e *VersionEdit) Decode(data []byte) error {
 	*e = VersionEdit{}
 	d := decoder{buf: append([]byte(nil), data...)}
-	var seen [tagPageSize + 1]bool
+	var seen [tagIngested + 1]bool
 	for len(d.buf) > 0 {
 		at := d.off
 		tag := d.uvarint("tag")
@@ -216,7 +230,7 @@ func (e *VersionEdit) Decode(data []byte) error {
 			df.Level = d.level()
 			df.FileNum = base.FileNum(d.uvarint("deleted file number"))
 			e.DeletedFiles = append(e.DeletedFiles, df)
-		case tagNewFile:
+		case tagNewFile, tagIngested:
 			var nf NewFile
 			m := &nf.Meta
 			nf.Level = d.level()
@@ -229,6 +243,11 @@ func (e *VersionEdit) Decode(data []byte) error {
 			m.LargestSeq = base.SeqNum(d.uvarint("largest seqnum"))
 			m.Entries = d.uvarint("entries")
 			m.BloomBitsPerKey = d.float("bloom bits per key")
+			if tag == tagIngested {
+				if m.GlobalSeq = base.SeqNum(d.uvarint("global seqnum")); d.err == nil && m.GlobalSeq == 0 {
+					d.fail(at, "ingested file %d with global seqnum 0", m.FileNum)
+				}
+			}
 			e.NewFiles = append(e.NewFiles, nf)
 		}
 		if d.err != nil {

@@ -26,7 +26,7 @@ func genMeta(t *rapid.T, fn base.FileNum) FileMeta {
 		a, b = b, a
 	}
 	s1, s2 := rapid.Uint64().Draw(t, "s1"), rapid.Uint64().Draw(t, "s2")
-	return FileMeta{
+	m := FileMeta{
 		FileNum:         fn,
 		Size:            rapid.Uint64().Draw(t, "size"),
 		Run:             rapid.Uint64Range(0, 5).Draw(t, "run"),
@@ -37,6 +37,11 @@ func genMeta(t *rapid.T, fn base.FileNum) FileMeta {
 		Entries:         rapid.Uint64().Draw(t, "entries"),
 		BloomBitsPerKey: rapid.Float64Range(0, 64).Draw(t, "bits"),
 	}
+	if rapid.IntRange(0, 3).Draw(t, "ingested") == 0 {
+		g := base.SeqNum(rapid.Uint64Range(1, uint64(base.MaxSeqNum)).Draw(t, "global"))
+		m.GlobalSeq, m.SmallestSeq, m.LargestSeq = g, g, g
+	}
+	return m
 }
 
 func genEdit(t *rapid.T) *VersionEdit {

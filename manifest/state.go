@@ -117,6 +117,8 @@ func validateEdit(e *VersionEdit) error {
 			return base.Corruptf(editLabel, "", "added file %d: key longer than %d bytes", fn, maxKeyLen)
 		case base.CompareInternal(m.Smallest, m.Largest) > 0:
 			return base.Corruptf(editLabel, "", "added file %d: smallest key %s after largest %s", fn, m.Smallest, m.Largest)
+		case m.GlobalSeq != 0 && (m.SmallestSeq != m.GlobalSeq || m.LargestSeq != m.GlobalSeq):
+			return base.Corruptf(editLabel, "", "ingested file %d: seqnums %d..%d, not its global seqnum %d", fn, m.SmallestSeq, m.LargestSeq, m.GlobalSeq)
 		case m.SmallestSeq > m.LargestSeq:
 			return base.Corruptf(editLabel, "", "added file %d: smallest seqnum %d after largest %d", fn, m.SmallestSeq, m.LargestSeq)
 		case math.IsNaN(m.BloomBitsPerKey) || math.IsInf(m.BloomBitsPerKey, 0) || m.BloomBitsPerKey < 0:

@@ -255,6 +255,9 @@ func (it *Iter) settle() bool {
 		return it.fail(it.r.corrupt(lv.pn, fmt.Errorf("slot %d: malformed entry", lv.idx)))
 	}
 	it.key.Trailer = e.trailer
+	if it.r.globalSeq != 0 {
+		it.key.Trailer = base.MakeTrailer(it.r.globalSeq, base.Kind(e.trailer&0xff))
+	}
 	if len(lv.prefix) == 0 {
 		it.key.UserKey = e.suffix
 	} else {

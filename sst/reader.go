@@ -41,6 +41,11 @@ type ReaderOptions struct {
 	// means DefaultReadahead; a negative value turns readahead off. The
 	// pool limits a run to a quarter of its frames.
 	Readahead int
+	// GlobalSeq, when non-zero, is the seqnum every entry of the file
+	// reads as: a file written for ingestion holds each key once, at
+	// seqnum 0, and takes the seqnum its ingestion assigned it (see
+	// CheckIngestible). Open fails if an entry has another seqnum.
+	GlobalSeq base.SeqNum
 }
 
 // RangeDel is a range deletion: every point key in [Start, End) with a
@@ -75,6 +80,7 @@ type Reader struct {
 	meta    *metadata
 	props   Properties
 
+	globalSeq base.SeqNum // ReaderOptions.GlobalSeq
 	direct    bool        // ReaderOptions.DirectIO
 	search    SearchMode  // ReaderOptions.SearchMode
 	readahead int         // pages per readahead run; 0 when off
@@ -100,7 +106,7 @@ func Open(f vfs.File, opts ReaderOptions) (_ *Reader, err error) {
 		f.Close()
 		return nil, errors.New("sst: ReaderOptions.Cache is required")
 	}
-	r := &Reader{f: f, cache: opts.Cache, fileNum: opts.FileNum, name: opts.FileName, direct: opts.DirectIO, search: opts.SearchMode}
+	r := &Reader{f: f, cache: opts.Cache, fileNum: opts.FileNum, name: opts.FileName, direct: opts.DirectIO, search: opts.SearchMode, globalSeq: opts.GlobalSeq}
 	switch {
 	case opts.Readahead == 0:
 		r.readahead = DefaultReadahead
@@ -122,6 +128,9 @@ func Open(f vfs.File, opts ReaderOptions) (_ *Reader, err error) {
 	}()
 	if err := r.readMeta(); err != nil {
 		return nil, err
+	}
+	if r.globalSeq != 0 && (r.meta.largestSeq != 0 || r.meta.rangeDelPages != 0) {
+		return nil, r.corrupt(0, fmt.Errorf("a file with a global seqnum holds seqnums up to %d or range deletions", r.meta.largestSeq))
 	}
 	if err := r.readRangeDels(); err != nil {
 		return nil, err
@@ -552,6 +561,11 @@ func (r *Reader) readPayload(dst []byte, first uint32, n int, typ byte) ([]byte,
 // the caller owns.
 func (r *Reader) Properties() Properties {
 	p := r.props
+	if r.globalSeq != 0 {
+		p.SmallestSeq, p.LargestSeq = r.globalSeq, r.globalSeq
+		p.Smallest.Trailer = base.MakeTrailer(r.globalSeq, p.Smallest.Kind())
+		p.Largest.Trailer = base.MakeTrailer(r.globalSeq, p.Largest.Kind())
+	}
 	p.Smallest = p.Smallest.Clone()
 	p.Largest = p.Largest.Clone()
 	if r.props.Entries == 0 {
@@ -650,6 +664,12 @@ func (r *Reader) Get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base
 	var present bool
 	if bytes.Compare(ukey, r.smallestUser) >= 0 && bytes.Compare(ukey, r.largestUser) <= 0 {
 		value, kind, entrySeq, found, present, err = r.get(value, ukey, min(seq, base.MaxSeqNum))
+		if found && r.globalSeq != 0 {
+			// Every entry is at seqnum 0 on disk, the key's only one.
+			if entrySeq, found = r.globalSeq, r.globalSeq <= seq; !found {
+				value = value[:0]
+			}
+		}
 	}
 	if r.filter != nil && err == nil && !present {
 		r.bloomFalsePositives.Add(1)

@@ -42,6 +42,9 @@ var errScanForwardOnly = errors.New("sst: a scan iterator moves forward only")
 type ScanIter struct {
 	r     *Reader
 	chunk int // pages per read
+	// storedSeqs keeps the seqnums as the file stores them, ignoring the
+	// Reader's GlobalSeq (Verify checks the bytes on disk).
+	storedSeqs bool
 
 	buf     []byte // pages [first, first+bufPages) of the file
 	first   uint32
@@ -209,6 +212,9 @@ func (it *ScanIter) settle() bool {
 		return it.fail(it.r.corrupt(it.pn, fmt.Errorf("slot %d: malformed entry", it.idx)))
 	}
 	it.key.Trailer = e.trailer
+	if it.r.globalSeq != 0 && !it.storedSeqs {
+		it.key.Trailer = base.MakeTrailer(it.r.globalSeq, base.Kind(e.trailer&0xff))
+	}
 	if len(it.prefix) == 0 {
 		it.key.UserKey = e.suffix
 	} else {

@@ -98,6 +98,7 @@ func (v *verifier) run() error {
 func (v *verifier) leafSection() error {
 	r, m := v.r, v.m
 	it := r.NewScanIter(0)
+	it.storedSeqs = true
 	defer it.Close()
 
 	var prev base.InternalKey
