@@ -1,7 +1,6 @@
 package db
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
@@ -26,16 +25,7 @@ func memCovering(m *memtable.Memtable, key []byte, seq base.SeqNum) base.SeqNum 
 	if !m.HasRangeDels() {
 		return 0
 	}
-	var best base.SeqNum
-	for _, t := range m.RangeDels() {
-		if bytes.Compare(t.Start, key) > 0 {
-			break
-		}
-		if t.Seq <= seq && t.Seq > best && bytes.Compare(key, t.End) < 0 {
-			best = t.Seq
-		}
-	}
-	return best
+	return m.RangeDelSet().MaxCovering(key, seq)
 }
 
 // getAt looks key up as of seq: memtables newest first, then every run

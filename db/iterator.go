@@ -40,8 +40,10 @@ type Iterator struct {
 	dir    int // +1 forward, -1 reverse, 0 unpositioned
 	key    []byte
 	value  []byte // aliases mi in forward mode, valBuf in reverse
-	// tombs holds the range tombstones visible to the iterator.
-	tombs  *rangedel.Set
+	// tombs holds the range tombstones of the sources, a set per source
+	// that has any (each cached by its memtable or table: an iterator
+	// fragments nothing).
+	tombs  []*rangedel.Set
 	valBuf []byte
 	// ops gathers a key's merge operands going forward.
 	ops    operands
@@ -75,7 +77,7 @@ type iterParts struct {
 	merge    merge.Iterator
 	children []base.InternalIterator
 	runs     []runIter
-	tombs    []rangedel.Tombstone
+	tombs    []*rangedel.Set
 	key      []byte
 	valBuf   []byte
 }
@@ -148,10 +150,14 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 	p.runs = p.runs[:0]
 	tombs := p.tombs[:0]
 	children := append(p.children[:0], rs.mem.NewIter())
-	tombs = appendMemTombstones(tombs, rs.mem)
+	if rs.mem.HasRangeDels() {
+		tombs = append(tombs, rs.mem.RangeDelSet())
+	}
 	for _, m := range rs.imms {
 		children = append(children, m.NewIter())
-		tombs = appendMemTombstones(tombs, m)
+		if m.HasRangeDels() {
+			tombs = append(tombs, m.RangeDelSet())
+		}
 	}
 	for level := range rs.v.Levels {
 		for _, r := range rs.v.Levels[level] {
@@ -175,14 +181,14 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 					it.err = d.readErr(err)
 					break
 				}
-				tombs = rangedel.AppendTombstones(tombs, e.rangeDels)
+				if !e.rangeDels.Empty() {
+					tombs = append(tombs, e.rangeDels)
+				}
 			}
 		}
 	}
 	p.children, p.tombs = children, tombs
-	if len(tombs) > 0 {
-		it.tombs = rangedel.NewSet(tombs, seq)
-	}
+	it.tombs = tombs
 	p.merge.Init(children)
 	it.mi = &p.merge
 	return it
@@ -426,7 +432,12 @@ func (it *Iterator) findPrev() bool {
 // covered reports whether a range tombstone visible to the iterator
 // deletes k.
 func (it *Iterator) covered(k base.InternalKey) bool {
-	return !it.tombs.Empty() && it.tombs.MaxCovering(k.UserKey, it.seq) > k.SeqNum()
+	for _, s := range it.tombs {
+		if s.MaxCovering(k.UserKey, it.seq) > k.SeqNum() {
+			return true
+		}
+	}
+	return false
 }
 
 // appendMemTombstones appends m's range tombstones to ts.

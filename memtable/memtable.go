@@ -38,6 +38,7 @@ import (
 	"github.com/google/btree"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/internal/rangedel"
 )
 
 // btreeDegree is the B-tree's degree: nodes hold up to 2*degree-1 entries.
@@ -188,6 +189,10 @@ type Memtable struct {
 	// sorted is rangeDels[:len(sorted)] sorted; it is replaced, never
 	// modified, when tombstones are added, so callers may share it.
 	sorted []RangeTombstone
+	// set is rangeDels[:setLen] fragmented, the cached result of
+	// RangeDelSet; replaced, never modified. Guarded by sortedMu.
+	set    *rangedel.Set
+	setLen int
 
 	// arena holds the bytes of keys and values. Only the writer (Add)
 	// touches it.
@@ -372,4 +377,26 @@ func (m *Memtable) RangeDels() []RangeTombstone {
 	})
 	m.sorted = s
 	return s
+}
+
+// RangeDelSet returns the range tombstones added so far, fragmented for
+// lookups (every seqnum kept: rangedel.Set.MaxCovering takes the reader's).
+// It is shared and must not be modified; it is built again only after
+// tombstones were added, so readers that look up keys or open iterators
+// between range deletes do not fragment them each time.
+func (m *Memtable) RangeDelSet() *rangedel.Set {
+	m.sortedMu.Lock()
+	defer m.sortedMu.Unlock()
+	m.mu.RLock()
+	all := m.rangeDels
+	m.mu.RUnlock()
+	if m.set != nil && m.setLen == len(all) {
+		return m.set
+	}
+	ts := make([]rangedel.Tombstone, len(all))
+	for i, t := range all {
+		ts[i] = rangedel.Tombstone{Start: t.Start, End: t.End, Seq: t.Seq}
+	}
+	m.set, m.setLen = rangedel.NewSet(ts, base.MaxSeqNum), len(all)
+	return m.set
 }

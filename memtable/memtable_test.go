@@ -679,3 +679,26 @@ func TestChunksRecycledAfterLastUnref(t *testing.T) {
 		t.Fatalf("%d chunks left in the pool after a memtable as large", len(pool.chunks))
 	}
 }
+
+// TestRangeDelSetCached: the fragmented set answers MaxCovering, is shared
+// until a tombstone is added, and is built again after.
+func TestRangeDelSetCached(t *testing.T) {
+	m := New()
+	defer m.Unref()
+	m.Add(5, base.KindRangeDelete, []byte("b"), []byte("d"))
+	s := m.RangeDelSet()
+	if got := s.MaxCovering([]byte("c"), 10); got != 5 {
+		t.Fatalf("MaxCovering(c) = %d, want 5", got)
+	}
+	if got := s.MaxCovering([]byte("c"), 4); got != 0 {
+		t.Fatalf("MaxCovering(c) at seqnum 4 = %d, want 0", got)
+	}
+	if m.RangeDelSet() != s {
+		t.Fatal("the set was built again with no tombstone added")
+	}
+	m.Add(7, base.KindRangeDelete, []byte("a"), []byte("c"))
+	s2 := m.RangeDelSet()
+	if s2 == s || s2.MaxCovering([]byte("b"), 10) != 7 || s.MaxCovering([]byte("a"), 10) != 0 {
+		t.Fatal("a tombstone added later is missing, or changed the set handed out before")
+	}
+}
