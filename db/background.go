@@ -186,7 +186,7 @@ const (
 func (d *DB) backgroundFailedLocked(err error) (stopped bool) {
 	d.stats.backgroundErrors++
 	d.lastBackgroundErr = err
-	if errors.Is(err, ErrCorruption) || errors.Is(err, errEditRejected) {
+	if errors.Is(err, ErrCorruption) || errors.Is(err, errEditRejected) || errors.Is(err, lsm.ErrMergeOperator) {
 		d.setBackgroundErrorLocked(err)
 		return true
 	}

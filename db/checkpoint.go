@@ -35,8 +35,12 @@ type CheckpointInfo struct {
 
 // Since returns the tables c holds that prev does not, which a backup
 // that holds prev must upload to hold c as well, and the tables prev held
-// that c no longer needs. Both checkpoints must be of the same database.
+// that c no longer needs. Both checkpoints must be of the same database;
+// a nil prev holds nothing.
 func (c *CheckpointInfo) Since(prev *CheckpointInfo) (added, dropped []string) {
+	if prev == nil {
+		return slices.Clone(c.Tables), nil
+	}
 	for _, t := range c.Tables {
 		if _, ok := slices.BinarySearch(prev.Tables, t); !ok {
 			added = append(added, t)
@@ -174,8 +178,12 @@ func (d *DB) removeCheckpointTmp(tmp string) error {
 // linkOrCopy makes dst a hard link to src, or where the filesystem refuses
 // a copy of it, synced. It reports whether it linked.
 func linkOrCopy(fsys vfs.FS, src, dst string) (linked bool, err error) {
-	if fsys.Link(src, dst) == nil {
+	lerr := fsys.Link(src, dst)
+	switch {
+	case lerr == nil:
 		return true, nil
+	case errors.Is(lerr, fs.ErrExist):
+		return false, lerr // never copy over an existing file
 	}
 	in, err := fsys.Open(src)
 	if err != nil {
@@ -194,6 +202,7 @@ func linkOrCopy(fsys vfs.FS, src, dst string) (linked bool, err error) {
 		err = cerr
 	}
 	if err != nil {
+		fsys.Remove(dst)
 		return false, fmt.Errorf("copy %s: %w", src, err)
 	}
 	return false, nil

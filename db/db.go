@@ -107,7 +107,9 @@ type DB struct {
 	lastSeq base.SeqNum
 	// flushedSeq is the newest seqnum in version's files: every write at
 	// or below it is in the tree, none above it (memtables flush in
-	// order).
+	// order). Read-only, it is the manifest's last seqnum, which may be
+	// above the newest in the tables (Checkpoint is then refused unless
+	// nothing was replayed, and the tables hold everything up to it).
 	flushedSeq base.SeqNum
 	// nextFileNum is the next file number to hand out.
 	nextFileNum base.FileNum

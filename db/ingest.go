@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 
@@ -38,15 +39,23 @@ type TableWriter struct {
 // before it.
 var ErrKeyOrder = errors.New("strata: table keys must be strictly increasing")
 
-// NewTableWriter creates the file path and returns a writer for it. o
-// gives the filesystem, page size, compression and Bloom bits (nil means
-// defaults); the page size must be that of the database that ingests the
-// file (4096 unless it was created with another).
+// NewTableWriter creates the file path, which must not exist, and returns
+// a writer for it. o gives the filesystem, page size, compression and
+// Bloom bits (nil means defaults); the page size must be that of the
+// database that ingests the file (4096 unless it was created with
+// another).
 func NewTableWriter(path string, o *Options) (*TableWriter, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	c := o.ensureDefaults()
+	// Never truncate an existing file: it may be a table an Ingest linked
+	// into a database, which would change under it.
+	if _, err := c.FS.Stat(path); err == nil {
+		return nil, fmt.Errorf("strata: table writer: %s: %w (remove it first)", path, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("strata: table writer: %w", err)
+	}
 	f, err := c.FS.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("strata: table writer: %w", err)
@@ -72,6 +81,9 @@ func (w *TableWriter) Delete(key []byte) error {
 }
 
 func (w *TableWriter) add(kind base.Kind, key, value []byte) error {
+	if w.w == nil {
+		return ErrClosed
+	}
 	if w.err != nil {
 		return w.err
 	}
@@ -129,9 +141,10 @@ type ingested struct {
 // versions, as if written by one batch at the moment Ingest returns
 // (older versions are shadowed, a snapshot taken before does not see
 // them). Each table is hard-linked into the directory where the
-// filesystem allows (copied otherwise; the caller may then remove its
-// file) and placed at the deepest level where nothing above overlaps its
-// keys, so a load into an empty key range is not merged again.
+// filesystem allows (copied otherwise) and placed at the deepest level
+// where nothing above overlaps its keys, so a load into an empty key
+// range is not merged again. The caller may remove its files afterwards
+// but must never modify them: a linked file is the database's table.
 //
 // The tables must not overlap each other, and their page size must be
 // the database's. Each is read whole and checked first: a table that is
@@ -143,7 +156,10 @@ func (d *DB) Ingest(paths ...string) error {
 		return ErrReadOnly
 	}
 	if len(paths) == 0 {
-		return nil
+		return d.checkOpen()
+	}
+	if err := d.checkOpen(); err != nil {
+		return err
 	}
 	var tables []ingested
 	// handedOver is set once the manifest edit naming the tables is
@@ -180,9 +196,20 @@ func (d *DB) Ingest(paths ...string) error {
 	if d.closed {
 		return ErrClosed
 	}
+	// Writes wait behind a barrier while every memtable is flushed: the
+	// tables' seqnum is newer than all their writes, and their run must
+	// rank above every run holding them. The barrier comes first: a
+	// writer ahead of it may be waiting for a merge to make room.
+	barrier := &writer{}
+	barrier.cond.L = &d.mu
+	d.enterQueueLocked(barrier)
+	defer d.leaveQueueLocked(1)
+	if d.writeErr != nil {
+		return d.writeErr
+	}
 	// Merges pause, so that none running installs a run ordered above
 	// the tables with older data, and the levels checked for overlap stay
-	// as they are.
+	// as they are. Flushes go on.
 	d.ingesting++
 	defer func() {
 		d.ingesting--
@@ -190,16 +217,6 @@ func (d *DB) Ingest(paths ...string) error {
 	}()
 	for (d.compacting || d.compactingLevel0) && !d.closed {
 		d.bgCond.Wait()
-	}
-	// Writes wait behind a barrier while every memtable is flushed: the
-	// tables' seqnum is newer than all their writes, and their run must
-	// rank above every run holding them.
-	barrier := &writer{}
-	barrier.cond.L = &d.mu
-	d.enterQueueLocked(barrier)
-	defer d.leaveQueueLocked(1)
-	if d.writeErr != nil {
-		return d.writeErr
 	}
 	if !d.mem.Empty() {
 		if err := d.rotateMemtableLocked(); err != nil {
@@ -252,6 +269,9 @@ func (d *DB) Ingest(paths ...string) error {
 		d.visibleSeq.Store(uint64(seq))
 	})
 	if err != nil {
+		// The edit may be on disk all the same: no write may take its
+		// seqnum.
+		d.lastSeq = max(d.lastSeq, seq)
 		return fmt.Errorf("strata: ingest: %w", err)
 	}
 	d.stats.ingested += uint64(len(tables))
@@ -259,9 +279,9 @@ func (d *DB) Ingest(paths ...string) error {
 }
 
 // bringIn links (or copies) the table at path into the directory under a
-// new file number and checks it: page size, checksums of every page it
-// reads, keys strictly increasing, each at seqnum 0 and of kind SET or
-// DEL, no range deletions.
+// new file number and checks it: page size, every page and the B+Tree and
+// filter (sst.Reader.Verify), keys strictly increasing, each at seqnum 0
+// and of kind SET or DEL, no range deletions.
 func (d *DB) bringIn(path string) (t ingested, err error) {
 	t.num = d.allocFileNum()
 	name := base.MakeFilename(base.FileTypeTable, t.num)
@@ -295,6 +315,9 @@ func (d *DB) bringIn(path string) (t ingested, err error) {
 		r.Close()
 		d.cache.EvictFile(t.num)
 	}()
+	if _, err := r.Verify(); err != nil {
+		return t, err
+	}
 	props := r.Properties()
 	switch {
 	case props.Entries == 0:

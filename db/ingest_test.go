@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math/rand"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/sst"
@@ -416,3 +418,89 @@ func TestPowerCutDuringIngest(t *testing.T) {
 }
 
 func must(v []byte, _ error) []byte { return v }
+
+// TestIngestBesideStalledWriters ingests while writers keep level 0 at its
+// stop trigger: Ingest once paused merges before it queued behind a
+// writer that only a merge could free, and both waited forever.
+func TestIngestBesideStalledWriters(t *testing.T) {
+	mem := vfs.NewMem()
+	o := recoveryOptions(mem)
+	o.SyncWrites = false
+	o.L0CompactionTrigger, o.L0SlowdownTrigger, o.L0StopTrigger = 2, 2, 2
+	o.MaxImmutableMemtables = 1
+	d := mustOpen(t, "/db", o)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				if err := d.Put([]byte(fmt.Sprintf("w%d-%07d", w, i)), recoveryValue(i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan error, 1)
+	go func() {
+		for n := range 20 {
+			path := fmt.Sprintf("/ext/s%d.sst", n)
+			writeTable(t, mem, path, []string{fmt.Sprintf("t%03d", n)}, map[string][]byte{fmt.Sprintf("t%03d", n): []byte("v")})
+			if err := d.Ingest(path); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Ingest beside stalled writers did not return in 30 s")
+	}
+	stop.Store(true)
+	wg.Wait()
+	d.Close()
+}
+
+// TestTableWriterKeepsIngestedFiles: a TableWriter refuses a path that
+// exists (it would truncate a table an Ingest linked into a database),
+// and after the file is removed the database still reads its table.
+func TestTableWriterKeepsIngestedFiles(t *testing.T) {
+	mem := vfs.NewMem()
+	d := mustOpen(t, "/db", recoveryOptions(mem))
+	writeTable(t, mem, "/ext/part.sst", []string{"k1"}, map[string][]byte{"k1": []byte("v1")})
+	if err := d.Ingest("/ext/part.sst"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewTableWriter("/ext/part.sst", &Options{FS: mem, PageSize: 1024}); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("TableWriter over an ingested file: %v, want ErrExist", err)
+	}
+	mem.Remove("/ext/part.sst")
+	writeTable(t, mem, "/ext/part.sst", []string{"k2"}, map[string][]byte{"k2": []byte("v2")})
+	if err := d.Ingest("/ext/part.sst"); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"k1": "v1", "k2": "v2"} {
+		if v, err := d.Get([]byte(k)); err != nil || string(v) != want {
+			t.Fatalf("%s = %q, %v; want %q", k, v, err, want)
+		}
+	}
+	w, err := NewTableWriter("/ext/other.sst", &Options{FS: mem, PageSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := w.Set([]byte("x"), nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Set after Close: %v, want ErrClosed", err)
+	}
+	d.Close()
+	if err := d.Ingest("/ext/part.sst"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Ingest after Close: %v, want ErrClosed", err)
+	}
+}

@@ -402,13 +402,17 @@ func (it *Iterator) findPrev() bool {
 				if kind != base.KindDelete {
 					existing = it.valBuf
 				}
-				v, err := applyOperand(it.d.opts.Merge, k.UserKey, existing, it.mi.Value())
+				operand := it.mi.Value()
+				v, err := applyOperand(it.d.opts.Merge, k.UserKey, existing, operand[:len(operand):len(operand)])
 				if err != nil {
 					it.err = err
 					return false
 				}
 				it.key = append(it.key[:0], k.UserKey...)
-				it.valBuf = v
+				// The operator may return the operand, which is the
+				// memtable's or a cached page's: keep a copy the
+				// iterator owns (a no-op move when v is valBuf).
+				it.valBuf = append(it.valBuf[:0], v...)
 				newKind = base.KindSet
 			default:
 				it.key = append(it.key[:0], k.UserKey...)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/seed-d6fe07da/strata/lsm"
 	"github.com/seed-d6fe07da/strata/vfs"
 )
 
@@ -196,5 +197,58 @@ func TestMergeOperatorError(t *testing.T) {
 		t.Fatal("Get of a bad operand succeeded")
 	}
 	damaged(t) // the operand stays unreadable
+	d.Close()
+}
+
+// inPlaceCounter adds operands to existing in place, and returns the
+// operand itself when there is no value: what the operator contract
+// allows. A reverse scan once kept that operand (memtable memory) as its
+// running value and the next operand was added into the memtable.
+func inPlaceCounter(_, existing, operand []byte) ([]byte, error) {
+	if existing == nil {
+		return operand, nil
+	}
+	n := binary.BigEndian.Uint64(existing) + binary.BigEndian.Uint64(operand)
+	return binary.BigEndian.AppendUint64(existing[:0], n), nil
+}
+
+// TestReverseFoldOwnsItsValue: reverse scans over operands leave the
+// stored operands as they were.
+func TestReverseFoldOwnsItsValue(t *testing.T) {
+	o := recoveryOptions(vfs.NewMem())
+	o.Merge = inPlaceCounter
+	d := mustOpen(t, "/db", o)
+	d.Merge([]byte("k"), counterOperand(1))
+	d.Merge([]byte("k"), counterOperand(2))
+	for i := range 3 {
+		it := d.Scan(nil, nil)
+		if !it.Last() || binary.BigEndian.Uint64(it.Value()) != 3 {
+			t.Fatalf("reverse scan %d: %x", i, it.Value())
+		}
+		it.Close()
+		if got := counterValue(t, d.Get, "k"); got != 3 {
+			t.Fatalf("Get after reverse scan %d: %d, want 3", i, got)
+		}
+	}
+	d.Close()
+}
+
+// TestMergeOperatorErrorInMerge: an operator that fails in a merge of
+// files stops background work and writes with an error naming it, rather
+// than retrying a merge that cannot succeed while level 0 grows.
+func TestMergeOperatorErrorInMerge(t *testing.T) {
+	o := recoveryOptions(vfs.NewMem())
+	o.Merge = counterMerge
+	d := mustOpen(t, "/db", o)
+	damaged(t)
+	d.Merge([]byte("k"), counterOperand(1))
+	d.Merge([]byte("k"), []byte("bad"))
+	err := d.Compact(nil, nil)
+	if !errors.Is(err, lsm.ErrMergeOperator) {
+		t.Fatalf("Compact over a bad operand: %v, want ErrMergeOperator", err)
+	}
+	if err := d.Put([]byte("x"), []byte("y")); !errors.Is(err, ErrWritesStopped) {
+		t.Fatalf("Put after the failed merge: %v, want ErrWritesStopped", err)
+	}
 	d.Close()
 }

@@ -234,8 +234,11 @@ func (o *Options) Validate() error {
 // deleted); otherwise it is the value, or the result of earlier operands,
 // in a buffer the database owns that the operator may modify and append
 // to (appending the operand to it builds a list without a copy). operand
-// must not be modified, and neither may be retained after the call. An
-// error fails the read or merge of files that met it.
+// must not be modified, and neither may be retained after the call. The
+// operator is called from readers and from merges of files at once, so it
+// must be safe for concurrent use. An error fails the read that met it;
+// in a merge of files it stops background work and writes
+// (ErrWritesStopped), since no retry can fold those operands.
 //
 // The operator must be associative: applying operands b then c must give
 // what applying c to the result of applying b to nothing gives, so

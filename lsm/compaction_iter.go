@@ -2,6 +2,7 @@ package lsm
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -58,6 +59,11 @@ type CompactionIter struct {
 	opBuf    []byte
 	err      error
 }
+
+// ErrMergeOperator wraps the error of a merge operator that failed to fold
+// operands in a merge of files. Retrying cannot help: the operands stay
+// as they are until the operator accepts them.
+var ErrMergeOperator = errors.New("merge operator failed")
 
 // SetMergeOperator gives the iterator the operator that folds merge
 // operands (see the type's comment).
@@ -229,7 +235,7 @@ func (c *CompactionIter) fold(k base.InternalKey, s int) bool {
 		sp := spans[i]
 		var err error
 		if acc, err = c.merge(c.curKey, acc, c.opBuf[sp[0]:sp[1]:sp[1]]); err != nil {
-			c.err = fmt.Errorf("merge operator on key %q: %w", c.curKey, err)
+			c.err = fmt.Errorf("%w on key %q: %w", ErrMergeOperator, c.curKey, err)
 			return false
 		}
 	}

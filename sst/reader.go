@@ -43,8 +43,9 @@ type ReaderOptions struct {
 	Readahead int
 	// GlobalSeq, when non-zero, is the seqnum every entry of the file
 	// reads as: a file written for ingestion holds each key once, at
-	// seqnum 0, and takes the seqnum its ingestion assigned it (see
-	// CheckIngestible). Open fails if an entry has another seqnum.
+	// seqnum 0, and takes the seqnum its ingestion assigned it. Open
+	// fails if the metadata gives another seqnum or range deletions; the
+	// ingestion checks the entries themselves.
 	GlobalSeq base.SeqNum
 }
 
