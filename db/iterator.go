@@ -413,6 +413,9 @@ func (it *Iterator) findPrev() bool {
 				// memtable's or a cached page's: keep a copy the
 				// iterator owns (a no-op move when v is valBuf).
 				it.valBuf = append(it.valBuf[:0], v...)
+				if it.valBuf == nil {
+					it.valBuf = []byte{} // an empty value, not "none"
+				}
 				newKind = base.KindSet
 			default:
 				it.key = append(it.key[:0], k.UserKey...)

@@ -252,3 +252,23 @@ func TestMergeOperatorErrorInMerge(t *testing.T) {
 	}
 	d.Close()
 }
+
+// TestReverseFoldOfEmptyOperands: an empty result is a value, not "no
+// value": a reverse scan over two empty list items reads the list ","
+// as Get does (it read "" once the running value was copied).
+func TestReverseFoldOfEmptyOperands(t *testing.T) {
+	o := recoveryOptions(vfs.NewMem())
+	o.Merge = listAppendMerge
+	d := mustOpen(t, "/db", o)
+	d.Merge([]byte("k"), nil)
+	d.Merge([]byte("k"), nil)
+	if v, err := d.Get([]byte("k")); err != nil || string(v) != "," {
+		t.Fatalf("Get: %q, %v; want \",\"", v, err)
+	}
+	it := d.Scan(nil, nil)
+	if !it.Last() || string(it.Value()) != "," {
+		t.Fatalf("reverse scan: %q, want \",\"", it.Value())
+	}
+	it.Close()
+	d.Close()
+}
