@@ -187,6 +187,16 @@ func (h Handle) Release() {
 	s.mu.Unlock()
 }
 
+// Cached reports whether page id is in the pool (loaded or being loaded),
+// without pinning it or counting a hit or a miss.
+func (p *Pool) Cached(id PageID) bool {
+	s := p.shardFor(id)
+	s.mu.Lock()
+	_, ok := s.table[id]
+	s.mu.Unlock()
+	return ok
+}
+
 // Get returns page id pinned. On a miss it calls load with a frame buffer of
 // PageSize bytes; load fills and validates it. A failed load caches nothing
 // and its error is returned to every reader that waited for it. Concurrent

@@ -447,6 +447,11 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 	c := uint64(payloadCapacity(m.pageSize))
 	i, o := off/c, int(off%c)
 	dst = slices.Grow(dst, n)
+	if last := (off + uint64(n) - 1) / c; r.readahead > 0 && !r.direct && last-i+1 >= bypassPages && last < uint64(len(r.valueDir)) {
+		if out, ok, err := r.readValueDirect(dst, i, last, o, n); ok {
+			return out, err
+		}
+	}
 	var ra window // pages a prefetch already covered
 	for n > 0 {
 		if i >= uint64(len(r.valueDir)) {
@@ -483,6 +488,58 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 		i++
 	}
 	return dst, nil
+}
+
+// bypassPages is the number of value pages from which a value whose
+// first page is not in the buffer pool is read around it: one read of its
+// pages into a scratch buffer, each page checked, the payloads copied out.
+// Caching such a value would take as many frames as it has pages, and
+// claiming, filling and releasing them cost a Get of a 16 or 64 KiB value
+// more than the read itself; the operating system's page cache still
+// holds the pages. A value whose first page is cached (a scan read it
+// ahead) goes through the pool, and so does every value under DirectIO,
+// where nothing else caches it, or with readahead off.
+const bypassPages = 4
+
+// readValueDirect appends n bytes of the value stream, from offset o of
+// stream page i to stream page last, with one read outside the pool. ok is
+// false (and nothing is read) when those pages are not consecutive in the
+// file or the first is in the pool.
+func (r *Reader) readValueDirect(dst []byte, i, last uint64, o, n int) (_ []byte, ok bool, err error) {
+	first := r.valueDir[i]
+	for j := i + 1; j <= last; j++ {
+		if r.valueDir[j] != first+uint32(j-i) {
+			return dst, false, nil
+		}
+	}
+	if r.cache.Cached(cache.PageID{File: r.fileNum, Page: base.PageNum(first)}) {
+		return dst, false, nil
+	}
+	P, pages := r.meta.pageSize, int(last-i+1)
+	if uint64(first)+uint64(pages) > uint64(r.meta.totalPages) {
+		return dst, true, r.corrupt(first, fmt.Errorf("%d value pages run past the end of the file", pages))
+	}
+	buf := r.scratch.get(pages * P)
+	defer r.scratch.put(buf)
+	got, rerr := r.readAt(*buf, int64(first)*int64(P))
+	if err := r.readResult(first, got, len(*buf), rerr); err != nil {
+		return dst, true, err
+	}
+	c := payloadCapacity(P)
+	for j := range pages {
+		page := (*buf)[j*P : (j+1)*P]
+		if err := r.check(page, first+uint32(j), pageTypeValue); err != nil {
+			return dst, true, err
+		}
+		if err := r.checkValuePage(page, i+uint64(j)); err != nil {
+			return dst, true, err
+		}
+		take := min(n, c-o)
+		dst = append(dst, page[pageHeaderSize+o:pageHeaderSize+o+take]...)
+		n -= take
+		o = 0
+	}
+	return dst, true, nil
 }
 
 // checkValuePage checks that page, page i of the value stream, holds the

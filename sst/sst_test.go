@@ -823,3 +823,68 @@ func TestValuesOnPageBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeValueReadPaths reads values of 2 to 40 pages by Get around the
+// pool (nothing of theirs cached: the values of 4 pages and more are read
+// with one read and not cached), then after a scan cached them (through
+// the pool), and checks a damaged value page is reported, naming it, on
+// the path around the pool.
+func TestLargeValueReadPaths(t *testing.T) {
+	const P = 1024
+	c := payloadCapacity(P)
+	var kvs []kv
+	// Largest first: each value starts on the last page of the one
+	// before, which a read around the pool did not cache.
+	for i, pages := range []int{40, 10, 4, 2} {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("k%d", i), base.SeqNum(i+1), base.KindSet), pattern(pages*c-7, i)})
+	}
+	f := &memFile{}
+	if _, err := writeTo(f, WriterOptions{PageSize: P}, kvs, nil); err != nil {
+		t.Fatal(err)
+	}
+	get := func(r *Reader, i int) ([]byte, error) {
+		v, _, _, found, err := r.Get(nil, kvs[i].key.UserKey, base.MaxSeqNum)
+		if err == nil && !found {
+			err = fmt.Errorf("key %d not found", i)
+		}
+		return v, err
+	}
+	pool := cache.New(cache.Options{Capacity: 256 * P, PageSize: P})
+	r, err := Open(&memFile{data: f.data}, ReaderOptions{Cache: pool, FileNum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range kvs {
+		before := pool.Metrics().BytesRead
+		v, err := get(r, i)
+		if err != nil || !bytes.Equal(v, kvs[i].value) {
+			t.Fatalf("value %d around the pool: %d bytes, %v", i, len(v), err)
+		}
+		if cached := pool.Metrics().BytesRead - before; i < 3 && cached > 2*P {
+			t.Fatalf("value %d of %d bytes took %d bytes of the pool", i, len(v), cached)
+		}
+	}
+	if err := checkAll(r, kvs); err != nil { // a scan: the values are now cached
+		t.Fatal(err)
+	}
+	for i := range kvs {
+		if v, err := get(r, i); err != nil || !bytes.Equal(v, kvs[i].value) {
+			t.Fatalf("value %d through the pool: %d bytes, %v", i, len(v), err)
+		}
+	}
+	// Damage a middle page of the 10-page value (stream pages 39 to 49).
+	pn := r.valueDir[44]
+	r.Close()
+	bad := bytes.Clone(f.data)
+	bad[int(pn)*P+P/2] ^= 0x10
+	r, err = Open(&memFile{data: bad}, ReaderOptions{Cache: cache.New(cache.Options{Capacity: 256 * P, PageSize: P}), FileNum: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = get(r, 1)
+	var ce *base.CorruptionError
+	if !errors.As(err, &ce) || ce.Where != fmt.Sprintf("page %d", pn) {
+		t.Fatalf("damaged value page %d read around the pool: %v", pn, err)
+	}
+}
