@@ -67,6 +67,9 @@ type Iter struct {
 	// covered (see readaheadValues).
 	nexts        int
 	vraLo, vraHi uint64
+	// vraWindow is the pages the next value readahead reads: it starts
+	// small after each seek and doubles as the scan goes on.
+	vraWindow uint64
 	// vh pins vpage, the value page vpn, while the iterator's values
 	// come from it: a scan reads each value page once from the pool, and a
 	// value within one page aliases it as an inline value aliases its leaf.
@@ -277,7 +280,7 @@ func (it *Iter) start() bool {
 	it.pos = posNone
 	it.key = base.InternalKey{}
 	it.ra = window{} // a new position starts a new access pattern
-	it.nexts, it.vraLo, it.vraHi = 0, 0, 0
+	it.nexts, it.vraLo, it.vraHi, it.vraWindow = 0, 0, 0, 0
 	if !it.usable() {
 		return false
 	}
@@ -603,9 +606,15 @@ func (it *Iter) Close() error {
 // scan reads its few values page by page.
 const valueReadaheadAfter = 8
 
-// valueReadaheadBytes is how much of the value stream a scan reads ahead
-// at a time.
-const valueReadaheadBytes = 256 << 10
+// valueReadaheadFirst and valueReadaheadBytes bound how much of the value
+// stream a scan reads ahead at a time: the first readahead after a seek
+// reads the smaller, each next one twice the one before, up to the
+// larger. A short scan (YCSB's E reads 1 to 100 records) then reads little
+// it does not use, a long one soon reads in large runs.
+const (
+	valueReadaheadFirst = 32 << 10
+	valueReadaheadBytes = 256 << 10
+)
 
 // readaheadValues reads ahead the value stream around the value of e for a
 // scan: forward from e's first page, valueReadaheadBytes at a time, the
@@ -622,12 +631,18 @@ func (it *Iter) readaheadValues(e *leafEntry) {
 	if last >= uint64(len(r.valueDir)) {
 		return // a bad reference: the read that follows reports it
 	}
-	window := uint64(max(2, valueReadaheadBytes/r.meta.pageSize))
+	if it.vraHi > it.vraLo && first >= it.vraLo && last < it.vraHi {
+		return // read ahead already
+	}
+	if it.vraWindow == 0 {
+		it.vraWindow = uint64(max(2, valueReadaheadFirst/r.meta.pageSize))
+	} else {
+		it.vraWindow = min(2*it.vraWindow, uint64(max(2, valueReadaheadBytes/r.meta.pageSize)))
+	}
+	window := it.vraWindow
 	n := uint64(len(r.valueDir))
 	var lo, hi uint64 // stream pages [lo, hi) to read ahead
 	switch {
-	case it.vraHi > it.vraLo && first >= it.vraLo && last < it.vraHi:
-		return // read ahead already
 	case it.vraHi > it.vraLo && first < it.vraLo:
 		// Backward: the window ending at the value's last page.
 		hi = last + 1

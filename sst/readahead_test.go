@@ -409,6 +409,41 @@ func TestScanReadsValuePagesAhead(t *testing.T) {
 	}
 }
 
+// TestShortScanReadsLittleAhead: a seek followed by 30 values of 1000
+// bytes (YCSB E's scans are 1 to 100 records) reads ahead a small window
+// of the value stream first, not 256 KiB, and a long scan still grows to
+// large reads.
+func TestShortScanReadsLittleAhead(t *testing.T) {
+	const P = 4096
+	var kvs []kv
+	for i := 0; i < 4000; i++ {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("k%05d", i), 1, base.KindSet), pattern(1000, i)})
+	}
+	f := &memFile{}
+	if _, err := writeTo(f, WriterOptions{PageSize: P}, kvs, nil); err != nil {
+		t.Fatal(err)
+	}
+	pool := cache.New(cache.Options{Capacity: 8 << 20, PageSize: P})
+	r, err := Open(&memFile{data: f.data}, ReaderOptions{Cache: pool, FileNum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	it := r.NewIter()
+	defer it.Close()
+	n := 0
+	for ok := it.SeekGE([]byte("k02000")); ok && n < 30; ok = it.Next() {
+		if !bytes.Equal(it.Value(), kvs[2000+n].value) {
+			t.Fatalf("entry %d", n)
+		}
+		n++
+	}
+	// 30 values are about 8 value pages; the first readahead is 8 more.
+	if read := pool.Metrics().BytesRead / P; read > 24 {
+		t.Fatalf("a scan of 30 values of 1000 bytes read %d pages", read)
+	}
+}
+
 // TestMergeScanReadsEachPageOnce: a merge's ScanIter over values of 16
 // pages each reads the leaves and the value stream with a cursor each, so
 // every page of the leaf section is read once, in few large reads.
