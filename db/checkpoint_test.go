@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"math/rand"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -260,35 +259,8 @@ func TestPowerCutDuringCheckpoint(t *testing.T) {
 	}
 	d.Close()
 	for i := 0; ; i++ {
-		fs := base.CrashClone()
-		var (
-			mu      sync.Mutex // the background's operations race Checkpoint's
-			crashed *vfs.MemFS
-			ops     int
-			armed   atomic.Bool
-		)
-		rng := rand.New(rand.NewSource(int64(i)))
-		inj := vfs.InjectorFunc(func(op vfs.Op, name string) error {
-			switch op {
-			case vfs.OpCreate, vfs.OpWrite, vfs.OpSync, vfs.OpRename, vfs.OpRemove, vfs.OpSyncDir, vfs.OpTruncate, vfs.OpLink, vfs.OpMkdir:
-			default:
-				return nil
-			}
-			if !armed.Load() {
-				return nil
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if crashed == nil && ops == i {
-				crashed = fs.CrashClonePages(func(string, int) bool { return rng.Intn(2) == 0 })
-			}
-			ops++
-			if crashed != nil {
-				return vfs.ErrInjected // the machine is off
-			}
-			return nil
-		})
-		d, err := Open("/db", recoveryOptions(vfs.NewFaultFS(fs, inj)))
+		cutter := newPowerCut(base.CrashClone(), i)
+		d, err := Open("/db", recoveryOptions(cutter.FS()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,12 +269,10 @@ func TestPowerCutDuringCheckpoint(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		armed.Store(true)
+		cutter.Arm()
 		_, ckErr := d.Checkpoint("/ckpt")
 		d.Close()
-		mu.Lock()
-		cut := crashed
-		mu.Unlock()
+		cut := cutter.Crashed()
 		if cut == nil {
 			if ckErr != nil {
 				t.Fatal(ckErr)

@@ -349,44 +349,15 @@ func TestPowerCutDuringIngest(t *testing.T) {
 	base.SyncDir("/")
 	base.SyncDir("/ext")
 	for i := 0; ; i++ {
-		fs := base.CrashClone()
-		var (
-			mu      sync.Mutex
-			crashed *vfs.MemFS
-			ops     int
-			armed   atomic.Bool
-		)
-		rng := rand.New(rand.NewSource(int64(i)))
-		inj := vfs.InjectorFunc(func(op vfs.Op, name string) error {
-			switch op {
-			case vfs.OpCreate, vfs.OpWrite, vfs.OpSync, vfs.OpRename, vfs.OpRemove, vfs.OpSyncDir, vfs.OpTruncate, vfs.OpLink:
-			default:
-				return nil
-			}
-			if !armed.Load() {
-				return nil
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if crashed == nil && ops == i {
-				crashed = fs.CrashClonePages(func(string, int) bool { return rng.Intn(2) == 0 })
-			}
-			ops++
-			if crashed != nil {
-				return vfs.ErrInjected
-			}
-			return nil
-		})
-		d, err := Open("/db", recoveryOptions(vfs.NewFaultFS(fs, inj)))
+		cutter := newPowerCut(base.CrashClone(), i)
+		d, err := Open("/db", recoveryOptions(cutter.FS()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		armed.Store(true)
+		cutter.Arm()
 		ingErr := d.Ingest("/ext/t.sst")
 		d.Close()
-		mu.Lock()
-		cut := crashed
-		mu.Unlock()
+		cut := cutter.Crashed()
 		if cut == nil {
 			if ingErr != nil {
 				t.Fatal(ingErr)

@@ -100,15 +100,19 @@ func pair(side byte, e, o event) match {
 	return match{o, e}
 }
 
-// advance evicts what no event at or after watermark can join: the
-// buckets wholly before watermark-window, on both sides.
-func (j *joiner) advance(watermark uint64) error {
-	if watermark < j.window {
+// advance evicts what no event at or after watermark can join.
+func (j *joiner) advance(watermark uint64) error { return evict(j.d, j.window, watermark) }
+
+// evict deletes, on both sides, the buckets wholly before
+// watermark-window: one range delete per side. Both layouts lead with
+// side and bucket.
+func evict(d *db.DB, window, watermark uint64) error {
+	if watermark < window {
 		return nil
 	}
-	keep := (watermark - j.window) / bucketSpan
+	keep := (watermark - window) / bucketSpan
 	for _, side := range []byte{left, right} {
-		if err := j.d.DeleteRange(bucketStart(side, 0), bucketStart(side, keep)); err != nil {
+		if err := d.DeleteRange(bucketStart(side, 0), bucketStart(side, keep)); err != nil {
 			return err
 		}
 	}
@@ -154,18 +158,7 @@ func (j *listJoiner) add(side byte, e event) ([]match, error) {
 	return out, nil
 }
 
-func (j *listJoiner) advance(watermark uint64) error {
-	if watermark < j.window {
-		return nil
-	}
-	keep := (watermark - j.window) / bucketSpan
-	for _, side := range []byte{left, right} {
-		if err := j.d.DeleteRange(bucketStart(side, 0), bucketStart(side, keep)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (j *listJoiner) advance(watermark uint64) error { return evict(j.d, j.window, watermark) }
 
 // stream generates n events, alternating sides at random, over keys join
 // keys, in time order with some disorder (up to a tenth of the window
