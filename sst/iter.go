@@ -489,7 +489,7 @@ func (it *Iter) Value() []byte {
 	}
 	if !it.valReady {
 		lv := &it.path[it.height]
-		if it.ent.ref && it.nexts >= valueReadaheadAfter {
+		if it.ent.ref && it.nexts >= valueReadaheadAfter && !it.r.readsAround(&it.ent) {
 			it.readaheadValues(&it.ent)
 		}
 		if it.ent.ref {

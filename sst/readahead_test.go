@@ -474,3 +474,52 @@ func TestMergeScanReadsEachPageOnce(t *testing.T) {
 		t.Fatalf("%d reads of %d bytes for a leaf section of %d bytes", c.reads, c.bytes, section)
 	}
 }
+
+// TestScanReadsLargeValuesAroundPool: a scan over values of 16 pages
+// reads each with one read around the pool, forward and backward, and
+// leaves the pool's frames to the leaves.
+func TestScanReadsLargeValuesAroundPool(t *testing.T) {
+	const P = 4096
+	var kvs []kv
+	for i := 0; i < 200; i++ {
+		kvs = append(kvs, kv{ikey(fmt.Sprintf("k%05d", i), 1, base.KindSet), pattern(64<<10, i)})
+	}
+	f := &memFile{}
+	props, err := writeTo(f, WriterOptions{PageSize: P}, kvs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := cache.New(cache.Options{Capacity: 8 << 20, PageSize: P})
+	c := &readCounter{memFile: &memFile{data: f.data}}
+	r, err := Open(c, ReaderOptions{Cache: pool, FileNum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c.reads = 0
+	it := r.NewIter()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if !bytes.Equal(it.Value(), kvs[n].value) {
+			t.Fatalf("forward: value %d", n)
+		}
+		n++
+	}
+	for ok := it.Last(); ok; ok = it.Prev() {
+		n--
+		if !bytes.Equal(it.Value(), kvs[n].value) {
+			t.Fatalf("backward: value %d", n)
+		}
+	}
+	if err := it.Close(); err != nil || n != 0 {
+		t.Fatalf("scans ended at %d: %v", n, err)
+	}
+	// The leaves' readahead may bring a few value pages lying between
+	// leaves; the values themselves stay out.
+	if cached := pool.Metrics().BytesRead / P; cached > uint64(props.ValuePages)/20 {
+		t.Fatalf("scans over %d value pages cached %d pages", props.ValuePages, cached)
+	}
+	if c.reads > 2*len(kvs)+int(props.LeafPages)*2+8 {
+		t.Fatalf("two scans of %d values took %d reads", len(kvs), c.reads)
+	}
+}

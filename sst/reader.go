@@ -501,6 +501,17 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 // where nothing else caches it, or with readahead off.
 const bypassPages = 4
 
+// readsAround reports whether the value of e is large enough to be read
+// around the pool (see bypassPages): a scan does not read it ahead into
+// the pool, which would only fill frames for one use.
+func (r *Reader) readsAround(e *leafEntry) bool {
+	if r.readahead <= 0 || r.direct || e.valueLen <= 0 {
+		return false
+	}
+	c := uint64(payloadCapacity(r.meta.pageSize))
+	return (e.valueOff+uint64(e.valueLen)-1)/c-e.valueOff/c+1 >= bypassPages
+}
+
 // readValueDirect appends n bytes of the value stream, from offset o of
 // stream page i to stream page last, with one read outside the pool. ok is
 // false (and nothing is read) when those pages are not consecutive in the
