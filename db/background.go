@@ -174,6 +174,8 @@ func (d *DB) runAutomaticMergeLocked(c *lsm.Compaction, busy *bool, holdLevel0 b
 const (
 	retryMinWait = 10 * time.Millisecond
 	retryMaxWait = 5 * time.Second
+	// retryStalledWait bounds the wait while writers are stalled.
+	retryStalledWait = 50 * time.Millisecond
 )
 
 // backgroundFailedLocked records a failed flush or merge and reports
@@ -202,6 +204,12 @@ func (d *DB) waitBeforeRetryLocked(failures int) {
 	wait := retryMinWait << min(failures-1, 16)
 	if wait > retryMaxWait {
 		wait = retryMaxWait
+	}
+	if d.stalledWriters > 0 {
+		// Writers wait for this job: retry often, so that they go on
+		// soon after the disk recovers (a writer's kick ends only the
+		// back-off under way when it starts to stall).
+		wait = min(wait, retryStalledWait)
 	}
 	kick := d.retryKick
 	d.mu.Unlock()

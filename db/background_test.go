@@ -262,3 +262,43 @@ func TestWriteStalledBehindFailingFlush(t *testing.T) {
 		}
 	})
 }
+
+// TestStalledWriterGoesOnSoonAfterRecovery: a retry kicked by a stalled
+// writer that fails just before the disk recovers is followed within
+// retryStalledWait by another, not by the full back-off, so the writer
+// goes on instead of failing after a second (it failed before, about one
+// run in ten of TestWriteStalledBehindFailingFlush under load).
+func TestStalledWriterGoesOnSoonAfterRecovery(t *testing.T) {
+	var on atomic.Bool
+	var fired atomic.Int64
+	fs := vfs.NewFaultFS(vfs.NewMem(), faultsWhile(&on, &fired, vfs.OpCreate, ".sst", vfs.ErrNoSpace))
+	o := recoveryOptions(fs)
+	o.MaxImmutableMemtables = 1
+	d := mustOpen(t, "/db", o)
+	defer d.Close()
+	on.Store(true)
+	var stalledErr error
+	within(t, 20*time.Second, "a write stalled behind a failing flush", func() {
+		for i := 0; stalledErr == nil; i++ {
+			stalledErr = d.Put(recoveryKey(i), recoveryValue(i))
+		}
+	})
+	// The flush has failed many times in a row: its back-off is long.
+	before := fired.Load()
+	done := make(chan error, 1)
+	go func() { done <- d.Put(recoveryKey(0), recoveryValue(0)) }()
+	within(t, 10*time.Second, "the kicked retry to fail", func() {
+		for fired.Load() == before {
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+	on.Store(false) // the disk recovers just after that retry failed
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("a writer stalled across the recovery: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stalled writer did not return")
+	}
+}

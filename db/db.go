@@ -151,6 +151,9 @@ type DB struct {
 	compactingLevel0, level0Merging bool
 	// ingesting counts Ingest calls under way: no merge starts meanwhile.
 	ingesting int
+	// stalledWriters counts writers waiting in makeRoomForWriteLocked for
+	// a flush or a merge; failed background work retries sooner then.
+	stalledWriters int
 	// stats counts work for Metrics.
 	stats dbStats
 	// recovery is what Open's WAL replay found; set before Open returns.

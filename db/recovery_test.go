@@ -292,7 +292,16 @@ func TestSyncedWALDamageIsCorruption(t *testing.T) {
 // newer WAL too.
 func TestOlderWALDamageIsCorruption(t *testing.T) {
 	mem := vfs.NewMem()
-	o := recoveryOptions(mem)
+	// Flushes wait until the crash is taken: a flush finished before it
+	// would make the older WAL obsolete, and nothing would replay it.
+	release := make(chan struct{})
+	hold := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpCreate && strings.HasSuffix(name, ".sst") {
+			<-release
+		}
+		return nil
+	})
+	o := recoveryOptions(vfs.NewFaultFS(mem, hold))
 	o.SyncWrites = false
 	var logs []string
 	o.failpoint = func(name string) {
@@ -307,6 +316,7 @@ func TestOlderWALDamageIsCorruption(t *testing.T) {
 	// The crash comes before the flush of the full memtable: both WALs
 	// are replayed.
 	crashed := mem.CrashClonePages(func(string, int) bool { return true })
+	close(release)
 	d.Close()
 	older := logs[0]
 	if len(walNames(t, crashed)) != 2 {

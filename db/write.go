@@ -276,6 +276,7 @@ func (d *DB) makeRoomForWriteLocked() error {
 	stall := func() error {
 		if stallStart.IsZero() {
 			stallStart = time.Now()
+			d.stalledWriters++
 			d.kickRetriesLocked() // a failed job waiting to retry: try now
 		}
 		if d.stats.backgroundErrors > bgErrors && time.Since(stallStart) >= stallFailsAfter {
@@ -287,6 +288,7 @@ func (d *DB) makeRoomForWriteLocked() error {
 	}
 	defer func() {
 		if !stallStart.IsZero() {
+			d.stalledWriters--
 			d.stats.stallTime += time.Since(stallStart)
 			d.stats.stalls++
 		}
