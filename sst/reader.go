@@ -447,7 +447,7 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 	c := uint64(payloadCapacity(m.pageSize))
 	i, o := off/c, int(off%c)
 	dst = slices.Grow(dst, n)
-	if last := (off + uint64(n) - 1) / c; r.readahead > 0 && !r.direct && last-i+1 >= bypassPages && last < uint64(len(r.valueDir)) {
+	if last := (off + uint64(n) - 1) / c; r.readahead > 0 && !r.direct && last-i+1 >= bypassPages && last-i+1 <= bypassMaxPages && last < uint64(len(r.valueDir)) {
 		if out, ok, err := r.readValueDirect(dst, i, last, o, n); ok {
 			return out, err
 		}
@@ -501,6 +501,12 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 // where nothing else caches it, or with readahead off.
 const bypassPages = 4
 
+// bypassMaxPages bounds the values read around the pool: the read goes
+// into a scratch buffer as large as the value's pages, which a value of
+// many megabytes should not hold twice; it goes through the pool, a run
+// of pages at a time.
+const bypassMaxPages = 256
+
 // readsAround reports whether the value of e is large enough to be read
 // around the pool (see bypassPages): a scan does not read it ahead into
 // the pool, which would only fill frames for one use.
@@ -509,7 +515,8 @@ func (r *Reader) readsAround(e *leafEntry) bool {
 		return false
 	}
 	c := uint64(payloadCapacity(r.meta.pageSize))
-	return (e.valueOff+uint64(e.valueLen)-1)/c-e.valueOff/c+1 >= bypassPages
+	pages := (e.valueOff+uint64(e.valueLen)-1)/c - e.valueOff/c + 1
+	return pages >= bypassPages && pages <= bypassMaxPages
 }
 
 // readValueDirect appends n bytes of the value stream, from offset o of

@@ -888,3 +888,29 @@ func TestLargeValueReadPaths(t *testing.T) {
 		t.Fatalf("damaged value page %d read around the pool: %v", pn, err)
 	}
 }
+
+// TestHugeValueGoesThroughPool: a value over bypassMaxPages is read
+// through the pool a run at a time, not into a scratch buffer of its
+// size, and comes back whole.
+func TestHugeValueGoesThroughPool(t *testing.T) {
+	const P = 1024
+	big := pattern((bypassMaxPages+44)*payloadCapacity(P), 3)
+	kvs := []kv{{ikey("big", 1, base.KindSet), big}}
+	f := &memFile{}
+	if _, err := writeTo(f, WriterOptions{PageSize: P}, kvs, nil); err != nil {
+		t.Fatal(err)
+	}
+	pool := cache.New(cache.Options{Capacity: 1024 * P, PageSize: P})
+	r, err := Open(&memFile{data: f.data}, ReaderOptions{Cache: pool, FileNum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	v, _, _, found, err := r.Get(nil, []byte("big"), base.MaxSeqNum)
+	if err != nil || !found || !bytes.Equal(v, big) {
+		t.Fatalf("Get of %d bytes: %d bytes, %v, %v", len(big), len(v), found, err)
+	}
+	if m := pool.Metrics(); m.Prefetched < bypassMaxPages {
+		t.Fatalf("the value's pages did not go through the pool: %+v", m)
+	}
+}
