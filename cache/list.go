@@ -88,9 +88,6 @@ func (g *ghostList) init(limit int) {
 	}
 }
 
-// len returns the number of remembered ids.
-func (g *ghostList) len() int { return len(g.index) }
-
 // contains reports whether id is remembered.
 func (g *ghostList) contains(id PageID) bool {
 	_, ok := g.index[id]

@@ -28,10 +28,9 @@ const sweepWALStride = 16
 
 // sweepOp is one step of the workload: a put, delete or range delete.
 type sweepOp struct {
-	kind       int // 0 put, 1 delete, 2 range delete
-	key, end   []byte
-	value      []byte
-	rangeStart int
+	kind     int // 0 put, 1 delete, 2 range delete
+	key, end []byte
+	value    []byte
 }
 
 func sweepWorkload(n int) []sweepOp {

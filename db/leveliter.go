@@ -20,12 +20,6 @@ type runIter struct {
 	err    error
 }
 
-func newRunIter(tc *tableCache, r *lsm.Run) *runIter {
-	it := new(runIter)
-	it.init(tc, r)
-	return it
-}
-
 // init makes it an unpositioned iterator over r, keeping the buffers of
 // its file iterator. it must be new or closed.
 func (it *runIter) init(tc *tableCache, r *lsm.Run) {

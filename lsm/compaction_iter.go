@@ -55,7 +55,6 @@ type CompactionIter struct {
 	foldKind base.Kind
 	foldSeq  base.SeqNum
 	foldVal  []byte
-	ops      [][]byte // operands of the fold, newest first (copies)
 	opBuf    []byte
 	err      error
 }

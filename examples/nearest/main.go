@@ -28,9 +28,6 @@ type event struct {
 
 func timeKey(t uint64) []byte { return binary.BigEndian.AppendUint64(nil, t) }
 
-// record stores e.
-func record(d *db.DB, e event) error { return d.Put(timeKey(e.t), []byte(e.payload)) }
-
 // closer reports whether a (at distance da) ranks before b (at db): the
 // nearer first, and of two as near the earlier.
 func closer(a event, da uint64, b event, dbb uint64) bool {

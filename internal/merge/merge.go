@@ -58,17 +58,6 @@ func (m *Iterator) less(i, j int) bool {
 	return c < 0
 }
 
-func (m *Iterator) up(j int) {
-	for {
-		i := (j - 1) / 2
-		if i == j || !m.less(j, i) {
-			break
-		}
-		m.heap[i], m.heap[j] = m.heap[j], m.heap[i]
-		j = i
-	}
-}
-
 func (m *Iterator) down(i int) {
 	n := len(m.heap)
 	for {
