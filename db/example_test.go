@@ -96,3 +96,27 @@ func Example_windowEviction() {
 	// live: 5 snapshot: 10
 	// oldest live event at 300 true
 }
+
+// Example_range walks a key range with a range-over-func loop; the error
+// that ends a failed scan early lands in err.
+func Example_range() {
+	dir, _ := os.MkdirTemp("", "strata-example-")
+	defer os.RemoveAll(dir)
+	d, err := db.Open(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+	for _, user := range []string{"ada", "bob", "cy", "dee"} {
+		d.Put([]byte("user/"+user), []byte("{}"))
+	}
+	for k := range d.Range([]byte("user/b"), []byte("user/d"), &err) {
+		fmt.Printf("%s\n", k)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// user/bob
+	// user/cy
+}
