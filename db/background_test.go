@@ -234,21 +234,28 @@ func TestRejectedEditIsNotWritten(t *testing.T) {
 // TestWriteStalledBehindFailingFlush: a writer that waits for a flush the
 // disk keeps failing gets an error after a while (not ErrWritesStopped: the
 // database goes on), and writes flow again once the disk recovers.
-func TestWriteStalledBehindFailingFlush(t *testing.T) {
-	var on atomic.Bool
-	var fired atomic.Int64
-	fs := vfs.NewFaultFS(vfs.NewMem(), faultsWhile(&on, &fired, vfs.OpCreate, ".sst", vfs.ErrNoSpace))
+// stallBehindFailingFlush opens a database whose table creations fail
+// with ENOSPC while on is set, sets it, and writes until a write fails
+// stalled behind the failing flush; it returns that write's error and
+// the count of injected failures.
+func stallBehindFailingFlush(t *testing.T) (d *DB, on *atomic.Bool, fired *atomic.Int64, stalledErr error) {
+	on, fired = new(atomic.Bool), new(atomic.Int64)
+	fs := vfs.NewFaultFS(vfs.NewMem(), faultsWhile(on, fired, vfs.OpCreate, ".sst", vfs.ErrNoSpace))
 	o := recoveryOptions(fs)
 	o.MaxImmutableMemtables = 1
-	d := mustOpen(t, "/db", o)
-	defer d.Close()
+	d = mustOpen(t, "/db", o)
 	on.Store(true)
-	var stalledErr error
 	within(t, 20*time.Second, "a write stalled behind a failing flush", func() {
 		for i := 0; stalledErr == nil; i++ {
 			stalledErr = d.Put(recoveryKey(i), recoveryValue(i))
 		}
 	})
+	return d, on, fired, stalledErr
+}
+
+func TestWriteStalledBehindFailingFlush(t *testing.T) {
+	d, on, _, stalledErr := stallBehindFailingFlush(t)
+	defer d.Close()
 	if errors.Is(stalledErr, ErrWritesStopped) || !errors.Is(stalledErr, vfs.ErrNoSpace) {
 		t.Fatalf("stalled write: %v, want the flush's error, not ErrWritesStopped", stalledErr)
 	}
@@ -269,20 +276,8 @@ func TestWriteStalledBehindFailingFlush(t *testing.T) {
 // goes on instead of failing after a second (it failed before, about one
 // run in ten of TestWriteStalledBehindFailingFlush under load).
 func TestStalledWriterGoesOnSoonAfterRecovery(t *testing.T) {
-	var on atomic.Bool
-	var fired atomic.Int64
-	fs := vfs.NewFaultFS(vfs.NewMem(), faultsWhile(&on, &fired, vfs.OpCreate, ".sst", vfs.ErrNoSpace))
-	o := recoveryOptions(fs)
-	o.MaxImmutableMemtables = 1
-	d := mustOpen(t, "/db", o)
+	d, on, fired, _ := stallBehindFailingFlush(t)
 	defer d.Close()
-	on.Store(true)
-	var stalledErr error
-	within(t, 20*time.Second, "a write stalled behind a failing flush", func() {
-		for i := 0; stalledErr == nil; i++ {
-			stalledErr = d.Put(recoveryKey(i), recoveryValue(i))
-		}
-	})
 	// The flush has failed many times in a row: its back-off is long.
 	before := fired.Load()
 	done := make(chan error, 1)

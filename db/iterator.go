@@ -2,6 +2,7 @@ package db
 
 import (
 	"bytes"
+	"fmt"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/internal/merge"
@@ -46,7 +47,7 @@ type Iterator struct {
 	tombs  []*rangedel.Set
 	valBuf []byte
 	// ops gathers a key's merge operands going forward.
-	ops    operands
+	ops    lsm.Operands
 	err    error
 	closed bool
 }
@@ -340,8 +341,8 @@ func (it *Iterator) findNext() bool {
 // a value, a deletion, a covering range tombstone or the key's end. mi is
 // left inside or just past the key's versions.
 func (it *Iterator) mergeForward() bool {
-	it.ops.reset()
-	it.ops.add(it.mi.Value())
+	it.ops.Reset()
+	it.ops.Add(it.mi.Value())
 	var existing []byte
 	for it.mi.Next(); it.mi.Valid(); it.mi.Next() {
 		k := it.mi.Key()
@@ -358,14 +359,18 @@ func (it *Iterator) mergeForward() bool {
 			existing = ownedCopy(it.mi.Value())
 			break
 		}
-		it.ops.add(it.mi.Value())
+		it.ops.Add(it.mi.Value())
 	}
 	if err := it.mi.Error(); err != nil {
 		return it.finish()
 	}
-	v, err := it.ops.fold(it.d.opts.Merge, it.key, existing)
+	if it.d.opts.Merge == nil {
+		it.err = ErrNoMergeOperator
+		return false
+	}
+	v, err := it.ops.Fold(it.d.opts.Merge, it.key, existing)
 	if err != nil {
-		it.err = err
+		it.err = fmt.Errorf("strata: merge operator on key %q: %w", it.key, err)
 		return false
 	}
 	it.value = v

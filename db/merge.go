@@ -7,44 +7,6 @@ import (
 	"github.com/seed-d6fe07da/strata/internal/base"
 )
 
-// operands collects the merge operands of one key, newest first, copied
-// into one buffer (the values they come from move on with their iterator).
-type operands struct {
-	buf   []byte
-	spans [][2]int // [start, end) in buf, newest first
-}
-
-func (o *operands) reset() {
-	o.buf = o.buf[:0]
-	o.spans = o.spans[:0]
-}
-
-func (o *operands) add(v []byte) {
-	start := len(o.buf)
-	o.buf = append(o.buf, v...)
-	o.spans = append(o.spans, [2]int{start, len(o.buf)})
-}
-
-// fold applies the operands, oldest first, to existing (nil: the key has
-// no value; otherwise a buffer the operator may take over) with op.
-func (o *operands) fold(op MergeOperator, key, existing []byte) ([]byte, error) {
-	if op == nil {
-		return nil, ErrNoMergeOperator
-	}
-	acc := existing
-	for i := len(o.spans) - 1; i >= 0; i-- {
-		s := o.spans[i]
-		var err error
-		if acc, err = op(key, acc, o.buf[s[0]:s[1]:s[1]]); err != nil {
-			return nil, fmt.Errorf("strata: merge operator on key %q: %w", key, err)
-		}
-	}
-	if acc == nil {
-		acc = []byte{}
-	}
-	return acc, nil
-}
-
 // applyOperand applies one operand to existing (nil or a buffer the
 // operator may take over).
 func applyOperand(op MergeOperator, key, existing, operand []byte) ([]byte, error) {

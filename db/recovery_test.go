@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math/rand"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -151,29 +150,13 @@ func TestFailedRecoveryLeavesOpenableDir(t *testing.T) {
 func TestPowerCutDuringRecovery(t *testing.T) {
 	base, acked := tornDatabase(t)
 	for i := 0; ; i++ {
-		fs := base.CrashClone()
-		var crashed *vfs.MemFS
-		var ops int
-		rng := rand.New(rand.NewSource(int64(i)))
-		inj := vfs.InjectorFunc(func(op vfs.Op, name string) error {
-			switch op {
-			case vfs.OpCreate, vfs.OpWrite, vfs.OpSync, vfs.OpRename, vfs.OpRemove, vfs.OpSyncDir, vfs.OpTruncate:
-			default:
-				return nil
-			}
-			if crashed == nil && ops == i {
-				crashed = fs.CrashClonePages(func(string, int) bool { return rng.Intn(2) == 0 })
-			}
-			ops++
-			if crashed != nil {
-				return vfs.ErrInjected // the machine is off
-			}
-			return nil
-		})
-		d, err := Open("/db", recoveryOptions(vfs.NewFaultFS(fs, inj)))
+		cutter := newPowerCut(base.CrashClone(), i)
+		cutter.Arm()
+		d, err := Open("/db", recoveryOptions(cutter.FS()))
 		if err == nil {
 			d.Close()
 		}
+		crashed := cutter.Crashed()
 		if crashed == nil {
 			t.Logf("%d power-cut points in a recovering Open", i)
 			return

@@ -55,7 +55,7 @@ type CompactionIter struct {
 	foldKind base.Kind
 	foldSeq  base.SeqNum
 	foldVal  []byte
-	opBuf    []byte
+	ops      Operands
 	err      error
 }
 
@@ -189,8 +189,8 @@ func (c *CompactionIter) Next() bool {
 // reports false after an error of the operator.
 func (c *CompactionIter) fold(k base.InternalKey, s int) bool {
 	c.foldSeq = k.SeqNum()
-	c.opBuf = append(c.opBuf[:0], c.in.Value()...)
-	spans := [][2]int{{0, len(c.opBuf)}}
+	c.ops.Reset()
+	c.ops.Add(c.in.Value())
 	var existing []byte
 	based := false // a value, deletion or tombstone ends the operands
 	ok := c.in.Next()
@@ -208,14 +208,12 @@ func (c *CompactionIter) fold(k base.InternalKey, s int) bool {
 			based = true
 			break
 		}
-		start := len(c.opBuf)
-		c.opBuf = append(c.opBuf, c.in.Value()...)
-		spans = append(spans, [2]int{start, len(c.opBuf)})
+		c.ops.Add(c.in.Value())
 	}
-	if based {
-		// The input is at the base, which the fold replaces; the versions
-		// under it in s are skipped as older versions of the stripe.
-	} else {
+	// With a base, the input is at it, which the fold replaces, and the
+	// versions under it in s are skipped as older versions of the stripe;
+	// without, the input is at the next entry to consider.
+	if !based {
 		c.pending, c.pendingOK = true, ok
 	}
 	keyEnded := !ok || !bytes.Equal(c.in.Key().UserKey, c.curKey)
@@ -224,24 +222,17 @@ func (c *CompactionIter) fold(k base.InternalKey, s int) bool {
 	if based || (c.bottommost && keyEnded) {
 		c.foldKind = base.KindSet
 	}
-	if c.foldKind == base.KindMerge && len(spans) == 1 {
+	if c.foldKind == base.KindMerge && c.ops.Len() == 1 {
 		// One operand and nothing under it: keep it as it is.
-		c.foldVal = append(c.foldVal[:0], c.opBuf...)
+		c.foldVal = append(c.foldVal[:0], c.ops.Newest()...)
 		return true
 	}
-	acc := existing
-	for i := len(spans) - 1; i >= 0; i-- {
-		sp := spans[i]
-		var err error
-		if acc, err = c.merge(c.curKey, acc, c.opBuf[sp[0]:sp[1]:sp[1]]); err != nil {
-			c.err = fmt.Errorf("%w on key %q: %w", ErrMergeOperator, c.curKey, err)
-			return false
-		}
+	v, err := c.ops.Fold(c.merge, c.curKey, existing)
+	if err != nil {
+		c.err = fmt.Errorf("%w on key %q: %w", ErrMergeOperator, c.curKey, err)
+		return false
 	}
-	if acc == nil {
-		acc = []byte{}
-	}
-	c.foldVal = acc
+	c.foldVal = v
 	return true
 }
 
