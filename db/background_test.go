@@ -237,13 +237,15 @@ func TestRejectedEditIsNotWritten(t *testing.T) {
 // stallBehindFailingFlush opens a database whose table creations fail
 // with ENOSPC while on is set, sets it, and writes until a write fails
 // stalled behind the failing flush; it returns that write's error and
-// the count of injected failures.
+// the count of injected failures. The database is closed at the test's
+// end.
 func stallBehindFailingFlush(t *testing.T) (d *DB, on *atomic.Bool, fired *atomic.Int64, stalledErr error) {
 	on, fired = new(atomic.Bool), new(atomic.Int64)
 	fs := vfs.NewFaultFS(vfs.NewMem(), faultsWhile(on, fired, vfs.OpCreate, ".sst", vfs.ErrNoSpace))
 	o := recoveryOptions(fs)
 	o.MaxImmutableMemtables = 1
 	d = mustOpen(t, "/db", o)
+	t.Cleanup(func() { d.Close() })
 	on.Store(true)
 	within(t, 20*time.Second, "a write stalled behind a failing flush", func() {
 		for i := 0; stalledErr == nil; i++ {
@@ -255,7 +257,6 @@ func stallBehindFailingFlush(t *testing.T) (d *DB, on *atomic.Bool, fired *atomi
 
 func TestWriteStalledBehindFailingFlush(t *testing.T) {
 	d, on, _, stalledErr := stallBehindFailingFlush(t)
-	defer d.Close()
 	if errors.Is(stalledErr, ErrWritesStopped) || !errors.Is(stalledErr, vfs.ErrNoSpace) {
 		t.Fatalf("stalled write: %v, want the flush's error, not ErrWritesStopped", stalledErr)
 	}
@@ -277,7 +278,6 @@ func TestWriteStalledBehindFailingFlush(t *testing.T) {
 // run in ten of TestWriteStalledBehindFailingFlush under load).
 func TestStalledWriterGoesOnSoonAfterRecovery(t *testing.T) {
 	d, on, fired, _ := stallBehindFailingFlush(t)
-	defer d.Close()
 	// The flush has failed many times in a row: its back-off is long.
 	before := fired.Load()
 	done := make(chan error, 1)
