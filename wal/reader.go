@@ -65,12 +65,15 @@ func (r *Reader) next() ([]byte, error) {
 		if err != nil || !marker {
 			return p, err
 		}
-		synced, at := int64(binary.LittleEndian.Uint64(p)), int64(binary.LittleEndian.Uint64(p[8:]))
+		synced, at := int64(binary.LittleEndian.Uint64(p)), r.off
+		if len(p) == markerLen-HeaderLen {
+			at = int64(binary.LittleEndian.Uint64(p[8:]))
+		}
 		if at != r.off || synced > r.off {
 			return nil, r.corrupt("sync marker for offset %d says it is at %d", synced, at)
 		}
 		r.synced = max(r.synced, synced)
-		r.off += markerLen
+		r.off += HeaderLen + int64(len(p))
 	}
 }
 
@@ -100,9 +103,11 @@ func (r *Reader) record() (p []byte, marker bool, err error) {
 	}
 	raw := binary.LittleEndian.Uint32(h[0:4])
 	length := int64(raw)
-	marker = raw == markerLength
-	if marker {
-		length = markerLen - HeaderLen
+	switch raw {
+	case markerLength:
+		marker, length = true, markerLen-HeaderLen
+	case oldMarkerLength:
+		marker, length = true, oldMarkerLen-HeaderLen
 	}
 	sum := binary.LittleEndian.Uint32(h[4:8])
 	end := HeaderLen + length // bytes from r.off to the end of the record
@@ -237,8 +242,9 @@ func ScanTail(f vfs.File, off int64) (Tail, error) {
 	if err != nil {
 		return t, fmt.Errorf("wal: size: %w", err)
 	}
-	var pattern [4]byte
+	var pattern, oldPattern [4]byte
 	binary.LittleEndian.PutUint32(pattern[:], markerLength)
+	binary.LittleEndian.PutUint32(oldPattern[:], oldMarkerLength)
 	const chunk = 1 << 20
 	// Each read overlaps the next chunk by a marker's length less one, so
 	// a marker across two chunks is seen whole, in the first.
@@ -262,6 +268,20 @@ func ScanTail(f vfs.File, off int64) (Tail, error) {
 			pos := at + int64(i)
 			s, says := int64(binary.LittleEndian.Uint64(m[HeaderLen:])), int64(binary.LittleEndian.Uint64(m[HeaderLen+8:]))
 			if recordCRC(m[0:4], m[HeaderLen:]) == binary.LittleEndian.Uint32(m[4:8]) && says == pos && s <= pos && s > t.Synced {
+				t.Synced, t.Marker = s, pos
+			}
+		}
+		// Markers of the first form, which do not say where they are.
+		for i := 0; i < min(n, chunk); i++ {
+			j := bytes.Index(b[i:], oldPattern[:])
+			if j < 0 || i+j >= chunk || i+j+oldMarkerLen > n {
+				break
+			}
+			i += j
+			m := b[i : i+oldMarkerLen]
+			pos := at + int64(i)
+			s := int64(binary.LittleEndian.Uint64(m[HeaderLen:]))
+			if recordCRC(m[0:4], m[HeaderLen:]) == binary.LittleEndian.Uint32(m[4:8]) && s <= pos && s > t.Synced {
 				t.Synced, t.Marker = s, pos
 			}
 		}

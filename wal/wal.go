@@ -108,6 +108,12 @@ const MaxPayload = 1 << 30
 const (
 	markerLength = 1<<31 | 16
 	markerLen    = HeaderLen + 16
+	// oldMarkerLength marks the first form of sync marker, written by
+	// main for a while before the marker gave its own offset: its payload
+	// is the synced offset alone. Readers still honour it (it is not
+	// written any more), without the check of where it is.
+	oldMarkerLength = 1<<31 | 8
+	oldMarkerLen    = HeaderLen + 8
 )
 
 // crcTable is the CRC-32C table; it is read-only after initialisation.
