@@ -462,7 +462,7 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 			// The value goes on past this page: read ahead the pages it
 			// spans that follow this one in the file.
 			k := uint32(1)
-			last := min((off+uint64(n)-1)/c, uint64(len(r.valueDir))-1)
+			last := min((i*c+uint64(o)+uint64(n)-1)/c, uint64(len(r.valueDir))-1) // the value's last page, from where the read is
 			for j := i + 1; j <= last && r.valueDir[j] == pn+k && int(k) < r.readahead*8; j++ {
 				k++
 			}

@@ -901,16 +901,24 @@ func TestHugeValueGoesThroughPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := cache.New(cache.Options{Capacity: 1024 * P, PageSize: P})
-	r, err := Open(&memFile{data: f.data}, ReaderOptions{Cache: pool, FileNum: 1})
+	c := &readCounter{memFile: &memFile{data: f.data}}
+	r, err := Open(c, ReaderOptions{Cache: pool, FileNum: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	c.reads = 0
 	v, _, _, found, err := r.Get(nil, []byte("big"), base.MaxSeqNum)
 	if err != nil || !found || !bytes.Equal(v, big) {
 		t.Fatalf("Get of %d bytes: %d bytes, %v, %v", len(big), len(v), found, err)
 	}
 	if m := pool.Metrics(); m.Prefetched < bypassMaxPages {
 		t.Fatalf("the value's pages did not go through the pool: %+v", m)
+	}
+	// Runs of at most 64 pages (readahead 8 × 8) over 300 pages, the leaf
+	// and the root: the readahead must reach the value's end (it stopped
+	// short of it after the first run, and the tail went page by page).
+	if c.reads > 12 {
+		t.Fatalf("a %d-page value took %d reads", bypassMaxPages+44, c.reads)
 	}
 }
