@@ -103,6 +103,9 @@ type DB struct {
 	// log is the WAL of mem; logNum its file number.
 	log    *wal.Writer
 	logNum base.FileNum
+	// sealing is the seal of the WAL before log (walSeal), nil once there
+	// was none since Open.
+	sealing *walSeal
 	// lastSeq is the last seqnum assigned.
 	lastSeq base.SeqNum
 	// flushedSeq is the newest seqnum in version's files: every write at
@@ -189,6 +192,9 @@ type flushable struct {
 	// lastSeq is the newest seqnum in mem: the database's last seqnum
 	// when mem stopped taking writes.
 	lastSeq base.SeqNum
+	// seal is the sealing of the WAL: the WAL file is removed after the
+	// flush only once it is done.
+	seal *walSeal
 }
 
 // RecoveryReport says what Open found when it replayed the WALs.
@@ -257,8 +263,20 @@ func (d *DB) Close() error {
 
 	var err error
 	d.mu.Lock()
+	var sealErr error
+	if seal := d.sealing; seal != nil {
+		// The last WAL's sync must not be recorded before every older
+		// WAL is sealed: wait for them.
+		d.mu.Unlock()
+		sealErr = seal.wait()
+		d.mu.Lock()
+	}
 	if d.log != nil {
-		if cerr := d.log.Close(); cerr != nil && d.writeErr == nil {
+		if sealErr != nil {
+			// An older WAL may end torn: closing this one would record
+			// it as synced, and recovery would call the tear corruption.
+			d.log.Abandon()
+		} else if cerr := d.log.Close(); cerr != nil && d.writeErr == nil {
 			err = cerr
 		}
 		d.log = nil

@@ -113,6 +113,9 @@ func (d *DB) flushOldestLocked() error {
 	// keep their references. Its WAL is obsolete.
 	imm.mem.Unref()
 	d.mu.Unlock()
+	if imm.seal != nil {
+		imm.seal.wait() // the seal may still be writing to the file
+	}
 	d.fs.Remove(d.path(base.MakeFilename(base.FileTypeLog, imm.logNum)))
 	d.mu.Lock()
 	return nil

@@ -175,9 +175,25 @@ func (d *DB) recover() error {
 	}
 	mem := memtable.NewPooled(d.chunks)
 	for i, num := range logs {
-		stop, err := d.replayWAL(num, mem, i >= newest)
+		// A torn tail in a WAL that a newer one follows is a crash
+		// during its seal when no newer WAL records a sync (sealWAL).
+		laterSynced := func() (bool, error) {
+			for _, later := range logs[i+1 : newest+1] {
+				if synced, err := d.walRecordsSync(later); synced || err != nil {
+					return synced, err
+				}
+			}
+			return false, nil
+		}
+		cut, stop, err := d.replayWAL(num, mem, i >= newest, laterSynced)
 		if err != nil {
 			return err
+		}
+		if cut >= 0 {
+			if err := d.cutWALs(logs[i], cut, logs[i+1:]); err != nil {
+				return err
+			}
+			break
 		}
 		if stop {
 			// WALSalvage: the database opens as of the damaged record;
@@ -312,17 +328,17 @@ func (d *DB) setPageSize(ps int) error {
 
 // replayWAL applies the records of WAL num to mem, stopping at the first
 // damaged record (torn, zeroed, failing its checksum or its decoding), if
-// any. Damage in the newest WAL that no later sync marker shows was synced
-// is a crash's unsynced tail: it is cut off, and the cut synced before
-// recovery creates anything, so that a recovery that fails leaves a WAL the
-// next one replays cleanly. Other damage is corruption, unless
-// Options.WALSalvage asks to stop there (stop true: later WALs are not
-// replayed).
-func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool) (stop bool, err error) {
+// any. Damage that no later sync marker of the WAL shows was synced is a
+// crash's unsynced tail when the WAL is the newest, or when laterSynced
+// says no newer WAL records a sync (a crash during the older WAL's seal):
+// replayWAL returns the offset to cut it at (cut, else -1), and recovery
+// stops there. Other damage is corruption, unless Options.WALSalvage asks
+// to stop there (stop true: later WALs are not replayed).
+func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, laterSynced func() (bool, error)) (cut int64, stop bool, err error) {
 	name := base.MakeFilename(base.FileTypeLog, num)
 	f, err := d.fs.Open(d.path(name))
 	if err != nil {
-		return false, fmt.Errorf("strata: open WAL %s: %w", name, err)
+		return -1, false, fmt.Errorf("strata: open WAL %s: %w", name, err)
 	}
 	defer f.Close()
 	d.recovery.WALs++
@@ -335,7 +351,7 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool) (s
 		}
 		if err != nil {
 			if !errors.Is(err, ErrCorruption) {
-				return false, fmt.Errorf("strata: replay %s: %w", name, err)
+				return -1, false, fmt.Errorf("strata: replay %s: %w", name, err)
 			}
 			damage = err
 			break
@@ -355,7 +371,7 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool) (s
 		d.recovery.Records++
 	}
 	if damage == nil && !r.TornTail() {
-		return false, nil
+		return -1, false, nil
 	}
 	bad := r.ValidLen()
 	if damage == nil {
@@ -363,27 +379,69 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool) (s
 	}
 	tail, err := wal.ScanTail(f, bad)
 	if err != nil {
-		return false, fmt.Errorf("strata: replay %s: %w", name, err)
+		return -1, false, fmt.Errorf("strata: replay %s: %w", name, err)
 	}
-	if newest && tail.Synced <= bad {
-		// Nothing after the last sync was promised: drop it.
-		d.recovery.DroppedBytes += tail.End - bad
-		d.recovery.Damage = damage.Error()
-		if d.opts.ReadOnly {
-			return false, nil
+	why := fmt.Sprintf("a sync marker at offset %d shows the bytes up to %d had been synced", tail.Marker, tail.Synced)
+	if tail.Synced <= bad {
+		// Nothing after the last sync was promised, unless a newer WAL
+		// shows this one had been sealed.
+		synced := false
+		if !newest {
+			if synced, err = laterSynced(); err != nil {
+				return -1, false, err
+			}
 		}
-		return false, d.truncateWAL(name, bad)
-	}
-	why := "a newer WAL follows it, so it had been synced whole"
-	if newest {
-		why = fmt.Sprintf("a sync marker at offset %d shows the bytes up to %d had been synced", tail.Marker, tail.Synced)
+		if !synced {
+			d.recovery.DroppedBytes += tail.End - bad
+			d.recovery.Damage = damage.Error()
+			return bad, false, nil
+		}
+		why = "a newer WAL records a sync, so this one had been sealed"
 	}
 	if d.opts.WALSalvage {
 		d.recovery.DroppedBytes += tail.End - bad
 		d.recovery.Damage = fmt.Sprintf("%v (%s); salvaged: replay stopped there", damage, why)
-		return true, nil
+		return -1, true, nil
 	}
-	return false, fmt.Errorf("%w; %s (Options.WALSalvage opens the database as of the last good record before it, dropping the rest)", damage, why)
+	return -1, false, fmt.Errorf("%w; %s (Options.WALSalvage opens the database as of the last good record before it, dropping the rest)", damage, why)
+}
+
+// cutWALs drops a crash's unsynced tail: WAL num from offset off on, and
+// the newer WALs later (which hold no synced write: see replayWAL). The
+// newer ones are emptied first, each synced, so that a recovery that
+// fails half-way leaves the torn WAL to be found again, never a newer
+// record replayed without the older ones. Read-only, nothing is written.
+func (d *DB) cutWALs(num base.FileNum, off int64, later []base.FileNum) error {
+	for _, l := range later {
+		name := base.MakeFilename(base.FileTypeLog, l)
+		if size, err := d.fs.Stat(d.path(name)); err == nil {
+			d.recovery.DroppedBytes += size
+		}
+	}
+	if d.opts.ReadOnly {
+		return nil
+	}
+	for i := len(later) - 1; i >= 0; i-- {
+		if err := d.truncateWAL(base.MakeFilename(base.FileTypeLog, later[i]), 0); err != nil {
+			return err
+		}
+	}
+	return d.truncateWAL(base.MakeFilename(base.FileTypeLog, num), off)
+}
+
+// walRecordsSync reports whether WAL num holds a sync marker, anywhere.
+func (d *DB) walRecordsSync(num base.FileNum) (bool, error) {
+	name := base.MakeFilename(base.FileTypeLog, num)
+	f, err := d.fs.Open(d.path(name))
+	if err != nil {
+		return false, fmt.Errorf("strata: open WAL %s: %w", name, err)
+	}
+	defer f.Close()
+	tail, err := wal.ScanTail(f, 0)
+	if err != nil {
+		return false, fmt.Errorf("strata: read WAL %s: %w", name, err)
+	}
+	return tail.Synced > 0, nil
 }
 
 // walHoldsRecords reports whether WAL num holds a record, or a sync marker

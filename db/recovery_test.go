@@ -269,14 +269,14 @@ func TestSyncedWALDamageIsCorruption(t *testing.T) {
 	}
 }
 
-// TestOlderWALDamageIsCorruption: a WAL that a newer one follows was
-// synced whole at the switch, so damage anywhere in it is corruption; with
-// WALSalvage the database opens as of the record before it, dropping the
-// newer WAL too.
-func TestOlderWALDamageIsCorruption(t *testing.T) {
+// sealedOlderWAL returns a crashed database whose older WAL was sealed
+// (sealWAL) and a newer one follows it, holding writes, and the older
+// WAL's name. Flushes wait until the crash is taken: a flush finished
+// before it would make the older WAL obsolete, and nothing would replay
+// it.
+func sealedOlderWAL(t *testing.T, syncWrites bool) (*vfs.MemFS, string) {
+	t.Helper()
 	mem := vfs.NewMem()
-	// Flushes wait until the crash is taken: a flush finished before it
-	// would make the older WAL obsolete, and nothing would replay it.
 	release := make(chan struct{})
 	hold := vfs.InjectorFunc(func(op vfs.Op, name string) error {
 		if op == vfs.OpCreate && strings.HasSuffix(name, ".sst") {
@@ -285,7 +285,7 @@ func TestOlderWALDamageIsCorruption(t *testing.T) {
 		return nil
 	})
 	o := recoveryOptions(vfs.NewFaultFS(mem, hold))
-	o.SyncWrites = false
+	o.SyncWrites = syncWrites
 	var logs []string
 	o.failpoint = func(name string) {
 		if name == fpWALRotated && logs == nil {
@@ -296,17 +296,32 @@ func TestOlderWALDamageIsCorruption(t *testing.T) {
 	for i := 0; logs == nil; i++ {
 		d.Put(recoveryKey(i), recoveryValue(i))
 	}
-	// The crash comes before the flush of the full memtable: both WALs
-	// are replayed.
+	for i := 0; i < 10; i++ {
+		d.Put(recoveryKey(100000+i), recoveryValue(i))
+	}
+	d.mu.Lock()
+	seal := d.sealing
+	d.mu.Unlock()
+	if err := seal.wait(); err != nil {
+		t.Fatal(err)
+	}
 	crashed := mem.CrashClonePages(func(string, int) bool { return true })
 	close(release)
 	d.Close()
-	older := logs[0]
 	if len(walNames(t, crashed)) != 2 {
 		t.Fatalf("WALs after the crash: %v", walNames(t, crashed))
 	}
+	return crashed, logs[0]
+}
+
+// TestOlderWALDamageIsCorruption: a WAL that a newer one follows was
+// synced whole by its seal, which ends it with a sync marker, so damage
+// anywhere in it is corruption; with WALSalvage the database opens as of
+// the record before it, dropping the newer WAL too.
+func TestOlderWALDamageIsCorruption(t *testing.T) {
+	crashed, older := sealedOlderWAL(t, false)
 	zeroRange(t, crashed, "/db/"+older, 3000, 100)
-	o = recoveryOptions(crashed)
+	o := recoveryOptions(crashed)
 	if _, err := Open("/db", o); !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), older) {
 		t.Fatalf("Open with a damaged older WAL: %v", err)
 	}
@@ -321,15 +336,31 @@ func TestOlderWALDamageIsCorruption(t *testing.T) {
 	}
 }
 
-// TestNoWriteToOlderWAL: once a newer WAL exists nothing more is written to
-// an older one through the filesystem, so that a crash at any moment (a
-// process killed in the middle of a write) cannot leave a torn record at
-// the end of a WAL that a newer one follows. (This runs the write-call
-// path; the mapped writer stores through its mapping, and Seal leaves it
-// nothing to store after.)
-func TestNoWriteToOlderWAL(t *testing.T) {
+// TestOlderWALTornBeforeSyncedNewerIsCorruption: damage at the end of an
+// older WAL, past its last sync marker, would be a crash during its seal,
+// but a newer WAL records a sync, which waits for the seal: the damage
+// is corruption.
+func TestOlderWALTornBeforeSyncedNewerIsCorruption(t *testing.T) {
+	crashed, older := sealedOlderWAL(t, true)
+	size, err := crashed.Stat("/db/" + older)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeroRange(t, crashed, "/db/"+older, size-60, 60) // the seal's marker and the last record
+	_, err = Open("/db", recoveryOptions(crashed))
+	if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "records a sync") {
+		t.Fatalf("Open with a torn older WAL before a synced newer one: %v", err)
+	}
+}
+
+// TestNoSyncRecordedBeforeOlderWALsSealed: a WAL records a sync (a marker,
+// written with the first record after the sync) only when every older
+// WAL is synced since its last write, so that recovery can tell a crash
+// during a seal from corruption.
+func TestNoSyncRecordedBeforeOlderWALsSealed(t *testing.T) {
 	var mu sync.Mutex
-	newest := base.FileNum(0)
+	dirty := map[base.FileNum]bool{}  // a write since its last sync
+	synced := map[base.FileNum]bool{} // synced at least once
 	var violations []string
 	inj := vfs.InjectorFunc(func(op vfs.Op, name string) error {
 		ft, num := base.ParseFilename(filepath.Base(name))
@@ -339,17 +370,26 @@ func TestNoWriteToOlderWAL(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch op {
-		case vfs.OpCreate:
-			newest = max(newest, num)
+		case vfs.OpRemove:
+			delete(dirty, num)
+		case vfs.OpSync:
+			dirty[num] = false
+			synced[num] = true
 		case vfs.OpWrite:
-			if num < newest {
-				violations = append(violations, fmt.Sprintf("write to %s after %s was created", filepath.Base(name), base.MakeFilename(base.FileTypeLog, newest)))
+			if synced[num] {
+				for older, d := range dirty {
+					if older < num && d {
+						violations = append(violations, fmt.Sprintf("write to %s after its sync while %s was not synced", filepath.Base(name), base.MakeFilename(base.FileTypeLog, older)))
+					}
+				}
 			}
+			dirty[num] = true
 		}
 		return nil
 	})
 	for _, sync := range []bool{false, true} {
-		newest = 0 // a new database
+		clear(dirty)
+		clear(synced)
 		o := recoveryOptions(vfs.NewFaultFS(vfs.NewMem(), inj))
 		o.SyncWrites = sync
 		d := mustOpen(t, "/db", o)
@@ -361,7 +401,7 @@ func TestNoWriteToOlderWAL(t *testing.T) {
 		d.Close()
 	}
 	if len(violations) > 0 {
-		t.Fatalf("%d writes to older WALs, the first: %s", len(violations), violations[0])
+		t.Fatalf("%d violations, the first: %s", len(violations), violations[0])
 	}
 }
 

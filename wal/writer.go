@@ -312,6 +312,17 @@ func (w *Writer) Close() error {
 	return err
 }
 
+// Abandon closes the file without syncing it or writing anything more to
+// it (a mapped Writer still unmaps and trims its unused window), for a log
+// whose records must not be recorded as synced: the db abandons the newest
+// WAL when an older one could not be sealed. Later calls return an error.
+func (w *Writer) Abandon() error {
+	if w.err == nil {
+		w.err = fmt.Errorf("wal: writer: %w", base.ErrClosed)
+	}
+	return w.Close()
+}
+
 // check returns the sticky error, if any.
 func (w *Writer) check() error { return w.err }
 
