@@ -142,7 +142,7 @@ func TestReadOnlyBesideWriter(t *testing.T) {
 	}
 
 	// The lock keeps out the commands that write, and check's recovery.
-	for _, args := range [][]string{{"put", dir, "k", "v"}, {"delete", dir, "k"}, {"check", dir}} {
+	for _, args := range [][]string{{"put", dir, "k", "v"}, {"delete", dir, "k"}, {"check", dir}, {"bench", "--n", "10", dir}} {
 		want(t, 2, "", "locked", args...)
 	}
 	if _, err := d.Get([]byte("k")); err == nil {

@@ -8,6 +8,7 @@
 //	strata check DIR                   verify every file
 //	strata sst dump FILE               one SST's metadata, pages, tree, keys
 //	strata manifest dump DIR           every edit of the current manifest
+//	strata bench DIR [flags]           db_bench workloads, ops/s and latency
 //
 // Run "strata help" for a line on each, "strata CMD -h" for its flags.
 //
@@ -32,7 +33,7 @@
 // tree and check the WAL in use, which a read-only open cannot do (a
 // writer beside it may have moved the manifest on). check --read-only
 // checks the SSTs and runs without recovering or taking the lock, for a
-// database another process has open. put and delete open the
+// database another process has open. put, delete and bench open the
 // database normally and need its lock.
 //
 // # Keys and values
@@ -94,6 +95,7 @@ func init() {
 		{"check", "DIR", "verify every file; exit 0 healthy, 1 damaged", runCheck},
 		{"sst dump", "FILE", "an SST's metadata, pages, tree, filter, keys", runSSTDump},
 		{"manifest dump", "DIR|MANIFEST", "every edit of the current manifest", runManifestDump},
+		{"bench", "DIR", "db_bench workloads: ops/s, p50/p99 latency", runBench},
 		{"help", "", "print this list", func(_ []string, stdout, _ io.Writer) int { usage(stdout); return exitOK }},
 	}
 }
