@@ -137,6 +137,7 @@ func TestManifestDump(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
+	before := listing(t, golden)
 	out, stderr, code := strata(t, "stats", golden)
 	if code != 0 || stderr != "" {
 		t.Fatalf("stats: exit %d: %s", code, stderr)
@@ -155,4 +156,17 @@ func TestStats(t *testing.T) {
 		}
 	}
 	want(t, 2, "", "not a Strata database", "stats", t.TempDir())
+
+	// The other read-only commands on the golden database, whose WAL
+	// holds writes no SST has: they read it and leave it as it is.
+	if out, _, code := strata(t, "scan", golden, "--start", "wal", "--limit", "2"); code != 0 || !strings.HasPrefix(out, "wal000\t") {
+		t.Fatalf("scan of the golden WAL's keys: exit %d\n%s", code, out)
+	}
+	want(t, 0, "in the log\n", "", "get", golden, "wal049")
+	if out, stderr, code := strata(t, "check", "--read-only", golden); code != 0 || !strings.HasPrefix(out, "ok: 4 files,") {
+		t.Fatalf("check --read-only: exit %d: %s\n%s", code, stderr, out)
+	}
+	if after := listing(t, golden); after != before {
+		t.Fatal("the read-only commands changed the golden database")
+	}
 }

@@ -75,11 +75,12 @@ func TestPutGetDeleteScan(t *testing.T) {
 
 func TestKVUsage(t *testing.T) {
 	dir := newDB(t, "k", "v")
+	fresh := filepath.Join(t.TempDir(), "new")
 	for _, args := range [][]string{
 		{"get", dir}, {"get", dir, "k", "extra"}, {"put", dir, "k"}, {"delete", dir},
 		{"scan"}, {"scan", dir, "--limit", "-1"}, {"scan", dir, "--bogus"},
 		{"get", "--hex", dir, "zz"}, {"get", "--quote", dir, `"\q"`}, {"get", "--hex", "--quote", dir, "00"},
-		{"get", t.TempDir(), "k"}, {"put", filepath.Join(t.TempDir(), "new"), "k", "v"},
+		{"get", t.TempDir(), "k"}, {"put", fresh, "k", "v"}, {"delete", fresh, "k"},
 		{"scan", "/nonexistent/strata"},
 	} {
 		_, stderr, code := strata(t, args...)
@@ -88,7 +89,7 @@ func TestKVUsage(t *testing.T) {
 		}
 	}
 	// put and delete never create a database.
-	if _, err := os.Stat(filepath.Join(t.TempDir(), "new")); err == nil {
+	if _, err := os.Stat(fresh); err == nil {
 		t.Error("put created a database")
 	}
 }
