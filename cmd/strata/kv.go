@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 
 	"github.com/seed-d6fe07da/strata/db"
 )
@@ -17,8 +18,10 @@ it works beside a process that has the database open, and sees the
 database as of its start: the SSTs the manifest named then and every WAL
 record written by then (synced or not; every acknowledged write), replayed
 in memory. A record being appended at that instant is skipped as a torn
-tail. If that process merges away a file before this one reads it, the
-command fails with exit status 2: run it again.`
+tail. When that process removes a file this one was about to read (an
+SST a merge replaced, a WAL whose writes were flushed), the open is
+tried again (and get as a whole); a scan that loses a file part way
+fails with exit status 2.`
 
 // codecAbout describes the key and value encodings.
 const codecAbout = `
@@ -62,12 +65,20 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strata get: %v\n", err)
 		return exitUsage
 	}
-	d, status := openDB("get", pos[0], true, stderr)
-	if d == nil {
-		return status
+	var v []byte
+	for try := 1; ; try++ {
+		d, status := openDB("get", pos[0], true, stderr)
+		if d == nil {
+			return status
+		}
+		v, err = d.Get(key)
+		d.Close()
+		// An SST merged away after the open: open again, as openDB
+		// does when the open itself meets a removed file.
+		if !errors.Is(err, iofs.ErrNotExist) || try == openTries {
+			break
+		}
 	}
-	defer d.Close()
-	v, err := d.Get(key)
 	if errors.Is(err, db.ErrNotFound) {
 		fmt.Fprintf(stderr, "strata: get: %s: not found\n", c.encode(key))
 		return exitProblem

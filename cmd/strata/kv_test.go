@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/seed-d6fe07da/strata/db"
@@ -168,4 +169,64 @@ func listing(t *testing.T, dir string) string {
 		fmt.Fprintf(&b, "%s %d %x\n", e.Name(), len(data), sha256.Sum256(data))
 	}
 	return b.String()
+}
+
+// TestReadOnlyBesideBusyWriter runs get and scan while this process
+// writes, flushes and merges with small memtables, so that WALs last
+// milliseconds: each run sees every write made before it started (the
+// open tries again when the writer removes a file under it), or, rarely,
+// fails with exit status 2 because it lost a file for good.
+func TestReadOnlyBesideBusyWriter(t *testing.T) {
+	dir := t.TempDir()
+	d, err := db.Open(dir, &db.Options{MemtableSize: 64 << 10, L0CompactionTrigger: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var written atomic.Int64 // keys [0, written) are acknowledged
+	put := func(i int64) {
+		if err := d.Put(fmt.Appendf(nil, "key%07d", i), fmt.Appendf(nil, "value %d with some padding to fill memtables", i)); err != nil {
+			t.Error(err)
+		}
+		written.Store(i + 1)
+	}
+	for i := int64(0); i < 3000; i++ {
+		put(i)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := written.Load(); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			put(i)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	retried := 0
+	for run := 0; run < 8; run++ {
+		n := written.Load()
+		key := fmt.Sprintf("key%07d", n-1)
+		args := []string{"get", dir, key}
+		if run%2 == 1 {
+			args = []string{"scan", dir, "--start", key, "--limit", "1"}
+		}
+		out, stderr, code := strata(t, args...)
+		switch {
+		case code == 2 && strings.Contains(stderr, "no such file"):
+			retried++
+		case code != 0 || !strings.Contains(out, fmt.Sprintf("value %d with", n-1)):
+			t.Fatalf("strata %q beside a busy writer: exit %d\nstdout: %s\nstderr: %s", args, code, out, stderr)
+		}
+	}
+	if retried > 2 {
+		t.Errorf("%d of 8 runs met a file removed under them", retried)
+	}
+	if m := d.Metrics(); m.Flushes == 0 {
+		t.Errorf("the writer never flushed while the commands ran: %+v", m.Levels)
+	}
 }

@@ -22,10 +22,13 @@
 // writer's Put has handed its WAL record to the kernel before it returns,
 // synced or not, so every write acknowledged before the command started
 // is seen; a record being appended at that instant may be seen cut short,
-// and is skipped as a torn tail. If the writer merges away an SST after
-// the command opened and before it read the file, the read fails (exit
-// 2): run it again. sst dump and manifest dump read the files themselves
-// and never open the database.
+// and is skipped as a torn tail. When the writer removes a file the
+// command was about to read (an SST a merge replaced, a WAL whose writes
+// were flushed; under steady writes with small memtables a WAL lasts
+// milliseconds), the open is tried again, up to openTries times, and get
+// as a whole too; a scan that loses a file part way fails (exit 2). sst
+// dump and manifest dump read the files themselves and never open the
+// database.
 //
 // check opens the database as db.Open does, so it recovers it first: a WAL
 // tail a crash left is cut off and replayed into a new SST, and a new
@@ -59,9 +62,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/seed-d6fe07da/strata/db"
 )
@@ -212,6 +217,10 @@ func parseArgs(fs *flag.FlagSet, args []string, want int, stdout io.Writer) (pos
 	return pos, -1
 }
 
+// openTries is how many times a read-only open is tried before a file
+// removed under it fails the command.
+const openTries = 20
+
 // openDB opens the database in dir for command name, read-only or not,
 // and reports why it could not: status is exitProblem for a corrupt
 // database, exitUsage otherwise.
@@ -222,6 +231,13 @@ func openDB(name, dir string, readOnly bool, stderr io.Writer) (*db.DB, int) {
 		return nil, exitUsage
 	}
 	d, err := db.Open(dir, &db.Options{ReadOnly: readOnly})
+	for try := 1; readOnly && errors.Is(err, iofs.ErrNotExist) && try < openTries; try++ {
+		// A writer beside us removed a file (a WAL it flushed, an SST
+		// a merge replaced) between our reading the directory or the
+		// manifest and opening the file: look again.
+		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
+		d, err = db.Open(dir, &db.Options{ReadOnly: readOnly})
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "strata: %s: %v\n", name, err)
 		switch {
