@@ -48,35 +48,55 @@ func Recover(fs vfs.FS, dir string) (*State, base.FileNum, error) {
 
 // replay applies every record of the manifest in f to a new State.
 func replay(f vfs.File, name string) (*State, error) {
-	r := wal.NewReader(f, name)
 	s := NewState()
-	var e VersionEdit
 	records := 0
+	end, _, err := ReadEdits(f, name, func(off int64, e *VersionEdit) error {
+		if err := s.Apply(e); err != nil {
+			return renameCorruption(err, name, fmt.Sprintf("offset %d", off))
+		}
+		records++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if records == 0 {
+		return nil, base.Corruptf(name, "", "no complete record (%d bytes)", end)
+	}
+	return s, nil
+}
+
+// ReadEdits decodes the records of the manifest in f in order and calls
+// fn with each edit and the offset of its record; name identifies f in
+// errors. The edit is reused for the next record. It stops at the first
+// error, fn's or a corruption error naming the file and offset (a bad
+// record, an unknown format version, an edit that does not decode), and
+// at the end of the log: end is then the offset past the last complete
+// record, and torn reports that bytes after it hold a record cut short,
+// the tail an interrupted append leaves, which recovery ignores.
+func ReadEdits(f vfs.File, name string, fn func(off int64, e *VersionEdit) error) (end int64, torn bool, err error) {
+	r := wal.NewReader(f, name)
+	var e VersionEdit
 	for {
 		off := r.ValidLen()
 		p, err := r.Next()
 		if err == io.EOF {
-			break
+			return off, r.TornTail(), nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("manifest: replay: %w", err)
+			return off, false, fmt.Errorf("manifest: replay: %w", err)
 		}
 		where := fmt.Sprintf("offset %d", off)
 		if p[0] != formatVersion {
-			return nil, base.Corruptf(name, where, "unknown manifest format version %d", p[0])
+			return off, false, base.Corruptf(name, where, "unknown manifest format version %d", p[0])
 		}
 		if err := e.Decode(p[1:]); err != nil {
-			return nil, renameCorruption(err, name, where)
+			return off, false, renameCorruption(err, name, where)
 		}
-		if err := s.Apply(&e); err != nil {
-			return nil, renameCorruption(err, name, where)
+		if err := fn(off, &e); err != nil {
+			return off, false, err
 		}
-		records++
 	}
-	if records == 0 {
-		return nil, base.Corruptf(name, "", "no complete record (%d bytes)", r.ValidLen())
-	}
-	return s, nil
 }
 
 // renameCorruption turns a corruption error about an edit into one naming

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"errors"
 	iofs "io/fs"
 	"os"
@@ -382,3 +383,37 @@ func appendRecord(dst, payload []byte) []byte {
 type bufFile struct{ memFile }
 
 func (f *bufFile) Write(p []byte) (int, error) { f.data = append(f.data, p...); return len(p), nil }
+
+// TestReadEdits reads a manifest back edit by edit, with the offset of
+// each record, and reports a torn tail without failing.
+func TestReadEdits(t *testing.T) {
+	var buf []byte
+	var offs []int64
+	for _, e := range history() {
+		offs = append(offs, int64(len(buf)))
+		buf = appendRecord(buf, e.Encode([]byte{formatVersion}))
+	}
+	whole := int64(len(buf))
+	for _, torn := range []bool{false, true} {
+		data := buf
+		if torn {
+			data = appendRecord(bytes.Clone(buf), (&VersionEdit{LastSeq: 300}).Encode([]byte{formatVersion}))
+			data = data[:len(data)-2]
+		}
+		i := 0
+		end, gotTorn, err := ReadEdits(&memFile{data: data}, "MANIFEST-000001", func(off int64, e *VersionEdit) error {
+			if want := history()[i]; off != offs[i] || !bytes.Equal(e.Encode(nil), want.Encode(nil)) {
+				t.Errorf("record %d at offset %d: %+v, want offset %d, %+v", i, off, e, offs[i], want)
+			}
+			i++
+			return nil
+		})
+		if err != nil || end != whole || gotTorn != torn || i != len(offs) {
+			t.Fatalf("torn %v: end %d, torn %v, %d edits, err %v; want end %d", torn, end, gotTorn, i, err, whole)
+		}
+	}
+	stop := errors.New("stop")
+	if _, _, err := ReadEdits(&memFile{data: buf}, "m", func(int64, *VersionEdit) error { return stop }); err != stop {
+		t.Fatalf("fn's error: got %v", err)
+	}
+}

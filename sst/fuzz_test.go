@@ -112,7 +112,8 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-// runOpenBody opens data and reads all of it every way it can.
+// runOpenBody opens data and reads all of it every way it can, Layout
+// included.
 func runOpenBody(t *testing.T, data []byte) {
 	P := fuzzPageSize(data)
 	{
@@ -176,6 +177,8 @@ func runOpenBody(t *testing.T, data []byte) {
 		}
 		checkErr(scan.Close())
 		_, err = r.Verify()
+		checkErr(err)
+		_, err = r.Layout()
 		checkErr(err)
 		for _, d := range r.RangeDels() {
 			if bytes.Compare(d.Start, d.End) >= 0 {

@@ -104,3 +104,28 @@ func TestCheckUsage(t *testing.T) {
 		t.Fatalf("help: exit %d: %s", code, stdout)
 	}
 }
+
+// TestHelp checks that help lists every command and that each prints its
+// usage for -h, on stdout with exit status 0.
+func TestHelp(t *testing.T) {
+	out, _, code := strata(t, "help")
+	if code != 0 {
+		t.Fatalf("help: exit %d", code)
+	}
+	for _, c := range commands {
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(strings.TrimSpace(c.name+" "+c.args)) + ` +\S`).MatchString(out) {
+			t.Errorf("help does not list %q:\n%s", c.name, out)
+		}
+		if c.name == "help" {
+			continue
+		}
+		args := append(strings.Fields(c.name), "-h")
+		usage, stderr, code := strata(t, args...)
+		if code != 0 || stderr != "" || !strings.HasPrefix(usage, "usage: strata "+c.name+" "+c.args) {
+			t.Errorf("strata %q: exit %d, stderr %q\n%s", args, code, stderr, usage)
+		}
+	}
+	if _, stderr, code := strata(t, "sst", "frob"); code != 2 || !strings.Contains(stderr, `want "sst dump"`) {
+		t.Errorf("sst frob: exit %d: %s", code, stderr)
+	}
+}
