@@ -80,8 +80,23 @@ func ReadEdits(f vfs.File, name string, fn func(off int64, e *VersionEdit) error
 	for {
 		off := r.ValidLen()
 		p, err := r.Next()
+		if err == io.EOF && r.TornTail() {
+			// Only the last edit, being appended when the process died,
+			// may be torn: a sync marker after it shows edits followed
+			// (a damaged length field reads as a record running past the
+			// end of the file).
+			tail, err := wal.ScanTail(f, off)
+			if err != nil {
+				return off, false, fmt.Errorf("manifest: replay: %w", err)
+			}
+			if tail.Synced > off {
+				return off, false, base.Corruptf(name, fmt.Sprintf("offset %d", off),
+					"damaged record: a sync marker at offset %d shows the bytes up to %d had been synced", tail.Marker, tail.Synced)
+			}
+			return off, true, nil
+		}
 		if err == io.EOF {
-			return off, r.TornTail(), nil
+			return off, false, nil
 		}
 		if err != nil {
 			return off, false, fmt.Errorf("manifest: replay: %w", err)

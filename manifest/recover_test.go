@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	iofs "io/fs"
 	"os"
@@ -147,6 +148,12 @@ func TestRecoverCorruption(t *testing.T) {
 		{"middle record bit flip", func(d []byte) []byte { d[wal.HeaderLen+3] ^= 0x40; return d }},
 		{"empty manifest", func(d []byte) []byte { return d[:0] }},
 		{"torn first record", func(d []byte) []byte { return d[:5] }},
+		// A length field that runs past the end of the file reads as a
+		// torn record: the sync markers after it show it is not the tail.
+		{"middle record length past the end", func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[0:4], uint32(len(d)))
+			return d
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs, dir := vfs.Default(), t.TempDir()

@@ -39,6 +39,10 @@ func Create(fs vfs.FS, dir string, num base.FileNum, snapshot *VersionEdit) (*Wr
 		return nil, fmt.Errorf("manifest: create %s: %w", name, err)
 	}
 	w := &Writer{num: num, w: wal.NewWriter(f)}
+	// Each edit after the first follows a sync marker for the one before
+	// it, so that a damaged record followed by later ones is told from a
+	// torn tail (ReadEdits).
+	w.w.MarkSyncs()
 	err = w.w.WriteRecord(w.encode(snapshot))
 	if err == nil {
 		err = w.w.Sync()
@@ -100,13 +104,19 @@ func (w *Writer) Size() int64 { return w.w.Size() }
 // FileNum returns the manifest's file number.
 func (w *Writer) FileNum() base.FileNum { return w.num }
 
-// Close syncs and closes the manifest. Later calls return an error.
+// Close closes the manifest; Append synced every edit. Later calls return
+// an error.
 func (w *Writer) Close() error {
 	if w.closed {
 		return w.err
 	}
 	w.closed = true
-	err := w.w.Close()
+	// Every edit was synced when appended: close without the sync marker
+	// (and fsync) that closing a log with MarkSyncs would add.
+	err := w.w.Abandon()
+	if err == nil && w.err != nil {
+		err = w.err // a failed Append: the edit may be lost
+	}
 	if w.err == nil {
 		w.err = fmt.Errorf("manifest: writer: %w", base.ErrClosed)
 	}

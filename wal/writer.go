@@ -313,14 +313,27 @@ func (w *Writer) Close() error {
 }
 
 // Abandon closes the file without syncing it or writing anything more to
-// it (a mapped Writer still unmaps and trims its unused window), for a log
-// whose records must not be recorded as synced: the db abandons the newest
-// WAL when an older one could not be sealed. Later calls return an error.
+// it (a mapped Writer still unmaps and trims its unused window); records
+// still buffered are dropped. It is for a log whose records must not be
+// recorded as synced (the db abandons the newest WAL when an older one
+// could not be sealed), or whose records were all synced already (the
+// manifest syncs each edit). Later calls return an error.
 func (w *Writer) Abandon() error {
+	if w.closed {
+		return w.check()
+	}
+	var err error
+	if w.m != nil {
+		err = w.unmapAndTrim()
+	}
+	w.closed = true
+	if cerr := w.f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("wal: close: %w", cerr)
+	}
 	if w.err == nil {
 		w.err = fmt.Errorf("wal: writer: %w", base.ErrClosed)
 	}
-	return w.Close()
+	return err
 }
 
 // check returns the sticky error, if any.
