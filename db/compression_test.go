@@ -19,7 +19,7 @@ func TestCompressionMixedFiles(t *testing.T) {
 	dir := t.TempDir()
 	const n = 4000
 	var sizes []uint64
-	for round, comp := range []string{"none", "snappy", "none"} {
+	for round, comp := range []Compression{NoCompression, SnappyCompression, NoCompression} {
 		d := mustOpen(t, dir, &Options{Compression: comp, MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 256 << 10, L0CompactionTrigger: 2})
 		for i := round; i < n; i += 2 {
 			if err := d.Put([]byte(fmt.Sprintf("key%06d", i)), compressibleValue(i)); err != nil {
@@ -77,8 +77,8 @@ func TestCompressionMixedFiles(t *testing.T) {
 // bytes as the unit, data that needs two levels fitted in level 1 and
 // every level-0 merge rewrote all of it).
 func TestLevelCapacityFollowsFlushedBytes(t *testing.T) {
-	base := map[string]uint64{}
-	for _, comp := range []string{"none", "snappy"} {
+	base := map[Compression]uint64{}
+	for _, comp := range []Compression{NoCompression, SnappyCompression} {
 		d := mustOpen(t, t.TempDir(), &Options{Compression: comp, MemtableSize: 64 << 10, PageSize: 1024, L0CompactionTrigger: 4})
 		d.mu.Lock()
 		before := d.baseLevelSizeLocked()
@@ -100,7 +100,7 @@ func TestLevelCapacityFollowsFlushedBytes(t *testing.T) {
 		d.Close()
 	}
 	t.Logf("capacity unit after the flushes: %v", base)
-	if float64(base["snappy"]) > 0.75*float64(base["none"]) {
-		t.Fatalf("compressed flushes give a capacity unit of %d, uncompressed %d", base["snappy"], base["none"])
+	if float64(base[SnappyCompression]) > 0.75*float64(base[NoCompression]) {
+		t.Fatalf("compressed flushes give a capacity unit of %d, uncompressed %d", base[SnappyCompression], base[NoCompression])
 	}
 }

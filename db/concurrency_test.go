@@ -19,9 +19,9 @@ import (
 // derived from the key and a generation, so a reader can check what it sees
 // is consistent; run under -race in CI.
 func TestConcurrentReadersDuringMerges(t *testing.T) {
-	for _, policy := range []string{"2q", "lru"} {
-		t.Run(policy, func(t *testing.T) {
-			o := &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 512 << 10, CachePolicy: policy,
+	for _, policy := range []CachePolicy{Cache2Q, CacheLRU} {
+		t.Run(policy.String(), func(t *testing.T) {
+			o := &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 512 << 10, Experimental: Experimental{CachePolicy: policy},
 				L0CompactionTrigger: 2, TargetFileSize: 32 << 10, FS: vfs.NewMem()}
 			d := mustOpen(t, "/db", o)
 			defer d.Close()

@@ -115,7 +115,7 @@ func TestLockedDirectory(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	for _, o := range []*Options{{PageSize: 1000}, {MemtableSize: 10}, {CacheSize: 100}, {BloomBitsPerKey: 100}, {Compression: "zstd"}} {
+	for _, o := range []*Options{{PageSize: 1000}, {MemtableSize: 10}, {CacheSize: 100}, {BloomBitsPerKey: 100}, {Compression: NoCompression + 1}} {
 		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "Options.") {
 			t.Fatalf("%+v: want an error naming the field, got %v", o, err)
 		}

@@ -211,7 +211,7 @@ func BenchmarkSeekNext100(b *testing.B) {
 func BenchmarkGetLargeValues(b *testing.B) {
 	const n, size = 3000, 64 << 10
 	dir := b.TempDir()
-	o := &Options{CacheSize: 64 << 20, MemtableSize: 8 << 20, Compression: "none"}
+	o := &Options{CacheSize: 64 << 20, MemtableSize: 8 << 20, Compression: NoCompression}
 	d := mustOpen(b, dir, o)
 	key := make([]byte, 16)
 	value := make([]byte, size)

@@ -310,17 +310,14 @@ func (d *DB) setPageSize(ps int) error {
 	o.PageSize = ps
 	d.maxKeySize = sst.MaxKeySize(ps)
 	d.unboundedEnd = bytes.Repeat([]byte{0xff}, d.maxKeySize+1)
-	policy, err := cache.ParsePolicy(o.CachePolicy)
-	if o.CachePolicy == "" {
-		policy, err = cache.Policy2Q, nil
-	}
-	if err != nil {
-		return fmt.Errorf("strata: Options.CachePolicy: %w", err)
+	policy := cache.Policy2Q
+	if o.Experimental.CachePolicy == CacheLRU {
+		policy = cache.PolicyLRU
 	}
 	d.cache = cache.New(cache.Options{Capacity: o.CacheSize, PageSize: ps, Policy: policy})
 	d.tables = newTableCache(d.fs, d.dirname, d.cache)
 	d.tables.direct = o.DirectIO
-	if o.BinarySearchLeaves {
+	if o.Experimental.BinarySearchLeaves {
 		d.tables.search = sst.SearchLeafBinary
 	}
 	return nil

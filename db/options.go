@@ -19,19 +19,12 @@ type Options struct {
 	// goes through. Default 64 MiB. On Linux the pool's memory is an
 	// anonymous mapping outside the Go heap.
 	CacheSize int64
-	// CachePolicy is the buffer pool's replacement policy: "2q" (default;
-	// scan-resistant) or "lru" (for comparison).
-	CachePolicy string
 	// DirectIO reads SSTs with O_DIRECT (Linux), bypassing the operating
 	// system's page cache so the buffer pool alone decides what stays in
 	// memory. Where the filesystem refuses it (tmpfs on older kernels, or a
 	// block size larger than 4 KiB) reads fall back to buffered I/O, counted
 	// in Metrics.DirectIOFallbacks.
 	DirectIO bool
-	// BinarySearchLeaves makes point lookups binary-search an SST's leaf
-	// pages by their first keys instead of descending its B+Tree. It exists
-	// for experiments comparing the two; leave it off.
-	BinarySearchLeaves bool
 	// PageSize is the SST page size of a new database, a power of two in
 	// [1024, 65536]. Default 4096. It bounds the key size: see MaxKeySize.
 	// An existing database keeps the page size it was created with (its
@@ -40,12 +33,10 @@ type Options struct {
 	// BloomBitsPerKey is the Bloom filter memory per key. Default 10;
 	// negative disables filters.
 	BloomBitsPerKey float64
-	// Compression is how SSTs store values: "snappy" (default) compresses
-	// each value on its own with Snappy when that saves at least an eighth
-	// of it, so a lookup decompresses only the value it returns; "none"
-	// stores values as they are. Files written either way are read
+	// Compression is how SSTs store values: SnappyCompression (the
+	// default) or NoCompression. Files written either way are read
 	// whatever the setting.
-	Compression string
+	Compression Compression
 	// SyncWrites makes every write return only after the WAL is fsynced.
 	// When false, writes reach the operating system at once and are synced
 	// by Flush, Close and memtable rotation: a process crash loses nothing,
@@ -60,10 +51,6 @@ type Options struct {
 	// RunsAtLastLevel is Z, the most sorted runs the last level may hold.
 	// Default 1.
 	RunsAtLastLevel int
-	// UniformBloom gives every SST BloomBitsPerKey bits per key instead of
-	// Monkey's allocation (more bits at shallow levels, fewer at the last,
-	// same total memory, fewer false positives).
-	UniformBloom bool
 	// L0CompactionTrigger is the number of level-0 runs that starts a merge.
 	// Default 4.
 	L0CompactionTrigger int
@@ -80,11 +67,6 @@ type Options struct {
 	// TargetFileSize bounds the size of the SSTs a merge writes. Default
 	// 2*MemtableSize.
 	TargetFileSize int64
-	// NoReadMerges turns read-triggered merges off (Metrics.ReadMerges):
-	// the tree then keeps the shape the merge policy gives it however much
-	// it is read. It is for experiments that measure a policy's shape;
-	// leave it off.
-	NoReadMerges bool
 	// WALSalvage opens a database whose WAL is damaged in bytes that had
 	// been synced (an older WAL, or the newest one before a sync marker
 	// that covers the damage): replay stops at the first damaged record
@@ -116,6 +98,9 @@ type Options struct {
 	// FS is the filesystem; nil means the operating system's. Tests pass an
 	// in-memory or fault-injecting one.
 	FS vfs.FS
+	// Experimental holds the switches the experiments under experiments/
+	// use to compare a design choice with its alternative. Leave it zero.
+	Experimental Experimental
 
 	// failpoint, when set by tests, is called at named steps of flushes,
 	// merges and manifest writes (see failpoint names in flush.go); crash
@@ -125,6 +110,73 @@ type Options struct {
 	// starting with a snapshot of the current state, replaces it. Default
 	// 8 MiB; tests make it small.
 	maxManifestSize int64
+}
+
+// Compression is how SSTs store values.
+type Compression uint8
+
+const (
+	// DefaultCompression is SnappyCompression.
+	DefaultCompression Compression = iota
+	// SnappyCompression compresses each value on its own with Snappy when
+	// that saves at least an eighth of it, so a lookup decompresses only
+	// the value it returns.
+	SnappyCompression
+	// NoCompression stores values as they are.
+	NoCompression
+)
+
+// String returns the compression's name: "snappy" or "none".
+func (c Compression) String() string {
+	switch c {
+	case DefaultCompression, SnappyCompression:
+		return "snappy"
+	case NoCompression:
+		return "none"
+	}
+	return fmt.Sprintf("Compression(%d)", uint8(c))
+}
+
+// Experimental holds switches that exist for the experiments under
+// experiments/, which measure what a design choice buys against its
+// alternative. They are not production settings: each zero value is the
+// choice Strata makes.
+type Experimental struct {
+	// BinarySearchLeaves makes point lookups binary-search an SST's leaf
+	// pages by their first keys instead of descending its B+Tree.
+	BinarySearchLeaves bool
+	// NoReadMerges turns read-triggered merges off (Metrics.ReadMerges):
+	// the tree then keeps the shape the merge policy gives it however
+	// much it is read.
+	NoReadMerges bool
+	// UniformBloom gives every SST BloomBitsPerKey bits per key instead of
+	// Monkey's allocation (more bits at shallow levels, fewer at the last,
+	// same total memory, fewer false positives).
+	UniformBloom bool
+	// CachePolicy is the buffer pool's replacement policy: Cache2Q (the
+	// default, scan-resistant) or CacheLRU.
+	CachePolicy CachePolicy
+}
+
+// CachePolicy is the buffer pool's replacement policy.
+type CachePolicy uint8
+
+const (
+	// Cache2Q is the scan-resistant 2Q policy (the default).
+	Cache2Q CachePolicy = iota
+	// CacheLRU is plain LRU, which a long scan flushes.
+	CacheLRU
+)
+
+// String returns the policy's name: "2q" or "lru".
+func (p CachePolicy) String() string {
+	switch p {
+	case Cache2Q:
+		return "2q"
+	case CacheLRU:
+		return "lru"
+	}
+	return fmt.Sprintf("CachePolicy(%d)", uint8(p))
 }
 
 // ensureDefaults returns a filled copy of o.
@@ -163,8 +215,8 @@ func (o *Options) ensureDefaults() *Options {
 	if c.RunsAtLastLevel == 0 {
 		c.RunsAtLastLevel = 1
 	}
-	if c.Compression == "" {
-		c.Compression = "snappy"
+	if c.Compression == DefaultCompression {
+		c.Compression = SnappyCompression
 	}
 	if c.MaxImmutableMemtables == 0 {
 		c.MaxImmutableMemtables = 2
@@ -184,7 +236,7 @@ func (o *Options) ensureDefaults() *Options {
 // sstCompression is the compression of the SSTs o writes; o has its
 // defaults filled in and was validated.
 func (o *Options) sstCompression() sst.Compression {
-	if o.Compression == "none" {
+	if o.Compression == NoCompression {
 		return sst.NoCompression
 	}
 	return sst.SnappyCompression
@@ -203,10 +255,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("strata: Options.CacheSize %d: must hold at least 16 pages", c.CacheSize)
 	case cache.Options{Capacity: c.CacheSize, PageSize: c.PageSize}.Validate() != nil:
 		return fmt.Errorf("strata: Options.CacheSize: %w", cache.Options{Capacity: c.CacheSize, PageSize: c.PageSize}.Validate())
-	case c.CachePolicy != "" && c.CachePolicy != "2q" && c.CachePolicy != "lru" && c.CachePolicy != "2Q" && c.CachePolicy != "LRU":
-		return fmt.Errorf("strata: Options.CachePolicy %q: must be \"2q\" or \"lru\"", c.CachePolicy)
-	case c.Compression != "snappy" && c.Compression != "none":
-		return fmt.Errorf("strata: Options.Compression %q: must be \"snappy\" or \"none\"", o.Compression)
+	case c.Experimental.CachePolicy > CacheLRU:
+		return fmt.Errorf("strata: Options.Experimental.CachePolicy %v: must be Cache2Q or CacheLRU", c.Experimental.CachePolicy)
+	case c.Compression > NoCompression:
+		return fmt.Errorf("strata: Options.Compression %v: must be SnappyCompression or NoCompression", o.Compression)
 	case c.BloomBitsPerKey > 64:
 		return fmt.Errorf("strata: Options.BloomBitsPerKey %g: must be at most 64", c.BloomBitsPerKey)
 	case c.L0CompactionTrigger < 1:

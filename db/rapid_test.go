@@ -69,7 +69,7 @@ func newDBMachine(t *rapid.T, policy mergePolicy) *dbMachine {
 		RunsAtLastLevel:     policy.Z,
 		FS:                  m.fs,
 		maxManifestSize:     4 << 10, // rotate the manifest often
-		Compression:         rapid.SampledFrom([]string{"snappy", "none"}).Draw(t, "compression"),
+		Compression:         rapid.SampledFrom([]Compression{SnappyCompression, NoCompression}).Draw(t, "compression"),
 		Merge:               listAppendMerge,
 	}
 	if m.counter = rapid.Bool().Draw(t, "counter"); m.counter {

@@ -151,7 +151,7 @@ func (d *DB) noteReadRuns(excess, levels int) {
 // there is a fold to wait for, it arms the readers' wake-up. With skip0 it
 // leaves level 0 alone (level0Loop has it). d.mu is held.
 func (d *DB) readMergeLocked(skip0 bool) *lsm.Compaction {
-	if d.opts.NoReadMerges {
+	if d.opts.Experimental.NoReadMerges {
 		return nil
 	}
 	if c := d.picker.PickForReads(d.version, skip0); c != nil {

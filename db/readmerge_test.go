@@ -165,7 +165,7 @@ func TestReadsFoldLevels(t *testing.T) {
 
 func testReadsFoldLevels(t *testing.T, writing, off bool) {
 	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
-		TargetFileSize: 64 << 10, L0CompactionTrigger: 2, NoReadMerges: off})
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 2, Experimental: Experimental{NoReadMerges: off}})
 	defer d.Close()
 	const n = 20000
 	key := func(i int) []byte { return []byte(fmt.Sprintf("key%06d", i)) }

@@ -198,5 +198,5 @@ func (d *DB) bloomBitsForLevel(level int) float64 {
 	v.Ref()
 	d.mu.Unlock()
 	defer v.Unref()
-	return lsm.BloomBitsForLevel(v, level, d.pickerOpts, d.opts.BloomBitsPerKey, d.opts.UniformBloom)
+	return lsm.BloomBitsForLevel(v, level, d.pickerOpts, d.opts.BloomBitsPerKey, d.opts.Experimental.UniformBloom)
 }

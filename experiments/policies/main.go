@@ -86,8 +86,9 @@ func run(n int, policy string, T int, uniform bool, bits float64, lookups int, d
 		dir = tmp
 	}
 	// NoReadMerges: the lookups measure the tree the policy shaped.
-	opts := &db.Options{SizeRatio: T, RunsPerLevel: K, RunsAtLastLevel: Z, BloomBitsPerKey: bits, UniformBloom: uniform,
-		MemtableSize: 8 << 20, CacheSize: 64 << 20, NoReadMerges: true}
+	opts := &db.Options{SizeRatio: T, RunsPerLevel: K, RunsAtLastLevel: Z, BloomBitsPerKey: bits,
+		MemtableSize: 8 << 20, CacheSize: 64 << 20,
+		Experimental: db.Experimental{UniformBloom: uniform, NoReadMerges: true}}
 	d, err := db.Open(dir, opts)
 	if err != nil {
 		return err

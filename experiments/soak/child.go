@@ -67,8 +67,17 @@ func dbOptions(pageSize int, sync bool, compression string) *db.Options {
 		L0CompactionTrigger: 2,
 		TargetFileSize:      512 << 10,
 		SyncWrites:          sync,
-		Compression:         compression,
+		Compression:         compressionOption(compression),
 	}
+}
+
+// compressionOption is the Options.Compression the -compression flag
+// names: "none", else Snappy.
+func compressionOption(name string) db.Compression {
+	if name == "none" {
+		return db.NoCompression
+	}
+	return db.SnappyCompression
 }
 
 // child is the process the parent kills: writers that log and issue

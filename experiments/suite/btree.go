@@ -7,9 +7,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"reflect"
-	"slices"
-	"strings"
 
 	"github.com/seed-d6fe07da/strata/cache"
 	"github.com/seed-d6fe07da/strata/internal/base"
@@ -20,77 +17,9 @@ import (
 // sstPageSize is the page size of the files btree-vs-binary writes.
 const sstPageSize = 4096
 
-// errNoSearchMode means the sst package has no ReaderOptions.SearchMode
-// field: only the B+Tree (the one search the reader has) can be measured.
-var errNoSearchMode = errors.New("sst.ReaderOptions has no SearchMode field")
-
-// setSearchMode sets the SearchMode field of o, a pointer to
-// sst.ReaderOptions (or, in tests, to another struct), to the named mode
-// ("btree" or "binary").
-// The field is found by reflection so that this program builds against a
-// library with or without it. A string field takes the mode's name; an
-// integer field takes the value whose String method names the mode (it
-// contains "tree" or "binary"), else the zero value for "btree" (the
-// default search) and binaryValue for "binary".
-func setSearchMode(o any, mode string, binaryValue int) error {
-	f := reflect.ValueOf(o).Elem().FieldByName("SearchMode")
-	if !f.IsValid() {
-		if mode == "btree" {
-			return nil // the only search there is
-		}
-		return errNoSearchMode
-	}
-	switch f.Kind() {
-	case reflect.String:
-		if mode == "btree" {
-			f.SetString("")
-		} else {
-			f.SetString(mode)
-		}
-		return nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		word := map[string]string{"btree": "tree", "binary": "binary"}[mode]
-		v := reflect.New(f.Type()).Elem()
-		for i := 0; i < 16; i++ {
-			setInt(v, i)
-			if strings.Contains(strings.ToLower(safeString(v)), word) {
-				f.Set(v)
-				return nil
-			}
-		}
-		if mode == "btree" {
-			f.Set(reflect.Zero(f.Type()))
-		} else {
-			setInt(f, binaryValue)
-		}
-		return nil
-	}
-	return fmt.Errorf("sst.ReaderOptions.SearchMode has type %s, which this experiment does not know how to set", f.Type())
-}
-
-// safeString returns v's String(), or "" if v is no fmt.Stringer or its
-// String panics on a value outside its table.
-func safeString(v reflect.Value) (s string) {
-	st, ok := v.Interface().(fmt.Stringer)
-	if !ok {
-		return ""
-	}
-	defer func() {
-		if recover() != nil {
-			s = ""
-		}
-	}()
-	return st.String()
-}
-
-func setInt(v reflect.Value, i int) {
-	if v.CanInt() {
-		v.SetInt(int64(i))
-	} else {
-		v.SetUint(uint64(i))
-	}
-}
+// searchModes are the sst search modes the experiment compares, by the
+// names its CSV and flags use.
+var searchModes = map[string]sst.SearchMode{"btree": sst.SearchBTree, "binary": sst.SearchLeafBinary}
 
 // sortedKey writes the key of the i-th entry of a sorted file.
 func sortedKey(buf []byte, i uint64) []byte {
@@ -126,25 +55,15 @@ func writeSST(path string, n int64) (sst.Properties, error) {
 // runBTreeVsBinary writes, at every step, one SST holding the step's data
 // and looks up random present keys through a buffer pool an eighth of the
 // file's size, once per search mode: the B+Tree descent (today's reader)
-// and binary search over the leaf pages (sst.ReaderOptions.SearchMode,
-// when the library has it). Each mode gets a fresh pool, warmed with a
-// quarter of a measurement's lookups first.
+// and binary search over the leaf pages (sst.ReaderOptions.SearchMode).
+// Each mode gets a fresh pool, warmed with a quarter of a measurement's
+// lookups first.
 func runBTreeVsBinary(e *env) error {
 	modes := e.cfg.SearchModes
-	var probe sst.ReaderOptions
-	if err := setSearchMode(&probe, "binary", e.cfg.BinaryModeValue); errors.Is(err, errNoSearchMode) {
-		var kept []string
-		for _, m := range modes {
-			if m != "binary" {
-				kept = append(kept, m)
-			}
+	for _, m := range modes {
+		if _, ok := searchModes[m]; !ok {
+			return fmt.Errorf("unknown search mode %q (-search-modes: btree, binary)", m)
 		}
-		if len(kept) < len(modes) {
-			e.note("%v: the library cannot binary-search leaf pages yet, so only the B+Tree rows are recorded. Re-run -only btree-vs-binary once SearchMode exists.", err)
-		}
-		modes = kept
-	} else if err != nil {
-		return err
 	}
 	if len(modes) == 0 {
 		return errors.New("no search mode to measure (-search-modes)")
@@ -190,9 +109,6 @@ func runBTreeVsBinary(e *env) error {
 		e.progress("%s in %d leaf pages, height %d, pool %s:%s", mib(n*entrySize), props.LeafPages, props.Height, mib(capacity), line)
 	}
 	title := "SST point lookups, buffer pool = 1/8 of the file"
-	if len(modes) == 1 && modes[0] == "btree" && slices.Contains(e.cfg.SearchModes, "binary") {
-		title += " (no binary-search mode in this library)"
-	}
 	p1, err := linePlot(panel{title: title, xLabel: "user data in the SST (MiB)", yLabel: "lookups/s", zeroY: true}, l)
 	if err != nil {
 		return err
@@ -209,10 +125,7 @@ func runBTreeVsBinary(e *env) error {
 // keys. It returns the sample, the pool misses per lookup and the hit ratio.
 func (e *env) lookupSST(path string, n, capacity int64, mode string, step int64) (sample, float64, float64, error) {
 	pool := cache.New(cache.Options{Capacity: capacity, PageSize: sstPageSize})
-	opts := sst.ReaderOptions{Cache: pool, FileNum: 1}
-	if err := setSearchMode(&opts, mode, e.cfg.BinaryModeValue); err != nil {
-		return sample{}, 0, 0, err
-	}
+	opts := sst.ReaderOptions{Cache: pool, FileNum: 1, SearchMode: searchModes[mode]}
 	f, err := vfs.Default().Open(path)
 	if err != nil {
 		return sample{}, 0, 0, err

@@ -23,6 +23,10 @@ var cachePhases = []string{"hot gets alone", "hot gets during full scans", "hot 
 // cachePhaseLabels name the phases on the plot's X axis.
 var cachePhaseLabels = []string{"alone", fmt.Sprintf("during %d full scans", cacheScanners), "after a full scan"}
 
+// cachePolicies are the policies the experiment compares, by the names
+// its CSV uses.
+var cachePolicies = map[string]db.CachePolicy{"2q": db.Cache2Q, "lru": db.CacheLRU}
+
 // runCachePolicy compares the buffer pool's replacement policies. For each
 // policy it loads a database to the final size with a pool smaller than
 // the data and merges it into one run (a background merge replacing files
@@ -51,7 +55,7 @@ func runCachePolicy(e *env) error {
 	tput := map[string][]float64{}
 	hot := int(e.cfg.Cache / sstPageSize / 2)
 	for _, policy := range policies {
-		d, closeDB, err := e.openDB(policy, db.Options{CachePolicy: policy})
+		d, closeDB, err := e.openDB(policy, db.Options{Experimental: db.Experimental{CachePolicy: cachePolicies[policy]}})
 		if err != nil {
 			return err
 		}

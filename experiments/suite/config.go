@@ -29,7 +29,6 @@ type config struct {
 	SyncRun time.Duration
 
 	SearchModes     []string
-	BinaryModeValue int
 	Bits            float64
 	Seed            int64
 }
@@ -37,20 +36,20 @@ type config struct {
 func fullConfig() config {
 	return config{Name: "full", Final: 1 << 30, Step: 16 << 20, Memtable: 4 << 20, Cache: 64 << 20,
 		Measure: time.Second, MaxOps: 1 << 40, Settle: time.Second, SettleMax: 30 * time.Second,
-		SyncRun: 10 * time.Second, Bits: 10, Seed: 1, SearchModes: []string{"btree", "binary"}, BinaryModeValue: 1}
+		SyncRun: 10 * time.Second, Bits: 10, Seed: 1, SearchModes: []string{"btree", "binary"}}
 }
 
 func quickConfig() config {
 	return config{Name: "quick", Final: 48 << 20, Step: 8 << 20, Memtable: 1 << 20, Cache: 8 << 20,
 		Measure: 250 * time.Millisecond, MaxOps: 1 << 40, Settle: 200 * time.Millisecond, SettleMax: 2 * time.Second,
-		SyncRun: time.Second, Bits: 10, Seed: 1, SearchModes: []string{"btree", "binary"}, BinaryModeValue: 1}
+		SyncRun: time.Second, Bits: 10, Seed: 1, SearchModes: []string{"btree", "binary"}}
 }
 
 // tinyConfig is for the smoke test: every experiment in a few seconds.
 func tinyConfig() config {
 	return config{Name: "tiny", Final: 1 << 20, Step: 512 << 10, Memtable: 128 << 10, Cache: 256 << 10,
 		Measure: 20 * time.Millisecond, MaxOps: 2000, Settle: 20 * time.Millisecond, SettleMax: 200 * time.Millisecond,
-		SyncRun: 100 * time.Millisecond, Bits: 10, Seed: 1, SearchModes: []string{"btree", "binary"}, BinaryModeValue: 1}
+		SyncRun: 100 * time.Millisecond, Bits: 10, Seed: 1, SearchModes: []string{"btree", "binary"}}
 }
 
 func (c config) validate() error {

@@ -52,8 +52,7 @@ func main() {
 	tmp := flag.String("tmp", "", "directory under which the databases are created and removed (default: the system temp dir, unless it is a tmpfs)")
 	finalSize := flag.String("size", "", "override the final user-data size per database, e.g. 256MiB")
 	stepSize := flag.String("step", "", "override the sample step, e.g. 8MiB")
-	searchModes := flag.String("search-modes", "btree,binary", "btree-vs-binary: SST search modes to measure (binary needs sst.ReaderOptions.SearchMode)")
-	binaryValue := flag.Int("binary-mode-value", 1, "btree-vs-binary: the integer value of the binary mode, used only if SearchMode is an integer type without a String method")
+	searchModes := flag.String("search-modes", "btree,binary", "btree-vs-binary: SST search modes to measure ")
 	bits := flag.Float64("bits", 10, "monkey-vs-uniform: Bloom bits per key (the same total for both)")
 	seed := flag.Int64("seed", 1, "random seed")
 	flag.Parse()
@@ -80,7 +79,6 @@ func main() {
 		}
 	}
 	cfg.SearchModes = strings.Split(*searchModes, ",")
-	cfg.BinaryModeValue = *binaryValue
 	cfg.Bits = *bits
 	cfg.Seed = *seed
 	if err := cfg.validate(); err != nil {

@@ -28,7 +28,7 @@ func runMonkeyVsUniform(e *env) error {
 		}
 		// NoReadMerges: the lookups would otherwise fold the levels
 		// whose filters are compared.
-		d, closeDB, err := e.openDB(name, db.Options{BloomBitsPerKey: e.cfg.Bits, UniformBloom: uniform, NoReadMerges: true})
+		d, closeDB, err := e.openDB(name, db.Options{BloomBitsPerKey: e.cfg.Bits, Experimental: db.Experimental{UniformBloom: uniform, NoReadMerges: true}})
 		if err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ func runMergePolicies(e *env) error {
 		K, Z := pol.k(policyT), pol.z(policyT)
 		// NoReadMerges: the gets would otherwise fold the runs and levels
 		// the policy leaves, which are what is compared.
-		d, closeDB, err := e.openDB(fmt.Sprintf("K%dZ%d", K, Z), db.Options{SizeRatio: policyT, RunsPerLevel: K, RunsAtLastLevel: Z, NoReadMerges: true})
+		d, closeDB, err := e.openDB(fmt.Sprintf("K%dZ%d", K, Z), db.Options{SizeRatio: policyT, RunsPerLevel: K, RunsAtLastLevel: Z, Experimental: db.Experimental{NoReadMerges: true}})
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,52 +55,6 @@ func TestSmoke(t *testing.T) {
 	// Nothing is left behind in the scratch directory.
 	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) > 0 {
 		t.Errorf("scratch directories left behind: %v", left)
-	}
-}
-
-type stringMode struct{ SearchMode string }
-
-type namedMode int
-
-func (m namedMode) String() string {
-	return [...]string{"BPlusTree", "BinarySearch"}[m]
-}
-
-type stringerMode struct{ SearchMode namedMode }
-
-type plainMode struct{ SearchMode uint8 }
-
-type noMode struct{ Cache int }
-
-// TestSetSearchMode checks the reflective setter against the shapes the
-// option may take.
-func TestSetSearchMode(t *testing.T) {
-	var s stringMode
-	if err := setSearchMode(&s, "binary", 1); err != nil || s.SearchMode != "binary" {
-		t.Errorf("string field: %q, %v", s.SearchMode, err)
-	}
-	for _, m := range []struct {
-		mode string
-		want namedMode
-	}{{"binary", 1}, {"btree", 0}} {
-		st := stringerMode{SearchMode: 7}
-		if err := setSearchMode(&st, m.mode, 5); err != nil || st.SearchMode != m.want {
-			t.Errorf("Stringer field, %s: %d, %v", m.mode, st.SearchMode, err)
-		}
-	}
-	p := plainMode{SearchMode: 9}
-	if err := setSearchMode(&p, "binary", 3); err != nil || p.SearchMode != 3 {
-		t.Errorf("plain integer field: %d, %v", p.SearchMode, err)
-	}
-	if err := setSearchMode(&p, "btree", 3); err != nil || p.SearchMode != 0 {
-		t.Errorf("plain integer field, btree: %d, %v", p.SearchMode, err)
-	}
-	var n noMode
-	if err := setSearchMode(&n, "binary", 1); !errors.Is(err, errNoSearchMode) {
-		t.Errorf("no field: %v, want errNoSearchMode", err)
-	}
-	if err := setSearchMode(&n, "btree", 1); err != nil {
-		t.Errorf("no field, btree: %v", err)
 	}
 }
 
