@@ -410,9 +410,8 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, la
 // record replayed without the older ones. Read-only, nothing is written.
 func (d *DB) cutWALs(num base.FileNum, off int64, later []base.FileNum) error {
 	for _, l := range later {
-		name := base.MakeFilename(base.FileTypeLog, l)
-		if size, err := d.fs.Stat(d.path(name)); err == nil {
-			d.recovery.DroppedBytes += size
+		if n, err := d.walDataBytes(l); err == nil {
+			d.recovery.DroppedBytes += n
 		}
 	}
 	if d.opts.ReadOnly {
@@ -424,6 +423,18 @@ func (d *DB) cutWALs(num base.FileNum, off int64, later []base.FileNum) error {
 		}
 	}
 	return d.truncateWAL(base.MakeFilename(base.FileTypeLog, num), off)
+}
+
+// walDataBytes returns the bytes of WAL num up to its last non-zero one: a
+// mapped writer's unused window of zeros is not data.
+func (d *DB) walDataBytes(num base.FileNum) (int64, error) {
+	f, err := d.fs.Open(d.path(base.MakeFilename(base.FileTypeLog, num)))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	tail, err := wal.ScanTail(f, 0)
+	return tail.End, err
 }
 
 // walRecordsSync reports whether WAL num holds a sync marker, anywhere.

@@ -403,18 +403,18 @@ func (d *DB) sealWAL(old *wal.Writer, prev, s *walSeal) {
 	if prev != nil {
 		err = prev.wait()
 	}
-	if err == nil {
+	if err != nil {
+		// An older WAL may end torn: this one must not say it was synced.
+		old.Abandon()
+	} else {
 		if err = old.Seal(); err != nil {
 			err = fmt.Errorf("seal WAL: %w", err)
-		}
-	}
-	if err == nil {
-		if err = d.fs.SyncDir(d.dirname); err != nil {
+		} else if err = d.fs.SyncDir(d.dirname); err != nil {
 			err = fmt.Errorf("sync dir: %w", err)
 		}
-	}
-	if cerr := old.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("close WAL: %w", cerr)
+		if cerr := old.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close WAL: %w", cerr)
+		}
 	}
 	s.err = err
 	close(s.done)
