@@ -49,14 +49,16 @@ type cluster struct {
 	t     *testing.T
 	log   *syncBuffer
 	nodes []*node
+	// noRestoreOnStart sets raft.Config.NoSnapshotRestoreOnStart.
+	noRestoreOnStart bool
 }
 
 // trailingLogs is low so that a snapshot truncates the log and a node
 // that fell behind needs InstallSnapshot.
 const trailingLogs = 20
 
-func newCluster(t *testing.T, n int) *cluster {
-	c := &cluster{t: t, log: &syncBuffer{}}
+func newCluster(t *testing.T, n int, noRestoreOnStart bool) *cluster {
+	c := &cluster{t: t, log: &syncBuffer{}, noRestoreOnStart: noRestoreOnStart}
 	t.Cleanup(func() {
 		for _, nd := range c.nodes {
 			if nd.r != nil {
@@ -109,6 +111,7 @@ func (c *cluster) start(nd *node, bootstrap *raft.Configuration) {
 	conf.TrailingLogs = trailingLogs
 	conf.LogOutput = c.log
 	conf.LogLevel = "INFO"
+	conf.NoSnapshotRestoreOnStart = c.noRestoreOnStart
 	if bootstrap != nil {
 		if err := raft.BootstrapCluster(conf, nd.store, nd.store, snaps, nd.trans, *bootstrap); err != nil {
 			t.Fatal(err)
@@ -309,7 +312,7 @@ func (c *cluster) holds(m *model) (count int, misses []string) {
 // have caught up, by all).
 func TestCluster(t *testing.T) {
 	start := time.Now()
-	c := newCluster(t, 3)
+	c := newCluster(t, 3, false)
 	m := newModel()
 
 	// 1. A leader is elected.
@@ -419,4 +422,34 @@ func TestCluster(t *testing.T) {
 	}
 	t.Logf("6. all %d acknowledged writes (%d keys) held by %d of 3 nodes; %d keys' last write failed, and %d of those were committed anyway; %v in all",
 		m.acked, len(m.want), count, len(m.uncertain), committed, time.Since(start).Round(time.Millisecond))
+}
+
+// TestRestartWithoutRestore restarts a node with
+// raft.Config.NoSnapshotRestoreOnStart: raft then does not restore its
+// snapshot and replays only the entries after it, so the FSM must hold
+// at least what the snapshot held, which the checkpoint behind every
+// snapshot makes durable. Nothing is restored, nothing is lost, and
+// writes go on.
+func TestRestartWithoutRestore(t *testing.T) {
+	c := newCluster(t, 1, true)
+	m := newModel()
+	nd := c.leader(nil)
+	m.write(c, puts("a", 100))
+	if err := nd.r.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	m.write(c, puts("b", 50))
+	c.stop(nd)
+	c.start(nd, nil)
+	m.write(c, puts("c", 50))
+	c.waitApplied(nd, c.fsmIndex())
+	if n := nd.fsm.Restores(); n != 0 {
+		t.Fatalf("%d snapshots restored at start, want 0", n)
+	}
+	if count, misses := c.holds(m); count != 1 {
+		t.Fatalf("acknowledged writes missing after restart: %v", misses)
+	}
+	if m.acked != 200 {
+		t.Fatalf("%d writes acknowledged, want 200", m.acked)
+	}
 }
