@@ -109,3 +109,29 @@ func BenchmarkFirstIndexAfterTruncation(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkIndexSeek measures the iterator seeks Open (and a truncation)
+// use to find the first and last index, on the nine entries of
+// raftbench.FirstIndex: the cost FirstIndex and LastIndex would have if
+// Store read them from the database as raft-boltdb does.
+func BenchmarkIndexSeek(b *testing.B) {
+	s := openStore(b, b.TempDir(), nil)
+	defer s.Close()
+	if err := s.StoreLogs(entries(1, 9, 1)); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("first", func(b *testing.B) {
+		for b.Loop() {
+			if first, err := s.seekFirst(logKey(0)); err != nil || first != 1 {
+				b.Fatalf("first %d, %v", first, err)
+			}
+		}
+	})
+	b.Run("last", func(b *testing.B) {
+		for b.Loop() {
+			if last, err := s.seekLast(logEnd); err != nil || last != 9 {
+				b.Fatalf("last %d, %v", last, err)
+			}
+		}
+	})
+}
