@@ -396,9 +396,19 @@ func TestCluster(t *testing.T) {
 	if behind.fsm.Restores() != restores+1 {
 		t.Fatalf("%s restored %d snapshots while catching up, want 1", behind.id, behind.fsm.Restores()-restores)
 	}
-	t.Logf("5. %s cut off at log index %d; %s took %d writes (%d failed and retried) and a snapshot, its log now starting at %d; reconnected, %s installed a snapshot at index %s and caught up to %d",
+	// Raft records the installed snapshot just after the FSM restored it.
+	var installed uint64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if installed, _ = strconv.ParseUint(behind.r.Stats()["last_snapshot_index"], 10, 64); installed >= first {
+			break
+		}
+	}
+	if installed < first {
+		t.Fatalf("%s's last snapshot is at %d, want one past the leader's first log index %d", behind.id, installed, first)
+	}
+	t.Logf("5. %s cut off at log index %d; %s took %d writes (%d failed and retried) and a snapshot, its log now starting at %d; reconnected, %s installed a snapshot at index %d and caught up to %d",
 		behind.id, lastBehind, ld.id, m.acked-ackedBefore, m.failed-failedBefore, first, behind.id,
-		behind.r.Stats()["last_snapshot_index"], behind.fsm.AppliedIndex())
+		installed, behind.fsm.AppliedIndex())
 
 	// 6. Every acknowledged write is on a majority, and on all three once
 	// they have applied what the leader has.
