@@ -322,8 +322,21 @@ func (it *Iterator) findNext() bool {
 			continue
 		}
 		it.key = append(it.key[:0], k.UserKey...)
-		if k.Kind() == base.KindDelete || it.covered(k) {
+		if k.Kind() == base.KindDelete {
 			it.skipCurrentKey()
+			continue
+		}
+		if seq, start, end := it.covering(k); seq > 0 {
+			// A range tombstone deletes the key. When the run the entry
+			// comes from holds nothing as new as the tombstone up to the
+			// end of its fragment, that whole stretch of the run is
+			// deleted: skip it with one seek rather than entry by entry
+			// (a window evicted with DeleteRange, not yet merged away).
+			if r, ok := it.mi.Top().(*runIter); ok && r.olderThan(seq, start, end, false) {
+				it.mi.SeekTopGE(end)
+			} else {
+				it.skipCurrentKey()
+			}
 			continue
 		}
 		if k.Kind() == base.KindMerge {
@@ -393,8 +406,17 @@ func (it *Iterator) findPrev() bool {
 				break
 			}
 			newKind := k.Kind()
-			if it.covered(k) {
+			if seq, start, end := it.covering(k); seq > 0 {
 				newKind = base.KindDelete
+				if r, ok := it.mi.Top().(*runIter); ok && kind == base.KindDelete && r.olderThan(seq, start, end, true) {
+					// The reverse of findNext's skip: nothing of the run
+					// back to the fragment's start is as new as the
+					// tombstone. (Only with no key being assembled: a
+					// newer version of it may follow from another run.)
+					it.key = it.key[:0]
+					it.mi.SeekTopLT(start)
+					continue
+				}
 			}
 			switch newKind {
 			case base.KindDelete:
@@ -439,6 +461,18 @@ func (it *Iterator) findPrev() bool {
 		return true
 	}
 	return it.finish()
+}
+
+// covering returns the newest seqnum of a range tombstone visible to the
+// iterator that deletes k, and the stretch around k, [start, end), it
+// deletes at that seqnum; 0 if none deletes k.
+func (it *Iterator) covering(k base.InternalKey) (seq base.SeqNum, start, end []byte) {
+	for _, s := range it.tombs {
+		if c, cs, ce := s.Covering(k.UserKey, it.seq); c > k.SeqNum() && c > seq {
+			seq, start, end = c, cs, ce
+		}
+	}
+	return seq, start, end
 }
 
 // covered reports whether a range tombstone visible to the iterator

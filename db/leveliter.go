@@ -107,6 +107,30 @@ func (it *runIter) SeekGE(key []byte) bool {
 	return it.forward(it.iter.SeekGE(key))
 }
 
+// olderThan reports whether every entry of the run from its position up
+// to end (forward) or down to start (reverse) has a seqnum below seq: the
+// files of the run from the current one on that reach that far were all
+// written below it.
+func (it *runIter) olderThan(seq base.SeqNum, start, end []byte, reverse bool) bool {
+	if it.iter == nil || it.idx < 0 {
+		return false
+	}
+	if reverse {
+		for i := it.idx; i >= 0 && bytes.Compare(it.files[i].Largest.UserKey, start) >= 0; i-- {
+			if it.files[i].LargestSeq >= seq {
+				return false
+			}
+		}
+		return true
+	}
+	for i := it.idx; i < len(it.files) && bytes.Compare(it.files[i].Smallest.UserKey, end) < 0; i++ {
+		if it.files[i].LargestSeq >= seq {
+			return false
+		}
+	}
+	return true
+}
+
 func (it *runIter) SeekLT(key []byte) bool {
 	i := sort.Search(len(it.files), func(i int) bool {
 		return bytes.Compare(it.files[i].Smallest.UserKey, key) >= 0

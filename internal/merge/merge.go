@@ -242,6 +242,25 @@ func (m *Iterator) switchDirection(reverse bool) {
 	m.rebuild(reverse)
 }
 
+// Top returns the child the current entry comes from.
+func (m *Iterator) Top() base.InternalIterator { return m.children[m.heap[0]] }
+
+// SeekTopGE moves the child the current entry comes from to its first
+// entry at or after key, which must not come before that entry, and
+// repairs the heap; the other children stay where they are. Forward only:
+// it skips a stretch of one child, as the db iterator does over entries a
+// range tombstone deletes. SeekTopLT is its reverse.
+func (m *Iterator) SeekTopGE(key []byte) {
+	m.step(m.children[m.heap[0]].SeekGE(key))
+}
+
+// SeekTopLT is SeekTopGE in reverse: it moves the child the current entry
+// comes from to its last entry before key, which must not come after that
+// entry.
+func (m *Iterator) SeekTopLT(key []byte) {
+	m.step(m.children[m.heap[0]].SeekLT(key))
+}
+
 // Valid reports whether the iterator is at an entry.
 func (m *Iterator) Valid() bool { return len(m.heap) > 0 }
 

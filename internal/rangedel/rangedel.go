@@ -136,6 +136,22 @@ func (s *Set) MaxCovering(key []byte, readSeq base.SeqNum) base.SeqNum {
 	return 0
 }
 
+// Covering returns the newest seqnum <= readSeq of a tombstone covering
+// key, or 0 if none does, and the fragment holding key: every key in
+// [start, end) is covered at that seqnum too.
+func (s *Set) Covering(key []byte, readSeq base.SeqNum) (seq base.SeqNum, start, end []byte) {
+	f := s.find(key)
+	if f == nil {
+		return 0, nil, nil
+	}
+	for _, seq := range f.Seqs {
+		if seq <= readSeq {
+			return seq, f.Start, f.End
+		}
+	}
+	return 0, nil, nil
+}
+
 // CoveringSeqs returns the seqnums of the tombstones covering key, newest
 // first.
 func (s *Set) CoveringSeqs(key []byte) []base.SeqNum {
