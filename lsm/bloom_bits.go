@@ -32,7 +32,7 @@ func BloomBitsForLevel(v *Version, level int, o PickerOptions, avgBits float64, 
 				if l == level && len(entries) >= target && target == 0 {
 					target = len(entries) + 1 // 1-based: the newest run at level
 				}
-				n := float64(r.Entries())
+				n := float64(r.entries())
 				entries = append(entries, n)
 				total += n
 			}

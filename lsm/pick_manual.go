@@ -43,7 +43,7 @@ func (p *Picker) PickManual(v *Version, start, end []byte) *Compaction {
 	for l := range v.Levels {
 		for _, r := range v.Levels[l] {
 			if fs := rng.runFiles(r); len(fs) > 0 {
-				c.Inputs = append(c.Inputs, CompactionInput{Level: l, RunID: r.ID, Files: fs})
+				c.Inputs = append(c.Inputs, CompactionInput{Level: l, runID: r.ID, Files: fs})
 			}
 		}
 	}

@@ -36,7 +36,7 @@ func (p *Picker) PickForReads(v *Version, skipLevel0 bool) *Compaction {
 		c := &Compaction{OutputLevel: target, Reason: fmt.Sprintf("reads: L0 %d runs and L%d %d runs into one L%d run", n0, target, v.NumRuns(target), target)}
 		for _, l := range []int{0, target} {
 			for _, r := range v.Levels[l] {
-				c.Inputs = append(c.Inputs, CompactionInput{Level: l, RunID: r.ID, Files: r.Files})
+				c.Inputs = append(c.Inputs, CompactionInput{Level: l, runID: r.ID, Files: r.Files})
 			}
 		}
 		c.Bottommost = bottommost(v, c)
@@ -78,11 +78,11 @@ func (p *Picker) PickLevelsForReads(v *Version) *Compaction {
 		c := &Compaction{
 			OutputLevel: l,
 			OutputRunID: low.ID,
-			Inputs:      []CompactionInput{{Level: upper, RunID: up.ID, Files: up.Files}},
+			Inputs:      []CompactionInput{{Level: upper, runID: up.ID, Files: up.Files}},
 			Reason:      fmt.Sprintf("reads: L%d into L%d", upper, l),
 		}
 		if fs := inputRange(c.Inputs).runFiles(low); len(fs) > 0 {
-			c.Inputs = append(c.Inputs, CompactionInput{Level: l, RunID: low.ID, Files: fs})
+			c.Inputs = append(c.Inputs, CompactionInput{Level: l, runID: low.ID, Files: fs})
 		} else {
 			// The runs do not overlap: the upper files join the lower run
 			// as they are.

@@ -6,11 +6,11 @@ import (
 	"sort"
 )
 
-// Scores returns each level's score, indexed by level: for level 0 its runs
+// scores returns each level's score, indexed by level: for level 0 its runs
 // divided by L0Trigger; for a level i >= 1 the larger of its runs divided by
 // limit(i)+1 and its size divided by its capacity. A level with a score of
 // at least 1 is due for a merge. Empty levels score 0.
-func (p *Picker) Scores(v *Version) []float64 {
+func (p *Picker) scores(v *Version) []float64 {
 	s := make([]float64, NumLevels)
 	last := v.DeepestNonEmpty()
 	for l := range NumLevels {
@@ -28,7 +28,7 @@ func (p *Picker) score(v *Version, last, level int) float64 {
 		return 0
 	}
 	byRuns := float64(runs) / float64(runLimit(last, level, p.opts)+1)
-	bySize := float64(v.LevelSize(level)) / float64(p.opts.LevelCapacity(level))
+	bySize := float64(v.levelSize(level)) / float64(p.opts.levelCapacity(level))
 	return max(byRuns, bySize)
 }
 
@@ -42,7 +42,7 @@ func (p *Picker) due(v *Version, last, level int) (overRuns, overSize bool) {
 	if level == 0 {
 		return runs >= p.opts.L0Trigger, false
 	}
-	return runs > runLimit(last, level, p.opts), v.LevelSize(level) >= p.opts.LevelCapacity(level)
+	return runs > runLimit(last, level, p.opts), v.levelSize(level) >= p.opts.levelCapacity(level)
 }
 
 // Pick returns the next merge to run, or nil if the tree needs none: of
@@ -127,7 +127,7 @@ func (p *Picker) pickLevel(v *Version, last, level int, overRuns, overSize bool)
 	}
 	why := fmt.Sprintf("L%d: %d runs > %d", level, v.NumRuns(level), runLimit(last, level, p.opts))
 	if overSize {
-		why = fmt.Sprintf("L%d: %d bytes >= capacity %d", level, v.LevelSize(level), p.opts.LevelCapacity(level))
+		why = fmt.Sprintf("L%d: %d bytes >= capacity %d", level, v.levelSize(level), p.opts.levelCapacity(level))
 	}
 	switch {
 	case level == last && overRuns && !overSize:
@@ -149,21 +149,21 @@ func (p *Picker) moveDown(v *Version, last, level int, why string) *Compaction {
 	c := &Compaction{OutputLevel: next, Reason: why}
 	if level >= 1 && v.NumRuns(level) == 1 && runLimit(last, level, p.opts) == 1 {
 		r := v.Levels[level][0]
-		c.Inputs = []CompactionInput{{Level: level, RunID: r.ID, Files: []*File{p.nextFile(level, r)}}}
+		c.Inputs = []CompactionInput{{Level: level, runID: r.ID, Files: []*File{p.nextFile(level, r)}}}
 		c.Reason += ", partial"
 	} else {
 		for _, r := range v.Levels[level] {
-			c.Inputs = append(c.Inputs, CompactionInput{Level: level, RunID: r.ID, Files: r.Files})
+			c.Inputs = append(c.Inputs, CompactionInput{Level: level, runID: r.ID, Files: r.Files})
 		}
 	}
 	if nextLimit == 1 && v.NumRuns(next) == 1 {
 		r := v.Levels[next][0]
 		c.OutputRunID = r.ID
 		if fs := inputRange(c.Inputs).runFiles(r); len(fs) > 0 {
-			c.Inputs = append(c.Inputs, CompactionInput{Level: next, RunID: r.ID, Files: fs})
+			c.Inputs = append(c.Inputs, CompactionInput{Level: next, runID: r.ID, Files: fs})
 		}
 	}
-	if c.NumInputFiles() == 1 || disjointFromOneLevel(c, level) {
+	if c.numInputFiles() == 1 || disjointFromOneLevel(c, level) {
 		// No file of the output level was added, so either none
 		// overlaps the input or the output is a new run, which may lie
 		// over older runs like any new run; and the inputs do not overlap

@@ -66,7 +66,7 @@ const (
 // is the whole run or, for a partial merge, a key-contiguous part of it.
 type CompactionInput struct {
 	Level int
-	RunID uint64
+	runID uint64
 	Files []*File
 }
 
@@ -105,8 +105,8 @@ func (c *Compaction) InputBytes() uint64 {
 	return n
 }
 
-// NumInputFiles returns the number of files the merge reads.
-func (c *Compaction) NumInputFiles() int {
+// numInputFiles returns the number of files the merge reads.
+func (c *Compaction) numInputFiles() int {
 	n := 0
 	for _, in := range c.Inputs {
 		n += len(in.Files)
@@ -115,7 +115,7 @@ func (c *Compaction) NumInputFiles() int {
 }
 
 // PickerOptions tunes the merge policy. Fields left zero take their
-// defaults; Validate reports values that make no sense, which the picker
+// defaults; validate reports values that make no sense, which the picker
 // also replaces by the defaults.
 type PickerOptions struct {
 	// SizeRatio is T, the capacity ratio between adjacent levels. Default 4.
@@ -155,9 +155,9 @@ func (o PickerOptions) withDefaults() PickerOptions {
 	return o
 }
 
-// Validate reports the first field that is set to a value the policy cannot
+// validate reports the first field that is set to a value the policy cannot
 // use. Zero fields are valid: they take defaults.
-func (o PickerOptions) Validate() error {
+func (o PickerOptions) validate() error {
 	switch {
 	case o.SizeRatio < 0 || o.SizeRatio == 1:
 		return fmt.Errorf("lsm: PickerOptions.SizeRatio %d: must be at least 2 (or 0 for the default)", o.SizeRatio)
@@ -171,10 +171,10 @@ func (o PickerOptions) Validate() error {
 	return nil
 }
 
-// LevelCapacity returns the bytes level may hold before it is due for a
+// levelCapacity returns the bytes level may hold before it is due for a
 // merge: (T-1)·T^(level-1)·BaseLevelSize, saturating at math.MaxUint64.
 // Level 0 is bounded by its run count instead and has capacity 0.
-func (o PickerOptions) LevelCapacity(level int) uint64 {
+func (o PickerOptions) levelCapacity(level int) uint64 {
 	if level < 1 {
 		return 0
 	}
@@ -195,16 +195,10 @@ func satMul(a, b uint64) uint64 {
 	return lo
 }
 
-// RunLimit returns the most runs level may hold before it is due for a
-// merge: Z if level is the deepest non-empty level of v or lies below it
-// (so a merge into it makes it the last level), K above it. For level 0 it
-// is L0Trigger-1.
-func RunLimit(v *Version, level int, o PickerOptions) int {
-	return runLimit(v.DeepestNonEmpty(), level, o.withDefaults())
-}
-
-// runLimit is RunLimit for a tree whose deepest non-empty level is last; o
-// has its defaults.
+// runLimit returns the most runs level may hold before it is due for a
+// merge in a tree whose deepest non-empty level is last: Z if level is last
+// or lies below it (so a merge into it makes it the last level), K above
+// it. For level 0 it is L0Trigger-1. o has its defaults.
 func runLimit(last, level int, o PickerOptions) int {
 	switch {
 	case level <= 0:
@@ -247,22 +241,6 @@ func (p *Picker) SetBaseLevelSize(b uint64) {
 	}
 }
 
-// Options returns the picker's options with defaults filled in.
-func (p *Picker) Options() PickerOptions { return p.opts }
-
-// Pick returns a merge from a fresh Picker for o: see Picker.Pick. Without
-// a long-lived picker, partial merges always start at a level's smallest
-// keys.
-func Pick(v *Version, o PickerOptions) *Compaction {
-	return NewPicker(o).Pick(v)
-}
-
-// PickManual returns a manual merge of [start, end] from a fresh Picker for
-// o: see Picker.PickManual.
-func PickManual(v *Version, start, end []byte, o PickerOptions) *Compaction {
-	return NewPicker(o).PickManual(v, start, end)
-}
-
 // mergeInPlace returns the merge of all of level's runs into one run at
 // level, or nil if it holds fewer than two runs.
 func mergeInPlace(v *Version, level int, why string) *Compaction {
@@ -275,7 +253,7 @@ func mergeInPlace(v *Version, level int, why string) *Compaction {
 	// and has a larger id, and must keep sorting first.
 	c := &Compaction{OutputLevel: level, OutputRunID: v.Levels[level][0].ID, Reason: why}
 	for _, r := range v.Levels[level] {
-		c.Inputs = append(c.Inputs, CompactionInput{Level: level, RunID: r.ID, Files: r.Files})
+		c.Inputs = append(c.Inputs, CompactionInput{Level: level, runID: r.ID, Files: r.Files})
 	}
 	c.Bottommost = bottommost(v, c)
 	return c

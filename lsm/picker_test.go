@@ -46,7 +46,7 @@ func buildVersion(t testing.TB, spec string) *Version {
 			num++
 		}
 	}
-	v, err := NewVersion(nil).Apply(e)
+	v, err := newVersion(nil).Apply(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func describe(c *Compaction) string {
 		if i > 0 {
 			b.WriteString(" + ")
 		}
-		fmt.Fprintf(&b, "L%d r%d {", in.Level, in.RunID)
+		fmt.Fprintf(&b, "L%d r%d {", in.Level, in.runID)
 		for j, f := range in.Files {
 			if j > 0 {
 				b.WriteByte(' ')
@@ -295,8 +295,8 @@ func TestPick(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := buildVersion(t, tc.tree)
-			if got := describe(Pick(v, tc.opts)); got != tc.want {
-				t.Errorf("Pick:\n got  %s\n want %s\nscores %.2f", got, tc.want, NewPicker(tc.opts).Scores(v))
+			if got := describe(NewPicker(tc.opts).Pick(v)); got != tc.want {
+				t.Errorf("Pick:\n got  %s\n want %s\nscores %.2f", got, tc.want, NewPicker(tc.opts).scores(v))
 			}
 		})
 	}
@@ -391,7 +391,7 @@ func TestPickManual(t *testing.T) {
 				end = []byte(tc.end)
 			}
 			v := buildVersion(t, tc.tree)
-			if got := describe(PickManual(v, start, end, leveling)); got != tc.want {
+			if got := describe(NewPicker(leveling).PickManual(v, start, end)); got != tc.want {
 				t.Errorf("PickManual(%q, %q):\n got  %s\n want %s", start, end, got, tc.want)
 			}
 		})
@@ -401,15 +401,15 @@ func TestPickManual(t *testing.T) {
 func TestLevelCapacity(t *testing.T) {
 	o := PickerOptions{SizeRatio: 4, BaseLevelSize: 10}
 	for level, want := range []uint64{0, 30, 120, 480, 1920} {
-		if got := o.LevelCapacity(level); got != want {
-			t.Errorf("LevelCapacity(%d) = %d, want %d", level, got, want)
+		if got := o.levelCapacity(level); got != want {
+			t.Errorf("levelCapacity(%d) = %d, want %d", level, got, want)
 		}
 	}
-	if got, want := (PickerOptions{}).LevelCapacity(2), uint64(3*4*64<<20); got != want {
-		t.Errorf("default LevelCapacity(2) = %d, want %d", got, want)
+	if got, want := (PickerOptions{}).levelCapacity(2), uint64(3*4*64<<20); got != want {
+		t.Errorf("default levelCapacity(2) = %d, want %d", got, want)
 	}
 	huge := PickerOptions{SizeRatio: 1000, BaseLevelSize: 1 << 40}
-	if got := huge.LevelCapacity(NumLevels - 1); got != math.MaxUint64 {
+	if got := huge.levelCapacity(NumLevels - 1); got != math.MaxUint64 {
 		t.Errorf("overflowing capacity = %d, want saturation", got)
 	}
 }
@@ -422,11 +422,11 @@ func TestRunLimitAndScores(t *testing.T) {
 		L1 r7: a-b/10
 		L2 r3: a-z/600`)
 	for level, want := range []int{3, 3, 1, 1, 1} {
-		if got := RunLimit(v, level, lazy); got != want {
-			t.Errorf("RunLimit(lazy, L%d) = %d, want %d", level, got, want)
+		if got := treeRunLimit(v, level, lazy); got != want {
+			t.Errorf("runLimit(lazy, L%d) = %d, want %d", level, got, want)
 		}
 	}
-	got := NewPicker(lazy).Scores(v)
+	got := NewPicker(lazy).scores(v)
 	want := []float64{0.5, 0.5, 0.5, 0, 0, 0, 0, 0} // L1: 2 runs of 3+1, 160/300 bytes
 	want[1] = 160.0 / 300
 	for l := range want {
@@ -436,12 +436,18 @@ func TestRunLimitAndScores(t *testing.T) {
 	}
 }
 
+// treeRunLimit is runLimit for v's deepest non-empty level and o with its
+// defaults.
+func treeRunLimit(v *Version, level int, o PickerOptions) int {
+	return runLimit(v.DeepestNonEmpty(), level, o.withDefaults())
+}
+
 func TestPickerOptionsValidate(t *testing.T) {
-	if err := (PickerOptions{}).Validate(); err != nil {
+	if err := (PickerOptions{}).validate(); err != nil {
 		t.Errorf("zero options: %v", err)
 	}
 	for _, o := range []PickerOptions{{SizeRatio: 1}, {RunsPerLevel: -1}, {RunsAtLastLevel: -2}, {L0Trigger: -1}} {
-		if err := o.Validate(); err == nil {
+		if err := o.validate(); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
 	}
@@ -509,7 +515,7 @@ func TestBloomBitsForLevel(t *testing.T) {
 	if got := BloomBitsForLevel(deep, 7, leveling, 0.5, false); got != 1 {
 		t.Errorf("starved last level: %v bits, want the floor of 1", got)
 	}
-	if got := BloomBitsForLevel(NewVersion(nil), 0, leveling, 10, false); math.Abs(got-10) > 1e-9 {
+	if got := BloomBitsForLevel(newVersion(nil), 0, leveling, 10, false); math.Abs(got-10) > 1e-9 {
 		t.Errorf("empty tree: %v bits, want 10 (one level holds everything)", got)
 	}
 }
@@ -611,18 +617,18 @@ func (s *sim) checkShape(c *Compaction) {
 		}
 		if i > 0 {
 			prev := c.Inputs[i-1]
-			if prev.Level > in.Level || (prev.Level == in.Level && prev.RunID <= in.RunID) {
+			if prev.Level > in.Level || (prev.Level == in.Level && prev.runID <= in.runID) {
 				t.Fatalf("%s: inputs not ordered newest first", describe(c))
 			}
 		}
 		var r *Run
 		for _, lr := range s.v.Levels[in.Level] {
-			if lr.ID == in.RunID {
+			if lr.ID == in.runID {
 				r = lr
 			}
 		}
 		if r == nil || len(in.Files) == 0 {
-			t.Fatalf("%s: input run L%d r%d missing or empty", describe(c), in.Level, in.RunID)
+			t.Fatalf("%s: input run L%d r%d missing or empty", describe(c), in.Level, in.runID)
 		}
 	}
 	if c.OutputRunID != 0 {
@@ -718,14 +724,14 @@ func (s *sim) checkSettled() {
 	}
 	last := s.v.DeepestNonEmpty()
 	for l := 1; l < NumLevels; l++ {
-		if n, limit := s.v.NumRuns(l), RunLimit(s.v, l, s.o); n > limit {
+		if n, limit := s.v.NumRuns(l), treeRunLimit(s.v, l, s.o); n > limit {
 			t.Fatalf("settled with %d runs at L%d, limit %d\n%s", n, l, limit, s.dump())
 		}
-		if l < NumLevels-1 && s.v.LevelSize(l) >= s.o.LevelCapacity(l) {
-			t.Fatalf("settled with L%d at %d bytes, capacity %d\n%s", l, s.v.LevelSize(l), s.o.LevelCapacity(l), s.dump())
+		if l < NumLevels-1 && s.v.levelSize(l) >= s.o.levelCapacity(l) {
+			t.Fatalf("settled with L%d at %d bytes, capacity %d\n%s", l, s.v.levelSize(l), s.o.levelCapacity(l), s.dump())
 		}
 	}
-	for l, sc := range s.p.Scores(s.v) {
+	for l, sc := range s.p.scores(s.v) {
 		if sc >= 1 && l < NumLevels-1 {
 			t.Fatalf("settled with L%d scoring %.3f\n%s", l, sc, s.dump())
 		}
@@ -733,8 +739,8 @@ func (s *sim) checkSettled() {
 	// The tree only grows below level 1 when the last level reached its
 	// capacity, and merges keep the bytes, so depth is logarithmic in the
 	// bytes written.
-	if last >= 2 && s.o.LevelCapacity(last-1) > s.total {
-		t.Fatalf("tree has %d levels for %d bytes; L%d capacity %d\n%s", last, s.total, last-1, s.o.LevelCapacity(last-1), s.dump())
+	if last >= 2 && s.o.levelCapacity(last-1) > s.total {
+		t.Fatalf("tree has %d levels for %d bytes; L%d capacity %d\n%s", last, s.total, last-1, s.o.levelCapacity(last-1), s.dump())
 	}
 }
 
@@ -775,7 +781,7 @@ func TestPickerSimulation(t *testing.T) {
 		}
 		o = policy(o)
 		s := &sim{
-			t: t, o: o, p: NewPicker(o), v: NewVersion(nil),
+			t: t, o: o, p: NewPicker(o), v: newVersion(nil),
 			data: make(map[base.FileNum]map[string]uint64), model: make(map[string]uint64),
 		}
 		key := func(i int) string { return fmt.Sprintf("%04d", i) }
