@@ -17,10 +17,16 @@ func treeRunLimit(v *Version, level int, o PickerOptions) int {
 	return runLimit(v.DeepestNonEmpty(), level, o.withDefaults())
 }
 
+// fataler is what the simulation needs of its test: a *rapid.T, or a
+// *testing.T for a fixed scenario.
+type fataler interface {
+	Fatalf(format string, args ...any)
+}
+
 // sim is a tree driven by the picker, holding for each synthetic file the
 // keys it stores and their seqnums, and a model of each key's newest seqnum.
 type sim struct {
-	t     *rapid.T
+	t     fataler
 	o     PickerOptions
 	p     *Picker
 	v     *Version
@@ -29,6 +35,14 @@ type sim struct {
 	data  map[base.FileNum]map[string]uint64 // file -> key -> seqnum
 	model map[string]uint64                  // key -> newest seqnum
 	total uint64                             // bytes flushed (merges keep sizes)
+}
+
+// newSim returns an empty tree with a picker for o.
+func newSim(t fataler, o PickerOptions) *sim {
+	return &sim{
+		t: t, o: o, p: NewPicker(o), v: newVersion(nil),
+		data: make(map[base.FileNum]map[string]uint64), model: make(map[string]uint64),
+	}
 }
 
 func (s *sim) id() uint64 { s.next++; return s.next }
@@ -277,10 +291,7 @@ func TestPickerSimulation(t *testing.T) {
 			return o
 		}
 		o = policy(o)
-		s := &sim{
-			t: t, o: o, p: NewPicker(o), v: newVersion(nil),
-			data: make(map[base.FileNum]map[string]uint64), model: make(map[string]uint64),
-		}
+		s := newSim(t, o)
 		key := func(i int) string { return fmt.Sprintf("%04d", i) }
 		steps := rapid.IntRange(1, 80).Draw(t, "steps")
 		for range steps {
@@ -312,20 +323,49 @@ func TestPickerSimulation(t *testing.T) {
 				}
 				s.flush(keys, size)
 			}
-			s.checkReads()
-			s.settle()
-			s.checkSettled()
+			s.step()
 		}
-		// A manual merge of everything leaves one run at the deepest
-		// level, and asking again finds nothing to do.
-		if c := s.p.PickManual(s.v, nil, nil); c != nil {
-			s.run(c)
-		}
-		if c := s.p.PickManual(s.v, nil, nil); c != nil {
-			t.Fatalf("second full manual merge: %s", describe(c))
-		}
-		if d := s.v.DeepestNonEmpty(); d >= 0 && (s.v.NumRuns(d) != 1 || len(s.v.Files()) != len(s.v.Levels[d][0].Files)) {
-			t.Fatalf("full manual merge left more than one run:\n%s", s.dump())
-		}
+		s.checkFullManualMerge()
 	})
+}
+
+// step checks the reads after an action, runs the merges the picker asks
+// for and checks the shape they leave.
+func (s *sim) step() {
+	s.checkReads()
+	s.settle()
+	s.checkSettled()
+}
+
+// checkFullManualMerge checks that a manual merge of everything leaves one
+// run at the deepest level, and that asking again finds nothing to do.
+func (s *sim) checkFullManualMerge() {
+	if c := s.p.PickManual(s.v, nil, nil); c != nil {
+		s.run(c)
+	}
+	if c := s.p.PickManual(s.v, nil, nil); c != nil {
+		s.t.Fatalf("second full manual merge: %s", describe(c))
+	}
+	if d := s.v.DeepestNonEmpty(); d >= 0 && (s.v.NumRuns(d) != 1 || len(s.v.Files()) != len(s.v.Levels[d][0].Files)) {
+		s.t.Fatalf("full manual merge left more than one run:\n%s", s.dump())
+	}
+}
+
+// TestPickerSimulationTrivialMoveOfSeveralFiles runs the simulation over
+// the smallest tree where Pick returns a trivial move of more than one
+// file: two level-0 runs of one key each, due at L0Trigger 2, move
+// together into a new level-1 run. The simulation must relink both files
+// and still read every key.
+func TestPickerSimulationTrivialMoveOfSeveralFiles(t *testing.T) {
+	s := newSim(t, PickerOptions{SizeRatio: 2, RunsPerLevel: 1, RunsAtLastLevel: 1, L0Trigger: 2, BaseLevelSize: 10})
+	s.flush([]string{"0000", "0000"}, 1)
+	s.step()
+	s.flush([]string{"0001", "0001"}, 1)
+	c := s.p.Pick(s.v)
+	if got, want := describe(c), "L0 r2 {0001-0001} + L0 r1 {0000-0000} => L1 new run bottommost trivial"; got != want {
+		t.Fatalf("Pick:\n got  %s\n want %s", got, want)
+	}
+	s.run(c)
+	s.step()
+	s.checkFullManualMerge()
 }
