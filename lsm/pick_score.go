@@ -11,6 +11,8 @@ import (
 // limit(i)+1 and its size divided by its capacity. A level with a score of
 // at least 1 is due for a merge. Empty levels score 0.
 func (p *Picker) scores(v *Version) []float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	s := make([]float64, NumLevels)
 	last := v.DeepestNonEmpty()
 	for l := range NumLevels {
@@ -19,30 +21,32 @@ func (p *Picker) scores(v *Version) []float64 {
 	return s
 }
 
+// score is level's score in scores; p.mu is held.
 func (p *Picker) score(v *Version, last, level int) float64 {
 	runs := v.NumRuns(level)
 	if level == 0 {
-		return float64(runs) / float64(p.opts.L0Trigger)
+		return float64(runs) / float64(p.mu.opts.L0Trigger)
 	}
 	if runs == 0 {
 		return 0
 	}
-	byRuns := float64(runs) / float64(runLimit(last, level, p.opts)+1)
-	bySize := float64(v.levelSize(level)) / float64(p.opts.levelCapacity(level))
+	byRuns := float64(runs) / float64(runLimit(last, level, p.mu.opts)+1)
+	bySize := float64(v.levelSize(level)) / float64(p.mu.opts.levelCapacity(level))
 	return max(byRuns, bySize)
 }
 
 // due reports whether level needs a merge, with exact integer comparisons
-// (the scores only order the due levels), and which bound it broke.
+// (the scores only order the due levels), and which bound it broke. p.mu
+// is held.
 func (p *Picker) due(v *Version, last, level int) (overRuns, overSize bool) {
 	runs := v.NumRuns(level)
 	if runs == 0 {
 		return false, false
 	}
 	if level == 0 {
-		return runs >= p.opts.L0Trigger, false
+		return runs >= p.mu.opts.L0Trigger, false
 	}
-	return runs > runLimit(last, level, p.opts), v.levelSize(level) >= p.opts.levelCapacity(level)
+	return runs > runLimit(last, level, p.mu.opts), v.levelSize(level) >= p.mu.opts.levelCapacity(level)
 }
 
 // Pick returns the next merge to run, or nil if the tree needs none: of
@@ -76,7 +80,7 @@ func (p *Picker) PickLevel0(v *Version) *Compaction {
 	if overRuns, _ := p.due(v, last, 0); !overRuns {
 		return nil
 	}
-	if v.NumRuns(1) >= 2*runLimit(last, 1, p.opts) {
+	if v.NumRuns(1) >= 2*runLimit(last, 1, p.mu.opts) {
 		return nil
 	}
 	c := p.pickLevel(v, last, 0, true, false)
@@ -121,13 +125,14 @@ func (p *Picker) pick(v *Version, minLevel int) *Compaction {
 }
 
 // pickLevel returns the merge for due level, or nil if it has none to do.
+// p.mu is held.
 func (p *Picker) pickLevel(v *Version, last, level int, overRuns, overSize bool) *Compaction {
 	if level == 0 {
 		return p.moveDown(v, last, 0, fmt.Sprintf("L0: %d runs", v.NumRuns(0)))
 	}
-	why := fmt.Sprintf("L%d: %d runs > %d", level, v.NumRuns(level), runLimit(last, level, p.opts))
+	why := fmt.Sprintf("L%d: %d runs > %d", level, v.NumRuns(level), runLimit(last, level, p.mu.opts))
 	if overSize {
-		why = fmt.Sprintf("L%d: %d bytes >= capacity %d", level, v.levelSize(level), p.opts.levelCapacity(level))
+		why = fmt.Sprintf("L%d: %d bytes >= capacity %d", level, v.levelSize(level), p.mu.opts.levelCapacity(level))
 	}
 	switch {
 	case level == last && overRuns && !overSize:
@@ -138,16 +143,16 @@ func (p *Picker) pickLevel(v *Version, last, level int, overRuns, overSize bool)
 	return p.moveDown(v, last, level, why)
 }
 
-// moveDown returns the merge of level's data into level+1.
+// moveDown returns the merge of level's data into level+1. p.mu is held.
 func (p *Picker) moveDown(v *Version, last, level int, why string) *Compaction {
 	next := level + 1
-	nextLimit := runLimit(last, next, p.opts)
+	nextLimit := runLimit(last, next, p.mu.opts)
 	if nextLimit == 1 && v.NumRuns(next) > 1 {
 		return mergeInPlace(v, next, fmt.Sprintf("L%d: %d runs > 1 before merging L%d into it, merged in place",
 			next, v.NumRuns(next), level))
 	}
 	c := &Compaction{OutputLevel: next, Reason: why}
-	if level >= 1 && v.NumRuns(level) == 1 && runLimit(last, level, p.opts) == 1 {
+	if level >= 1 && v.NumRuns(level) == 1 && runLimit(last, level, p.mu.opts) == 1 {
 		r := v.Levels[level][0]
 		c.Inputs = []CompactionInput{{Level: level, runID: r.ID, Files: []*File{p.nextFile(level, r)}}}
 		c.Reason += ", partial"
@@ -203,8 +208,8 @@ func disjointFromOneLevel(c *Compaction, level int) bool {
 // the pointer to that file's largest key. p.mu is held.
 func (p *Picker) nextFile(level int, r *Run) *File {
 	i := 0
-	if p.hasPtr[level] {
-		ptr := p.ptr[level]
+	if p.mu.hasPtr[level] {
+		ptr := p.mu.ptr[level]
 		i = sort.Search(len(r.Files), func(k int) bool {
 			return bytes.Compare(r.Files[k].Smallest.UserKey, ptr) > 0
 		})
@@ -213,7 +218,7 @@ func (p *Picker) nextFile(level int, r *Run) *File {
 		}
 	}
 	f := r.Files[i]
-	p.ptr[level] = append(p.ptr[level][:0], f.Largest.UserKey...)
-	p.hasPtr[level] = true
+	p.mu.ptr[level] = append(p.mu.ptr[level][:0], f.Largest.UserKey...)
+	p.mu.hasPtr[level] = true
 	return f
 }

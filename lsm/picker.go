@@ -214,30 +214,35 @@ func runLimit(last, level int, o PickerOptions) int {
 // the partial merges of a leveled level walk round-robin through its key
 // space. A Picker is safe for concurrent use.
 type Picker struct {
-	opts PickerOptions // with defaults; BaseLevelSize changes only by SetBaseLevelSize
-
-	mu sync.Mutex
-	// ptr[l] is the largest user key of the file last moved out of level l
-	// by a partial merge; the next one starts after it. Guarded by mu.
-	ptr [NumLevels][]byte
-	// hasPtr[l] says ptr[l] is set. Guarded by mu.
-	hasPtr [NumLevels]bool
+	mu struct {
+		sync.Mutex
+		// opts is the policy, with defaults; SetBaseLevelSize changes
+		// its BaseLevelSize.
+		opts PickerOptions
+		// ptr[l] is the largest user key of the file last moved out of
+		// level l by a partial merge; the next one starts after it.
+		ptr [NumLevels][]byte
+		// hasPtr[l] says ptr[l] is set.
+		hasPtr [NumLevels]bool
+	}
 }
 
 // NewPicker returns a picker for policy o. Zero or invalid fields of o take
 // their defaults.
 func NewPicker(o PickerOptions) *Picker {
-	return &Picker{opts: o.withDefaults()}
+	p := &Picker{}
+	p.mu.opts = o.withDefaults()
+	return p
 }
 
 // SetBaseLevelSize changes the capacity unit B of later picks (0 keeps the
-// current one). Calls must not overlap Pick or PickManual; the database
-// makes them from the goroutine that picks.
+// current one). Picks read the options under the picker's lock, so it may
+// be called beside them.
 func (p *Picker) SetBaseLevelSize(b uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if b > 0 {
-		p.opts.BaseLevelSize = b
+		p.mu.opts.BaseLevelSize = b
 	}
 }
 

@@ -174,7 +174,7 @@ func TestPicker(t *testing.T) {
 					if d.Cmd == "scores" {
 						fmt.Fprintf(&b, "L%d %v\n", l, scores[l])
 					} else {
-						fmt.Fprintf(&b, "L%d %d\n", l, runLimit(v.DeepestNonEmpty(), l, p.opts))
+						fmt.Fprintf(&b, "L%d %d\n", l, runLimit(v.DeepestNonEmpty(), l, p.mu.opts))
 					}
 				}
 				return b.String()
