@@ -68,8 +68,10 @@ func (p *Picker) PickBelowLevel0(v *Version) *Compaction { return p.pick(v, 1) }
 // already holds twice as many runs as its limit: its own merge is overdue,
 // and level 0 waits for it (and writers, once level 0 is deep, for both),
 // so a long merge below cannot leave level 1 to collect runs without
-// bound. (Stopping at the limit itself slowed writers ten times as often
-// in the peer workload, for runs a merge of level 1 takes in one go.)
+// bound. The bound is twice the limit, not the limit itself: a merge of
+// level 1 takes all its runs in one go, so the runs past the limit cost it
+// little, while stopping level 0 at the limit holds writers back far more
+// often.
 func (p *Picker) PickLevel0(v *Version) *Compaction {
 	if v == nil {
 		return nil

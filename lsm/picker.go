@@ -45,15 +45,15 @@ import (
 //     manual merge or a change of options), they are merged in place first.
 //   - limit > 1: the output is a new run at level i+1; nothing there is read.
 //
-// A merge that reads a single file and writes it to a deeper level, where
-// nothing overlaps it, is a trivial move: the file is relinked, not
-// rewritten.
+// A merge whose input files all come from one level and overlap neither
+// each other nor anything it would join at the deeper output level is a
+// trivial move: the files are relinked, not rewritten.
 //
-// Simpler schemes considered: merging whole levels in leveled mode (what the
-// first picker did) makes every merge into a big level rewrite all of it,
-// so write amplification grows with the tree; partial merges bound a merge
-// to about T+1 files. Tiered levels are moved whole because their runs
-// overlap each other and a key range of one cannot move without the others.
+// Simpler schemes considered: merging whole levels in leveled mode makes
+// every merge into a big level rewrite all of it, so write amplification
+// grows with the tree; partial merges bound a merge to about T+1 files.
+// Tiered levels are moved whole because their runs overlap each other and a
+// key range of one cannot move without the others.
 
 // Defaults for PickerOptions fields left zero.
 const (
