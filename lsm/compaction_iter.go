@@ -222,9 +222,9 @@ func (c *CompactionIter) fold(k base.InternalKey, s int) bool {
 	if based || (c.bottommost && keyEnded) {
 		c.foldKind = base.KindSet
 	}
-	if c.foldKind == base.KindMerge && c.ops.Len() == 1 {
+	if c.foldKind == base.KindMerge && c.ops.len() == 1 {
 		// One operand and nothing under it: keep it as it is.
-		c.foldVal = append(c.foldVal[:0], c.ops.Newest()...)
+		c.foldVal = append(c.foldVal[:0], c.ops.newest()...)
 		return true
 	}
 	v, err := c.ops.Fold(c.merge, c.curKey, existing)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/datadriven"
+
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/internal/rangedel"
 )
@@ -63,64 +65,65 @@ func listAppend(_, existing, operand []byte) ([]byte, error) {
 	return append(append(existing, ','), operand...), nil
 }
 
-// TestCompactionIterFoldsOperands runs the compaction iterator over
-// versions that mix merge operands with values, deletions, range
-// tombstones and snapshots, and checks what it writes.
-func TestCompactionIterFoldsOperands(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		in         string
-		snapshots  []base.SeqNum
-		bottommost bool
-		tombs      []rangedel.Tombstone
-		noOperator bool
-		zeroUpTo   base.SeqNum
-		want       string
-	}{
-		{name: "onto a value", in: "a.MERGE.5:c a.MERGE.4:b a.SET.3:x a.SET.2:old", want: "a.SET.5:x,b,c"},
-		{name: "onto a deletion", in: "a.MERGE.5:c a.MERGE.4:b a.DEL.3 a.SET.2:old", want: "a.SET.5:b,c"},
-		{name: "no base, not bottommost", in: "a.MERGE.5:c a.MERGE.4:b", want: "a.MERGE.5:b,c"},
-		{name: "no base, bottommost", in: "a.MERGE.5:c a.MERGE.4:b", bottommost: true, want: "a.SET.5:b,c"},
-		{name: "bottommost seqnum zeroed", in: "a.MERGE.5:c a.SET.4:x", bottommost: true, zeroUpTo: 9, want: "a.SET.0:x,c"},
-		{name: "one operand kept as it is", in: "a.MERGE.5:c b.SET.3:x c.MERGE.2:z", want: "a.MERGE.5:c b.SET.3:x c.MERGE.2:z"},
-		{name: "keys after a fold", in: "a.MERGE.5:c a.MERGE.4:b b.SET.3:x c.MERGE.2:z c.MERGE.1:y", want: "a.MERGE.5:b,c b.SET.3:x c.MERGE.2:y,z"},
-		{
-			name: "snapshot stripes fold apart", in: "a.MERGE.6:d a.MERGE.5:c a.MERGE.4:b a.SET.3:x a.SET.1:old",
-			snapshots: []base.SeqNum{4}, want: "a.MERGE.6:c,d a.SET.4:x,b",
-		},
-		{
-			name: "a range tombstone is the base", in: "a.MERGE.5:c a.SET.3:x",
-			tombs: []rangedel.Tombstone{{Start: []byte("a"), End: []byte("b"), Seq: 4}}, want: "a.SET.5:c",
-		},
-		{
-			name: "without an operator every version under an operand stays", in: "a.MERGE.5:c a.MERGE.4:b a.SET.3:x a.SET.2:old",
-			noOperator: true, want: "a.MERGE.5:c a.MERGE.4:b a.SET.3:x",
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := NewCompactionIter(parseEntries(t, tc.in), tc.snapshots, tc.bottommost)
-			c.ZeroSeqNums(tc.zeroUpTo)
-			c.SetRangeDels(rangedel.NewSet(tc.tombs, base.MaxSeqNum))
-			if !tc.noOperator {
+// TestCompactionIter runs the scripts in testdata/compaction_iter. The
+// command
+//
+//	iter [snapshots=(<seqnum>, ...)] [bottommost] [zero-seqnums=<seqnum>]
+//	     [rangedels=(<start>-<end>@<seqnum>, ...)] [no-operator]
+//	<entries, as parseEntries reads them>
+//
+// runs the iterator over the entries, with the range tombstones [start,
+// end) given and, unless no-operator, listAppend as the merge operator,
+// and prints each entry it keeps, one per line, as key.KIND.seqnum:value.
+func TestCompactionIter(t *testing.T) {
+	datadriven.Walk(t, "testdata/compaction_iter", func(t *testing.T, path string) {
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			if d.Cmd != "iter" {
+				d.Fatalf(t, "unknown command %q", d.Cmd)
+			}
+			var snapshots []base.SeqNum
+			if arg, ok := d.Arg("snapshots"); ok {
+				for i := range arg.Vals {
+					var s uint64
+					arg.Scan(t, i, &s)
+					snapshots = append(snapshots, base.SeqNum(s))
+				}
+			}
+			var tombs []rangedel.Tombstone
+			if arg, ok := d.Arg("rangedels"); ok {
+				for _, v := range arg.Vals {
+					rng, seq, ok1 := strings.Cut(v, "@")
+					start, end, ok2 := strings.Cut(rng, "-")
+					n, err := strconv.ParseUint(seq, 10, 64)
+					if !ok1 || !ok2 || err != nil {
+						d.Fatalf(t, "bad range deletion %q", v)
+					}
+					tombs = append(tombs, rangedel.Tombstone{Start: []byte(start), End: []byte(end), Seq: base.SeqNum(n)})
+				}
+			}
+			var zeroUpTo uint64
+			d.MaybeScanArgs(t, "zero-seqnums", &zeroUpTo)
+			c := NewCompactionIter(parseEntries(t, d.Input), snapshots, d.HasArg("bottommost"))
+			c.ZeroSeqNums(base.SeqNum(zeroUpTo))
+			c.SetRangeDels(rangedel.NewSet(tombs, base.MaxSeqNum))
+			if !d.HasArg("no-operator") {
 				c.SetMergeOperator(listAppend)
 			}
-			var got []string
+			var b strings.Builder
 			for c.Next() {
 				k := c.Key()
-				s := fmt.Sprintf("%s.%s.%d", k.UserKey, k.Kind(), k.SeqNum())
+				fmt.Fprintf(&b, "%s.%s.%d", k.UserKey, k.Kind(), k.SeqNum())
 				if k.Kind() != base.KindDelete {
-					s += ":" + string(c.Value())
+					fmt.Fprintf(&b, ":%s", c.Value())
 				}
-				got = append(got, s)
+				b.WriteByte('\n')
 			}
 			if err := c.Error(); err != nil {
-				t.Fatal(err)
+				fmt.Fprintf(&b, "error: %v\n", err)
 			}
-			if g := strings.Join(got, " "); g != tc.want {
-				t.Fatalf("got  %s\nwant %s", g, tc.want)
-			}
+			return b.String()
 		})
-	}
+	})
 }
 
 // TestCompactionIterOperatorError stops the merge at an operator's error.

@@ -22,11 +22,11 @@ func (o *Operands) Add(v []byte) {
 	o.spans = append(o.spans, [2]int{start, len(o.buf)})
 }
 
-// Len returns the number of operands held.
-func (o *Operands) Len() int { return len(o.spans) }
+// len returns the number of operands held.
+func (o *Operands) len() int { return len(o.spans) }
 
-// Newest returns the newest operand; it aliases the buffer.
-func (o *Operands) Newest() []byte {
+// newest returns the newest operand; it aliases the buffer.
+func (o *Operands) newest() []byte {
 	s := o.spans[0]
 	return o.buf[s[0]:s[1]:s[1]]
 }

@@ -2,6 +2,10 @@
 // at which levels (a Version), how edits change it, and which merge to run
 // next.
 //
+// Package db is Strata's API; lsm is its internal machinery and exports only
+// what db calls. Applications import db and tune the tree through
+// db.Options, never through this package.
+//
 // A Version is immutable once built and reference counted. Readers hold a
 // reference while they use it; each File counts the versions that name it,
 // and when the last such version is released the file becomes obsolete and
@@ -58,8 +62,8 @@ type Run struct {
 	Files []*File
 }
 
-// Size returns the bytes of the run's files.
-func (r *Run) Size() uint64 {
+// size returns the bytes of the run's files.
+func (r *Run) size() uint64 {
 	var n uint64
 	for _, f := range r.Files {
 		n += f.Size
@@ -67,8 +71,8 @@ func (r *Run) Size() uint64 {
 	return n
 }
 
-// Entries returns the entries in the run's files.
-func (r *Run) Entries() uint64 {
+// entries returns the entries in the run's files.
+func (r *Run) entries() uint64 {
 	var n uint64
 	for _, f := range r.Files {
 		n += f.Entries
@@ -100,10 +104,10 @@ type Version struct {
 	onObsolete func(*File)
 }
 
-// NewVersion returns an empty version. onObsolete is called (outside any
+// newVersion returns an empty version. onObsolete is called (outside any
 // lock of the package) for each file whose last referencing version is
 // released.
-func NewVersion(onObsolete func(*File)) *Version {
+func newVersion(onObsolete func(*File)) *Version {
 	v := &Version{onObsolete: onObsolete}
 	v.refs.Store(1)
 	return v
@@ -159,11 +163,11 @@ func (v *Version) Files() []*File {
 // NumRuns returns the number of runs at level.
 func (v *Version) NumRuns(level int) int { return len(v.Levels[level]) }
 
-// LevelSize returns the bytes at level.
-func (v *Version) LevelSize(level int) uint64 {
+// levelSize returns the bytes at level.
+func (v *Version) levelSize(level int) uint64 {
 	var n uint64
 	for _, r := range v.Levels[level] {
-		n += r.Size()
+		n += r.size()
 	}
 	return n
 }
@@ -193,7 +197,7 @@ func (v *Version) Apply(e *manifest.VersionEdit) (*Version, error) {
 		}
 		deleted[key{d.Level, d.FileNum}] = true
 	}
-	nv := NewVersion(v.onObsolete)
+	nv := newVersion(v.onObsolete)
 	runs := make(map[key]*Run) // (level, run id) -> run in nv
 	for l := range v.Levels {
 		for _, r := range v.Levels[l] {
@@ -258,6 +262,6 @@ func (v *Version) Apply(e *manifest.VersionEdit) (*Version, error) {
 // manifest state.
 func FromState(s *manifest.State, onObsolete func(*File)) (*Version, error) {
 	e := s.Snapshot()
-	empty := NewVersion(onObsolete)
+	empty := newVersion(onObsolete)
 	return empty.Apply(e)
 }

@@ -2,9 +2,13 @@ package rangedel
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/cockroachdb/datadriven"
 	"pgregory.net/rapid"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
@@ -60,15 +64,66 @@ func TestAgainstModel(t *testing.T) {
 	})
 }
 
-func TestClip(t *testing.T) {
-	frags := Fragments([]Tombstone{{Start: []byte("b"), End: []byte("m"), Seq: 3}}, 10)
-	got := Clip(frags, []byte("d"), []byte("f"))
-	if len(got) != 1 || string(got[0].Start) != "d" || string(got[0].End) != "f" {
-		t.Fatalf("clip: %v", got)
+// TestFragments runs the script testdata/fragments. Commands:
+//
+//	fragment [read-seq=<seqnum>]
+//	<one tombstone per line: start-end@seqnum, for [start, end)>
+//
+// fragments the tombstones visible at read-seq (default MaxSeqNum) and
+// prints the fragments, each as [start, end) and its seqnums; and
+//
+//	clip [lo=<key>] [hi=<key>]
+//
+// prints the parts of the last fragments inside [lo, hi).
+func TestFragments(t *testing.T) {
+	var frags []Fragment
+	datadriven.RunTest(t, "testdata/fragments", func(t *testing.T, d *datadriven.TestData) string {
+		switch d.Cmd {
+		case "fragment":
+			readSeq := uint64(base.MaxSeqNum)
+			d.MaybeScanArgs(t, "read-seq", &readSeq)
+			var ts []Tombstone
+			for _, line := range strings.Fields(d.Input) {
+				rng, seq, ok1 := strings.Cut(line, "@")
+				start, end, ok2 := strings.Cut(rng, "-")
+				n, err := strconv.ParseUint(seq, 10, 64)
+				if !ok1 || !ok2 || err != nil {
+					d.Fatalf(t, "bad tombstone %q", line)
+				}
+				ts = append(ts, Tombstone{Start: []byte(start), End: []byte(end), Seq: base.SeqNum(n)})
+			}
+			frags = Fragments(ts, base.SeqNum(readSeq))
+			return formatFragments(frags)
+		case "clip":
+			var lo, hi []byte
+			if arg, ok := d.Arg("lo"); ok {
+				lo = []byte(arg.SingleVal(t))
+			}
+			if arg, ok := d.Arg("hi"); ok {
+				hi = []byte(arg.SingleVal(t))
+			}
+			return formatFragments(Clip(frags, lo, hi))
+		}
+		d.Fatalf(t, "unknown command %q", d.Cmd)
+		return ""
+	})
+}
+
+// formatFragments prints one fragment per line: [start, end) and its
+// seqnums, or (none).
+func formatFragments(frags []Fragment) string {
+	if len(frags) == 0 {
+		return "(none)\n"
 	}
-	if got := Clip(frags, []byte("m"), nil); len(got) != 0 {
-		t.Fatalf("clip past end: %v", got)
+	var b strings.Builder
+	for _, f := range frags {
+		fmt.Fprintf(&b, "[%s, %s)", f.Start, f.End)
+		for _, s := range f.Seqs {
+			fmt.Fprintf(&b, " %d", s)
+		}
+		b.WriteByte('\n')
 	}
+	return b.String()
 }
 
 // BenchmarkFragmentsWindows fragments the tombstones of 10,000 evicted

@@ -1,0 +1,95 @@
+package lsm
+
+import (
+	"fmt"
+)
+
+// PickForReads returns a merge that lowers the number of sorted runs a read
+// visits, or nil when no merge can: when level 0 holds at most one run over
+// an otherwise empty tree and every deeper level holds at most one run. It
+// is for a tree that needs no merge by its shape but whose readers pay for
+// its overlapping runs (lazy leveling and tiering leave up to K runs per
+// level by design). Level 0's runs merge with every run of the shallowest
+// non-empty level below into one new run there; with level 0 empty, the
+// shallowest level holding several runs merges them in place. The output
+// may leave its level over capacity, which Pick then handles as usual.
+//
+// With skipLevel0 it leaves level 0 out, for a caller that has another
+// goroutine merging it.
+func (p *Picker) PickForReads(v *Version, skipLevel0 bool) *Compaction {
+	if v == nil {
+		return nil
+	}
+	if n0 := v.NumRuns(0); n0 > 0 && !skipLevel0 {
+		target := 0
+		for l := 1; l < NumLevels && target == 0; l++ {
+			if v.NumRuns(l) > 0 {
+				target = l
+			}
+		}
+		if target == 0 {
+			if n0 == 1 {
+				return nil
+			}
+			target = 1
+		}
+		c := &Compaction{OutputLevel: target, Reason: fmt.Sprintf("reads: L0 %d runs and L%d %d runs into one L%d run", n0, target, v.NumRuns(target), target)}
+		for _, l := range []int{0, target} {
+			for _, r := range v.Levels[l] {
+				c.Inputs = append(c.Inputs, CompactionInput{Level: l, runID: r.ID, Files: r.Files})
+			}
+		}
+		c.Bottommost = bottommost(v, c)
+		return c
+	}
+	for l := 1; l < NumLevels; l++ {
+		if n := v.NumRuns(l); n > 1 {
+			return mergeInPlace(v, l, fmt.Sprintf("reads: L%d %d runs merged in place", l, n))
+		}
+	}
+	return nil
+}
+
+// PickLevelsForReads returns the merge of the shallowest non-empty level
+// into the next non-empty one, for a tree that PickForReads has nothing
+// for (level 0 empty, one run per level) but that still spreads its data
+// over several levels, or nil when it holds at most one. The upper run
+// joins the lower one, together with the files of the lower run that its
+// range overlaps, so a read afterwards visits one run fewer. Each such
+// merge is the cheapest that removes a level: the upper level is the
+// smallest, and the lower run is rewritten only where they overlap. The
+// output may leave its level over capacity, which Pick then handles.
+func (p *Picker) PickLevelsForReads(v *Version) *Compaction {
+	if v == nil || v.NumRuns(0) > 0 {
+		return nil
+	}
+	upper := -1
+	for l := 1; l < NumLevels; l++ {
+		switch n := v.NumRuns(l); {
+		case n > 1:
+			return nil
+		case n == 0:
+			continue
+		case upper < 0:
+			upper = l
+			continue
+		}
+		up, low := v.Levels[upper][0], v.Levels[l][0]
+		c := &Compaction{
+			OutputLevel: l,
+			OutputRunID: low.ID,
+			Inputs:      []CompactionInput{{Level: upper, runID: up.ID, Files: up.Files}},
+			Reason:      fmt.Sprintf("reads: L%d into L%d", upper, l),
+		}
+		if fs := inputRange(c.Inputs).runFiles(low); len(fs) > 0 {
+			c.Inputs = append(c.Inputs, CompactionInput{Level: l, runID: low.ID, Files: fs})
+		} else {
+			// The runs do not overlap: the upper files join the lower run
+			// as they are.
+			c.TrivialMove = true
+		}
+		c.Bottommost = bottommost(v, c)
+		return c
+	}
+	return nil
+}
