@@ -109,7 +109,20 @@ var ErrBatchInUse = errors.New("strata: batch is being written by another gorout
 // fsync (group commit). b may be reused after Write returns. Every key of
 // b is checked against this database's MaxKeySize before anything is
 // logged, whoever made the batch.
-func (d *DB) Write(b *Batch) error {
+func (d *DB) Write(b *Batch) error { return d.WriteWith(b, WriteOptions{}) }
+
+// WriteOptions control one write.
+type WriteOptions struct {
+	// Sync makes the write return only after the WAL holding it is
+	// fsynced, as every write does under Options.SyncWrites: a store that
+	// needs some writes durable at once (a Raft log entry) and others not
+	// (the state they produce) keeps both in one database. False leaves
+	// it to Options.SyncWrites.
+	Sync bool
+}
+
+// WriteWith is Write with options for this write alone.
+func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 	if b == nil {
 		return ErrNilBatch
 	}
@@ -133,7 +146,7 @@ func (d *DB) Write(b *Batch) error {
 	}
 	defer b.writing.Store(false)
 	w := &b.w
-	w.batch, w.sync, w.done, w.err = b, d.opts.SyncWrites, false, nil
+	w.batch, w.sync, w.done, w.err = b, d.opts.SyncWrites || o.Sync, false, nil
 	w.cond.L = &d.mu
 
 	d.mu.Lock()
