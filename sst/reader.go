@@ -684,26 +684,6 @@ func (r *Reader) Close() error {
 	return r.f.Close()
 }
 
-// searchNode returns the slot of the last separator of a node page that is
-// <= target (< target when strict), or 0 when there is none.
-func searchNode(page []byte, n int, target base.InternalKey, strict bool) int {
-	lo, hi := 0, n // find the first separator > target (>= when strict)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		sep, _, ok := decodeNodeEntry(page, mid)
-		c := 1
-		if ok {
-			c = compareEncoded(sep, target)
-		}
-		if c < 0 || (c == 0 && !strict) {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return max(lo-1, 0)
-}
-
 // nodeChild returns the child in slot i of node page pn, checked against
 // the section of its level.
 func (r *Reader) nodeChild(page []byte, pn uint32, i, level int) (uint32, error) {
