@@ -75,21 +75,21 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 			if t := e.rangeDels.MaxCovering(key, seq); t > tomb {
 				tomb = t
 			}
-			v, kind, s, ok, err := e.r.Get(nil, key, seq)
+			g, err := e.r.Get(nil, key, seq)
 			if err != nil {
 				return nil, d.readErr(err)
 			}
-			if ok {
-				if kind == base.KindDelete || s < tomb {
+			if g.Found {
+				if g.Kind == base.KindDelete || g.Seq < tomb {
 					return nil, ErrNotFound
 				}
-				if kind == base.KindMerge {
+				if g.Kind == base.KindMerge {
 					return d.getMerged(rs, key, seq)
 				}
-				if v == nil {
-					v = []byte{}
+				if g.Value == nil {
+					return []byte{}, nil
 				}
-				return v, nil
+				return g.Value, nil
 			}
 		}
 	}

@@ -82,7 +82,7 @@ func TestCompressedValueCorrupt(t *testing.T) {
 
 	r, pool := openCorrupted(t, f, P)
 	defer r.Close()
-	if _, _, _, _, err := r.Get(nil, []byte("a"), base.MaxSeqNum); !isCorruption(err, corruptName) || !bytes.Contains([]byte(err.Error()), []byte("page 1")) {
+	if _, err := r.Get(nil, []byte("a"), base.MaxSeqNum); !isCorruption(err, corruptName) || !bytes.Contains([]byte(err.Error()), []byte("page 1")) {
 		t.Fatalf("Get: %v, want a corruption error naming %s page 1", err, corruptName)
 	}
 	it := r.NewIter()
@@ -120,7 +120,7 @@ func TestLeafKindChecked(t *testing.T) {
 	resealAll(f.data, P)
 	r, _ := openCorrupted(t, f, P)
 	defer r.Close()
-	if _, _, _, _, err := r.Get(nil, []byte("a"), base.MaxSeqNum); !isCorruption(err, corruptName) {
+	if _, err := r.Get(nil, []byte("a"), base.MaxSeqNum); !isCorruption(err, corruptName) {
 		t.Fatalf("Get: %v, want a corruption error", err)
 	}
 	it := r.NewIter()

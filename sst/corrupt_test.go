@@ -90,11 +90,11 @@ func exercise(data []byte, pageSize int, kvs []kv) (err, wrong error) {
 	}
 	for _, e := range kvs {
 		want, _ := modelGet(kvs, e.key.UserKey, e.key.SeqNum())
-		v, kind, seq, found, err := r.Get(nil, e.key.UserKey, e.key.SeqNum())
+		g, err := r.Get(nil, e.key.UserKey, e.key.SeqNum())
 		if err != nil {
 			return err, nil
 		}
-		if !found || kind != want.key.Kind() || seq != want.key.SeqNum() || !bytes.Equal(v, want.value) {
+		if !g.Found || g.Kind != want.key.Kind() || g.Seq != want.key.SeqNum() || !bytes.Equal(g.Value, want.value) {
 			return nil, fmt.Errorf("Get(%s) returned wrong data", e.key)
 		}
 	}

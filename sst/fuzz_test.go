@@ -162,9 +162,9 @@ func runOpenBody(t *testing.T, data []byte) {
 				it.Prev()
 				it.Next()
 			}
-			_, _, _, _, err := r.Get(nil, k, base.MaxSeqNum)
+			_, err := r.Get(nil, k, base.MaxSeqNum)
 			checkErr(err)
-			_, _, _, _, err = r.Get(nil, k, 3)
+			_, err = r.Get(nil, k, 3)
 			checkErr(err)
 		}
 		checkErr(it.Close())

@@ -155,14 +155,14 @@ func checkAll(r *Reader, kvs []kv) error {
 	var buf []byte
 	for _, e := range kvs {
 		want, _ := modelGet(kvs, e.key.UserKey, e.key.SeqNum())
-		v, kind, seq, found, err := r.Get(buf, e.key.UserKey, e.key.SeqNum())
+		g, err := r.Get(buf, e.key.UserKey, e.key.SeqNum())
 		if err != nil {
 			return err
 		}
-		if !found || kind != want.key.Kind() || seq != want.key.SeqNum() || !bytes.Equal(v, want.value) {
-			return fmt.Errorf("Get(%q, %d) = %v %s %d %d bytes, want %s", e.key.UserKey, e.key.SeqNum(), found, kind, seq, len(v), want.key)
+		if !g.Found || g.Kind != want.key.Kind() || g.Seq != want.key.SeqNum() || !bytes.Equal(g.Value, want.value) {
+			return fmt.Errorf("Get(%q, %d) = %v %s %d %d bytes, want %s", e.key.UserKey, e.key.SeqNum(), g.Found, g.Kind, g.Seq, len(g.Value), want.key)
 		}
-		buf = v
+		buf = g.Value
 	}
 	return nil
 }

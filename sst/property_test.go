@@ -126,14 +126,14 @@ func TestPropertyRoundTrip(t *testing.T) {
 			uk := genUserKey().Draw(rt, "getKey")
 			seq := base.SeqNum(rapid.Uint64Range(0, 32).Draw(rt, "getSeq"))
 			want, wantFound := modelGet(kvs, uk, seq)
-			v, kind, s, found, err := r.Get(buf, uk, seq)
+			g, err := r.Get(buf, uk, seq)
 			if err != nil {
 				rt.Fatal(err)
 			}
-			if found != wantFound || (found && (kind != want.key.Kind() || s != want.key.SeqNum() || !bytes.Equal(v, want.value))) {
-				rt.Fatalf("Get(%q, %d) = %v %s %d; want %v %s", uk, seq, found, kind, s, wantFound, want.key)
+			if g.Found != wantFound || (g.Found && (g.Kind != want.key.Kind() || g.Seq != want.key.SeqNum() || !bytes.Equal(g.Value, want.value))) {
+				rt.Fatalf("Get(%q, %d) = %v %s %d; want %v %s", uk, seq, g.Found, g.Kind, g.Seq, wantFound, want.key)
 			}
-			buf = v
+			buf = g.Value
 		}
 
 		// Seeks followed by a few steps.

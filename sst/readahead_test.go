@@ -185,9 +185,9 @@ func TestReadaheadOverflowValue(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.take()
-		v, _, _, found, err := r.Get(nil, []byte("b"), base.MaxSeqNum)
-		if !found || err != nil || !bytes.Equal(v, big) {
-			t.Fatalf("readahead %d: Get = %v, %v, %d bytes", ra, found, err, len(v))
+		g, err := r.Get(nil, []byte("b"), base.MaxSeqNum)
+		if !g.Found || err != nil || !bytes.Equal(g.Value, big) {
+			t.Fatalf("readahead %d: Get = %v, %v, %d bytes", ra, g.Found, err, len(g.Value))
 		}
 		reads := len(f.take())
 		t.Logf("readahead %d: Get of a %d-page value took %d reads", ra, len(big)/(P-8)+1, reads)
@@ -240,11 +240,11 @@ func TestReadaheadScanResistance(t *testing.T) {
 		getHot := func() (hits, misses uint64) {
 			before := pool.Metrics()
 			for _, k := range hot {
-				v, _, _, found, err := r.Get(buf, k, base.MaxSeqNum)
-				if !found || err != nil {
-					t.Fatalf("Get(%q) = %v, %v", k, found, err)
+				g, err := r.Get(buf, k, base.MaxSeqNum)
+				if !g.Found || err != nil {
+					t.Fatalf("Get(%q) = %v, %v", k, g.Found, err)
 				}
-				buf = v
+				buf = g.Value
 			}
 			after := pool.Metrics()
 			return after.Hits - before.Hits, after.Misses - before.Misses

@@ -697,49 +697,63 @@ func (r *Reader) nodeChild(page []byte, pn uint32, i, level int) (uint32, error)
 	return child, nil
 }
 
+// GetResult is what Reader.Get found for a key.
+type GetResult struct {
+	// Found reports whether the file holds a point entry for the key at
+	// or below the seqnum asked for.
+	Found bool
+	// Kind and Seq are the kind and seqnum of that entry; they mean
+	// nothing when Found is false.
+	Kind base.Kind
+	Seq  base.SeqNum
+	// Value is the entry's value appended to the dst passed to Get, or
+	// dst[:0] when not found; a KindDelete entry has an empty value.
+	Value []byte
+}
+
 // Get finds the newest point entry for ukey with seqnum <= seq. It probes
 // the filter first. When found, the value is appended to dst[:0] and
-// returned with the entry's kind and seqnum; a KindDelete entry has an empty
-// value. When not found, value is dst[:0]. Get allocates nothing when dst
+// returned with the entry's kind and seqnum. Get allocates nothing when dst
 // has room for the value.
-func (r *Reader) Get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind, entrySeq base.SeqNum, found bool, err error) {
-	value = dst[:0]
+func (r *Reader) Get(dst, ukey []byte, seq base.SeqNum) (GetResult, error) {
+	res := GetResult{Value: dst[:0]}
 	if r.closed.Load() {
-		return value, 0, 0, false, base.ErrClosed
+		return res, base.ErrClosed
 	}
 	if r.meta.entries == 0 {
-		return value, 0, 0, false, nil
+		return res, nil
 	}
 	if r.filter != nil {
 		r.bloomChecks.Add(1)
 		if !r.filter.MayContain(ukey) {
 			r.bloomNegatives.Add(1)
-			return value, 0, 0, false, nil
+			return res, nil
 		}
 	}
 	var present bool
+	var err error
 	if bytes.Compare(ukey, r.smallestUser) >= 0 && bytes.Compare(ukey, r.largestUser) <= 0 {
-		value, kind, entrySeq, found, present, err = r.get(value, ukey, min(seq, base.MaxSeqNum))
-		if found && r.globalSeq != 0 {
+		res, present, err = r.get(res.Value, ukey, min(seq, base.MaxSeqNum))
+		if res.Found && r.globalSeq != 0 {
 			// Every entry is at seqnum 0 on disk, the key's only one.
-			if entrySeq, found = r.globalSeq, r.globalSeq <= seq; !found {
-				value = value[:0]
+			if res.Seq, res.Found = r.globalSeq, r.globalSeq <= seq; !res.Found {
+				res.Value = res.Value[:0]
 			}
 		}
 	}
 	if r.filter != nil && err == nil && !present {
 		r.bloomFalsePositives.Add(1)
 	}
-	return value, kind, entrySeq, found, err
+	return res, err
 }
 
 // get searches the tree for (ukey, seq). present reports whether the file
 // holds any entry for ukey (found, or only entries newer than seq).
-func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind, entrySeq base.SeqNum, found, present bool, err error) {
+func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (res GetResult, present bool, err error) {
 	target := base.MakeInternalKey(ukey, seq, base.KindMax)
 	m := r.meta
 	if r.search == SearchLeafBinary && m.overflowPages == 0 && m.leafPages > 0 {
-		return r.getByLeafSearch(dst, ukey, seq, target)
+		return r.getByLeafSearch(dst, ukey, target)
 	}
 	pn := m.root
 	// right is the root of the subtree just right of the descent path at
@@ -749,27 +763,27 @@ func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base
 	for level := m.height; level > 0; level-- {
 		h, page, err := r.readPage(pn, pageTypeNode)
 		if err != nil {
-			return dst, 0, 0, false, false, err
+			return GetResult{Value: dst}, false, err
 		}
 		n := pageCount(page)
 		i := searchNode(page, n, target, false)
 		if i+1 < n {
 			if right, err = r.nodeChild(page, pn, i+1, level-1); err != nil {
 				h.Release()
-				return dst, 0, 0, false, false, err
+				return GetResult{Value: dst}, false, err
 			}
 			rightLevel = level - 1
 		}
 		child, err := r.nodeChild(page, pn, i, level-1)
 		h.Release()
 		if err != nil {
-			return dst, 0, 0, false, false, err
+			return GetResult{Value: dst}, false, err
 		}
 		pn = child
 	}
 	h, page, err := r.readPage(pn, pageTypeLeaf)
 	if err != nil {
-		return dst, 0, 0, false, false, err
+		return GetResult{Value: dst}, false, err
 	}
 	n := pageCount(page)
 	i := searchLeaf(page, n, target)
@@ -783,10 +797,10 @@ func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (value []byte, kind base
 		present = userKeyAt(page, n-1, ukey)
 		h.Release()
 		if rightLevel < 0 {
-			return dst, 0, 0, false, present, nil
+			return GetResult{Value: dst}, present, nil
 		}
 		if h, page, err = r.leftmostLeaf(right, rightLevel); err != nil {
-			return dst, 0, 0, false, present, err
+			return GetResult{Value: dst}, present, err
 		}
 		i = 0
 	}
@@ -813,18 +827,17 @@ func (r *Reader) leftmostLeaf(pn uint32, level int) (cache.Handle, []byte, error
 
 // finishGet decodes the entry at slot i of the pinned leaf pn, which is the
 // first entry at or after the search target, and releases the leaf.
-func (r *Reader) finishGet(dst, ukey []byte, h cache.Handle, page []byte, pn uint32, i int, present bool) (value []byte, kind base.Kind, entrySeq base.SeqNum, found, _ bool, err error) {
+func (r *Reader) finishGet(dst, ukey []byte, h cache.Handle, page []byte, pn uint32, i int, present bool) (_ GetResult, _ bool, err error) {
 	e, ok := decodeLeafEntry(page, i)
 	if !ok || !e.pointKind() {
 		h.Release()
-		return dst, 0, 0, false, present, r.corrupt(pn, fmt.Errorf("slot %d: malformed entry", i))
+		return GetResult{Value: dst}, present, r.corrupt(pn, fmt.Errorf("slot %d: malformed entry", i))
 	}
 	if prefix, _ := leafPrefix(page); !keyIs(prefix, e.suffix, ukey) {
 		h.Release()
-		return dst, 0, 0, false, present, nil
+		return GetResult{Value: dst}, present, nil
 	}
 	ik := base.InternalKey{Trailer: e.trailer}
-	kind, entrySeq = ik.Kind(), ik.SeqNum()
 	// An inline value aliases the leaf, which stays pinned while it is
 	// copied; an overflowed one is read after the leaf is let go.
 	inline := !e.overflow
@@ -836,9 +849,9 @@ func (r *Reader) finishGet(dst, ukey []byte, h cache.Handle, page []byte, pn uin
 		h.Release()
 	}
 	if err != nil {
-		return dst[:0], 0, 0, false, true, err
+		return GetResult{Value: dst[:0]}, true, err
 	}
-	return dst, kind, entrySeq, true, true, nil
+	return GetResult{Found: true, Kind: ik.Kind(), Seq: ik.SeqNum(), Value: dst}, true, nil
 }
 
 // appendValue appends the value of entry e, slot i of leaf pn, to dst: the
@@ -899,7 +912,7 @@ const (
 )
 
 // getByLeafSearch is get with SearchLeafBinary.
-func (r *Reader) getByLeafSearch(dst, ukey []byte, seq base.SeqNum, target base.InternalKey) (value []byte, kind base.Kind, entrySeq base.SeqNum, found, present bool, err error) {
+func (r *Reader) getByLeafSearch(dst, ukey []byte, target base.InternalKey) (res GetResult, present bool, err error) {
 	leaves := int(r.meta.leafPages)
 	// j = the first leaf whose first key sorts after target.
 	lo, hi := 0, leaves
@@ -907,12 +920,12 @@ func (r *Reader) getByLeafSearch(dst, ukey []byte, seq base.SeqNum, target base.
 		mid := int(uint(lo+hi) >> 1)
 		h, page, err := r.readPage(uint32(1+mid), pageTypeLeaf)
 		if err != nil {
-			return dst, 0, 0, false, false, err
+			return GetResult{Value: dst}, false, err
 		}
 		c, ok := compareLeafKeyAt(page, 0, target)
 		h.Release()
 		if !ok {
-			return dst, 0, 0, false, false, r.corrupt(uint32(1+mid), fmt.Errorf("slot 0: malformed key"))
+			return GetResult{Value: dst}, false, r.corrupt(uint32(1+mid), fmt.Errorf("slot 0: malformed key"))
 		}
 		if c > 0 {
 			hi = mid
@@ -924,7 +937,7 @@ func (r *Reader) getByLeafSearch(dst, ukey []byte, seq base.SeqNum, target base.
 	pn := uint32(1 + leaf)
 	h, page, err := r.readPage(pn, pageTypeLeaf)
 	if err != nil {
-		return dst, 0, 0, false, false, err
+		return GetResult{Value: dst}, false, err
 	}
 	n := pageCount(page)
 	i := searchLeaf(page, n, target)
@@ -934,11 +947,11 @@ func (r *Reader) getByLeafSearch(dst, ukey []byte, seq base.SeqNum, target base.
 	if i == n {
 		h.Release()
 		if leaf+1 >= leaves {
-			return dst, 0, 0, false, present, nil
+			return GetResult{Value: dst}, present, nil
 		}
 		pn++
 		if h, page, err = r.readPage(pn, pageTypeLeaf); err != nil {
-			return dst, 0, 0, false, present, err
+			return GetResult{Value: dst}, present, err
 		}
 		i = 0
 	}

@@ -52,13 +52,13 @@ func TestLeafBinarySearchMatchesBTree(t *testing.T) {
 	for i := 0; i < 20000; i++ {
 		k := []byte(fmt.Sprintf("k%05d", rng.Intn(4100)))
 		s := base.SeqNum(rng.Intn(int(seq) + 5))
-		v1, k1, s1, ok1, err1 := bt.Get(nil, k, s)
-		v2, k2, s2, ok2, err2 := lb.Get(nil, k, s)
-		if err1 != nil || err2 != nil || ok1 != ok2 || k1 != k2 || s1 != s2 || !bytes.Equal(v1, v2) {
-			t.Fatalf("Get(%s, %d): btree (%v %v %d %v) leaf search (%v %v %d %v)", k, s, ok1, k1, s1, err1, ok2, k2, s2, err2)
+		g1, err1 := bt.Get(nil, k, s)
+		g2, err2 := lb.Get(nil, k, s)
+		if err1 != nil || err2 != nil || g1.Found != g2.Found || g1.Kind != g2.Kind || g1.Seq != g2.Seq || !bytes.Equal(g1.Value, g2.Value) {
+			t.Fatalf("Get(%s, %d): btree (%v %v %d %v) leaf search (%v %v %d %v)", k, s, g1.Found, g1.Kind, g1.Seq, err1, g2.Found, g2.Kind, g2.Seq, err2)
 		}
-		if want, ok := modelGet(kvs, k, s); ok != ok1 || (ok && want.key.SeqNum() != s1) {
-			t.Fatalf("Get(%s, %d) = %v seq %d, model %v seq %d", k, s, ok1, s1, ok, want.key.SeqNum())
+		if want, ok := modelGet(kvs, k, s); ok != g1.Found || (ok && want.key.SeqNum() != g1.Seq) {
+			t.Fatalf("Get(%s, %d) = %v seq %d, model %v seq %d", k, s, g1.Found, g1.Seq, ok, want.key.SeqNum())
 		}
 	}
 }

@@ -103,8 +103,8 @@ func BenchmarkGetHit(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i = (i + 7919) % benchN
-		v, _, _, found, err := r.Get(dst, benchKey(key, i), base.MaxSeqNum)
-		if !found || err != nil || len(v) != benchValLen {
+		g, err := r.Get(dst, benchKey(key, i), base.MaxSeqNum)
+		if !g.Found || err != nil || len(g.Value) != benchValLen {
 			b.Fatal("miss", i, err)
 		}
 	}
@@ -120,7 +120,7 @@ func BenchmarkGetMiss(b *testing.B) {
 		i = (i + 7919) % benchN
 		k := benchKey(key, i)
 		k[15]++ // odd: absent
-		if _, _, _, found, err := r.Get(dst, k, base.MaxSeqNum); found || err != nil {
+		if g, err := r.Get(dst, k, base.MaxSeqNum); g.Found || err != nil {
 			b.Fatal("hit", i, err)
 		}
 	}

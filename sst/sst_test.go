@@ -90,9 +90,9 @@ func TestCompressedEntryExample(t *testing.T) {
 	}
 	r, _ := openTable(t, path, 1024, 1)
 	defer r.Close()
-	got, _, _, found, err := r.Get(nil, []byte("a"), base.MaxSeqNum)
-	if err != nil || !found || !bytes.Equal(got, value) {
-		t.Fatalf("Get = %q, %v, %v; want %q", got, found, err, value)
+	g, err := r.Get(nil, []byte("a"), base.MaxSeqNum)
+	if err != nil || !g.Found || !bytes.Equal(g.Value, value) {
+		t.Fatalf("Get = %q, %v, %v; want %q", g.Value, g.Found, err, value)
 	}
 	it := r.NewIter()
 	if !it.First() || !bytes.Equal(it.Value(), value) {
@@ -128,8 +128,8 @@ func TestEmptyFile(t *testing.T) {
 		} else if len(r.RangeDels()) != 0 || r.Properties().Pages != 1 {
 			t.Fatalf("empty file: %v %+v", r.RangeDels(), r.Properties())
 		}
-		if _, _, _, found, err := r.Get(nil, []byte("a"), base.MaxSeqNum); found || err != nil {
-			t.Fatalf("Get in empty file: %v %v", found, err)
+		if g, err := r.Get(nil, []byte("a"), base.MaxSeqNum); g.Found || err != nil {
+			t.Fatalf("Get in empty file: %v %v", g.Found, err)
 		}
 		if r.MayContain([]byte("a")) {
 			t.Fatal("MayContain in a file without points")
@@ -173,9 +173,9 @@ func TestSingleEntry(t *testing.T) {
 		seq   base.SeqNum
 		found bool
 	}{{"hello", 42, true}, {"hello", 100, true}, {"hello", 41, false}, {"hell", 50, false}, {"hello!", 50, false}, {"", 50, false}} {
-		_, _, _, found, err := r.Get(nil, []byte(c.key), c.seq)
-		if err != nil || found != c.found {
-			t.Errorf("Get(%q, %d) = %v, %v; want %v", c.key, c.seq, found, err, c.found)
+		g, err := r.Get(nil, []byte(c.key), c.seq)
+		if err != nil || g.Found != c.found {
+			t.Errorf("Get(%q, %d) = %v, %v; want %v", c.key, c.seq, g.Found, err, c.found)
 		}
 	}
 	it := r.NewIter()
@@ -209,8 +209,8 @@ func TestValueSizes(t *testing.T) {
 			t.Fatalf("P=%d: %v", P, err)
 		}
 		// A nil value reads back empty.
-		if v, _, _, found, err := r.Get(make([]byte, 3), []byte("k000"), 10); !found || err != nil || len(v) != 0 {
-			t.Fatalf("empty value: %q %v %v", v, found, err)
+		if g, err := r.Get(make([]byte, 3), []byte("k000"), 10); !g.Found || err != nil || len(g.Value) != 0 {
+			t.Fatalf("empty value: %q %v %v", g.Value, g.Found, err)
 		}
 		r.Close()
 		if m := pool.Metrics(); m.Pinned != 0 {
@@ -283,9 +283,9 @@ func TestVersionsSpanLeaves(t *testing.T) {
 	st0 := r.Stats()
 	for seq := base.SeqNum(0); seq <= 1002; seq++ {
 		want, wantFound := modelGet(kvs, []byte("key"), seq)
-		v, kind, s, found, err := r.Get(nil, []byte("key"), seq)
-		if err != nil || found != wantFound || (found && (kind != want.key.Kind() || s != want.key.SeqNum() || !bytes.Equal(v, want.value))) {
-			t.Fatalf("Get(key, %d) = %q %s %d %v %v; want %s", seq, v, kind, s, found, err, want.key)
+		g, err := r.Get(nil, []byte("key"), seq)
+		if err != nil || g.Found != wantFound || (g.Found && (g.Kind != want.key.Kind() || g.Seq != want.key.SeqNum() || !bytes.Equal(g.Value, want.value))) {
+			t.Fatalf("Get(key, %d) = %q %s %d %v %v; want %s", seq, g.Value, g.Kind, g.Seq, g.Found, err, want.key)
 		}
 	}
 	if st := r.Stats(); st.BloomChecks-st0.BloomChecks != 1003 || st.BloomNegatives != 0 || st.BloomFalsePositives != 0 {
@@ -293,7 +293,7 @@ func TestVersionsSpanLeaves(t *testing.T) {
 	}
 	// A Get with seq below every version finds nothing but is no false
 	// positive: the key is in the file.
-	if _, _, _, found, _ := r.Get(nil, []byte("key"), 1); found {
+	if g, _ := r.Get(nil, []byte("key"), 1); g.Found {
 		t.Fatal("found below the oldest version")
 	}
 	if st := r.Stats(); st.BloomFalsePositives != 0 {
@@ -316,13 +316,13 @@ func TestDeletes(t *testing.T) {
 	if err := checkAll(r, kvs); err != nil {
 		t.Fatal(err)
 	}
-	v, kind, seq, found, err := r.Get([]byte("junk"), []byte("a"), 100)
-	if !found || err != nil || kind != base.KindDelete || seq != 9 || len(v) != 0 {
-		t.Fatalf("Get(a) = %q %s %d %v %v", v, kind, seq, found, err)
+	g, err := r.Get([]byte("junk"), []byte("a"), 100)
+	if !g.Found || err != nil || g.Kind != base.KindDelete || g.Seq != 9 || len(g.Value) != 0 {
+		t.Fatalf("Get(a) = %q %s %d %v %v", g.Value, g.Kind, g.Seq, g.Found, err)
 	}
-	v, kind, seq, found, _ = r.Get(nil, []byte("a"), 8)
-	if !found || kind != base.KindSet || seq != 5 || string(v) != "old" {
-		t.Fatalf("Get(a, 8) = %q %s %d %v", v, kind, seq, found)
+	g, _ = r.Get(nil, []byte("a"), 8)
+	if !g.Found || g.Kind != base.KindSet || g.Seq != 5 || string(g.Value) != "old" {
+		t.Fatalf("Get(a, 8) = %q %s %d %v", g.Value, g.Kind, g.Seq, g.Found)
 	}
 }
 
@@ -349,8 +349,8 @@ func TestMultiLevelTree(t *testing.T) {
 	// Absent keys between and around the present ones.
 	for i := -1; i < n; i += 97 {
 		k := []byte(fmt.Sprintf("key-%08d", i*3+1))
-		if _, _, _, found, err := r.Get(nil, k, base.MaxSeqNum); found || err != nil {
-			t.Fatalf("Get(%s) = %v %v", k, found, err)
+		if g, err := r.Get(nil, k, base.MaxSeqNum); g.Found || err != nil {
+			t.Fatalf("Get(%s) = %v %v", k, g.Found, err)
 		}
 		it := r.NewIter()
 		ok := it.SeekGE(k)
@@ -462,8 +462,8 @@ func TestBloomStats(t *testing.T) {
 	r, _ := openTable(t, path, DefaultPageSize, 1)
 	defer r.Close()
 	for i := 0; i < 2000; i++ {
-		if _, _, _, found, err := r.Get(nil, []byte(fmt.Sprintf("k%06d", i*2+1)), 5); found || err != nil {
-			t.Fatal(found, err)
+		if g, err := r.Get(nil, []byte(fmt.Sprintf("k%06d", i*2+1)), 5); g.Found || err != nil {
+			t.Fatal(g.Found, err)
 		}
 	}
 	st := r.Stats()
@@ -496,13 +496,13 @@ func TestReaderClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "000001.sst")
 	writeTable(t, path, WriterOptions{}, []kv{{ikey("a", 1, base.KindSet), []byte("x")}}, nil)
 	r, pool := openTable(t, path, DefaultPageSize, 1)
-	if _, _, _, found, _ := r.Get(nil, []byte("a"), 1); !found {
+	if g, _ := r.Get(nil, []byte("a"), 1); !g.Found {
 		t.Fatal("not found")
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, _, err := r.Get(nil, []byte("a"), 1); !errors.Is(err, base.ErrClosed) {
+	if _, err := r.Get(nil, []byte("a"), 1); !errors.Is(err, base.ErrClosed) {
 		t.Fatalf("Get after Close: %v", err)
 	}
 	if err := r.Close(); !errors.Is(err, base.ErrClosed) {
@@ -541,9 +541,9 @@ func TestConcurrentReaders(t *testing.T) {
 			}
 			buf := make([]byte, 0, 4096)
 			for i := g; i < len(kvs); i += 3 {
-				v, _, _, found, err := r.Get(buf, kvs[i].key.UserKey, base.MaxSeqNum)
-				if err != nil || !found || !bytes.Equal(v, kvs[i].value) {
-					errc <- fmt.Errorf("Get(%s): %v %v", kvs[i].key, found, err)
+				g, err := r.Get(buf, kvs[i].key.UserKey, base.MaxSeqNum)
+				if err != nil || !g.Found || !bytes.Equal(g.Value, kvs[i].value) {
+					errc <- fmt.Errorf("Get(%s): %v %v", kvs[i].key, g.Found, err)
 					return
 				}
 			}
@@ -578,10 +578,10 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	i := 0
 	if n := testing.AllocsPerRun(200, func() {
 		i = (i + 37) % len(kvs)
-		if _, _, _, found, err := r.Get(dst, kvs[i].key.UserKey, base.MaxSeqNum); !found || err != nil {
+		if g, err := r.Get(dst, kvs[i].key.UserKey, base.MaxSeqNum); !g.Found || err != nil {
 			t.Fatal("Get", i, err)
 		}
-		if _, _, _, found, err := r.Get(dst, []byte("k0000005x"), base.MaxSeqNum); found || err != nil {
+		if g, err := r.Get(dst, []byte("k0000005x"), base.MaxSeqNum); g.Found || err != nil {
 			t.Fatal("Get of an absent key", err)
 		}
 	}); n != 0 {
@@ -843,11 +843,11 @@ func TestLargeValueReadPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	get := func(r *Reader, i int) ([]byte, error) {
-		v, _, _, found, err := r.Get(nil, kvs[i].key.UserKey, base.MaxSeqNum)
-		if err == nil && !found {
+		g, err := r.Get(nil, kvs[i].key.UserKey, base.MaxSeqNum)
+		if err == nil && !g.Found {
 			err = fmt.Errorf("key %d not found", i)
 		}
-		return v, err
+		return g.Value, err
 	}
 	pool := cache.New(cache.Options{Capacity: 256 * P, PageSize: P})
 	r, err := Open(&memFile{data: f.data}, ReaderOptions{Cache: pool, FileNum: 1})
@@ -908,9 +908,9 @@ func TestHugeValueGoesThroughPool(t *testing.T) {
 	}
 	defer r.Close()
 	c.reads = 0
-	v, _, _, found, err := r.Get(nil, []byte("big"), base.MaxSeqNum)
-	if err != nil || !found || !bytes.Equal(v, big) {
-		t.Fatalf("Get of %d bytes: %d bytes, %v, %v", len(big), len(v), found, err)
+	g, err := r.Get(nil, []byte("big"), base.MaxSeqNum)
+	if err != nil || !g.Found || !bytes.Equal(g.Value, big) {
+		t.Fatalf("Get of %d bytes: %d bytes, %v, %v", len(big), len(g.Value), g.Found, err)
 	}
 	if m := pool.Metrics(); m.Prefetched < bypassMaxPages {
 		t.Fatalf("the value's pages did not go through the pool: %+v", m)

@@ -142,16 +142,16 @@ func (e *env) lookupSST(path string, n, capacity int64, mode string, step int64)
 		var dst []byte
 		return func() (int64, error) {
 			id := uint64(rng.Int63n(n))
-			v, kind, _, found, err := r.Get(dst[:0], sortedKey(k, id), base.MaxSeqNum)
+			g, err := r.Get(dst[:0], sortedKey(k, id), base.MaxSeqNum)
 			if err != nil {
 				return 0, err
 			}
 			fillValue(want, id)
-			if !found || kind != base.KindSet || string(v) != string(want) {
-				return 0, fmt.Errorf("lookup of entry %d: found=%v, wrong value or kind", id, found)
+			if !g.Found || g.Kind != base.KindSet || string(g.Value) != string(want) {
+				return 0, fmt.Errorf("lookup of entry %d: found=%v, wrong value or kind", id, g.Found)
 			}
-			dst = v
-			return keySize + int64(len(v)), nil
+			dst = g.Value
+			return keySize + int64(len(g.Value)), nil
 		}
 	}
 	if _, _, _, err := runOps(1, e.cfg.Measure/4, e.cfg.MaxOps/4+1, newOp); err != nil {
