@@ -77,14 +77,14 @@ func (c *compressor) compress(value []byte) ([]byte, bool) {
 }
 
 // decompressedLen returns the length a compressed value decodes to, checked
-// against MaxValueSize.
+// against maxValueSize.
 func decompressedLen(src []byte) (int, error) {
 	n, err := snappy.DecodedLen(src)
 	if err != nil {
 		return 0, fmt.Errorf("compressed value: %w", err)
 	}
-	if n > MaxValueSize {
-		return 0, fmt.Errorf("compressed value decodes to %d bytes, above the limit of %d", n, MaxValueSize)
+	if n > maxValueSize {
+		return 0, fmt.Errorf("compressed value decodes to %d bytes, above the limit of %d", n, maxValueSize)
 	}
 	return n, nil
 }

@@ -85,7 +85,7 @@ func TestCompressedValueCorrupt(t *testing.T) {
 	if _, err := r.Get(nil, []byte("a"), base.MaxSeqNum); !isCorruption(err, corruptName) || !bytes.Contains([]byte(err.Error()), []byte("page 1")) {
 		t.Fatalf("Get: %v, want a corruption error naming %s page 1", err, corruptName)
 	}
-	it := r.NewIter()
+	it := r.newIter()
 	if !it.First() {
 		t.Fatalf("First: %v", it.Error())
 	}
@@ -100,7 +100,7 @@ func TestCompressedValueCorrupt(t *testing.T) {
 
 // TestWriterRejectsUnknownCompression: the option is validated.
 func TestWriterRejectsUnknownCompression(t *testing.T) {
-	if err := (WriterOptions{Compression: 9}).Validate(); err == nil {
+	if err := (WriterOptions{Compression: 9}).validate(); err == nil {
 		t.Fatal("Compression 9 accepted")
 	}
 }
@@ -123,7 +123,7 @@ func TestLeafKindChecked(t *testing.T) {
 	if _, err := r.Get(nil, []byte("a"), base.MaxSeqNum); !isCorruption(err, corruptName) {
 		t.Fatalf("Get: %v, want a corruption error", err)
 	}
-	it := r.NewIter()
+	it := r.newIter()
 	if it.First() || !isCorruption(it.Error(), corruptName) {
 		t.Fatalf("First: valid %v, err %v; want a corruption error", it.Valid(), it.Error())
 	}
@@ -147,7 +147,7 @@ func TestCopyCompressedValues(t *testing.T) {
 	for _, comp := range []Compression{SnappyCompression, NoCompression} {
 		dst := &memFile{}
 		w := NewWriter(dst, WriterOptions{PageSize: 4096, Compression: comp})
-		it := r.NewIter()
+		it := r.newIter()
 		copied := 0
 		for ok := it.First(); ok; ok = it.Next() {
 			if block, ok := it.StoredValue(); ok {

@@ -69,7 +69,7 @@ func exercise(data []byte, pageSize int, kvs []kv) (err, wrong error) {
 			wrong = fmt.Errorf("%d pages pinned", m.Pinned)
 		}
 	}()
-	it := r.NewIter()
+	it := r.newIter()
 	i := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		v := it.Value()

@@ -63,7 +63,7 @@ func BenchmarkScanDirect(b *testing.B) {
 					}
 					rec.take()
 					b.StartTimer()
-					it := r.NewIter()
+					it := r.newIter()
 					n := 0
 					for ok := it.First(); ok; ok = it.Next() {
 						n++

@@ -148,7 +148,7 @@ func TestDirectIOAlignedReads(t *testing.T) {
 				if err := checkAll(r, kvs); err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
-				it := r.NewIter()
+				it := r.newIter()
 				for i := 0; i < len(kvs); i += 211 {
 					if !it.SeekGE(kvs[i].key.UserKey) || it.Value() == nil && it.Error() != nil {
 						t.Fatalf("%s: SeekGE(%q): %v", name, kvs[i].key.UserKey, it.Error())
@@ -240,7 +240,7 @@ func TestDirectIORefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.ok.Store(0)
-		it := r.NewIter()
+		it := r.newIter()
 		for ok := it.First(); ok; ok = it.Next() {
 		}
 		err = it.Close()

@@ -4,6 +4,10 @@
 // same file, and a Bloom filter over the user keys lets Get skip most files
 // that do not hold a key.
 //
+// Package db is Strata's API; this package is part of its internal
+// machinery, exported for db, the strata tool's "sst dump" (Open,
+// Reader.Layout, Reader.NewScanIter) and the experiments module.
+//
 // # File layout
 //
 // All integers are little-endian. The page size P is a power of two between

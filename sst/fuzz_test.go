@@ -136,7 +136,7 @@ func runOpenBody(t *testing.T, data []byte) {
 			}
 		}
 		var keys [][]byte
-		it := r.NewIter()
+		it := r.newIter()
 		steps := 0
 		for ok := it.First(); ok && steps < 5000; ok = it.Next() {
 			_ = it.Value()
@@ -376,7 +376,7 @@ func FuzzCompressedValue(f *testing.F) {
 	f.Add([]byte{0x28, 0x1c, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x7e, 0x08, 0x00})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if v, err := appendDecompressed(nil, data); err == nil && len(v) > MaxValueSize {
+		if v, err := appendDecompressed(nil, data); err == nil && len(v) > maxValueSize {
 			t.Fatalf("decoded %d bytes, above the limit", len(v))
 		}
 		c := compressor{kind: SnappyCompression}

@@ -110,7 +110,7 @@ func openWith(path string, pool *cache.Pool, num base.FileNum) (*Reader, error) 
 // checkAll compares full forward and backward iteration and a Get of every
 // key with the model. It returns the first difference or error.
 func checkAll(r *Reader, kvs []kv) error {
-	it := r.NewIter()
+	it := r.newIter()
 	defer it.Close()
 	i := 0
 	for ok := it.First(); ok; ok = it.Next() {

@@ -83,8 +83,8 @@ type Iter struct {
 
 var _ base.InternalIterator = (*Iter)(nil)
 
-// NewIter returns an unpositioned iterator over the file's point entries.
-func (r *Reader) NewIter() *Iter {
+// newIter returns an unpositioned iterator over the file's point entries.
+func (r *Reader) newIter() *Iter {
 	it := new(Iter)
 	r.InitIter(it)
 	return it
@@ -95,7 +95,7 @@ func (r *Reader) NewIter() *Iter {
 const maxKeptBuffer = 16 << 10
 
 // InitIter makes it an unpositioned iterator over the file's point
-// entries, as NewIter does, reusing the buffers it kept. it must be zero
+// entries, as newIter does, reusing the buffers it kept. it must be zero
 // or closed: a caller that opens many files one after another (a run of
 // files, an iterator per lookup) then allocates nothing per file.
 func (r *Reader) InitIter(it *Iter) {

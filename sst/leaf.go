@@ -111,7 +111,7 @@ func legacyEntryAt(page []byte, off int) (ukey []byte, trailer, vf uint64, tail 
 		return nil, 0, 0, 0, false
 	}
 	shift := valueFieldShift(page)
-	vf, off, ok = readUvarint(page, off, MaxValueSize<<shift|(1<<shift-1))
+	vf, off, ok = readUvarint(page, off, maxValueSize<<shift|(1<<shift-1))
 	if !ok || int(kl) > len(page)-off {
 		return nil, 0, 0, 0, false
 	}
@@ -141,7 +141,7 @@ func (e *leafEntry) decode(page []byte, i int) bool {
 			return false
 		}
 		var vf uint64
-		vf, end, ok = readUvarint(page, off, MaxValueSize<<2|3)
+		vf, end, ok = readUvarint(page, off, maxValueSize<<2|3)
 		if !ok {
 			return false
 		}

@@ -14,11 +14,11 @@ import (
 const (
 	MinPageSize     = 1024
 	MaxPageSize     = 65536
-	DefaultPageSize = 4096
+	defaultPageSize = 4096
 )
 
-// MaxValueSize is the largest value Writer.Add accepts: 256 MiB.
-const MaxValueSize = 256 << 20
+// maxValueSize is the largest value Writer.Add accepts: 256 MiB.
+const maxValueSize = 256 << 20
 
 // MaxKeySize returns the largest user key a file of the given page size
 // accepts: pageSize/4 - 32 bytes (992 for 4096-byte pages).

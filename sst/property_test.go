@@ -137,7 +137,7 @@ func TestPropertyRoundTrip(t *testing.T) {
 		}
 
 		// Seeks followed by a few steps.
-		it := r.NewIter()
+		it := r.newIter()
 		for i := rapid.IntRange(0, 20).Draw(rt, "seeks"); i > 0; i-- {
 			uk := genUserKey().Draw(rt, "seekKey")
 			var pos int

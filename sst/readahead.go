@@ -54,9 +54,9 @@ import (
 // since its last seek before it reads ahead.
 const readaheadAfter = 2
 
-// DefaultReadahead is the number of pages a scan reads ahead when
+// defaultReadahead is the number of pages a scan reads ahead when
 // ReaderOptions.Readahead is 0.
-const DefaultReadahead = 8
+const defaultReadahead = 8
 
 // window is a range [lo, hi) of page numbers a prefetch covered.
 type window struct{ lo, hi uint32 }

@@ -34,7 +34,7 @@ func scanFixture(t testing.TB, P, n int) (*memFile, []kv, Properties) {
 // entries it saw, in iteration order.
 func scanAll(t *testing.T, r *Reader, forward bool) []kv {
 	t.Helper()
-	it := r.NewIter()
+	it := r.newIter()
 	var out []kv
 	ok := it.First()
 	if !forward {
@@ -147,7 +147,7 @@ func TestReadaheadCorruptPageOnDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	it := r.NewIter()
+	it := r.newIter()
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		n++
@@ -253,7 +253,7 @@ func TestReadaheadScanResistance(t *testing.T) {
 		// pool of other pages. Once the free frames are used up, the
 		// stretches push the hot pages out of A1in while their ids are
 		// still in A1out, and the next round promotes them to Am.
-		it := other.NewIter()
+		it := other.newIter()
 		ok := it.First()
 		for range 12 {
 			getHot()
@@ -271,7 +271,7 @@ func TestReadaheadScanResistance(t *testing.T) {
 		// The flood: a full scan with readahead, and a round of hot Gets
 		// after every 2*frames leaves.
 		var hits, misses uint64
-		it = r.NewIter()
+		it = r.newIter()
 		leaves := 0
 		var last uint32
 		for ok := it.First(); ok; ok = it.Next() {
@@ -323,7 +323,7 @@ func TestShortScanReadsNoAhead(t *testing.T) {
 	defer r.Close()
 	atOpen := r.Stats() // Open reads the Bloom filter's pages as one run
 	perLeaf := len(kvs) / int(props.LeafPages)
-	it := r.NewIter()
+	it := r.newIter()
 	defer it.Close()
 	// Seek, then Next across one leaf boundary.
 	ok := it.SeekGE(kvs[5000].key.UserKey)
@@ -343,8 +343,8 @@ func TestShortScanReadsNoAhead(t *testing.T) {
 	if st.Prefetches < 3 || st.PrefetchedPages < 2+4+8 {
 		t.Fatalf("long scan: %d runs of %d pages", st.Prefetches, st.PrefetchedPages)
 	}
-	if avg := float64(st.PrefetchedPages) / float64(st.Prefetches); avg >= DefaultReadahead {
-		t.Fatalf("runs average %.1f pages: the first ones should be shorter than %d", avg, DefaultReadahead)
+	if avg := float64(st.PrefetchedPages) / float64(st.Prefetches); avg >= defaultReadahead {
+		t.Fatalf("runs average %.1f pages: the first ones should be shorter than %d", avg, defaultReadahead)
 	}
 }
 
@@ -381,7 +381,7 @@ func TestScanReadsValuePagesAhead(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.reads = 0
-		it := r.NewIter()
+		it := r.newIter()
 		n := 0
 		if dir == "forward" {
 			for ok := it.First(); ok; ok = it.Next() {
@@ -429,7 +429,7 @@ func TestShortScanReadsLittleAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	it := r.NewIter()
+	it := r.newIter()
 	defer it.Close()
 	n := 0
 	for ok := it.SeekGE([]byte("k02000")); ok && n < 30; ok = it.Next() {
@@ -465,12 +465,12 @@ func TestMergeScanReadsEachPageOnce(t *testing.T) {
 	}
 	defer r.Close()
 	c.reads, c.bytes = 0, 0
-	if err := checkScan(r, kvs, DefaultScanChunk); err != nil {
+	if err := checkScan(r, kvs, defaultScanChunk); err != nil {
 		t.Fatal(err)
 	}
 	section := int(props.LeafPages+props.ValuePages) * P
 	t.Logf("%d reads of %d bytes for a leaf section of %d bytes (%d value pages)", c.reads, c.bytes, section, props.ValuePages)
-	if c.bytes > section*11/10 || c.reads > section/(DefaultScanChunk/4) {
+	if c.bytes > section*11/10 || c.reads > section/(defaultScanChunk/4) {
 		t.Fatalf("%d reads of %d bytes for a leaf section of %d bytes", c.reads, c.bytes, section)
 	}
 }
@@ -497,7 +497,7 @@ func TestScanReadsLargeValuesAroundPool(t *testing.T) {
 	}
 	defer r.Close()
 	c.reads = 0
-	it := r.NewIter()
+	it := r.newIter()
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		if !bytes.Equal(it.Value(), kvs[n].value) {

@@ -38,7 +38,7 @@ type ReaderOptions struct {
 	DirectIO bool
 	// Readahead is the number of pages a scan reads with one ReadAt when its
 	// iterator moves into a leaf that is not cached; see readahead.go. 0
-	// means DefaultReadahead; a negative value turns readahead off. The
+	// means 8 pages; a negative value turns readahead off. The
 	// pool limits a run to a quarter of its frames.
 	Readahead int
 	// GlobalSeq, when non-zero, is the seqnum every entry of the file
@@ -110,7 +110,7 @@ func Open(f vfs.File, opts ReaderOptions) (_ *Reader, err error) {
 	r := &Reader{f: f, cache: opts.Cache, fileNum: opts.FileNum, name: opts.FileName, direct: opts.DirectIO, search: opts.SearchMode, globalSeq: opts.GlobalSeq}
 	switch {
 	case opts.Readahead == 0:
-		r.readahead = DefaultReadahead
+		r.readahead = defaultReadahead
 	case opts.Readahead > 0:
 		r.readahead = opts.Readahead
 	}
@@ -654,9 +654,9 @@ func (r *Reader) Properties() Properties {
 // seqnum descending. The slice and its bytes are shared: do not modify them.
 func (r *Reader) RangeDels() []RangeDel { return r.rangeDels }
 
-// MayContain reports whether the file may hold an entry for ukey: false when
+// mayContain reports whether the file may hold an entry for ukey: false when
 // it has no point entries or the filter rules ukey out.
-func (r *Reader) MayContain(ukey []byte) bool {
+func (r *Reader) mayContain(ukey []byte) bool {
 	if r.meta.entries == 0 {
 		return false
 	}

@@ -29,8 +29,8 @@ import (
 // them; a chunk starts at the first overflow page after the last leaf read,
 // so they are usually in the buffer, and are read from the file otherwise.
 
-// DefaultScanChunk is the bytes a ScanIter reads at a time.
-const DefaultScanChunk = 256 << 10
+// defaultScanChunk is the bytes a ScanIter reads at a time.
+const defaultScanChunk = 256 << 10
 
 // errScanForwardOnly is the error of a ScanIter asked to seek or go back.
 var errScanForwardOnly = errors.New("sst: a scan iterator moves forward only")
@@ -82,11 +82,11 @@ type ScanIter struct {
 var _ base.InternalIterator = (*ScanIter)(nil)
 
 // NewScanIter returns an unpositioned scan over the file's point entries
-// that reads chunkBytes at a time (DefaultScanChunk if 0) into memory of
+// that reads chunkBytes at a time (256 KiB if 0) into memory of
 // its own.
 func (r *Reader) NewScanIter(chunkBytes int) *ScanIter {
 	if chunkBytes <= 0 {
-		chunkBytes = DefaultScanChunk
+		chunkBytes = defaultScanChunk
 	}
 	it := &ScanIter{r: r, chunk: max(1, chunkBytes/r.meta.pageSize)}
 	if r.closed.Load() {

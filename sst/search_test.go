@@ -77,7 +77,7 @@ func TestIterPinsOnlyTheLeaf(t *testing.T) {
 	if r.Properties().Height < 2 {
 		t.Fatalf("height %d, want >= 2", r.Properties().Height)
 	}
-	it := r.NewIter()
+	it := r.newIter()
 	steps := 0
 	for ok := it.SeekGE([]byte("k010000")); ok && steps < 3000; ok = it.Next() {
 		if p := pool.Metrics().Pinned; p != 1 {

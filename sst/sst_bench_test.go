@@ -82,13 +82,13 @@ func benchWriter(b *testing.B, kvs []kv) {
 func openBench(b *testing.B) *Reader {
 	path := filepath.Join(b.TempDir(), "000001.sst")
 	props := writeTable(b, path, WriterOptions{BloomBitsPerKey: 10}, benchEntries(), nil)
-	pool := cache.New(cache.Options{Capacity: int64(props.Pages+64) * DefaultPageSize, PageSize: DefaultPageSize})
+	pool := cache.New(cache.Options{Capacity: int64(props.Pages+64) * defaultPageSize, PageSize: defaultPageSize})
 	r, err := openWith(path, pool, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { r.Close() })
-	it := r.NewIter()
+	it := r.newIter()
 	for ok := it.First(); ok; ok = it.Next() {
 	}
 	it.Close()
@@ -130,7 +130,7 @@ func BenchmarkGetMiss(b *testing.B) {
 
 func BenchmarkIterNext(b *testing.B) {
 	r := openBench(b)
-	it := r.NewIter()
+	it := r.newIter()
 	defer it.Close()
 	it.First()
 	b.ReportAllocs()

@@ -43,7 +43,7 @@ func TestMaxKeySize(t *testing.T) {
 		// or an inline value of up to maxAlwaysInline bytes.
 		uk := MaxKeySize(p)
 		tail := max(uvarintLen(math.MaxUint64), maxAlwaysInline)
-		leafMax := uvarintLen(uint64(uk)) + uk + uvarintLen(math.MaxUint64) + uvarintLen(MaxValueSize<<2|3) + tail + slotSize
+		leafMax := uvarintLen(uint64(uk)) + uk + uvarintLen(math.MaxUint64) + uvarintLen(maxValueSize<<2|3) + tail + slotSize
 		if 4*leafMax > p-pageHeaderSize-2 {
 			t.Errorf("P=%d: 4 leaf entries of %d bytes do not fit", p, leafMax)
 		}
@@ -94,7 +94,7 @@ func TestCompressedEntryExample(t *testing.T) {
 	if err != nil || !g.Found || !bytes.Equal(g.Value, value) {
 		t.Fatalf("Get = %q, %v, %v; want %q", g.Value, g.Found, err, value)
 	}
-	it := r.NewIter()
+	it := r.newIter()
 	if !it.First() || !bytes.Equal(it.Value(), value) {
 		t.Fatalf("iterator value %q, want %q (err %v)", it.Value(), value, it.Error())
 	}
@@ -115,7 +115,7 @@ func TestEmptyFile(t *testing.T) {
 		if props.Entries != 0 || props.LeafPages != 0 || props.BloomPages != 0 || props.Height != 0 {
 			t.Fatalf("props = %+v", props)
 		}
-		r, pool := openTable(t, path, DefaultPageSize, 1)
+		r, pool := openTable(t, path, defaultPageSize, 1)
 		if withRD {
 			want := []RangeDel{{[]byte("a"), []byte("b"), 7}, {[]byte("a"), []byte("d"), 4}, {[]byte("m"), []byte("z"), 9}}
 			got := r.RangeDels()
@@ -131,10 +131,10 @@ func TestEmptyFile(t *testing.T) {
 		if g, err := r.Get(nil, []byte("a"), base.MaxSeqNum); g.Found || err != nil {
 			t.Fatalf("Get in empty file: %v %v", g.Found, err)
 		}
-		if r.MayContain([]byte("a")) {
+		if r.mayContain([]byte("a")) {
 			t.Fatal("MayContain in a file without points")
 		}
-		it := r.NewIter()
+		it := r.newIter()
 		if it.First() || it.Last() || it.SeekGE([]byte("a")) || it.SeekLT([]byte("z")) || it.Next() || it.Prev() {
 			t.Fatal("iterator over an empty file found an entry")
 		}
@@ -163,7 +163,7 @@ func TestSingleEntry(t *testing.T) {
 	if base.CompareInternal(props.Smallest, kvs[0].key) != 0 || base.CompareInternal(props.Largest, kvs[0].key) != 0 {
 		t.Fatalf("bounds %s %s", props.Smallest, props.Largest)
 	}
-	r, pool := openTable(t, path, DefaultPageSize, 1)
+	r, pool := openTable(t, path, defaultPageSize, 1)
 	defer r.Close()
 	if err := checkAll(r, kvs); err != nil {
 		t.Fatal(err)
@@ -178,7 +178,7 @@ func TestSingleEntry(t *testing.T) {
 			t.Errorf("Get(%q, %d) = %v, %v; want %v", c.key, c.seq, g.Found, err, c.found)
 		}
 	}
-	it := r.NewIter()
+	it := r.newIter()
 	if !it.SeekGE([]byte("a")) || string(it.Key().UserKey) != "hello" || it.SeekGE([]byte("hello\x00")) || !it.Prev() {
 		t.Fatal("SeekGE/Prev")
 	}
@@ -311,7 +311,7 @@ func TestDeletes(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "000001.sst")
 	writeTable(t, path, WriterOptions{}, kvs, nil)
-	r, _ := openTable(t, path, DefaultPageSize, 1)
+	r, _ := openTable(t, path, defaultPageSize, 1)
 	defer r.Close()
 	if err := checkAll(r, kvs); err != nil {
 		t.Fatal(err)
@@ -352,7 +352,7 @@ func TestMultiLevelTree(t *testing.T) {
 		if g, err := r.Get(nil, k, base.MaxSeqNum); g.Found || err != nil {
 			t.Fatalf("Get(%s) = %v %v", k, g.Found, err)
 		}
-		it := r.NewIter()
+		it := r.newIter()
 		ok := it.SeekGE(k)
 		if j := i + 1; j < n {
 			if !ok || base.CompareInternal(it.Key(), kvs[j].key) != 0 {
@@ -388,7 +388,7 @@ func TestIterExhaustAndReturn(t *testing.T) {
 	writeTable(t, path, WriterOptions{PageSize: 1024}, kvs, nil)
 	r, pool := openTable(t, path, 1024, 1)
 	defer r.Close()
-	it := r.NewIter()
+	it := r.newIter()
 	if !it.Last() || it.Next() || it.Valid() {
 		t.Fatal("Next past the end")
 	}
@@ -459,7 +459,7 @@ func TestBloomStats(t *testing.T) {
 	if props.BloomPages == 0 || props.BloomBitsPerKey != 10 {
 		t.Fatalf("props %+v", props)
 	}
-	r, _ := openTable(t, path, DefaultPageSize, 1)
+	r, _ := openTable(t, path, defaultPageSize, 1)
 	defer r.Close()
 	for i := 0; i < 2000; i++ {
 		if g, err := r.Get(nil, []byte(fmt.Sprintf("k%06d", i*2+1)), 5); g.Found || err != nil {
@@ -470,7 +470,7 @@ func TestBloomStats(t *testing.T) {
 	if st.BloomChecks != 2000 || st.BloomNegatives+st.BloomFalsePositives != 2000 || st.BloomFalsePositives > 100 {
 		t.Fatalf("stats %+v", st)
 	}
-	if !r.MayContain([]byte("k000000")) {
+	if !r.mayContain([]byte("k000000")) {
 		t.Fatal("MayContain of a present key")
 	}
 }
@@ -495,7 +495,7 @@ func TestCachePageSizeMismatch(t *testing.T) {
 func TestReaderClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "000001.sst")
 	writeTable(t, path, WriterOptions{}, []kv{{ikey("a", 1, base.KindSet), []byte("x")}}, nil)
-	r, pool := openTable(t, path, DefaultPageSize, 1)
+	r, pool := openTable(t, path, defaultPageSize, 1)
 	if g, _ := r.Get(nil, []byte("a"), 1); !g.Found {
 		t.Fatal("not found")
 	}
@@ -587,7 +587,7 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("Get allocates %v times per call", n)
 	}
-	it := r.NewIter()
+	it := r.newIter()
 	defer it.Close()
 	it.First()
 	if n := testing.AllocsPerRun(2000, func() {

@@ -27,7 +27,7 @@ var errWriterDone = errors.New("sst: writer already finished or aborted")
 // WriterOptions configures a Writer.
 type WriterOptions struct {
 	// PageSize is the page size of the file, a power of two in
-	// [MinPageSize, MaxPageSize]; 0 means DefaultPageSize.
+	// [MinPageSize, MaxPageSize]; 0 means 4096.
 	PageSize int
 	// BloomBitsPerKey sizes the file's Bloom filter; <= 0 writes no filter.
 	// Values above 256 are treated as 256.
@@ -42,7 +42,7 @@ type WriterOptions struct {
 // ensureDefaults returns a filled copy of o.
 func (o WriterOptions) ensureDefaults() WriterOptions {
 	if o.PageSize == 0 {
-		o.PageSize = DefaultPageSize
+		o.PageSize = defaultPageSize
 	}
 	if !(o.BloomBitsPerKey > 0) { // also catches NaN
 		o.BloomBitsPerKey = 0
@@ -51,8 +51,8 @@ func (o WriterOptions) ensureDefaults() WriterOptions {
 	return o
 }
 
-// Validate rejects options a writer cannot use.
-func (o WriterOptions) Validate() error {
+// validate rejects options a writer cannot use.
+func (o WriterOptions) validate() error {
 	if o.PageSize != 0 && !validPageSize(o.PageSize) {
 		return fmt.Errorf("sst: WriterOptions.PageSize %d is not a power of two in [%d, %d]", o.PageSize, MinPageSize, MaxPageSize)
 	}
@@ -185,7 +185,7 @@ type pendingRangeDel struct {
 // empty. Invalid options make every call fail with the validation error.
 func NewWriter(f vfs.File, opts WriterOptions) *Writer {
 	w := &Writer{f: f}
-	if err := opts.Validate(); err != nil {
+	if err := opts.validate(); err != nil {
 		w.err = err
 		w.opts = opts
 		return w
@@ -279,8 +279,8 @@ func (w *Writer) noteSeq(s base.SeqNum) {
 // Add appends a point entry of kind base.KindSet, base.KindDelete or
 // base.KindMerge (an operand, stored as a value is). Keys
 // must be strictly increasing in base.CompareInternal order. The user key
-// may be at most MaxKeySize(PageSize) bytes, the value at most MaxValueSize
-// bytes (empty or nil is fine). Neither is retained after Add returns.
+// may be at most MaxKeySize(PageSize) bytes, the value at most 256 MiB
+// (empty or nil is fine). Neither is retained after Add returns.
 func (w *Writer) Add(key base.InternalKey, value []byte) error {
 	return w.add(key, value, false)
 }
@@ -318,8 +318,8 @@ func (w *Writer) add(key base.InternalKey, value []byte, compressed bool) error 
 	if len(key.UserKey) > MaxKeySize(w.pageSize) {
 		return fmt.Errorf("sst: %s: user key of %d bytes exceeds the limit of %d for %d-byte pages", w.opts.FileName, len(key.UserKey), MaxKeySize(w.pageSize), w.pageSize)
 	}
-	if len(value) > MaxValueSize {
-		return fmt.Errorf("sst: %s: value of %d bytes exceeds the limit of %d", w.opts.FileName, len(value), MaxValueSize)
+	if len(value) > maxValueSize {
+		return fmt.Errorf("sst: %s: value of %d bytes exceeds the limit of %d", w.opts.FileName, len(value), maxValueSize)
 	}
 	if w.lastKey != nil && compareEncoded(w.lastKey, key) >= 0 {
 		return fmt.Errorf("sst: %s: Add of key %s: not after the previous key", w.opts.FileName, key)
