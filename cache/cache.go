@@ -1,6 +1,10 @@
 // Package cache is the buffer pool: fixed-size page frames keyed by (file,
 // page), pinned while a reader decodes from them.
 //
+// Package db is Strata's API; this package is part of its internal
+// machinery, exported for db and package sst, which reads every page
+// through it. Users size and choose the pool with db.Options.
+//
 // # Layout
 //
 // The frames are one slab of Frames*PageSize bytes, allocated by New and
@@ -155,9 +159,6 @@ func New(opts Options) *Pool {
 
 // PageSize returns the frame size.
 func (p *Pool) PageSize() int { return p.pageSize }
-
-// Policy returns the pool's replacement policy.
-func (p *Pool) Policy() Policy { return p.policy }
 
 // shardFor returns the shard that holds id. Consecutive pages of a file land
 // in unrelated shards, so one scan spreads over all locks.

@@ -106,8 +106,8 @@ func TestLayout(t *testing.T) {
 	if total != 100 {
 		t.Fatalf("%d frames in the shards, want 100", total)
 	}
-	if p := New(Options{}); p.nframes != minFrames || p.PageSize() != 4096 || p.Policy() != Policy2Q {
-		t.Fatalf("zero Options: %d frames of %d bytes, %s", p.nframes, p.PageSize(), p.Policy())
+	if p := New(Options{}); p.nframes != minFrames || p.PageSize() != 4096 || p.policy != Policy2Q {
+		t.Fatalf("zero Options: %d frames of %d bytes, %s", p.nframes, p.PageSize(), p.policy)
 	}
 }
 
