@@ -5,6 +5,10 @@
 // The filter itself is github.com/bits-and-blooms/bloom/v3; this package
 // owns the encoding, which is part of the SST format.
 //
+// Package db is Strata's API; this package is part of its internal
+// machinery, exported for package sst (which builds and probes filters),
+// package lsm (which allocates bits per level) and the strata tool.
+//
 // # Encoding
 //
 // All integers are little-endian. The header is 22 bytes:
@@ -59,7 +63,7 @@ const (
 // larger buffer.
 type Builder struct {
 	chunks [][]byte // full chunks, then the one being filled
-	spare  [][]byte // chunks kept by Reset for reuse
+	spare  [][]byte // chunks kept by reset for reuse
 	n      int      // keys added
 }
 
@@ -87,11 +91,11 @@ func (b *Builder) Add(key []byte) {
 	b.n++
 }
 
-// Len returns the number of keys added (duplicates count each time).
-func (b *Builder) Len() int { return b.n }
+// len returns the number of keys added (duplicates count each time).
+func (b *Builder) len() int { return b.n }
 
-// Reset forgets every key added, keeping the memory for reuse.
-func (b *Builder) Reset() {
+// reset forgets every key added, keeping the memory for reuse.
+func (b *Builder) reset() {
 	for _, c := range b.chunks {
 		if cap(c) == builderChunk {
 			b.spare = append(b.spare, c[:0])
@@ -113,12 +117,12 @@ func (b *Builder) each(fn func(key []byte)) {
 	}
 }
 
-// Finish builds a filter sized for Len() keys at bitsPerKey bits per key and
-// returns its encoding. The filter has m = ceil(n*bitsPerKey) bits and
-// k = round(bitsPerKey*ln 2) hash functions, k clamped to [1, 30];
+// Finish builds a filter sized for the n keys added at bitsPerKey bits per
+// key and returns its encoding. The filter has m = ceil(n*bitsPerKey) bits
+// and k = round(bitsPerKey*ln 2) hash functions, k clamped to [1, 30];
 // bitsPerKey above 256 is treated as 256. Finish returns nil when there are
 // no keys or bitsPerKey is not positive (or is NaN): no filter is written.
-// The Builder keeps its keys; call Reset to start another filter.
+// The Builder keeps its keys.
 func (b *Builder) Finish(bitsPerKey float64) []byte {
 	n := b.n
 	if n == 0 || !(bitsPerKey > 0) {

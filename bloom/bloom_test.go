@@ -46,8 +46,8 @@ func TestNoFalseNegatives(t *testing.T) {
 				k[j] ^= 0xff
 			}
 		}
-		if b.Len() != len(keys) {
-			t.Fatalf("Len = %d, want %d", b.Len(), len(keys))
+		if b.len() != len(keys) {
+			t.Fatalf("Len = %d, want %d", b.len(), len(keys))
 		}
 		f, err := Decode(b.Finish(bits))
 		if err != nil {
@@ -84,9 +84,9 @@ func TestFinishEmpty(t *testing.T) {
 			t.Fatalf("bits %v: Finish = %d bytes, want nil", bits, len(enc))
 		}
 	}
-	b.Reset()
-	if b.Len() != 0 {
-		t.Fatalf("Len after Reset = %d", b.Len())
+	b.reset()
+	if b.len() != 0 {
+		t.Fatalf("Len after Reset = %d", b.len())
 	}
 }
 
@@ -202,8 +202,8 @@ func TestBuilderChunks(t *testing.T) {
 		for _, k := range keys {
 			b.Add(k)
 		}
-		if b.Len() != len(keys) {
-			t.Fatalf("Len %d, want %d", b.Len(), len(keys))
+		if b.len() != len(keys) {
+			t.Fatalf("Len %d, want %d", b.len(), len(keys))
 		}
 		f, err := Decode(b.Finish(10))
 		if err != nil {
@@ -214,6 +214,6 @@ func TestBuilderChunks(t *testing.T) {
 				t.Fatalf("round %d: key of %d bytes missing", round, len(k))
 			}
 		}
-		b.Reset()
+		b.reset()
 	}
 }

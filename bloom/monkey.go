@@ -30,10 +30,10 @@ func FalsePositiveRate(bitsPerKey float64) float64 {
 	return math.Exp(-bitsPerKey * ln2Sq)
 }
 
-// ExpectedProbes returns the expected number of runs probed in vain by a
+// expectedProbes returns the expected number of runs probed in vain by a
 // lookup of an absent key: the sum of the false-positive rates of the runs'
 // filters. runBits holds bits per key, one entry per run.
-func ExpectedProbes(runBits []float64) float64 {
+func expectedProbes(runBits []float64) float64 {
 	var sum float64
 	for _, b := range runBits {
 		sum += FalsePositiveRate(b)

@@ -17,8 +17,8 @@ func TestLevelBitsWorkedExample(t *testing.T) {
 			t.Errorf("level %d: %.2f bits, want %.1f", i+1, got[i], want[i])
 		}
 	}
-	monkey := ExpectedProbes(got)
-	uniform := ExpectedProbes([]float64{10, 10, 10, 10, 10, 10, 10})
+	monkey := expectedProbes(got)
+	uniform := expectedProbes([]float64{10, 10, 10, 10, 10, 10, 10})
 	if math.Abs(monkey-0.017) > 0.001 || math.Abs(uniform-0.057) > 0.001 {
 		t.Errorf("expected probes: monkey %.4f (want 0.017), uniform %.4f (want 0.057)", monkey, uniform)
 	}
@@ -77,7 +77,7 @@ func TestLevelBitsShapes(t *testing.T) {
 					uniform = append(uniform, tc.avg)
 				}
 			}
-			if m, u := ExpectedProbes(runs), ExpectedProbes(uniform); m > u+1e-12 {
+			if m, u := expectedProbes(runs), expectedProbes(uniform); m > u+1e-12 {
 				t.Fatalf("monkey probes %.5f > uniform %.5f", m, u)
 			}
 		})
