@@ -1,6 +1,9 @@
 // Package memtable is the sorted in-memory map of internal keys that every
 // write lands in before it is flushed to an SST.
 //
+// Package db is Strata's API; this package is part of its internal
+// machinery, exported for db only.
+//
 // Point entries (Set and Delete) live in a copy-on-write B-tree
 // (github.com/google/btree) ordered by base.CompareInternal: user key
 // ascending, then seqnum descending, so the newest version of a key comes
@@ -212,11 +215,6 @@ type Memtable struct {
 	nRangeDels atomic.Int64 // entries in rangeDels
 }
 
-// New returns an empty memtable, with one reference.
-func New() *Memtable {
-	return NewPooled(nil)
-}
-
 // NewPooled returns an empty memtable, with one reference, whose arena takes
 // its large chunks from pool (nil: none) and gives them back when the last
 // reference is dropped.
@@ -327,8 +325,8 @@ func (m *Memtable) Get(key []byte, seq base.SeqNum) (value []byte, kind base.Kin
 // decision compares it with the memtable size option.
 func (m *Memtable) ApproximateSize() int64 { return m.size.Load() }
 
-// Len returns the number of point entries (Sets and Deletes).
-func (m *Memtable) Len() int { return int(m.nPoints.Load()) }
+// len returns the number of point entries (Sets and Deletes).
+func (m *Memtable) len() int { return int(m.nPoints.Load()) }
 
 // Empty reports whether the memtable holds no entries of any kind.
 func (m *Memtable) Empty() bool { return m.nPoints.Load() == 0 && m.nRangeDels.Load() == 0 }

@@ -24,7 +24,7 @@ func benchKeys(n int) [][]byte {
 const benchEntries = 100_000
 
 func benchMemtable(keys [][]byte) *Memtable {
-	m := New()
+	m := NewPooled(nil)
 	value := make([]byte, 100)
 	for i, k := range keys {
 		m.Add(base.SeqNum(i+1), base.KindSet, k, value)
@@ -56,11 +56,11 @@ func benchAdds(b *testing.B, key func(i int) []byte) {
 	value := make([]byte, 100)
 	b.ReportAllocs()
 	b.SetBytes(int64(16 + len(value)))
-	m := New()
+	m := NewPooled(nil)
 	for i := 0; b.Loop(); i++ {
 		if i%benchEntries == 0 && i > 0 {
 			b.StopTimer()
-			m = New()
+			m = NewPooled(nil)
 			b.StartTimer()
 		}
 		m.Add(base.SeqNum(i+1), base.KindSet, key(i), value)

@@ -229,8 +229,8 @@ func (s *machine) IterOp(t *rapid.T) {
 }
 
 func (s *machine) Check(t *rapid.T) {
-	if s.mt.Len() != len(s.model.points) {
-		t.Fatalf("Len = %d, want %d", s.mt.Len(), len(s.model.points))
+	if s.mt.len() != len(s.model.points) {
+		t.Fatalf("Len = %d, want %d", s.mt.len(), len(s.model.points))
 	}
 	if s.mt.Empty() != (len(s.model.points) == 0 && len(s.model.rangeDels) == 0) {
 		t.Fatalf("Empty = %v", s.mt.Empty())
@@ -256,7 +256,7 @@ func (s *machine) Check(t *rapid.T) {
 
 func TestMemtableModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		s := &machine{mt: New()}
+		s := &machine{mt: NewPooled(nil)}
 		t.Repeat(rapid.StateMachineActions(s))
 		for _, li := range s.iters {
 			li.it.Close()
@@ -265,7 +265,7 @@ func TestMemtableModel(t *testing.T) {
 }
 
 func TestGetSeqBoundaries(t *testing.T) {
-	m := New()
+	m := NewPooled(nil)
 	m.Add(5, base.KindSet, []byte("k"), []byte("v5"))
 	m.Add(7, base.KindDelete, []byte("k"), nil)
 	m.Add(9, base.KindSet, []byte("k"), []byte("v9"))
@@ -294,14 +294,14 @@ func TestGetSeqBoundaries(t *testing.T) {
 	if _, _, _, found := m.Get([]byte("j"), 100); found {
 		t.Error("found a missing key")
 	}
-	if m.Len() != 4 || m.Empty() || m.ApproximateSize() <= 0 {
-		t.Errorf("Len=%d Empty=%v Size=%d", m.Len(), m.Empty(), m.ApproximateSize())
+	if m.len() != 4 || m.Empty() || m.ApproximateSize() <= 0 {
+		t.Errorf("Len=%d Empty=%v Size=%d", m.len(), m.Empty(), m.ApproximateSize())
 	}
 }
 
 func TestEmptyAndRangeDels(t *testing.T) {
-	m := New()
-	if !m.Empty() || m.Len() != 0 || m.RangeDels() != nil {
+	m := NewPooled(nil)
+	if !m.Empty() || m.len() != 0 || m.RangeDels() != nil {
 		t.Fatal("new memtable not empty")
 	}
 	it := m.NewIter()
@@ -310,8 +310,8 @@ func TestEmptyAndRangeDels(t *testing.T) {
 	}
 	it.Close()
 	m.Add(3, base.KindRangeDelete, []byte("b"), []byte("d"))
-	if m.Empty() || m.Len() != 0 {
-		t.Fatalf("Empty=%v Len=%d after a range delete", m.Empty(), m.Len())
+	if m.Empty() || m.len() != 0 {
+		t.Fatalf("Empty=%v Len=%d after a range delete", m.Empty(), m.len())
 	}
 	first := m.RangeDels()
 	m.Add(4, base.KindRangeDelete, []byte("a"), []byte("c"))
@@ -340,7 +340,7 @@ func TestEmptyAndRangeDels(t *testing.T) {
 }
 
 func TestIterSnapshotAndAliasing(t *testing.T) {
-	m := New()
+	m := NewPooled(nil)
 	for i := 0; i < 100; i++ {
 		m.Add(base.SeqNum(i+1), base.KindSet, []byte(fmt.Sprintf("k%03d", i)), []byte(fmt.Sprint(i)))
 	}
@@ -380,7 +380,7 @@ func TestIterSnapshotAndAliasing(t *testing.T) {
 // TestConcurrent runs one writer against readers doing Get, iteration and
 // RangeDels; run it with -race.
 func TestConcurrent(t *testing.T) {
-	m := New()
+	m := NewPooled(nil)
 	const writes = 20000
 	const keys = 500
 	key := func(i int) []byte { return []byte(fmt.Sprintf("key%05d", i%keys)) }
@@ -453,13 +453,13 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if m.Len() != writes {
-		t.Fatalf("Len = %d", m.Len())
+	if m.len() != writes {
+		t.Fatalf("Len = %d", m.len())
 	}
 }
 
 func TestGetDoesNotAllocate(t *testing.T) {
-	m := New()
+	m := NewPooled(nil)
 	for i := 0; i < 1000; i++ {
 		m.Add(base.SeqNum(i+1), base.KindSet, []byte(fmt.Sprintf("k%04d", i)), []byte("v"))
 	}
@@ -509,7 +509,7 @@ func TestArena(t *testing.T) {
 // sees it: 200 KiB values leave up to a fifth of each 1 MiB chunk unused
 // (5% over 20 of them, counting the first chunks, which fit exactly).
 func TestSizeCountsLargeValues(t *testing.T) {
-	m := New()
+	m := NewPooled(nil)
 	v := make([]byte, 200<<10)
 	var raw int64
 	for i := 0; i < 20; i++ {
@@ -532,7 +532,7 @@ func TestSizeCountsLargeValues(t *testing.T) {
 func TestIterBatchEdges(t *testing.T) {
 	for n := 0; n <= firstBatch+3*batchSize+1; n++ {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			m := New()
+			m := NewPooled(nil)
 			var want []string
 			for i := 0; i < n; i++ {
 				k := fmt.Sprintf("k%03d", i)
@@ -683,7 +683,7 @@ func TestChunksRecycledAfterLastUnref(t *testing.T) {
 // TestRangeDelSetCached: the fragmented set answers MaxCovering, is shared
 // until a tombstone is added, and is built again after.
 func TestRangeDelSetCached(t *testing.T) {
-	m := New()
+	m := NewPooled(nil)
 	defer m.Unref()
 	m.Add(5, base.KindRangeDelete, []byte("b"), []byte("d"))
 	s := m.RangeDelSet()
