@@ -77,7 +77,7 @@ func diskLog(t *testing.T) (string, *Writer) {
 func TestMappedWriterOnDisk(t *testing.T) {
 	fs := vfs.Default()
 	path, w := diskLog(t)
-	if runtime.GOOS == "linux" && !w.Mapped() {
+	if runtime.GOOS == "linux" && !w.mapped() {
 		// Only a filesystem that refuses mappings, or cannot reserve
 		// blocks (ext2), may leave the log on write calls.
 		f, err := fs.Create(path + ".probe")
@@ -218,7 +218,7 @@ func TestMappedWriterFallsBackOnUnsafeFilesystem(t *testing.T) {
 	f := &fakeMappable{unsafeErr: fmt.Errorf("btrfs is copy-on-write: %w", vfs.ErrMappingUnsafe)}
 	w := NewMappedWriter(f)
 	w.MarkSyncs()
-	if w.Mapped() {
+	if w.mapped() {
 		t.Fatal("mapped although the filesystem check refused")
 	}
 	recs := mappedRecords()
@@ -283,7 +283,7 @@ func TestMappedWriterRefusedOnDisk(t *testing.T) {
 		t.Skip("files are not Mappable on " + runtime.GOOS)
 	}
 	w := NewMappedWriter(refusingFile{f, m})
-	if w.Mapped() {
+	if w.mapped() {
 		t.Fatal("mapped although the filesystem check refused")
 	}
 	recs := mappedRecords()
@@ -312,7 +312,7 @@ func TestMappedWriterRefusedOnDisk(t *testing.T) {
 func TestMappedWriterFallsBackWithoutAllocate(t *testing.T) {
 	f := &fakeMappable{allocErr: errors.New("operation not supported")}
 	w := NewMappedWriter(f)
-	if w.Mapped() {
+	if w.mapped() {
 		t.Fatal("mapped although Allocate failed")
 	}
 	if err := w.WriteRecord([]byte("hello")); err != nil {
@@ -324,7 +324,7 @@ func TestMappedWriterFallsBackWithoutAllocate(t *testing.T) {
 	if _, got, err := readAll(f.data); err != io.EOF || len(got) != 1 {
 		t.Fatalf("fallback log: %v, %d records", err, len(got))
 	}
-	if w := NewMappedWriter(&memFile{}); w.Mapped() {
+	if w := NewMappedWriter(&memFile{}); w.mapped() {
 		t.Fatal("a file without Mappable was mapped")
 	}
 }
@@ -359,7 +359,7 @@ func TestMappedWriterFullDiskNearWindowEnd(t *testing.T) {
 func TestMappedWriterBreaksWhenGrowingFails(t *testing.T) {
 	f := &fakeMappable{}
 	w := NewMappedWriter(f)
-	if !w.Mapped() {
+	if !w.mapped() {
 		t.Fatal("not mapped")
 	}
 	if err := w.WriteRecord(make([]byte, 1000)); err != nil {
@@ -389,7 +389,7 @@ func TestMappedWriterBreaksWhenGrowingFails(t *testing.T) {
 func TestMappedWriterPrefaultsAhead(t *testing.T) {
 	fs := vfs.Default()
 	path, w := diskLog(t)
-	if !w.Mapped() {
+	if !w.mapped() {
 		t.Skip("the filesystem under TempDir cannot map the log")
 	}
 	rec := bytes.Repeat([]byte("r"), 120)

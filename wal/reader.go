@@ -124,10 +124,10 @@ func (r *Reader) record() (p []byte, marker bool, err error) {
 		}
 		return nil, false, r.corrupt("zero length followed by non-zero bytes")
 	case end > rem:
-		// Also covers lengths over MaxPayload that run past the end.
+		// Also covers lengths over maxPayload that run past the end.
 		return r.tornTail()
-	case length > MaxPayload:
-		return nil, false, r.corrupt("length %d over the maximum %d", length, MaxPayload)
+	case length > maxPayload:
+		return nil, false, r.corrupt("length %d over the maximum %d", length, maxPayload)
 	}
 	if int64(cap(r.payload)) < length {
 		r.payload = make([]byte, length)

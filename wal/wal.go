@@ -3,6 +3,9 @@
 // stopping cleanly at a torn tail left by a crash in the middle of an
 // append. The package knows nothing about what the payloads mean.
 //
+// Package db is Strata's API; this package is part of its internal
+// machinery, exported for db (the write-ahead log) and package manifest.
+//
 // A Writer hands records to the file with write(2), or, made by
 // NewMappedWriter, stores them into a shared memory mapping of the file,
 // saving a system call per record. A store that fails kills the process
@@ -22,7 +25,7 @@
 //
 //	crc = CRC-32C (Castagnoli) over the 4 length bytes followed by the payload
 //
-// Payloads are 1 byte to 1 GiB (MaxPayload); a length of 0 never appears in
+// Payloads are 1 byte to 1 GiB (maxPayload); a length of 0 never appears in
 // a good record. Because the checksum covers the length, a flipped length
 // bit is caught like any other.
 //
@@ -44,7 +47,7 @@
 //	+-----------------------+----------------+-------------------+-----------------+
 //
 // whose length field has bit 31 set (no payload length reaches it, as
-// MaxPayload is 2^30) and whose payload is the offset up to which the file
+// maxPayload is 2^30) and whose payload is the offset up to which the file
 // was synced and the marker's own offset. A marker is written only after
 // the fsync it reports returned, so finding one at or after a damaged
 // record that claims more than the damaged record's offset proves that the
@@ -72,7 +75,7 @@
 //   - a checksum mismatch on a record that ends exactly at the end of file,
 //     or that only zeros follow (a mapped Writer's window, partly filled by
 //     an append the crash interrupted);
-//   - a length over MaxPayload that would run past the end of file.
+//   - a length over maxPayload that would run past the end of file.
 //
 // Zeros from a record boundary to the end of the file are padding, the
 // clean end of the log (io.EOF, TornTail false): a mapped Writer grows the
@@ -100,8 +103,8 @@ import (
 // HeaderLen is the length of a record header: length then checksum.
 const HeaderLen = 8
 
-// MaxPayload is the largest payload a record may carry: 1 GiB.
-const MaxPayload = 1 << 30
+// maxPayload is the largest payload a record may carry: 1 GiB.
+const maxPayload = 1 << 30
 
 // Sync markers (see the package doc): the length field that marks one, and
 // the marker's whole length.

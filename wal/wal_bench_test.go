@@ -64,7 +64,7 @@ func BenchmarkMappedWriteRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 		w := NewMappedWriter(f)
-		if !w.Mapped() {
+		if !w.mapped() {
 			b.Skip("the filesystem under TempDir cannot map the log")
 		}
 		return w

@@ -137,7 +137,7 @@ func TestSizeAndFlush(t *testing.T) {
 
 func TestRejectsEmptyRecord(t *testing.T) {
 	w := NewWriter(&memFile{})
-	if err := w.WriteRecord(nil); !errors.Is(err, ErrEmptyRecord) {
+	if err := w.WriteRecord(nil); !errors.Is(err, errEmptyRecord) {
 		t.Fatalf("empty record: %v", err)
 	}
 	// The Writer is still usable.
@@ -245,8 +245,8 @@ func TestCorruptMiddleRecord(t *testing.T) {
 			if tc.mut == nil {
 				// A huge length whose record would still fit in the file,
 				// which is padded with virtual zeros to more than 1 GiB.
-				binary.LittleEndian.PutUint32(f.data[second:], MaxPayload+1)
-				f.pad = MaxPayload + 10
+				binary.LittleEndian.PutUint32(f.data[second:], maxPayload+1)
+				f.pad = maxPayload + 10
 			} else {
 				tc.mut(f.data)
 			}

@@ -15,12 +15,12 @@ import (
 // buffer is written straight through.
 const bufSize = 64 << 10
 
-// ErrEmptyRecord is returned by WriteRecord for an empty payload, which the
+// errEmptyRecord is returned by WriteRecord for an empty payload, which the
 // format cannot tell from a zeroed tail.
-var ErrEmptyRecord = errors.New("wal: empty record")
+var errEmptyRecord = errors.New("wal: empty record")
 
-// ErrRecordTooLarge is returned by WriteRecord for a payload over MaxPayload.
-var ErrRecordTooLarge = errors.New("wal: record too large")
+// errRecordTooLarge is returned by WriteRecord for a payload over maxPayload.
+var errRecordTooLarge = errors.New("wal: record too large")
 
 // mapWindow is how much of a mapped log is allocated and mapped at a time:
 // one fallocate, mmap and munmap per MiB of log instead of a write call per
@@ -143,8 +143,8 @@ func NewMappedWriter(f vfs.File) *Writer {
 	return w
 }
 
-// Mapped reports whether the Writer stores records through a mapping.
-func (w *Writer) Mapped() bool { return w.m != nil }
+// mapped reports whether the Writer stores records through a mapping.
+func (w *Writer) mapped() bool { return w.m != nil }
 
 // MarkSyncs makes the Writer record its syncs in the file: after each Sync
 // that succeeds, the next record is preceded by a sync marker holding the
@@ -155,17 +155,17 @@ func (w *Writer) MarkSyncs() { w.markSyncs = true }
 
 // WriteRecord buffers one record holding p. p may be reused when
 // WriteRecord returns. The record is not durable until Sync returns nil.
-// Empty payloads and payloads over MaxPayload are rejected without breaking
+// Empty payloads and payloads over maxPayload are rejected without breaking
 // the Writer.
 func (w *Writer) WriteRecord(p []byte) error {
 	if err := w.check(); err != nil {
 		return err
 	}
 	if len(p) == 0 {
-		return ErrEmptyRecord
+		return errEmptyRecord
 	}
-	if len(p) > MaxPayload {
-		return fmt.Errorf("%w: %d bytes, max %d", ErrRecordTooLarge, len(p), MaxPayload)
+	if len(p) > maxPayload {
+		return fmt.Errorf("%w: %d bytes, max %d", errRecordTooLarge, len(p), maxPayload)
 	}
 	if w.markSyncs && w.synced > w.marked {
 		if err := w.writeMarker(); err != nil {
