@@ -17,17 +17,11 @@ const currentName = "CURRENT"
 // maxCurrentLen bounds CURRENT's size: "MANIFEST-" + 20 digits + "\n" fits.
 const maxCurrentLen = 64
 
-// SetCurrent points CURRENT at MANIFEST-num: it writes CURRENT.<num>.tmp
+// setCurrent points CURRENT at MANIFEST-num: it writes CURRENT.<num>.tmp
 // holding "MANIFEST-<num>\n", fsyncs it, renames it over CURRENT and fsyncs
 // dir. A crash at any point leaves CURRENT naming either the old manifest
-// or the new one.
-func SetCurrent(fs vfs.FS, dir string, num base.FileNum) error {
-	_, err := setCurrent(fs, dir, num)
-	return err
-}
-
-// setCurrent is SetCurrent, also reporting whether the rename happened: if
-// it did not, CURRENT still names the old manifest whatever the error.
+// or the new one. renamed reports whether the rename happened: if it did
+// not, CURRENT still names the old manifest whatever the error.
 func setCurrent(fs vfs.FS, dir string, num base.FileNum) (renamed bool, err error) {
 	content := base.MakeFilename(base.FileTypeManifest, num) + "\n"
 	tmp := filepath.Join(dir, fmt.Sprintf("%s.%06d.tmp", currentName, uint64(num)))

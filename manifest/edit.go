@@ -3,6 +3,10 @@
 // level, the next file number, the last sequence number, the live WAL), the
 // CURRENT file naming the live log, and recovery of the file set at open.
 //
+// Package db is Strata's API; this package is part of its internal
+// machinery, exported for db, package lsm and the strata tool's "manifest
+// dump" (ReadEdits).
+//
 // # Files
 //
 // A manifest is a file MANIFEST-<num> (num printed with at least six
@@ -52,8 +56,8 @@
 //	     GlobalSeq     (uvarint, non-zero): an ingested file
 //
 // Tag numbers and field orders must never change; new fields get new tags.
-// Decode rejects unknown tags, repeated scalar tags, levels outside
-// [0, MaxLevels), keys shorter than a trailer or longer than 16 MiB,
+// decode rejects unknown tags, repeated scalar tags, levels outside
+// [0, maxLevels), keys shorter than a trailer or longer than 16 MiB,
 // negative, infinite or NaN bloom bits, truncated fields and trailing bytes.
 //
 // Worked example: the edit {LogNum: 5, DeletedFiles: [{Level: 1, FileNum:
@@ -72,8 +76,8 @@ import (
 	"github.com/seed-d6fe07da/strata/internal/base"
 )
 
-// MaxLevels bounds the level numbers an edit may name: [0, MaxLevels).
-const MaxLevels = 64
+// maxLevels bounds the level numbers an edit may name: [0, maxLevels).
+const maxLevels = 64
 
 // maxKeyLen bounds an encoded key in an edit. Keys are far smaller in
 // practice; the bound only stops absurd lengths in corrupt input.
@@ -143,8 +147,8 @@ type VersionEdit struct {
 	DeletedFiles []DeletedFile
 }
 
-// Encode appends the edit's encoding to dst and returns the result.
-func (e *VersionEdit) Encode(dst []byte) []byte {
+// encode appends the edit's encoding to dst and returns the result.
+func (e *VersionEdit) encode(dst []byte) []byte {
 	if e.LogNum != 0 {
 		dst = binary.AppendUvarint(dst, tagLogNum)
 		dst = binary.AppendUvarint(dst, uint64(e.LogNum))
@@ -195,9 +199,9 @@ func appendKey(dst []byte, k base.InternalKey) []byte {
 	return k.AppendEncoded(dst)
 }
 
-// Decode replaces e with the edit encoded in data. The edit does not alias
+// decode replaces e with the edit encoded in data. The edit does not alias
 // data. Errors wrap base.ErrCorruption; e is left empty on error.
-func (e *VersionEdit) Decode(data []byte) error {
+func (e *VersionEdit) decode(data []byte) error {
 	*e = VersionEdit{}
 	d := decoder{buf: append([]byte(nil), data...)}
 	var seen [tagIngested + 1]bool
@@ -295,8 +299,8 @@ func (d *decoder) uvarint(what string) uint64 {
 func (d *decoder) level() int {
 	at := d.off
 	v := d.uvarint("level")
-	if d.err == nil && v >= MaxLevels {
-		d.fail(at, "level %d outside [0, %d)", v, MaxLevels)
+	if d.err == nil && v >= maxLevels {
+		d.fail(at, "level %d outside [0, %d)", v, maxLevels)
 		return 0
 	}
 	return int(v)

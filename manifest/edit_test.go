@@ -53,13 +53,13 @@ func genEdit(t *rapid.T) *VersionEdit {
 	}
 	for range rapid.IntRange(0, 5).Draw(t, "nnew") {
 		e.NewFiles = append(e.NewFiles, NewFile{
-			Level: rapid.IntRange(0, MaxLevels-1).Draw(t, "level"),
+			Level: rapid.IntRange(0, maxLevels-1).Draw(t, "level"),
 			Meta:  genMeta(t, base.FileNum(rapid.Uint64Range(1, math.MaxUint64).Draw(t, "fn"))),
 		})
 	}
 	for range rapid.IntRange(0, 5).Draw(t, "ndel") {
 		e.DeletedFiles = append(e.DeletedFiles, DeletedFile{
-			Level:   rapid.IntRange(0, MaxLevels-1).Draw(t, "dlevel"),
+			Level:   rapid.IntRange(0, maxLevels-1).Draw(t, "dlevel"),
 			FileNum: base.FileNum(rapid.Uint64().Draw(t, "dfn")),
 		})
 	}
@@ -98,9 +98,9 @@ func editsEqual(a, b *VersionEdit) bool {
 func TestEditRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		e := genEdit(t)
-		enc := e.Encode(nil)
+		enc := e.encode(nil)
 		var got VersionEdit
-		if err := got.Decode(enc); err != nil {
+		if err := got.decode(enc); err != nil {
 			t.Fatalf("Decode: %v", err)
 		}
 		if !editsEqual(e, &got) {
@@ -115,10 +115,10 @@ func TestEditRoundTrip(t *testing.T) {
 		}
 		// Every proper prefix is rejected (or decodes to a different edit
 		// when it ends at a field boundary), never panics.
-		enc = e.Encode(nil)
+		enc = e.encode(nil)
 		cut := rapid.IntRange(0, len(enc)).Draw(t, "cut")
 		var p VersionEdit
-		if err := p.Decode(enc[:cut]); err != nil && !errors.Is(err, base.ErrCorruption) {
+		if err := p.decode(enc[:cut]); err != nil && !errors.Is(err, base.ErrCorruption) {
 			t.Fatalf("prefix error %v is not corruption", err)
 		}
 	})
@@ -126,14 +126,14 @@ func TestEditRoundTrip(t *testing.T) {
 
 func TestEditWorkedExample(t *testing.T) {
 	e := &VersionEdit{LogNum: 5, DeletedFiles: []DeletedFile{{Level: 1, FileNum: 12}}}
-	if got, want := e.Encode(nil), []byte{1, 5, 5, 1, 12}; !bytes.Equal(got, want) {
+	if got, want := e.encode(nil), []byte{1, 5, 5, 1, 12}; !bytes.Equal(got, want) {
 		t.Fatalf("encoding % x, want % x", got, want)
 	}
 	var empty VersionEdit
-	if enc := empty.Encode(nil); len(enc) != 0 {
+	if enc := empty.encode(nil); len(enc) != 0 {
 		t.Fatalf("empty edit encodes to % x", enc)
 	}
-	if err := empty.Decode(nil); err != nil {
+	if err := empty.decode(nil); err != nil {
 		t.Fatalf("decode empty: %v", err)
 	}
 }
@@ -143,7 +143,7 @@ func TestEditDecodeRejects(t *testing.T) {
 		FileNum: 9, Smallest: base.MakeInternalKey([]byte("a"), 1, base.KindSet),
 		Largest: base.MakeInternalKey([]byte("z"), 1, base.KindSet), BloomBitsPerKey: 10,
 	}}}}
-	enc := good.Encode(nil)
+	enc := good.encode(nil)
 	withFloat := func(f float64) []byte {
 		d := append([]byte(nil), enc...)
 		binary.LittleEndian.PutUint64(d[len(d)-8:], math.Float64bits(f))
@@ -170,7 +170,7 @@ func TestEditDecodeRejects(t *testing.T) {
 	}
 	for name, data := range cases {
 		var e VersionEdit
-		err := e.Decode(data)
+		err := e.decode(data)
 		if !errors.Is(err, base.ErrCorruption) {
 			t.Errorf("%s: Decode = %v, want corruption", name, err)
 		}
@@ -188,10 +188,10 @@ func FuzzDecodeEdit(f *testing.F) {
 		Largest: base.MakeInternalKey([]byte("m"), 9, base.KindDelete), SmallestSeq: 5, LargestSeq: 9,
 		Entries: 40, BloomBitsPerKey: 10,
 	}}}, DeletedFiles: []DeletedFile{{Level: 0, FileNum: 4}}}
-	f.Add(full.Encode(nil))
+	f.Add(full.encode(nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var e VersionEdit
-		if err := e.Decode(data); err != nil {
+		if err := e.decode(data); err != nil {
 			if !errors.Is(err, base.ErrCorruption) {
 				t.Fatalf("error %v is not corruption", err)
 			}
@@ -201,7 +201,7 @@ func FuzzDecodeEdit(f *testing.F) {
 		// edit (the encoding is canonical up to zero-valued scalar fields
 		// and the order of fields).
 		var again VersionEdit
-		if err := again.Decode(e.Encode(nil)); err != nil || !editsEqual(&e, &again) {
+		if err := again.decode(e.encode(nil)); err != nil || !editsEqual(&e, &again) {
 			t.Fatalf("re-encode: %v\n%+v\n%+v", err, e, again)
 		}
 	})

@@ -105,7 +105,7 @@ func ReadEdits(f vfs.File, name string, fn func(off int64, e *VersionEdit) error
 		if p[0] != formatVersion {
 			return off, false, base.Corruptf(name, where, "unknown manifest format version %d", p[0])
 		}
-		if err := e.Decode(p[1:]); err != nil {
+		if err := e.decode(p[1:]); err != nil {
 			return off, false, renameCorruption(err, name, where)
 		}
 		if err := fn(off, &e); err != nil {

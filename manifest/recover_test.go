@@ -116,7 +116,7 @@ func TestRecoverTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lastLen := wal.HeaderLen + 1 + len(edits[len(edits)-1].Encode(nil))
+	lastLen := wal.HeaderLen + 1 + len(edits[len(edits)-1].encode(nil))
 	lastStart := len(data) - lastLen
 	for cut := lastStart; cut < len(data); cut++ {
 		if err := os.WriteFile(path, data[:cut], 0o644); err != nil {
@@ -198,7 +198,7 @@ func (f fileAdapter) Size() (int64, error) {
 
 func TestRecoverBadRecords(t *testing.T) {
 	edits := history()
-	good := (&VersionEdit{LastSeq: 1}).Encode([]byte{formatVersion})
+	good := (&VersionEdit{LastSeq: 1}).encode([]byte{formatVersion})
 	for _, tc := range []struct {
 		name     string
 		payloads [][]byte
@@ -206,7 +206,7 @@ func TestRecoverBadRecords(t *testing.T) {
 		{"unknown version", [][]byte{{2, 1, 5}, good}},
 		{"undecodable edit", [][]byte{{formatVersion, 99}, good}},
 		{"edit that does not apply", [][]byte{
-			(&VersionEdit{DeletedFiles: []DeletedFile{{Level: 3, FileNum: 77}}}).Encode([]byte{formatVersion}), good}},
+			(&VersionEdit{DeletedFiles: []DeletedFile{{Level: 3, FileNum: 77}}}).encode([]byte{formatVersion}), good}},
 		// Even as the last record: the checksum was good, so it was acknowledged.
 		{"bad last record", [][]byte{{formatVersion, 99}}},
 	} {
@@ -234,7 +234,7 @@ func TestCurrent(t *testing.T) {
 	if _, _, err := Recover(fs, dir); !errors.Is(err, iofs.ErrNotExist) {
 		t.Fatalf("Recover with no CURRENT: %v", err)
 	}
-	if err := SetCurrent(fs, dir, 7); err != nil {
+	if _, err := setCurrent(fs, dir, 7); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, "CURRENT"))
@@ -352,7 +352,7 @@ func FuzzRecover(f *testing.F) {
 	// Seeds: a good manifest, and variants; more under testdata/fuzz.
 	var buf []byte
 	for _, e := range history() {
-		buf = appendRecord(buf, e.Encode([]byte{formatVersion}))
+		buf = appendRecord(buf, e.encode([]byte{formatVersion}))
 	}
 	f.Add(buf)
 	f.Add(buf[:len(buf)-3])
@@ -367,7 +367,7 @@ func FuzzRecover(f *testing.F) {
 		}
 		// A recovered state survives a snapshot round trip.
 		var e VersionEdit
-		if err := e.Decode(s.Snapshot().Encode(nil)); err != nil {
+		if err := e.decode(s.Snapshot().encode(nil)); err != nil {
 			t.Fatalf("snapshot does not decode: %v", err)
 		}
 		s2 := NewState()
@@ -398,18 +398,18 @@ func TestReadEdits(t *testing.T) {
 	var offs []int64
 	for _, e := range history() {
 		offs = append(offs, int64(len(buf)))
-		buf = appendRecord(buf, e.Encode([]byte{formatVersion}))
+		buf = appendRecord(buf, e.encode([]byte{formatVersion}))
 	}
 	whole := int64(len(buf))
 	for _, torn := range []bool{false, true} {
 		data := buf
 		if torn {
-			data = appendRecord(bytes.Clone(buf), (&VersionEdit{LastSeq: 300}).Encode([]byte{formatVersion}))
+			data = appendRecord(bytes.Clone(buf), (&VersionEdit{LastSeq: 300}).encode([]byte{formatVersion}))
 			data = data[:len(data)-2]
 		}
 		i := 0
 		end, gotTorn, err := ReadEdits(&memFile{data: data}, "MANIFEST-000001", func(off int64, e *VersionEdit) error {
-			if want := history()[i]; off != offs[i] || !bytes.Equal(e.Encode(nil), want.Encode(nil)) {
+			if want := history()[i]; off != offs[i] || !bytes.Equal(e.encode(nil), want.encode(nil)) {
 				t.Errorf("record %d at offset %d: %+v, want offset %d, %+v", i, off, e, offs[i], want)
 			}
 			i++

@@ -20,7 +20,7 @@ type State struct {
 	// manifest written before it was recorded).
 	PageSize uint64
 
-	levels  [MaxLevels]map[base.FileNum]FileMeta // nil until a level holds a file
+	levels  [maxLevels]map[base.FileNum]FileMeta // nil until a level holds a file
 	levelOf map[base.FileNum]int                 // level of every live file
 }
 
@@ -33,7 +33,7 @@ func NewState() *State {
 // fields that e sets. It checks the whole edit before changing anything, so
 // a rejected edit leaves s as it was. Deleting a file that is not at the
 // named level, adding a FileNum that is live (and not deleted by the same
-// edit) or added twice, a level outside [0, MaxLevels), file number 0,
+// edit) or added twice, a level outside [0, maxLevels), file number 0,
 // smallest key after largest, smallest seqnum after largest, or bloom bits
 // that are negative, infinite or NaN are corruption errors. The keys of
 // added files are copied.
@@ -97,20 +97,20 @@ func (s *State) Apply(e *VersionEdit) error {
 }
 
 // validateEdit checks what can be checked of an edit on its own: what
-// Decode would reject, and per-file invariants. Writer uses it so that the
+// decode would reject, and per-file invariants. Writer uses it so that the
 // manifest never holds an edit that recovery would refuse.
 func validateEdit(e *VersionEdit) error {
 	for _, d := range e.DeletedFiles {
-		if d.Level < 0 || d.Level >= MaxLevels {
-			return base.Corruptf(editLabel, "", "deleted file %d: level %d outside [0, %d)", d.FileNum, d.Level, MaxLevels)
+		if d.Level < 0 || d.Level >= maxLevels {
+			return base.Corruptf(editLabel, "", "deleted file %d: level %d outside [0, %d)", d.FileNum, d.Level, maxLevels)
 		}
 	}
 	for _, nf := range e.NewFiles {
 		m := &nf.Meta
 		fn := uint64(m.FileNum)
 		switch {
-		case nf.Level < 0 || nf.Level >= MaxLevels:
-			return base.Corruptf(editLabel, "", "added file %d: level %d outside [0, %d)", fn, nf.Level, MaxLevels)
+		case nf.Level < 0 || nf.Level >= maxLevels:
+			return base.Corruptf(editLabel, "", "added file %d: level %d outside [0, %d)", fn, nf.Level, maxLevels)
 		case m.FileNum == 0:
 			return base.Corruptf(editLabel, "", "added file has number 0")
 		case m.Smallest.EncodedLen() > maxKeyLen || m.Largest.EncodedLen() > maxKeyLen:
@@ -144,9 +144,9 @@ func (s *State) Snapshot() *VersionEdit {
 // Files returns the live files of a level, newest run first (Run
 // descending), files of one run by smallest key, ties by file number. The
 // slice is new; the FileMetas' keys are shared with s and must not be
-// modified. A level outside [0, MaxLevels) has no files.
+// modified. A level outside [0, maxLevels) has no files.
 func (s *State) Files(level int) []FileMeta {
-	if level < 0 || level >= MaxLevels || len(s.levels[level]) == 0 {
+	if level < 0 || level >= maxLevels || len(s.levels[level]) == 0 {
 		return nil
 	}
 	files := make([]FileMeta, 0, len(s.levels[level]))
@@ -177,7 +177,7 @@ func (s *State) Files(level int) []FileMeta {
 // NumLevels returns one more than the deepest level holding a file, 0 when
 // there are no files.
 func (s *State) NumLevels() int {
-	for level := MaxLevels - 1; level >= 0; level-- {
+	for level := maxLevels - 1; level >= 0; level-- {
 		if len(s.levels[level]) > 0 {
 			return level + 1
 		}

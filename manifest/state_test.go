@@ -24,7 +24,7 @@ func statesEqual(a, b *State) bool {
 		a.NumLevels() != b.NumLevels() || a.NumFiles() != b.NumFiles() {
 		return false
 	}
-	for level := range MaxLevels {
+	for level := range maxLevels {
 		fa, fb := a.Files(level), b.Files(level)
 		if len(fa) != len(fb) {
 			return false
@@ -107,7 +107,7 @@ func TestStateAgainstModel(t *testing.T) {
 			// Snapshot recreates the state, also through the encoding.
 			snap := s.Snapshot()
 			var dec VersionEdit
-			if err := dec.Decode(snap.Encode(nil)); err != nil {
+			if err := dec.decode(snap.encode(nil)); err != nil {
 				t.Fatalf("decode snapshot: %v", err)
 			}
 			s2 := NewState()
@@ -141,8 +141,8 @@ func TestApplyRejects(t *testing.T) {
 		"add twice":            {NewFiles: []NewFile{{Level: 3, Meta: meta(6, 0, "a", "b")}, {Level: 2, Meta: meta(6, 0, "a", "b")}}},
 		"add file zero":        {NewFiles: []NewFile{{Level: 3, Meta: meta(0, 0, "a", "b")}}},
 		"level negative":       {NewFiles: []NewFile{{Level: -1, Meta: meta(6, 0, "a", "b")}}},
-		"level too deep":       {NewFiles: []NewFile{{Level: MaxLevels, Meta: meta(6, 0, "a", "b")}}},
-		"delete level too big": {DeletedFiles: []DeletedFile{{Level: MaxLevels, FileNum: 1}}},
+		"level too deep":       {NewFiles: []NewFile{{Level: maxLevels, Meta: meta(6, 0, "a", "b")}}},
+		"delete level too big": {DeletedFiles: []DeletedFile{{Level: maxLevels, FileNum: 1}}},
 		"keys inverted":        {NewFiles: []NewFile{{Level: 0, Meta: bad}}},
 		"seqs inverted": {NewFiles: []NewFile{{Level: 0, Meta: func() FileMeta {
 			m := meta(6, 0, "a", "b")
@@ -189,7 +189,7 @@ func TestApplyMoveAndScalars(t *testing.T) {
 	if s.LogNum != 4 || s.NextFileNum != 5 || s.LastSeq != 6 {
 		t.Fatalf("zero fields overwrote scalars: %d %d %d", s.LogNum, s.NextFileNum, s.LastSeq)
 	}
-	if s.Files(-1) != nil || s.Files(MaxLevels) != nil {
+	if s.Files(-1) != nil || s.Files(maxLevels) != nil {
 		t.Fatal("Files out of range should be nil")
 	}
 }

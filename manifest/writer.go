@@ -69,7 +69,7 @@ func Create(fs vfs.FS, dir string, num base.FileNum, snapshot *VersionEdit) (*Wr
 // encode returns the record payload for e: the format version, then e.
 func (w *Writer) encode(e *VersionEdit) []byte {
 	w.buf = append(w.buf[:0], formatVersion)
-	w.buf = e.Encode(w.buf)
+	w.buf = e.encode(w.buf)
 	return w.buf
 }
 
