@@ -2,6 +2,26 @@
 // through. Default returns the real operating-system filesystem; tests wrap
 // it (or an in-memory filesystem) to inject failures and simulate crashes, so
 // every durability claim can be tested.
+//
+// Package db is Strata's API; a user meets this package through
+// db.Options.FS, for one of three things:
+//
+//   - testing code that uses a database without touching the disk: NewMem
+//     is a whole filesystem in memory, and MemFS.CrashClone (with its Pages
+//     and Torn variants) copies it as a power cut would leave it, unsynced
+//     data lost or torn;
+//   - testing how that code copes with failing storage: NewFaultFS wraps
+//     any FS and asks an Injector before every operation; FailAt fails the
+//     n-th matching operation, so a test can fail each operation of a run
+//     in turn (the Op constants name the operations; ErrInjected,
+//     ErrNoSpace and ErrShortWrite are the failures);
+//   - running Strata over storage of one's own: implement FS and File.
+//     Implementing DirectOpener, VectorReader or Mappable as well is
+//     optional; each enables a faster path (O_DIRECT reads, vectored
+//     reads, a memory-mapped WAL) that Strata otherwise does without.
+//
+// The other exported names (AlignedBuffer, IsAligned, OpenDirect and the
+// direct-I/O errors) serve Strata's own packages.
 package vfs
 
 import (
