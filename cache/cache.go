@@ -47,8 +47,8 @@
 // Get of the page loads it afresh, so a page id can never return bytes read
 // before the eviction.
 //
-// The first pool had one mutex and one LRU list; every hit serialised on
-// that lock. A lock-free hit path was not attempted: a hit must pin the frame
+// The pool is sharded because with one mutex every hit would serialise on
+// it. A lock-free hit path is not worth having: a hit must pin the frame
 // and, in Am, move it to the head, which needs the shard's lock anyway, and
 // with 4*GOMAXPROCS shards the lock is rarely contended.
 package cache

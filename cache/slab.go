@@ -12,14 +12,14 @@ import (
 // heap, as Pebble allocates its block cache by hand. A slab on the heap
 // would count toward the live heap the garbage collector paces against: a
 // 64 MiB pool would let the process pile up another 64 MiB of garbage
-// before a collection (GOGC=100), which showed as peak RSS.
+// before a collection (GOGC=100), raising its peak RSS.
 //
 // The slab is unmapped by Pool.Close when no frame is pinned, or else
 // when nothing can reach a frame any more. A Handle points at its frame,
 // and a frame lives in its shard's frames array, so each shard's array
 // carries a cleanup (runtime.AddCleanup) and the last of them to be
-// collected unmaps the slab. Closing matters: the cleanups ran only at the
-// second collection after a database closed (measured), and a process
+// collected unmaps the slab. Closing matters: the cleanups run only at the
+// second collection after a database closed, and a process
 // that closes one database and opens another (or the same one again) would
 // otherwise hold both pools until then. Page bytes a caller kept after
 // Release (which the API forbids) are the one way to touch the memory

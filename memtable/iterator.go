@@ -13,9 +13,9 @@ import (
 // firstBatch entries, since after a seek the caller often reads only a few;
 // each later refill in a walk doubles the size up to batchSize. Each refill
 // is one O(log n) descent plus a callback per entry, so Next and Prev cost
-// amortised O(1). Measured with 100k random keys: a seek fetching 8 rather
-// than 32 entries is about twice as fast, and beyond 32 a walk gains little,
-// because google/btree binary-searches every node it visits anyway.
+// amortised O(1). A seek that fetches 8 entries rather than 32 costs about
+// half as much, and beyond 32 a walk gains little, because google/btree
+// binary-searches every node it visits anyway.
 const (
 	firstBatch = 8
 	batchSize  = 32

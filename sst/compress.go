@@ -36,7 +36,7 @@ const minCompressLen = 16
 // tries only one value in every probeEvery (the others are stored as they
 // are) until one compresses again. Incompressible data (random bytes,
 // already compressed or encrypted payloads) then costs a sixteenth of the
-// attempts; data that compresses is tried value by value, as before.
+// attempts; data that compresses is tried value by value.
 const (
 	missesBeforeSkipping = 16
 	probeEvery           = 16

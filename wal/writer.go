@@ -28,17 +28,16 @@ var errRecordTooLarge = errors.New("wal: record too large")
 const mapWindow = 1 << 20
 
 // Prefaulting a mapped log. The first store into each page of a fresh
-// mapping takes a page fault (2-5 µs on ext4: about 150 ns of every
-// unsynced 140-byte put). A helper goroutine takes them instead: it stores
-// a zero into each page of a chunk ahead of the records, which are zeros
+// mapping takes a page fault, microseconds each and a sizeable share of an
+// unsynced put's cost. A helper goroutine takes them instead: it stores a
+// zero into each page of a chunk ahead of the records, which are zeros
 // there already, keeping prefaultLead bytes ahead. The records never enter
 // the chunk the helper is working on: the writer waits for it first. Near
 // the end of a window the helper goes on into the next one, which the
-// writer maps early for it; otherwise the records met a cold window every
-// MiB and waited there for the helper's first chunk (135 ms of a 1.1 s
-// sequential fill of 1M keys, in an execution trace). madvise
-// (MADV_POPULATE_WRITE) would do the same in one call but measured three
-// times slower per page here.
+// writer maps early for it, so the records do not meet a cold window every
+// MiB and wait there for the helper's first chunk. madvise
+// (MADV_POPULATE_WRITE) would do the same in one call but is slower per
+// page.
 const (
 	prefaultChunk = 64 << 10
 	prefaultLead  = 256 << 10
@@ -457,10 +456,9 @@ func (w *Writer) waitPrefault() {
 
 // startWriteback has the kernel start writing a full window to disk, so
 // that the Sync when the log is closed (at every memtable rotation) waits
-// for one window rather than the whole log: without it a rotation of an
-// 8 MiB memtable's log took 5-6 ms, 15% of a sequential fill. Queueing a
-// window's writes takes a few hundred microseconds, so a goroutine does it
-// off the write path. The call is only a hint: if it fails, Sync still
+// for one window rather than the whole log, which would otherwise stall
+// every rotation for milliseconds. Queueing a window's writes takes a few
+// hundred microseconds, so a goroutine does it off the write path. The call is only a hint: if it fails, Sync still
 // writes the pages and reports any I/O error.
 func (w *Writer) startWriteback(off, n int64) {
 	w.waitWriteback()
