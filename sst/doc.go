@@ -112,7 +112,7 @@
 //
 //	offset size field
 //	8      8    magic "STRATSST"
-//	16     4    format version: 3 (1 and 2 are read too; see Versions)
+//	16     4    format version: 4 (1 to 3 are read too; see Versions)
 //	20     4    page size P
 //	24     4    leaf page count L
 //	28     4    overflow page count O
@@ -121,7 +121,7 @@
 //	40     4    tree height: node levels above the leaves
 //	44     4    first range-del page (always 1+L+O)
 //	48     4    range-del page count R
-//	52     4    first Bloom page (always 1+L+O+R+N)
+//	52     4    first Bloom page (always 1+L+O+R+N+D)
 //	56     4    Bloom page count B
 //	60     4    Bloom encoding length in bytes
 //	64     8    point entry count
