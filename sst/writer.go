@@ -248,21 +248,19 @@ func (w *Writer) flushBuf() error {
 	return nil
 }
 
-// emitPayload writes data over consecutive pages of type typ and returns the
-// first page number.
-func (w *Writer) emitPayload(data []byte, typ byte) (uint32, error) {
-	first := w.nextPage
+// emitPayload writes data over consecutive pages of type typ.
+func (w *Writer) emitPayload(data []byte, typ byte) error {
 	c := payloadCapacity(w.pageSize)
 	for len(data) > 0 {
 		n := min(len(data), c)
 		clear(w.scratch)
 		copy(w.scratch[pageHeaderSize:], data[:n])
 		if _, err := w.emitPage(w.scratch, typ, n); err != nil {
-			return 0, err
+			return err
 		}
 		data = data[n:]
 	}
-	return first, nil
+	return nil
 }
 
 // noteSeq widens the seqnum range.
@@ -536,7 +534,7 @@ func (w *Writer) finish() (Properties, error) {
 			binary.LittleEndian.PutUint32(dir[4*i:], pn)
 		}
 		before := w.nextPage
-		if _, err := w.emitPayload(dir, pageTypeValueDir); err != nil {
+		if err := w.emitPayload(dir, pageTypeValueDir); err != nil {
 			return Properties{}, err
 		}
 		m.valueDirPages = w.nextPage - before
@@ -549,7 +547,7 @@ func (w *Writer) finish() (Properties, error) {
 			return Properties{}, fmt.Errorf("sst: %s: bloom filter of %d bytes is too large", w.opts.FileName, len(data))
 		}
 		if len(data) > 0 {
-			if _, err := w.emitPayload(data, pageTypeBloom); err != nil {
+			if err := w.emitPayload(data, pageTypeBloom); err != nil {
 				return Properties{}, err
 			}
 			m.bloomLen = uint32(len(data))
