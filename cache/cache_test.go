@@ -13,13 +13,13 @@ import (
 
 func TestParsePolicy(t *testing.T) {
 	for in, want := range map[string]Policy{"2q": Policy2Q, "2Q": Policy2Q, " lru ": PolicyLRU, "LRU": PolicyLRU} {
-		if got, err := ParsePolicy(in); err != nil || got != want {
-			t.Errorf("ParsePolicy(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := parsePolicy(in); err != nil || got != want {
+			t.Errorf("parsePolicy(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "arc", "2q2"} {
-		if _, err := ParsePolicy(in); err == nil {
-			t.Errorf("ParsePolicy(%q) succeeded", in)
+		if _, err := parsePolicy(in); err == nil {
+			t.Errorf("parsePolicy(%q) succeeded", in)
 		}
 	}
 	if s := Policy("").String(); s != "2q" {

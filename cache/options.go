@@ -23,8 +23,8 @@ const (
 	PolicyLRU Policy = "lru"
 )
 
-// ParsePolicy parses "2q" or "lru" (case-insensitive).
-func ParsePolicy(s string) (Policy, error) {
+// parsePolicy parses "2q" or "lru" (case-insensitive).
+func parsePolicy(s string) (Policy, error) {
 	switch p := Policy(strings.ToLower(strings.TrimSpace(s))); p {
 	case Policy2Q, PolicyLRU:
 		return p, nil
@@ -32,7 +32,8 @@ func ParsePolicy(s string) (Policy, error) {
 	return "", fmt.Errorf("cache: unknown replacement policy %q (want \"2q\" or \"lru\")", s)
 }
 
-// String returns the policy's name as ParsePolicy accepts it.
+// String returns the policy's name: "lru", or "2q" for Policy2Q and the
+// zero Policy, which means it.
 func (p Policy) String() string {
 	if p == "" {
 		return string(Policy2Q)
