@@ -101,7 +101,7 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRea
 		if block, ok := ci.StoredValue(); ok {
 			err = out.addCompressed(ci.Key(), block)
 		} else {
-			err = out.add(ci.Key(), ci.Value(), false)
+			err = out.add(ci.Key(), ci.Value())
 		}
 		if err != nil {
 			out.abort()

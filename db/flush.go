@@ -131,7 +131,7 @@ func (d *DB) writeL0(mem *memtable.Memtable) (*manifest.FileMeta, error) {
 	out.bloomBits = d.bloomBitsForLevel(0)
 	out.frags = rangedel.Fragments(appendMemTombstones(nil, mem), base.MaxSeqNum)
 	for ok := it.First(); ok; ok = it.Next() {
-		if err := out.add(it.Key(), it.Value(), false); err != nil {
+		if err := out.add(it.Key(), it.Value()); err != nil {
 			out.abort()
 			return nil, err
 		}

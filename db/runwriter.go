@@ -37,7 +37,7 @@ func newRunWriter(d *DB, target int64, split bool) *runWriter {
 	return &runWriter{d: d, target: target, split: split}
 }
 
-func (r *runWriter) add(key base.InternalKey, value []byte, _ bool) error {
+func (r *runWriter) add(key base.InternalKey, value []byte) error {
 	if err := r.prepare(key); err != nil {
 		return err
 	}

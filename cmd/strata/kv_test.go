@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/seed-d6fe07da/strata/db"
 )
@@ -121,7 +122,7 @@ func TestReadOnlyBesideWriter(t *testing.T) {
 	if err := d.Delete([]byte("key00007")); err != nil {
 		t.Fatal(err)
 	}
-	before := listing(t, dir)
+	before := settledListing(t, dir)
 
 	want(t, 0, "value 42\n", "", "get", dir, "key00042")
 	want(t, 0, "in the WAL only\n", "", "get", dir, "unsynced")
@@ -154,6 +155,24 @@ func TestReadOnlyBesideWriter(t *testing.T) {
 
 // listing returns the names and contents' hashes of the files in dir.
 // (Not their times: the writer's mapped WAL may touch its own.)
+// settledListing is listing once the writer's background work has
+// finished changing dir: after Flush returns, the old WAL is still being
+// sealed, then removed.
+func settledListing(t *testing.T, dir string) string {
+	t.Helper()
+	l := listing(t, dir)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		next := listing(t, dir)
+		if next == l {
+			return l
+		}
+		l = next
+	}
+	t.Fatal("the directory did not settle")
+	return ""
+}
+
 func listing(t *testing.T, dir string) string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
