@@ -67,7 +67,7 @@ func (d *DB) compactLoop() {
 			d.bgCond.Wait() // Ingest places tables by the levels as they are
 			continue
 		}
-		if len(d.manualReqs) > 0 && !d.level0Merging {
+		if len(d.manualReqs) > 0 && !d.level0Exclusive {
 			req := d.manualReqs[0]
 			d.manualReqs = d.manualReqs[1:]
 			var err error
@@ -78,7 +78,7 @@ func (d *DB) compactLoop() {
 				// A manual merge may read level 0 or write a new run to
 				// level 1: it holds level 0 for its whole length. Its
 				// caller hears of a failure at once, with no back-off.
-				if err = d.runMergeLocked(c, &d.compacting, true); err != nil {
+				if err = d.runCompactionLocked(c, &d.compacting, true); err != nil {
 					d.backgroundFailedLocked(err)
 				}
 			}
@@ -89,7 +89,7 @@ func (d *DB) compactLoop() {
 		if d.bgErr == nil && len(d.manualReqs) == 0 {
 			d.picker.SetBaseLevelSize(d.baseLevelSizeLocked())
 			// Leave level 0 to level0Loop when it is merging or would.
-			skip0 := d.level0Merging || d.picker.PickLevel0(d.version) != nil
+			skip0 := d.level0Exclusive || d.picker.PickLevel0(d.version) != nil
 			var c *lsm.Compaction
 			if skip0 {
 				c = d.picker.PickBelowLevel0(d.version)
@@ -97,10 +97,10 @@ func (d *DB) compactLoop() {
 				c = d.picker.Pick(d.version)
 			}
 			if c == nil {
-				c = d.readMergeLocked(skip0)
+				c = d.readCompactionLocked(skip0)
 			}
 			if c != nil {
-				d.runAutomaticMergeLocked(c, &d.compacting, writesLevel0(c))
+				d.runAutomaticCompactionLocked(c, &d.compacting, writesLevel0(c))
 				d.bgCond.Broadcast()
 				continue
 			}
@@ -116,9 +116,9 @@ func (d *DB) level0Loop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for !d.closed {
-		if d.bgErr == nil && !d.level0Merging && d.ingesting == 0 {
+		if d.bgErr == nil && !d.level0Exclusive && d.ingesting == 0 {
 			if c := d.picker.PickLevel0(d.version); c != nil {
-				d.runAutomaticMergeLocked(c, &d.compactingLevel0, true)
+				d.runAutomaticCompactionLocked(c, &d.compactingLevel0, true)
 				d.bgCond.Broadcast()
 				continue
 			}
@@ -139,33 +139,33 @@ func writesLevel0(c *lsm.Compaction) bool {
 	return c.OutputLevel <= 1 && c.OutputRunID == 0
 }
 
-// runMergeLocked runs merge c with *busy set for its length, and with
-// d.level0Merging set too when holdLevel0. d.mu is held.
-func (d *DB) runMergeLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) error {
+// runCompactionLocked runs merge c with *busy set for its length, and with
+// d.level0Exclusive set too when holdLevel0. d.mu is held.
+func (d *DB) runCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) error {
 	*busy = true
 	if holdLevel0 {
-		d.level0Merging = true
+		d.level0Exclusive = true
 	}
 	err := d.compactLocked(c)
 	*busy = false
 	if holdLevel0 {
-		d.level0Merging = false
+		d.level0Exclusive = false
 	}
 	return err
 }
 
-// runAutomaticMergeLocked runs a merge the picker chose; after a failure
+// runAutomaticCompactionLocked runs a merge the picker chose; after a failure
 // that may pass it waits before the picker chooses again (most likely the
 // same merge). d.mu is held.
-func (d *DB) runAutomaticMergeLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) {
-	err := d.runMergeLocked(c, busy, holdLevel0)
+func (d *DB) runAutomaticCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) {
+	err := d.runCompactionLocked(c, busy, holdLevel0)
 	if err == nil {
-		d.mergeFailures = 0
+		d.compactionFailures = 0
 		return
 	}
 	if !d.backgroundFailedLocked(err) {
-		d.mergeFailures++
-		d.waitBeforeRetryLocked(d.mergeFailures)
+		d.compactionFailures++
+		d.waitBeforeRetryLocked(d.compactionFailures)
 	}
 }
 

@@ -29,9 +29,9 @@ func faultsWhile(on *atomic.Bool, fired *atomic.Int64, op vfs.Op, suffix string,
 // merges rewrite files.
 func shuffledKey(i int) []byte { return []byte(fmt.Sprintf("key%06d", i*7919%50000)) }
 
-// TestTransientMergeReadErrorRetried: a read error in a merge's input
+// TestTransientCompactionReadErrorRetried: a read error in a merge's input
 // changes nothing durable, so the merge is retried and writes go on.
-func TestTransientMergeReadErrorRetried(t *testing.T) {
+func TestTransientCompactionReadErrorRetried(t *testing.T) {
 	// The first five reads of SSTs fail: merges of the first files.
 	var fired atomic.Int64
 	fs := vfs.NewFaultFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {

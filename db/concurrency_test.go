@@ -13,12 +13,12 @@ import (
 	"github.com/seed-d6fe07da/strata/vfs"
 )
 
-// TestConcurrentReadersDuringMerges runs many goroutines doing gets, scans
+// TestConcurrentReadersDuringCompactions runs many goroutines doing gets, scans
 // and reverse iterations while a writer keeps flushes and merges replacing
 // files (and evicting their pages from the pool). Every key holds a value
 // derived from the key and a generation, so a reader can check what it sees
 // is consistent; run under -race in CI.
-func TestConcurrentReadersDuringMerges(t *testing.T) {
+func TestConcurrentReadersDuringCompactions(t *testing.T) {
 	for _, policy := range []CachePolicy{Cache2Q, CacheLRU} {
 		t.Run(policy.String(), func(t *testing.T) {
 			o := &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 512 << 10, Experimental: Experimental{CachePolicy: policy},

@@ -12,6 +12,11 @@
 //	err = it.Close()
 //
 // A DB is safe for concurrent use by many goroutines.
+//
+// Words: a flush writes a memtable to a new SST; a compaction merges
+// sorted runs into new ones in the background (Compact asks for one);
+// "merge" alone means a merge operand (DB.Merge, Options.Merge), and the
+// merging iterator combines sources in key order.
 package db
 
 import (
@@ -129,8 +134,8 @@ type DB struct {
 	// lastBackgroundErr is the last failure of a flush or merge, and
 	// lastFlushErr of a flush; retried unless bgErr says otherwise.
 	lastBackgroundErr, lastFlushErr error
-	// mergeFailures counts automatic merges failed in a row.
-	mergeFailures int
+	// compactionFailures counts automatic merges failed in a row.
+	compactionFailures int
 	// manifestBroken is set when a manifest write failed: the manifest
 	// may end in a torn or an unacknowledged edit, so the next edit
 	// starts a new manifest. orphans are the files such an edit added:
@@ -149,9 +154,9 @@ type DB struct {
 	bgCond *sync.Cond
 	// bgRunning is true while the background goroutine works on a job.
 	flushing, compacting bool
-	// compactingLevel0 is set while level0Loop merges; level0Merging while
+	// compactingLevel0 is set while level0Loop merges; level0Exclusive while
 	// any merge that needs level 0 to itself runs (see writesLevel0).
-	compactingLevel0, level0Merging bool
+	compactingLevel0, level0Exclusive bool
 	// ingesting counts Ingest calls under way: no merge starts meanwhile.
 	ingesting int
 	// stalledWriters counts writers waiting in makeRoomForWriteLocked for
@@ -174,7 +179,7 @@ type DB struct {
 
 	// bgWG counts the background goroutines.
 	bgWG sync.WaitGroup
-	// reads is the readers' account of extra runs (readmerge.go); atomic.
+	// reads is the readers' account of extra runs (readcompaction.go); atomic.
 	reads readDebt
 	// picker chooses merges; used only by the compaction goroutine.
 	picker     *lsm.Picker
@@ -218,7 +223,7 @@ type dbStats struct {
 	flushFailures             uint64
 	bytesFlushed              uint64
 	memBytesFlushed           uint64 // memtable bytes those flushes wrote out
-	readMerges                uint64 // merges readers paid for (readmerge.go)
+	readCompactions           uint64 // merges readers paid for (readcompaction.go)
 	compactBytesIn            uint64
 	compactBytesOut           uint64
 	stallTime                 time.Duration

@@ -46,10 +46,10 @@ type Metrics struct {
 	TrivialMoves uint64
 	// TablesIngested counts the tables Ingest added.
 	TablesIngested uint64
-	// ReadMerges counts merges that folded overlapping runs, or a level
+	// ReadCompactions counts merges that folded overlapping runs, or a level
 	// into the next once writes had stopped, because reads had paid for
 	// them (see the README's tree section), among Compactions.
-	ReadMerges uint64
+	ReadCompactions uint64
 	// WriteSlowdowns counts writes delayed because level 0 was deep.
 	WriteSlowdowns uint64
 	// BloomChecks, BloomNegatives and BloomFalsePositives count SST filter
@@ -120,7 +120,7 @@ func (d *DB) Metrics() Metrics {
 	m.WriteStallTime = s.stallTime
 	m.TrivialMoves = s.trivialMoves
 	m.TablesIngested = s.ingested
-	m.ReadMerges = s.readMerges
+	m.ReadCompactions = s.readCompactions
 	m.WriteSlowdowns = s.slowdowns
 	m.DirectIOFiles, m.DirectIOFallbacks = d.tables.directFiles.Load(), d.tables.directFallbacks.Load()
 	fs := d.tables.filterStats()
@@ -146,7 +146,7 @@ func (m Metrics) String() string {
 	}
 	fmt.Fprintf(&b, "memtable %d bytes, %d immutable\n", m.MemtableBytes, m.ImmutableMemtables)
 	fmt.Fprintf(&b, "flushes %d (%d bytes), compactions %d (%d trivial moves, %d for reads; %d bytes in, %d out)\n",
-		m.Flushes, m.BytesFlushed, m.Compactions, m.TrivialMoves, m.ReadMerges, m.CompactionBytesIn, m.CompactionBytesOut)
+		m.Flushes, m.BytesFlushed, m.Compactions, m.TrivialMoves, m.ReadCompactions, m.CompactionBytesIn, m.CompactionBytesOut)
 	fmt.Fprintf(&b, "read amplification %d runs; bloom %d bytes, %d probes, %d negative, %d false positive\n",
 		m.ReadAmplification, m.BloomBytes, m.BloomChecks, m.BloomNegatives, m.BloomFalsePositives)
 	fmt.Fprintf(&b, "user bytes %d, WAL bytes %d, write amplification %.2f\n", m.UserBytes, m.WALBytes, m.WriteAmplification)

@@ -145,10 +145,10 @@ type Experimental struct {
 	// BinarySearchLeaves makes point lookups binary-search an SST's leaf
 	// pages by their first keys instead of descending its B+Tree.
 	BinarySearchLeaves bool
-	// NoReadMerges turns read-triggered merges off (Metrics.ReadMerges):
+	// NoReadCompactions turns read-triggered merges off (Metrics.ReadCompactions):
 	// the tree then keeps the shape the merge policy gives it however
 	// much it is read.
-	NoReadMerges bool
+	NoReadCompactions bool
 	// UniformBloom gives every SST BloomBitsPerKey bits per key instead of
 	// Monkey's allocation (more bits at shallow levels, fewer at the last,
 	// same total memory, fewer false positives).

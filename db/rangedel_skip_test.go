@@ -12,7 +12,7 @@ import (
 // the deletion, and keys a snapshot from before it sees, are still found.
 func TestSeekSkipsRangeDeletedRun(t *testing.T) {
 	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 4 << 20, PageSize: 4096, L0CompactionTrigger: 8,
-		Experimental: Experimental{NoReadMerges: true}})
+		Experimental: Experimental{NoReadCompactions: true}})
 	defer d.Close()
 	key := func(i int) []byte { return []byte(fmt.Sprintf("win/%06d", i)) }
 	const n = 10000
@@ -86,7 +86,7 @@ func TestSeekSkipsRangeDeletedRun(t *testing.T) {
 // keys that DeleteRange evicted after the keys were flushed, and reads the
 // first live key after it.
 func BenchmarkSeekAfterDeleteRange(b *testing.B) {
-	d, err := Open(b.TempDir(), &Options{L0CompactionTrigger: 8, Experimental: Experimental{NoReadMerges: true}})
+	d, err := Open(b.TempDir(), &Options{L0CompactionTrigger: 8, Experimental: Experimental{NoReadCompactions: true}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func (d *DB) loadReadState() *readState {
 // the swap, outside rsMu.
 func (d *DB) installReadStateLocked() {
 	rs := &readState{mem: d.mem, v: d.version}
-	if !d.opts.Experimental.NoReadMerges {
+	if !d.opts.Experimental.NoReadCompactions {
 		rs.excess, rs.levels = excessRuns(d.version), extraLevels(d.version)
 	}
 	rs.refs.Store(1)

@@ -33,11 +33,11 @@ func maxU64(a, b uint64) uint64 {
 	return b
 }
 
-// TestBottommostMergeZeroesSeqNums: a merge into the bottom of the tree
+// TestBottommostCompactionZeroesSeqNums: a merge into the bottom of the tree
 // writes the surviving SETs at seqnum 0 when no reader needs their seqnums,
 // keeps the seqnums a snapshot still distinguishes, and reads stay right
 // through both, before and after a reopen.
-func TestBottommostMergeZeroesSeqNums(t *testing.T) {
+func TestBottommostCompactionZeroesSeqNums(t *testing.T) {
 	dir := t.TempDir()
 	opts := &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 256 << 10}
 	d := mustOpen(t, dir, opts)

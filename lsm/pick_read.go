@@ -44,7 +44,7 @@ func (p *Picker) PickForReads(v *Version, skipLevel0 bool) *Compaction {
 	}
 	for l := 1; l < NumLevels; l++ {
 		if n := v.NumRuns(l); n > 1 {
-			return mergeInPlace(v, l, fmt.Sprintf("reads: L%d %d runs merged in place", l, n))
+			return compactInPlace(v, l, fmt.Sprintf("reads: L%d %d runs merged in place", l, n))
 		}
 	}
 	return nil

@@ -138,9 +138,9 @@ func (p *Picker) pickLevel(v *Version, last, level int, overRuns, overSize bool)
 	}
 	switch {
 	case level == last && overRuns && !overSize:
-		return mergeInPlace(v, level, why+", merged in place")
+		return compactInPlace(v, level, why+", merged in place")
 	case level+1 == NumLevels:
-		return mergeInPlace(v, level, why+", merged in place at the deepest level")
+		return compactInPlace(v, level, why+", merged in place at the deepest level")
 	}
 	return p.moveDown(v, last, level, why)
 }
@@ -150,7 +150,7 @@ func (p *Picker) moveDown(v *Version, last, level int, why string) *Compaction {
 	next := level + 1
 	nextLimit := runLimit(last, next, p.mu.opts)
 	if nextLimit == 1 && v.NumRuns(next) > 1 {
-		return mergeInPlace(v, next, fmt.Sprintf("L%d: %d runs > 1 before merging L%d into it, merged in place",
+		return compactInPlace(v, next, fmt.Sprintf("L%d: %d runs > 1 before merging L%d into it, merged in place",
 			next, v.NumRuns(next), level))
 	}
 	c := &Compaction{OutputLevel: next, Reason: why}

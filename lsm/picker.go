@@ -246,9 +246,9 @@ func (p *Picker) SetBaseLevelSize(b uint64) {
 	}
 }
 
-// mergeInPlace returns the merge of all of level's runs into one run at
+// compactInPlace returns the merge of all of level's runs into one run at
 // level, or nil if it holds fewer than two runs.
-func mergeInPlace(v *Version, level int, why string) *Compaction {
+func compactInPlace(v *Version, level int, why string) *Compaction {
 	if v.NumRuns(level) < 2 {
 		return nil
 	}

@@ -325,7 +325,7 @@ func TestPickerSimulation(t *testing.T) {
 			}
 			s.step()
 		}
-		s.checkFullManualMerge()
+		s.checkFullManualCompaction()
 	})
 }
 
@@ -337,9 +337,9 @@ func (s *sim) step() {
 	s.checkSettled()
 }
 
-// checkFullManualMerge checks that a manual merge of everything leaves one
+// checkFullManualCompaction checks that a manual merge of everything leaves one
 // run at the deepest level, and that asking again finds nothing to do.
-func (s *sim) checkFullManualMerge() {
+func (s *sim) checkFullManualCompaction() {
 	if c := s.p.PickManual(s.v, nil, nil); c != nil {
 		s.run(c)
 	}
@@ -367,5 +367,5 @@ func TestPickerSimulationTrivialMoveOfSeveralFiles(t *testing.T) {
 	}
 	s.run(c)
 	s.step()
-	s.checkFullManualMerge()
+	s.checkFullManualCompaction()
 }

@@ -85,10 +85,10 @@ func run(n int, policy string, T int, uniform bool, bits float64, lookups int, d
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	// NoReadMerges: the lookups measure the tree the policy shaped.
+	// NoReadCompactions: the lookups measure the tree the policy shaped.
 	opts := &db.Options{SizeRatio: T, RunsPerLevel: K, RunsAtLastLevel: Z, BloomBitsPerKey: bits,
 		MemtableSize: 8 << 20, CacheSize: 64 << 20,
-		Experimental: db.Experimental{UniformBloom: uniform, NoReadMerges: true}}
+		Experimental: db.Experimental{UniformBloom: uniform, NoReadCompactions: true}}
 	d, err := db.Open(dir, opts)
 	if err != nil {
 		return err

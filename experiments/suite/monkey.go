@@ -26,9 +26,9 @@ func runMonkeyVsUniform(e *env) error {
 		if uniform {
 			name = "uniform"
 		}
-		// NoReadMerges: the lookups would otherwise fold the levels
+		// NoReadCompactions: the lookups would otherwise fold the levels
 		// whose filters are compared.
-		d, closeDB, err := e.openDB(name, db.Options{BloomBitsPerKey: e.cfg.Bits, Experimental: db.Experimental{UniformBloom: uniform, NoReadMerges: true}})
+		d, closeDB, err := e.openDB(name, db.Options{BloomBitsPerKey: e.cfg.Bits, Experimental: db.Experimental{UniformBloom: uniform, NoReadCompactions: true}})
 		if err != nil {
 			return err
 		}

@@ -42,9 +42,9 @@ func runMergePolicies(e *env) error {
 	idOf := func(i int64) uint64 { return mix(uint64(i)^0x5eed) % space }
 	for _, pol := range mergePolicies {
 		K, Z := pol.k(policyT), pol.z(policyT)
-		// NoReadMerges: the gets would otherwise fold the runs and levels
+		// NoReadCompactions: the gets would otherwise fold the runs and levels
 		// the policy leaves, which are what is compared.
-		d, closeDB, err := e.openDB(fmt.Sprintf("K%dZ%d", K, Z), db.Options{SizeRatio: policyT, RunsPerLevel: K, RunsAtLastLevel: Z, Experimental: db.Experimental{NoReadMerges: true}})
+		d, closeDB, err := e.openDB(fmt.Sprintf("K%dZ%d", K, Z), db.Options{SizeRatio: policyT, RunsPerLevel: K, RunsAtLastLevel: Z, Experimental: db.Experimental{NoReadCompactions: true}})
 		if err != nil {
 			return err
 		}

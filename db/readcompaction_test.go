@@ -64,8 +64,8 @@ func testReadsFold(t *testing.T, gets bool) {
 		t.Fatalf("the tree has %d runs to fold, want the 3 level-0 runs:\n%s", excess, before)
 	}
 	time.Sleep(20 * time.Millisecond)
-	if m := d.Metrics(); m.ReadMerges != 0 {
-		t.Fatalf("a merge for reads ran without reads: %d", m.ReadMerges)
+	if m := d.Metrics(); m.ReadCompactions != 0 {
+		t.Fatalf("a merge for reads ran without reads: %d", m.ReadCompactions)
 	}
 
 	want := func(i int) string {
@@ -75,7 +75,7 @@ func testReadsFold(t *testing.T, gets bool) {
 		return string(val(2, i))
 	}
 	reads := 0
-	for s := 0; d.Metrics().ReadMerges == 0; s++ {
+	for s := 0; d.Metrics().ReadCompactions == 0; s++ {
 		if s > getsPerPositioning*200000 || (!gets && s > 200000) {
 			t.Fatalf("no merge after %d reads:\n%s", s, d.Metrics())
 		}
@@ -98,7 +98,7 @@ func testReadsFold(t *testing.T, gets bool) {
 	if after.ReadAmplification >= before.ReadAmplification {
 		t.Fatalf("read amplification %d before the fold, %d after:\n%s\n%s", before.ReadAmplification, after.ReadAmplification, before, after)
 	}
-	t.Logf("read amplification %d -> %d after %d merge(s) for %d reads", before.ReadAmplification, after.ReadAmplification, after.ReadMerges, reads)
+	t.Logf("read amplification %d -> %d after %d merge(s) for %d reads", before.ReadAmplification, after.ReadAmplification, after.ReadCompactions, reads)
 	it := d.NewIter(nil)
 	count := 0
 	for ok := it.First(); ok; ok = it.Next() {
@@ -156,7 +156,7 @@ func TestLevel1RunsStayBounded(t *testing.T) {
 // together, one level at a time from the top, and the data stays the
 // same. While writes keep coming, no level is folded however much is
 // read: the merges due by shape move the upper levels down anyway. With
-// Options.NoReadMerges nothing is folded for reads at all.
+// Options.NoReadCompactions nothing is folded for reads at all.
 func TestReadsFoldLevels(t *testing.T) {
 	t.Run("writes stopped", func(t *testing.T) { testReadsFoldLevels(t, false, false) })
 	t.Run("writes going on", func(t *testing.T) { testReadsFoldLevels(t, true, false) })
@@ -165,7 +165,7 @@ func TestReadsFoldLevels(t *testing.T) {
 
 func testReadsFoldLevels(t *testing.T, writing, off bool) {
 	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
-		TargetFileSize: 64 << 10, L0CompactionTrigger: 2, Experimental: Experimental{NoReadMerges: off}})
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 2, Experimental: Experimental{NoReadCompactions: off}})
 	defer d.Close()
 	const n = 20000
 	key := func(i int) []byte { return []byte(fmt.Sprintf("key%06d", i)) }
@@ -235,7 +235,7 @@ func testReadsFoldLevels(t *testing.T, writing, off bool) {
 	excess, levels := shape()
 	switch {
 	case off:
-		if after.ReadMerges != 0 || after.Compactions != before.Compactions {
+		if after.ReadCompactions != 0 || after.Compactions != before.Compactions {
 			t.Fatalf("merges ran for reads that were turned off:\nbefore\n%s\nafter\n%s", before, after)
 		}
 	case writing:
@@ -252,7 +252,7 @@ func testReadsFoldLevels(t *testing.T, writing, off bool) {
 		if after.ReadAmplification >= before.ReadAmplification {
 			t.Fatalf("read amplification %d before, %d after", before.ReadAmplification, after.ReadAmplification)
 		}
-		t.Logf("read amplification %d -> %d after %d merge(s) for %d seeks", before.ReadAmplification, after.ReadAmplification, after.ReadMerges-before.ReadMerges, s)
+		t.Logf("read amplification %d -> %d after %d merge(s) for %d seeks", before.ReadAmplification, after.ReadAmplification, after.ReadCompactions-before.ReadCompactions, s)
 	}
 	it := d.NewIter(nil)
 	count := 0

@@ -147,11 +147,11 @@ func (d *DB) noteReadRuns(excess, levels int) {
 	}
 }
 
-// readMergeLocked returns the fold the readers have paid for, or nil; when
+// readCompactionLocked returns the fold the readers have paid for, or nil; when
 // there is a fold to wait for, it arms the readers' wake-up. With skip0 it
 // leaves level 0 alone (level0Loop has it). d.mu is held.
-func (d *DB) readMergeLocked(skip0 bool) *lsm.Compaction {
-	if d.opts.Experimental.NoReadMerges {
+func (d *DB) readCompactionLocked(skip0 bool) *lsm.Compaction {
+	if d.opts.Experimental.NoReadCompactions {
 		return nil
 	}
 	if c := d.picker.PickForReads(d.version, skip0); c != nil {
@@ -159,7 +159,7 @@ func (d *DB) readMergeLocked(skip0 bool) *lsm.Compaction {
 		if !d.reads.runs.claim(foldCost(c)) {
 			return nil
 		}
-		d.stats.readMerges++
+		d.stats.readCompactions++
 		return c
 	}
 	d.reads.runs.wake.Store(math.MaxInt64)
@@ -176,6 +176,6 @@ func (d *DB) readMergeLocked(skip0 bool) *lsm.Compaction {
 	if !d.reads.levels.claim(foldCost(c)) {
 		return nil
 	}
-	d.stats.readMerges++
+	d.stats.readCompactions++
 	return c
 }
