@@ -21,16 +21,16 @@ func (d *DB) flushLoop() {
 	defer d.mu.Unlock()
 	failures := 0 // in a row, for the back-off
 	for {
-		if d.closed && len(d.writers) == 0 {
+		if d.mu.closed && len(d.mu.writers) == 0 {
 			return
 		}
-		if d.bgErr == nil && len(d.imms) > 0 {
-			d.flushing = true
+		if d.mu.bgErr == nil && len(d.mu.imms) > 0 {
+			d.mu.flushing = true
 			err := d.flushOldestLocked()
-			d.flushing = false
+			d.mu.flushing = false
 			if err != nil {
-				d.stats.flushFailures++
-				d.lastFlushErr = err
+				d.mu.stats.flushFailures++
+				d.mu.lastFlushErr = err
 				d.bgCond.Broadcast() // Flush callers learn of it
 				if !d.backgroundFailedLocked(err) {
 					failures++
@@ -56,29 +56,29 @@ func (d *DB) compactLoop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for {
-		if d.closed {
-			for _, req := range d.manualReqs {
+		if d.mu.closed {
+			for _, req := range d.mu.manualReqs {
 				req.done <- ErrClosed
 			}
-			d.manualReqs = nil
+			d.mu.manualReqs = nil
 			return
 		}
-		if d.ingesting > 0 {
+		if d.mu.ingesting > 0 {
 			d.bgCond.Wait() // Ingest places tables by the levels as they are
 			continue
 		}
-		if len(d.manualReqs) > 0 && !d.level0Exclusive {
-			req := d.manualReqs[0]
-			d.manualReqs = d.manualReqs[1:]
+		if len(d.mu.manualReqs) > 0 && !d.mu.level0Exclusive {
+			req := d.mu.manualReqs[0]
+			d.mu.manualReqs = d.mu.manualReqs[1:]
 			var err error
-			if d.bgErr != nil {
-				err = d.bgErr
-			} else if c := d.picker.PickManual(d.version, req.start, req.end); c != nil {
+			if d.mu.bgErr != nil {
+				err = d.mu.bgErr
+			} else if c := d.picker.PickManual(d.mu.version, req.start, req.end); c != nil {
 				c.Reason = "manual"
 				// A manual merge may read level 0 or write a new run to
 				// level 1: it holds level 0 for its whole length. Its
 				// caller hears of a failure at once, with no back-off.
-				if err = d.runCompactionLocked(c, &d.compacting, true); err != nil {
+				if err = d.runCompactionLocked(c, &d.mu.compacting, true); err != nil {
 					d.backgroundFailedLocked(err)
 				}
 			}
@@ -86,21 +86,21 @@ func (d *DB) compactLoop() {
 			d.bgCond.Broadcast()
 			continue
 		}
-		if d.bgErr == nil && len(d.manualReqs) == 0 {
+		if d.mu.bgErr == nil && len(d.mu.manualReqs) == 0 {
 			d.picker.SetBaseLevelSize(d.baseLevelSizeLocked())
 			// Leave level 0 to level0Loop when it is merging or would.
-			skip0 := d.level0Exclusive || d.picker.PickLevel0(d.version) != nil
+			skip0 := d.mu.level0Exclusive || d.picker.PickLevel0(d.mu.version) != nil
 			var c *lsm.Compaction
 			if skip0 {
-				c = d.picker.PickBelowLevel0(d.version)
+				c = d.picker.PickBelowLevel0(d.mu.version)
 			} else {
-				c = d.picker.Pick(d.version)
+				c = d.picker.Pick(d.mu.version)
 			}
 			if c == nil {
 				c = d.readCompactionLocked(skip0)
 			}
 			if c != nil {
-				d.runAutomaticCompactionLocked(c, &d.compacting, writesLevel0(c))
+				d.runAutomaticCompactionLocked(c, &d.mu.compacting, writesLevel0(c))
 				d.bgCond.Broadcast()
 				continue
 			}
@@ -115,10 +115,10 @@ func (d *DB) level0Loop() {
 	defer d.bgWG.Done()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for !d.closed {
-		if d.bgErr == nil && !d.level0Exclusive && d.ingesting == 0 {
-			if c := d.picker.PickLevel0(d.version); c != nil {
-				d.runAutomaticCompactionLocked(c, &d.compactingLevel0, true)
+	for !d.mu.closed {
+		if d.mu.bgErr == nil && !d.mu.level0Exclusive && d.mu.ingesting == 0 {
+			if c := d.picker.PickLevel0(d.mu.version); c != nil {
+				d.runAutomaticCompactionLocked(c, &d.mu.compactingLevel0, true)
 				d.bgCond.Broadcast()
 				continue
 			}
@@ -140,16 +140,16 @@ func writesLevel0(c *lsm.Compaction) bool {
 }
 
 // runCompactionLocked runs merge c with *busy set for its length, and with
-// d.level0Exclusive set too when holdLevel0. d.mu is held.
+// d.mu.level0Exclusive set too when holdLevel0. d.mu is held.
 func (d *DB) runCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) error {
 	*busy = true
 	if holdLevel0 {
-		d.level0Exclusive = true
+		d.mu.level0Exclusive = true
 	}
 	err := d.compactLocked(c)
 	*busy = false
 	if holdLevel0 {
-		d.level0Exclusive = false
+		d.mu.level0Exclusive = false
 	}
 	return err
 }
@@ -160,12 +160,12 @@ func (d *DB) runCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool)
 func (d *DB) runAutomaticCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) {
 	err := d.runCompactionLocked(c, busy, holdLevel0)
 	if err == nil {
-		d.compactionFailures = 0
+		d.mu.compactionFailures = 0
 		return
 	}
 	if !d.backgroundFailedLocked(err) {
-		d.compactionFailures++
-		d.waitBeforeRetryLocked(d.compactionFailures)
+		d.mu.compactionFailures++
+		d.waitBeforeRetryLocked(d.mu.compactionFailures)
 	}
 }
 
@@ -186,8 +186,8 @@ const (
 // that wait for a flush. Corruption of an input file cannot pass, and an
 // edit the tree rejects is a bug: those stop writes. d.mu is held.
 func (d *DB) backgroundFailedLocked(err error) (stopped bool) {
-	d.stats.backgroundErrors++
-	d.lastBackgroundErr = err
+	d.mu.stats.backgroundErrors++
+	d.mu.lastBackgroundErr = err
 	if errors.Is(err, ErrCorruption) || errors.Is(err, errEditRejected) || errors.Is(err, lsm.ErrMergeOperator) {
 		d.setBackgroundErrorLocked(err)
 		return true
@@ -205,13 +205,13 @@ func (d *DB) waitBeforeRetryLocked(failures int) {
 	if wait > retryMaxWait {
 		wait = retryMaxWait
 	}
-	if d.stalledWriters > 0 {
+	if d.mu.stalledWriters > 0 {
 		// Writers wait for this job: retry often, so that they go on
 		// soon after the disk recovers (a writer's kick ends only the
 		// back-off under way when it starts to stall).
 		wait = min(wait, retryStalledWait)
 	}
-	kick := d.retryKick
+	kick := d.mu.retryKick
 	d.mu.Unlock()
 	t := time.NewTimer(wait)
 	select {
@@ -227,15 +227,15 @@ func (d *DB) waitBeforeRetryLocked(failures int) {
 // kickRetriesLocked ends the back-off of every background job waiting to
 // retry. d.mu is held.
 func (d *DB) kickRetriesLocked() {
-	close(d.retryKick)
-	d.retryKick = make(chan struct{})
+	close(d.mu.retryKick)
+	d.mu.retryKick = make(chan struct{})
 }
 
 // setBackgroundErrorLocked stops background work and writes. d.mu is held.
 func (d *DB) setBackgroundErrorLocked(err error) {
-	d.bgErr = err
-	if d.writeErr == nil {
-		d.writeErr = fmt.Errorf("%w: background: %v", ErrWritesStopped, err)
+	d.mu.bgErr = err
+	if d.mu.writeErr == nil {
+		d.mu.writeErr = fmt.Errorf("%w: background: %v", ErrWritesStopped, err)
 	}
 }
 
@@ -249,7 +249,7 @@ func (d *DB) setBackgroundErrorLocked(err error) {
 // d.mu is held.
 func (d *DB) baseLevelSizeLocked() uint64 {
 	b := d.pickerOpts.BaseLevelSize
-	s := &d.stats
+	s := &d.mu.stats
 	if s.memBytesFlushed < uint64(d.opts.MemtableSize) || s.bytesFlushed == 0 {
 		return b
 	}

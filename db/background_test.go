@@ -167,7 +167,7 @@ func TestManifestWriteFailureRecovers(t *testing.T) {
 			d.waitIdle()
 			live := map[string]bool{}
 			d.mu.Lock()
-			for _, f := range d.version.Files() {
+			for _, f := range d.mu.version.Files() {
 				live[fmt.Sprintf("%06d.sst", f.FileNum)] = true
 			}
 			d.mu.Unlock()

@@ -132,8 +132,8 @@ func (d *DB) checkManifest(v *lsm.Version, problem func(error)) {
 	d.versionMu.Lock()
 	defer d.versionMu.Unlock()
 	d.mu.Lock()
-	broken, cur, logNum := d.manifestBroken, d.version, d.logNum
-	closed := d.closed
+	broken, cur, logNum := d.mu.manifestBroken, d.mu.version, d.mu.logNum
+	closed := d.mu.closed
 	d.mu.Unlock()
 	if closed {
 		return

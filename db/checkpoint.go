@@ -86,13 +86,13 @@ func (d *DB) Checkpoint(dir string) (*CheckpointInfo, error) {
 		return nil, fmt.Errorf("strata: checkpoint: %w", err)
 	}
 	d.mu.Lock()
-	if d.closed {
+	if d.mu.closed {
 		d.mu.Unlock()
 		return nil, ErrClosed
 	}
-	v := d.version
+	v := d.mu.version
 	v.Ref()
-	seq, nextFile := d.flushedSeq, d.nextFileNum
+	seq, nextFile := d.mu.flushedSeq, d.mu.nextFileNum
 	d.mu.Unlock()
 	defer v.Unref()
 

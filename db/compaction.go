@@ -40,13 +40,13 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 	}
 	runID := c.OutputRunID
 	if runID == 0 {
-		runID = uint64(d.nextFileNum)
-		d.nextFileNum++
+		runID = uint64(d.mu.nextFileNum)
+		d.mu.nextFileNum++
 	}
 	for i := range metas {
 		metas[i].Run = runID
 	}
-	edit := &manifest.VersionEdit{NextFileNum: d.nextFileNum}
+	edit := &manifest.VersionEdit{NextFileNum: d.mu.nextFileNum}
 	for _, in := range c.Inputs {
 		for _, f := range in.Files {
 			edit.DeletedFiles = append(edit.DeletedFiles, manifest.DeletedFile{Level: in.Level, FileNum: f.FileNum})
@@ -62,12 +62,12 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 	if err := d.logAndApplyLocked(edit, nil); err != nil {
 		return err
 	}
-	d.stats.compactions++
+	d.mu.stats.compactions++
 	if c.TrivialMove {
-		d.stats.trivialMoves++
+		d.mu.stats.trivialMoves++
 	}
-	d.stats.compactBytesIn += bytesIn
-	d.stats.compactBytesOut += bytesOut
+	d.mu.stats.compactBytesIn += bytesIn
+	d.mu.stats.compactBytesOut += bytesOut
 	return nil
 }
 
@@ -139,11 +139,11 @@ func (d *DB) Compact(start, end []byte) error {
 	}
 	req := &manualCompaction{start: clone(start), end: clone(end), done: make(chan error, 1)}
 	d.mu.Lock()
-	if d.closed {
+	if d.mu.closed {
 		d.mu.Unlock()
 		return ErrClosed
 	}
-	d.manualReqs = append(d.manualReqs, req)
+	d.mu.manualReqs = append(d.mu.manualReqs, req)
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
 	return <-req.done

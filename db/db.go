@@ -96,74 +96,80 @@ type DB struct {
 	rsMu sync.RWMutex
 	rs   *readState
 
-	// mu guards the fields below it.
-	mu sync.Mutex
-	// closed is set by Close.
-	closed bool
-	// writers is the commit queue; writers[0] is the leader.
-	writers []*writer
-	// mem takes new writes; imms wait for a flush, oldest first.
-	mem  *memtable.Memtable
-	imms []*flushable
-	// log is the WAL of mem; logNum its file number.
-	log    *wal.Writer
-	logNum base.FileNum
-	// sealing is the seal of the WAL before log (walSeal), nil once there
-	// was none since Open.
-	sealing *walSeal
-	// lastSeq is the last seqnum assigned.
-	lastSeq base.SeqNum
-	// flushedSeq is the newest seqnum in version's files: every write at
-	// or below it is in the tree, none above it (memtables flush in
-	// order). Read-only, it is the manifest's last seqnum, which may be
-	// above the newest in the tables (Checkpoint is then refused unless
-	// nothing was replayed, and the tables hold everything up to it).
-	flushedSeq base.SeqNum
-	// nextFileNum is the next file number to hand out.
-	nextFileNum base.FileNum
-	// version is the current tree.
-	version *lsm.Version
+	// mu guards the fields it holds; bgCond and the commit queue's
+	// writers wait on it. versionMu, when both are needed, comes first.
+	mu struct {
+		sync.Mutex
+		// closed is set by Close.
+		closed bool
+		// writers is the commit queue; writers[0] is the leader.
+		writers []*writer
+		// mem takes new writes; imms wait for a flush, oldest first.
+		mem  *memtable.Memtable
+		imms []*flushable
+		// log is the WAL of mem; logNum its file number.
+		log    *wal.Writer
+		logNum base.FileNum
+		// sealing is the seal of the WAL before log (walSeal), nil once there
+		// was none since Open.
+		sealing *walSeal
+		// lastSeq is the last seqnum assigned.
+		lastSeq base.SeqNum
+		// flushedSeq is the newest seqnum in version's files: every write at
+		// or below it is in the tree, none above it (memtables flush in
+		// order). Read-only, it is the manifest's last seqnum, which may be
+		// above the newest in the tables (Checkpoint is then refused unless
+		// nothing was replayed, and the tables hold everything up to it).
+		flushedSeq base.SeqNum
+		// nextFileNum is the next file number to hand out.
+		nextFileNum base.FileNum
+		// version is the current tree.
+		version *lsm.Version
+		// writeErr, once set, stops every write.
+		writeErr error
+		// bgErr, once set, stops background work (and writes, in writeErr):
+		// corruption met by a merge, or an edit the tree rejected.
+		bgErr error
+		// lastBackgroundErr is the last failure of a flush or merge, and
+		// lastFlushErr of a flush; retried unless bgErr says otherwise.
+		lastBackgroundErr, lastFlushErr error
+		// compactionFailures counts automatic merges failed in a row.
+		compactionFailures int
+		// manifestBroken is set when a manifest write failed: the manifest
+		// may end in a torn or an unacknowledged edit, so the next edit
+		// starts a new manifest. orphans are the files such an edit added:
+		// the old manifest may name them, so they are removed only once a
+		// new manifest is durable.
+		manifestBroken bool
+		orphans        []base.FileNum
+		// retryKick is closed (and replaced) to end retry waits early, when a
+		// writer starts to stall.
+		retryKick chan struct{}
+		// flushing and compacting are set while a flush, or a compaction
+		// of compactLoop, runs.
+		flushing, compacting bool
+		// compactingLevel0 is set while level0Loop merges; level0Exclusive while
+		// any merge that needs level 0 to itself runs (see writesLevel0).
+		compactingLevel0, level0Exclusive bool
+		// ingesting counts Ingest calls under way: no merge starts meanwhile.
+		ingesting int
+		// stalledWriters counts writers waiting in makeRoomForWriteLocked for
+		// a flush or a merge; failed background work retries sooner then.
+		stalledWriters int
+		// stats counts work for Metrics.
+		stats dbStats
+		// manualReqs are Compact calls waiting for the compaction goroutine.
+		manualReqs []*manualCompaction
+	}
 	// manifest is the open manifest log; written only by the goroutine
 	// that holds versionMu.
 	manifest *manifest.Writer
-	// writeErr, once set, stops every write.
-	writeErr error
-	// bgErr, once set, stops background work (and writes, in writeErr):
-	// corruption met by a merge, or an edit the tree rejected.
-	bgErr error
-	// lastBackgroundErr is the last failure of a flush or merge, and
-	// lastFlushErr of a flush; retried unless bgErr says otherwise.
-	lastBackgroundErr, lastFlushErr error
-	// compactionFailures counts automatic merges failed in a row.
-	compactionFailures int
-	// manifestBroken is set when a manifest write failed: the manifest
-	// may end in a torn or an unacknowledged edit, so the next edit
-	// starts a new manifest. orphans are the files such an edit added:
-	// the old manifest may name them, so they are removed only once a
-	// new manifest is durable.
-	manifestBroken bool
-	orphans        []base.FileNum
 	// closeCh is closed when Close begins; it cuts retry waits short.
 	closeCh chan struct{}
-	// retryKick is closed (and replaced) to end retry waits early, when a
-	// writer starts to stall. Guarded by mu.
-	retryKick chan struct{}
 	// obsolete queues files no version names for the deleter goroutine.
 	obsolete obsoleteQueue
 	// bgCond is signalled when background work finishes or is needed.
 	bgCond *sync.Cond
-	// bgRunning is true while the background goroutine works on a job.
-	flushing, compacting bool
-	// compactingLevel0 is set while level0Loop merges; level0Exclusive while
-	// any merge that needs level 0 to itself runs (see writesLevel0).
-	compactingLevel0, level0Exclusive bool
-	// ingesting counts Ingest calls under way: no merge starts meanwhile.
-	ingesting int
-	// stalledWriters counts writers waiting in makeRoomForWriteLocked for
-	// a flush or a merge; failed background work retries sooner then.
-	stalledWriters int
-	// stats counts work for Metrics.
-	stats dbStats
 	// recovery is what Open's WAL replay found; set before Open returns.
 	recovery RecoveryReport
 
@@ -184,9 +190,6 @@ type DB struct {
 	// picker chooses merges; used only by the compaction goroutine.
 	picker     *lsm.Picker
 	pickerOpts lsm.PickerOptions
-	// manualReqs are Compact calls waiting for the compaction goroutine.
-	// Guarded by mu.
-	manualReqs []*manualCompaction
 }
 
 // flushable is a full memtable waiting for its flush, with the WAL that
@@ -251,15 +254,15 @@ func (d *DB) isClosed() bool { return d.closing.Load() }
 // needs another page.
 func (d *DB) Close() error {
 	d.mu.Lock()
-	if d.closed {
+	if d.mu.closed {
 		d.mu.Unlock()
 		return ErrClosed
 	}
-	d.closed = true
+	d.mu.closed = true
 	d.closing.Store(true)
 	close(d.closeCh)
 	// Wait for queued writers to drain.
-	for len(d.writers) > 0 {
+	for len(d.mu.writers) > 0 {
 		d.bgCond.Wait()
 	}
 	d.bgCond.Broadcast()
@@ -269,22 +272,22 @@ func (d *DB) Close() error {
 	var err error
 	d.mu.Lock()
 	var sealErr error
-	if seal := d.sealing; seal != nil {
+	if seal := d.mu.sealing; seal != nil {
 		// The last WAL's sync must not be recorded before every older
 		// WAL is sealed: wait for them.
 		d.mu.Unlock()
 		sealErr = seal.wait()
 		d.mu.Lock()
 	}
-	if d.log != nil {
+	if d.mu.log != nil {
 		if sealErr != nil {
 			// An older WAL may end torn: closing this one would record
 			// it as synced, and recovery would call the tear corruption.
-			d.log.Abandon()
-		} else if cerr := d.log.Close(); cerr != nil && d.writeErr == nil {
+			d.mu.log.Abandon()
+		} else if cerr := d.mu.log.Close(); cerr != nil && d.mu.writeErr == nil {
 			err = cerr
 		}
-		d.log = nil
+		d.mu.log = nil
 	}
 	d.mu.Unlock()
 
@@ -305,8 +308,8 @@ func (d *DB) Close() error {
 		rs.unref()
 	}
 	d.mu.Lock()
-	v := d.version
-	d.version = nil
+	v := d.mu.version
+	d.mu.version = nil
 	d.mu.Unlock()
 	if v != nil {
 		// Closing is not obsolescence: detach the deletion callback by

@@ -15,17 +15,17 @@ import (
 func (d *DB) Flush() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.mu.closed {
 		return ErrClosed
 	}
 	if d.opts.ReadOnly {
-		if d.mem.Empty() {
+		if d.mu.mem.Empty() {
 			return nil
 		}
 		return ErrReadOnly
 	}
-	if d.writeErr != nil {
-		return d.writeErr
+	if d.mu.writeErr != nil {
+		return d.mu.writeErr
 	}
 	// Take a place in the commit queue, as a barrier: once it leads, every
 	// write queued before it is in mem, and no other commits until it
@@ -36,9 +36,9 @@ func (d *DB) Flush() error {
 	d.enterQueueLocked(barrier)
 	var err error
 	switch {
-	case d.writeErr != nil:
-		err = d.writeErr
-	case !d.mem.Empty():
+	case d.mu.writeErr != nil:
+		err = d.mu.writeErr
+	case !d.mu.mem.Empty():
 		// Close waits for the queue to drain before it closes the WAL, so
 		// the log is still open here.
 		if rerr := d.rotateMemtableLocked(); rerr != nil {
@@ -49,23 +49,23 @@ func (d *DB) Flush() error {
 	if err != nil {
 		return err
 	}
-	target := len(d.imms)
+	target := len(d.mu.imms)
 	if target == 0 {
 		return nil
 	}
-	last := d.imms[target-1]
-	failures := d.stats.flushFailures
+	last := d.mu.imms[target-1]
+	failures := d.mu.stats.flushFailures
 	for {
-		if d.writeErr != nil {
-			return d.writeErr
+		if d.mu.writeErr != nil {
+			return d.mu.writeErr
 		}
-		if d.stats.flushFailures > failures {
+		if d.mu.stats.flushFailures > failures {
 			// The WAL holds the memtable safely and the flush is retried
 			// in the background; the caller hears of the failure now.
-			return fmt.Errorf("strata: flush: %w", d.lastFlushErr)
+			return fmt.Errorf("strata: flush: %w", d.mu.lastFlushErr)
 		}
 		pending := false
-		for _, f := range d.imms {
+		for _, f := range d.mu.imms {
 			if f == last {
 				pending = true
 			}
@@ -73,7 +73,7 @@ func (d *DB) Flush() error {
 		if !pending {
 			return nil
 		}
-		if d.closed {
+		if d.mu.closed {
 			return ErrClosed
 		}
 		d.bgCond.Wait()
@@ -83,10 +83,10 @@ func (d *DB) Flush() error {
 // flushOldestLocked writes the oldest immutable memtable to a level-0 SST
 // and installs it. d.mu is held on entry and exit, released for the I/O.
 func (d *DB) flushOldestLocked() error {
-	imm := d.imms[0]
-	nextLog := d.logNum
-	if len(d.imms) > 1 {
-		nextLog = d.imms[1].logNum
+	imm := d.mu.imms[0]
+	nextLog := d.mu.logNum
+	if len(d.mu.imms) > 1 {
+		nextLog = d.mu.imms[1].logNum
 	}
 	d.mu.Unlock()
 	meta, err := d.writeL0(imm.mem)
@@ -95,20 +95,20 @@ func (d *DB) flushOldestLocked() error {
 		return err
 	}
 	d.failpoint(fpFlushSynced)
-	edit := &manifest.VersionEdit{LogNum: nextLog, LastSeq: d.lastSeq, NextFileNum: d.nextFileNum}
+	edit := &manifest.VersionEdit{LogNum: nextLog, LastSeq: d.mu.lastSeq, NextFileNum: d.mu.nextFileNum}
 	if meta != nil {
 		edit.NewFiles = []manifest.NewFile{{Level: 0, Meta: *meta}}
-		d.stats.bytesFlushed += meta.Size
+		d.mu.stats.bytesFlushed += meta.Size
 	}
-	d.stats.memBytesFlushed += uint64(imm.mem.ApproximateSize())
+	d.mu.stats.memBytesFlushed += uint64(imm.mem.ApproximateSize())
 	install := func() {
-		d.imms = d.imms[1:]
-		d.flushedSeq = imm.lastSeq
+		d.mu.imms = d.mu.imms[1:]
+		d.mu.flushedSeq = imm.lastSeq
 	}
 	if err := d.logAndApplyLocked(edit, install); err != nil {
 		return err
 	}
-	d.stats.flushes++
+	d.mu.stats.flushes++
 	// The flushed memtable leaves the database; readers still holding it
 	// keep their references. Its WAL is obsolete.
 	imm.mem.Unref()

@@ -193,7 +193,7 @@ func (d *DB) Ingest(paths ...string) error {
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.mu.closed {
 		return ErrClosed
 	}
 	// Writes wait behind a barrier while every memtable is flushed: the
@@ -204,47 +204,47 @@ func (d *DB) Ingest(paths ...string) error {
 	barrier.cond.L = &d.mu
 	d.enterQueueLocked(barrier)
 	defer d.leaveQueueLocked(1)
-	if d.writeErr != nil {
-		return d.writeErr
+	if d.mu.writeErr != nil {
+		return d.mu.writeErr
 	}
 	// Merges pause, so that none running installs a run ordered above
 	// the tables with older data, and the levels checked for overlap stay
 	// as they are. Flushes go on.
-	d.ingesting++
+	d.mu.ingesting++
 	defer func() {
-		d.ingesting--
+		d.mu.ingesting--
 		d.bgCond.Broadcast()
 	}()
-	for (d.compacting || d.compactingLevel0) && !d.closed {
+	for (d.mu.compacting || d.mu.compactingLevel0) && !d.mu.closed {
 		d.bgCond.Wait()
 	}
-	if !d.mem.Empty() {
+	if !d.mu.mem.Empty() {
 		if err := d.rotateMemtableLocked(); err != nil {
 			return d.stopWritesLocked(err)
 		}
 	}
-	failures := d.stats.flushFailures
-	for len(d.imms) > 0 {
+	failures := d.mu.stats.flushFailures
+	for len(d.mu.imms) > 0 {
 		switch {
-		case d.writeErr != nil:
-			return d.writeErr
-		case d.stats.flushFailures > failures:
-			return fmt.Errorf("strata: ingest: flush: %w", d.lastFlushErr)
-		case d.closed:
+		case d.mu.writeErr != nil:
+			return d.mu.writeErr
+		case d.mu.stats.flushFailures > failures:
+			return fmt.Errorf("strata: ingest: flush: %w", d.mu.lastFlushErr)
+		case d.mu.closed:
 			return ErrClosed
 		}
 		d.bgCond.Wait()
 	}
 
-	seq := d.lastSeq + 1
+	seq := d.mu.lastSeq + 1
 	edit := &manifest.VersionEdit{LastSeq: seq}
 	newRuns := make(map[int]uint64) // level -> the run the tables start there
 	for _, t := range tables {
-		level, run := ingestLevel(d.version, t.smallest, t.largest)
+		level, run := ingestLevel(d.mu.version, t.smallest, t.largest)
 		if run == 0 {
 			if run = newRuns[level]; run == 0 {
-				run = uint64(d.nextFileNum)
-				d.nextFileNum++
+				run = uint64(d.mu.nextFileNum)
+				d.mu.nextFileNum++
 				newRuns[level] = run
 			}
 		}
@@ -261,20 +261,20 @@ func (d *DB) Ingest(paths ...string) error {
 			GlobalSeq:       seq,
 		}})
 	}
-	edit.NextFileNum = d.nextFileNum
+	edit.NextFileNum = d.mu.nextFileNum
 	handedOver = true
 	err := d.logAndApplyLocked(edit, func() {
-		d.lastSeq = seq
-		d.flushedSeq = seq
+		d.mu.lastSeq = seq
+		d.mu.flushedSeq = seq
 		d.visibleSeq.Store(uint64(seq))
 	})
 	if err != nil {
 		// The edit may be on disk all the same: no write may take its
 		// seqnum.
-		d.lastSeq = max(d.lastSeq, seq)
+		d.mu.lastSeq = max(d.mu.lastSeq, seq)
 		return fmt.Errorf("strata: ingest: %w", err)
 	}
-	d.stats.ingested += uint64(len(tables))
+	d.mu.stats.ingested += uint64(len(tables))
 	return nil
 }
 

@@ -48,7 +48,7 @@ func writeTable(t testing.TB, fsys vfs.FS, path string, keys []string, values ma
 func levelOf(d *DB, key string) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for l, runs := range d.version.Levels {
+	for l, runs := range d.mu.version.Levels {
 		for _, r := range runs {
 			if f := r.Find([]byte(key)); f != nil && f.GlobalSeq != 0 {
 				return l
@@ -172,7 +172,7 @@ func TestIngest(t *testing.T) {
 func lastLevel(d *DB) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.version.DeepestNonEmpty()
+	return d.mu.version.DeepestNonEmpty()
 }
 
 func slicesKeys(m map[string]string) []string {

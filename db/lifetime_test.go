@@ -50,7 +50,7 @@ func TestIteratorKeepsFilesAlive(t *testing.T) {
 	// the deleter).
 	before := map[string]bool{}
 	d.mu.Lock()
-	for _, f := range d.version.Files() {
+	for _, f := range d.mu.version.Files() {
 		before[base.MakeFilename(base.FileTypeTable, f.FileNum)] = true
 	}
 	d.mu.Unlock()

@@ -14,7 +14,7 @@ import (
 func (d *DB) waitIdle() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for d.bgErr == nil && (len(d.imms) > 0 || d.flushing || d.compacting || d.compactingLevel0 || d.picker.Pick(d.version) != nil) {
+	for d.mu.bgErr == nil && (len(d.mu.imms) > 0 || d.mu.flushing || d.mu.compacting || d.mu.compactingLevel0 || d.picker.Pick(d.mu.version) != nil) {
 		d.bgCond.Wait()
 	}
 }

@@ -75,18 +75,18 @@ type Metrics struct {
 func (d *DB) Metrics() Metrics {
 	var m Metrics
 	d.mu.Lock()
-	if d.closed {
+	if d.mu.closed {
 		d.mu.Unlock()
 		return m
 	}
-	v := d.version
+	v := d.mu.version
 	v.Ref()
-	m.MemtableBytes = d.mem.ApproximateSize()
-	m.ImmutableMemtables = len(d.imms)
-	m.ReadAmplification = 1 + len(d.imms)
-	s := d.stats
-	if d.lastBackgroundErr != nil {
-		m.LastBackgroundError = d.lastBackgroundErr.Error()
+	m.MemtableBytes = d.mu.mem.ApproximateSize()
+	m.ImmutableMemtables = len(d.mu.imms)
+	m.ReadAmplification = 1 + len(d.mu.imms)
+	s := d.mu.stats
+	if d.mu.lastBackgroundErr != nil {
+		m.LastBackgroundError = d.mu.lastBackgroundErr.Error()
 	}
 	d.mu.Unlock()
 	defer v.Unref()

@@ -39,7 +39,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	// flushed while the next fills.
 	d.chunks = memtable.NewChunkPool(2 * o.MemtableSize)
 	d.closeCh = make(chan struct{})
-	d.retryKick = make(chan struct{})
+	d.mu.retryKick = make(chan struct{})
 	d.obsolete.wake = make(chan struct{}, 1)
 	d.reads.runs.wake.Store(math.MaxInt64) // armed by the merge goroutine
 	d.reads.levels.wake.Store(math.MaxInt64)
@@ -70,8 +70,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 		if d.tables != nil {
 			d.tables.closeAll()
 		}
-		if d.log != nil {
-			d.log.Close()
+		if d.mu.log != nil {
+			d.mu.log.Close()
 		}
 		if d.manifest != nil {
 			d.manifest.Close()
@@ -137,16 +137,16 @@ func (d *DB) recover() error {
 	if err := d.setPageSize(d.pageSizeOf(state)); err != nil {
 		return err
 	}
-	d.nextFileNum = state.NextFileNum
-	if d.nextFileNum <= manifestNum {
-		d.nextFileNum = manifestNum + 1
+	d.mu.nextFileNum = state.NextFileNum
+	if d.mu.nextFileNum <= manifestNum {
+		d.mu.nextFileNum = manifestNum + 1
 	}
-	d.lastSeq = state.LastSeq
+	d.mu.lastSeq = state.LastSeq
 	v, err := lsm.FromState(state, d.fileObsolete)
 	if err != nil {
 		return fmt.Errorf("%w: manifest: %v", ErrCorruption, err)
 	}
-	d.version = v
+	d.mu.version = v
 
 	// Replay WALs at or after LogNum, oldest first.
 	var logs []base.FileNum
@@ -154,8 +154,8 @@ func (d *DB) recover() error {
 		if t, num := base.ParseFilename(n); t == base.FileTypeLog && num >= state.LogNum {
 			logs = append(logs, num)
 		}
-		if t, num := base.ParseFilename(n); num >= d.nextFileNum && t != base.FileTypeUnknown {
-			d.nextFileNum = num + 1
+		if t, num := base.ParseFilename(n); num >= d.mu.nextFileNum && t != base.FileTypeUnknown {
+			d.mu.nextFileNum = num + 1
 		}
 	}
 	sort.Slice(logs, func(i, j int) bool { return logs[i] < logs[j] })
@@ -210,9 +210,9 @@ func (d *DB) recover() error {
 
 	if d.opts.ReadOnly {
 		// The replayed writes stay in memory; nothing is written.
-		d.mem = mem
-		d.visibleSeq.Store(uint64(d.lastSeq))
-		d.flushedSeq = state.LastSeq
+		d.mu.mem = mem
+		d.visibleSeq.Store(uint64(d.mu.lastSeq))
+		d.mu.flushedSeq = state.LastSeq
 		d.installReadStateLocked()
 		return nil
 	}
@@ -220,10 +220,10 @@ func (d *DB) recover() error {
 	// Open a new manifest (compacting the old log into one snapshot) when
 	// recovering an existing database, so no torn tail is appended to.
 	if d.manifest == nil {
-		manifestNum = d.nextFileNum
-		d.nextFileNum++
+		manifestNum = d.mu.nextFileNum
+		d.mu.nextFileNum++
 		snap := state.Snapshot()
-		snap.NextFileNum = d.nextFileNum
+		snap.NextFileNum = d.mu.nextFileNum
 		snap.PageSize = uint64(d.opts.PageSize)
 		w, err := manifest.Create(d.fs, d.dirname, manifestNum, snap)
 		if err != nil {
@@ -233,18 +233,18 @@ func (d *DB) recover() error {
 	}
 
 	// Start the new WAL before the edit that makes the old ones obsolete.
-	d.logNum = d.nextFileNum
-	d.nextFileNum++
-	lf, err := d.fs.Create(d.path(base.MakeFilename(base.FileTypeLog, d.logNum)))
+	d.mu.logNum = d.mu.nextFileNum
+	d.mu.nextFileNum++
+	lf, err := d.fs.Create(d.path(base.MakeFilename(base.FileTypeLog, d.mu.logNum)))
 	if err != nil {
 		return fmt.Errorf("strata: create WAL: %w", err)
 	}
-	d.log = newWALWriter(lf)
+	d.mu.log = newWALWriter(lf)
 	if err := d.fs.SyncDir(d.dirname); err != nil {
 		return fmt.Errorf("strata: sync %s: %w", d.dirname, err)
 	}
 
-	edit := &manifest.VersionEdit{LogNum: d.logNum, LastSeq: d.lastSeq}
+	edit := &manifest.VersionEdit{LogNum: d.mu.logNum, LastSeq: d.mu.lastSeq}
 	defer mem.Unref() // written to level 0 or not, nothing reads it after recovery
 	if !mem.Empty() {
 		meta, err := d.writeL0(mem)
@@ -255,19 +255,19 @@ func (d *DB) recover() error {
 			edit.NewFiles = append(edit.NewFiles, manifest.NewFile{Level: 0, Meta: *meta})
 		}
 	}
-	edit.NextFileNum = d.nextFileNum
+	edit.NextFileNum = d.mu.nextFileNum
 	if err := d.manifest.Append(edit); err != nil {
 		return fmt.Errorf("strata: write manifest: %w", err)
 	}
-	nv, err := d.version.Apply(edit)
+	nv, err := d.mu.version.Apply(edit)
 	if err != nil {
 		return fmt.Errorf("strata: apply recovery edit: %w", err)
 	}
-	d.version.Unref()
-	d.version = nv
-	d.visibleSeq.Store(uint64(d.lastSeq))
-	d.flushedSeq = d.lastSeq
-	d.mem = memtable.NewPooled(d.chunks)
+	d.mu.version.Unref()
+	d.mu.version = nv
+	d.visibleSeq.Store(uint64(d.mu.lastSeq))
+	d.mu.flushedSeq = d.mu.lastSeq
+	d.mu.mem = memtable.NewPooled(d.chunks)
 	d.installReadStateLocked()
 
 	d.removeGarbage(manifestNum)
@@ -362,7 +362,7 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, la
 		}
 		decodeBatch(rec, func(e batchEntry) error {
 			d.addToMemtable(mem, e)
-			d.lastSeq = max(d.lastSeq, e.seq)
+			d.mu.lastSeq = max(d.mu.lastSeq, e.seq)
 			return nil
 		})
 		d.recovery.Records++
@@ -500,7 +500,7 @@ func (d *DB) removeGarbage(manifestNum base.FileNum) {
 		return
 	}
 	live := make(map[base.FileNum]bool)
-	for _, f := range d.version.Files() {
+	for _, f := range d.mu.version.Files() {
 		live[f.FileNum] = true
 	}
 	for _, n := range names {
@@ -510,7 +510,7 @@ func (d *DB) removeGarbage(manifestNum base.FileNum) {
 		case base.FileTypeTable:
 			remove = !live[num]
 		case base.FileTypeLog:
-			remove = num < d.logNum
+			remove = num < d.mu.logNum
 		case base.FileTypeManifest:
 			remove = num != manifestNum
 		case base.FileTypeTemp:
@@ -518,7 +518,7 @@ func (d *DB) removeGarbage(manifestNum base.FileNum) {
 		}
 		if remove {
 			if err := d.fs.Remove(d.path(n)); err != nil {
-				d.stats.obsoleteFilesRemoveErrors++
+				d.mu.stats.obsoleteFilesRemoveErrors++
 			}
 		}
 	}

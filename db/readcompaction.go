@@ -154,28 +154,28 @@ func (d *DB) readCompactionLocked(skip0 bool) *lsm.Compaction {
 	if d.opts.Experimental.NoReadCompactions {
 		return nil
 	}
-	if c := d.picker.PickForReads(d.version, skip0); c != nil {
+	if c := d.picker.PickForReads(d.mu.version, skip0); c != nil {
 		d.reads.levels.wake.Store(math.MaxInt64)
 		if !d.reads.runs.claim(foldCost(c)) {
 			return nil
 		}
-		d.stats.readCompactions++
+		d.mu.stats.readCompactions++
 		return c
 	}
 	d.reads.runs.wake.Store(math.MaxInt64)
-	c := d.picker.PickLevelsForReads(d.version)
+	c := d.picker.PickLevelsForReads(d.mu.version)
 	if c == nil {
 		d.reads.levels.wake.Store(math.MaxInt64)
 		return nil
 	}
-	if d.reads.levelsSeq != d.lastSeq {
+	if d.reads.levelsSeq != d.mu.lastSeq {
 		// Writes came in while the readers paid: start again from now.
 		d.reads.levels.debt.Store(0)
-		d.reads.levelsSeq = d.lastSeq
+		d.reads.levelsSeq = d.mu.lastSeq
 	}
 	if !d.reads.levels.claim(foldCost(c)) {
 		return nil
 	}
-	d.stats.readCompactions++
+	d.mu.stats.readCompactions++
 	return c
 }

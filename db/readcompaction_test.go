@@ -44,7 +44,7 @@ func testReadsFold(t *testing.T, gets bool) {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			d.mu.Lock()
-			busy := d.compacting || d.compactingLevel0 || len(d.imms) > 0 || d.picker.Pick(d.version) != nil
+			busy := d.mu.compacting || d.mu.compactingLevel0 || len(d.mu.imms) > 0 || d.picker.Pick(d.mu.version) != nil
 			d.mu.Unlock()
 			if !busy {
 				return
@@ -58,7 +58,7 @@ func testReadsFold(t *testing.T, gets bool) {
 	waitIdle()
 	before := d.Metrics()
 	d.mu.Lock()
-	excess := excessRuns(d.version)
+	excess := excessRuns(d.mu.version)
 	d.mu.Unlock()
 	if excess != 3 {
 		t.Fatalf("the tree has %d runs to fold, want the 3 level-0 runs:\n%s", excess, before)
@@ -139,7 +139,7 @@ func TestLevel1RunsStayBounded(t *testing.T) {
 		}
 		if i%500 == 0 {
 			d.mu.Lock()
-			worst = max(worst, d.version.NumRuns(1))
+			worst = max(worst, d.mu.version.NumRuns(1))
 			d.mu.Unlock()
 		}
 	}
@@ -181,7 +181,7 @@ func testReadsFoldLevels(t *testing.T, writing, off bool) {
 	shape := func() (excess, levels int) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		return excessRuns(d.version), extraLevels(d.version)
+		return excessRuns(d.mu.version), extraLevels(d.mu.version)
 	}
 	// Every key once (7919 is prime to n), then, until the merges leave
 	// more than one level, rounds of a tenth of them: how far down the

@@ -62,16 +62,16 @@ func (d *DB) loadReadState() *readState {
 // memtables and version. d.mu must be held; the old view is released after
 // the swap, outside rsMu.
 func (d *DB) installReadStateLocked() {
-	rs := &readState{mem: d.mem, v: d.version}
+	rs := &readState{mem: d.mu.mem, v: d.mu.version}
 	if !d.opts.Experimental.NoReadCompactions {
-		rs.excess, rs.levels = excessRuns(d.version), extraLevels(d.version)
+		rs.excess, rs.levels = excessRuns(d.mu.version), extraLevels(d.mu.version)
 	}
 	rs.refs.Store(1)
-	d.version.Ref()
-	d.mem.Ref()
-	for i := len(d.imms) - 1; i >= 0; i-- {
-		d.imms[i].mem.Ref()
-		rs.imms = append(rs.imms, d.imms[i].mem)
+	d.mu.version.Ref()
+	d.mu.mem.Ref()
+	for i := len(d.mu.imms) - 1; i >= 0; i-- {
+		d.mu.imms[i].mem.Ref()
+		rs.imms = append(rs.imms, d.mu.imms[i].mem)
 	}
 	d.rsMu.Lock()
 	old := d.rs

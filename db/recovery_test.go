@@ -300,7 +300,7 @@ func sealedOlderWAL(t *testing.T, syncWrites bool) (*vfs.MemFS, string) {
 		d.Put(recoveryKey(100000+i), recoveryValue(i))
 	}
 	d.mu.Lock()
-	seal := d.sealing
+	seal := d.mu.sealing
 	d.mu.Unlock()
 	if err := seal.wait(); err != nil {
 		t.Fatal(err)

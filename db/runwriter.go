@@ -194,7 +194,7 @@ func (d *DB) bloomBitsForLevel(level int) float64 {
 		return 0
 	}
 	d.mu.Lock()
-	v := d.version
+	v := d.mu.version
 	v.Ref()
 	d.mu.Unlock()
 	defer v.Unref()

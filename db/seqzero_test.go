@@ -15,7 +15,7 @@ func maxFileSeq(d *DB) (base.SeqNum, int) {
 	defer d.mu.Unlock()
 	var max base.SeqNum
 	n := 0
-	for _, runs := range d.version.Levels {
+	for _, runs := range d.mu.version.Levels {
 		for _, r := range runs {
 			for _, f := range r.Files {
 				max = base.SeqNum(maxU64(uint64(max), uint64(f.LargestSeq)))

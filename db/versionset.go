@@ -43,16 +43,16 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error
 	d.versionMu.Lock()
 	defer d.versionMu.Unlock()
 	d.mu.Lock()
-	nv, err := d.version.Apply(edit)
+	nv, err := d.mu.version.Apply(edit)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errEditRejected, err)
 	}
-	if d.manifestBroken {
+	if d.mu.manifestBroken {
 		if err := d.rotateManifestLocked(); err != nil {
 			nv.Discard()
 			return err
 		}
-		d.manifestBroken = false
+		d.mu.manifestBroken = false
 		d.removeOrphansLocked()
 	}
 	d.mu.Unlock()
@@ -61,21 +61,21 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error
 	if err != nil {
 		d.failpoint(fpManifestFailed)
 		nv.Discard()
-		d.manifestBroken = true
+		d.mu.manifestBroken = true
 		live := make(map[base.FileNum]bool)
-		for _, f := range d.version.Files() {
+		for _, f := range d.mu.version.Files() {
 			live[f.FileNum] = true
 		}
 		for _, nf := range edit.NewFiles {
 			if !live[nf.Meta.FileNum] {
-				d.orphans = append(d.orphans, nf.Meta.FileNum)
+				d.mu.orphans = append(d.mu.orphans, nf.Meta.FileNum)
 			}
 		}
 		return fmt.Errorf("write manifest: %w", err)
 	}
 	d.failpoint(fpManifestApplied)
-	old := d.version
-	d.version = nv
+	old := d.mu.version
+	d.mu.version = nv
 	if install != nil {
 		install()
 	}
@@ -86,7 +86,7 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error
 	if d.manifest.Size() > d.opts.maxManifestSize {
 		if err := d.rotateManifestLocked(); err != nil {
 			// The edit is durable and installed; the next one retries.
-			d.manifestBroken = true
+			d.mu.manifestBroken = true
 		}
 	}
 	return nil
@@ -96,8 +96,8 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit, install func()) error
 // failed, once a new manifest that does not name them is durable. d.mu is
 // held and released for the I/O.
 func (d *DB) removeOrphansLocked() {
-	orphans := d.orphans
-	d.orphans = nil
+	orphans := d.mu.orphans
+	d.mu.orphans = nil
 	d.mu.Unlock()
 	for _, num := range orphans {
 		d.fs.Remove(d.path(base.MakeFilename(base.FileTypeTable, num)))
@@ -109,13 +109,13 @@ func (d *DB) removeOrphansLocked() {
 // the current state, points CURRENT at it and removes the old one. d.mu and
 // versionMu are held; mu is released for the I/O.
 func (d *DB) rotateManifestLocked() error {
-	num := d.nextFileNum
-	d.nextFileNum++
-	snap := &manifest.VersionEdit{LogNum: d.logNum, NextFileNum: d.nextFileNum, LastSeq: d.lastSeq, PageSize: uint64(d.opts.PageSize)}
-	if len(d.imms) > 0 {
-		snap.LogNum = d.imms[0].logNum
+	num := d.mu.nextFileNum
+	d.mu.nextFileNum++
+	snap := &manifest.VersionEdit{LogNum: d.mu.logNum, NextFileNum: d.mu.nextFileNum, LastSeq: d.mu.lastSeq, PageSize: uint64(d.opts.PageSize)}
+	if len(d.mu.imms) > 0 {
+		snap.LogNum = d.mu.imms[0].logNum
 	}
-	for level, runs := range d.version.Levels {
+	for level, runs := range d.mu.version.Levels {
 		for _, r := range runs {
 			for _, f := range r.Files {
 				snap.NewFiles = append(snap.NewFiles, manifest.NewFile{Level: level, Meta: f.FileMeta})
@@ -141,7 +141,7 @@ func (d *DB) rotateManifestLocked() error {
 func (d *DB) allocFileNum() base.FileNum {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := d.nextFileNum
-	d.nextFileNum++
+	n := d.mu.nextFileNum
+	d.mu.nextFileNum++
 	return n
 }

@@ -91,7 +91,7 @@ func (d *DB) DeleteRange(start, end []byte) error {
 func (d *DB) checkOpen() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.mu.closed {
 		return ErrClosed
 	}
 	return nil
@@ -150,7 +150,7 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 	w.cond.L = &d.mu
 
 	d.mu.Lock()
-	if d.closed {
+	if d.mu.closed {
 		d.mu.Unlock()
 		return ErrClosed
 	}
@@ -162,19 +162,19 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 	// w leads a group: make room, take seqnums, then write the WAL and the
 	// memtable without holding mu while later writers queue up behind.
 	err := d.makeRoomForWriteLocked()
-	group := d.writers[:1]
+	group := d.mu.writers[:1]
 	if err == nil {
 		size := len(b.data)
-		for _, o := range d.writers[1:] {
+		for _, o := range d.mu.writers[1:] {
 			if o.batch == nil || size+len(o.batch.data) > maxGroupBytes {
 				break // a barrier (Flush) or a full group
 			}
 			size += len(o.batch.data)
-			group = d.writers[:len(group)+1]
+			group = d.mu.writers[:len(group)+1]
 		}
 	}
-	first := d.lastSeq + 1
-	log, mem, seal := d.log, d.mem, d.sealing
+	first := d.mu.lastSeq + 1
+	log, mem, seal := d.mu.log, d.mu.mem, d.mu.sealing
 	d.mu.Unlock()
 
 	var last base.SeqNum
@@ -186,11 +186,11 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 	if err != nil {
 		err = d.stopWritesLocked(err)
 	} else {
-		d.lastSeq = last
+		d.mu.lastSeq = last
 		d.visibleSeq.Store(uint64(last))
 		for _, o := range group {
-			d.stats.walBytes += uint64(len(o.batch.data)) + 8
-			d.stats.userBytes += uint64(o.batch.userBytes)
+			d.mu.stats.walBytes += uint64(len(o.batch.data)) + 8
+			d.mu.stats.userBytes += uint64(o.batch.userBytes)
 		}
 	}
 	for _, o := range group {
@@ -209,8 +209,8 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 // it (true) or a leader has committed w with its group (false, w.err
 // holds the result). d.mu is held.
 func (d *DB) enterQueueLocked(w *writer) bool {
-	d.writers = append(d.writers, w)
-	for !w.done && d.writers[0] != w {
+	d.mu.writers = append(d.mu.writers, w)
+	for !w.done && d.mu.writers[0] != w {
 		w.cond.Wait()
 	}
 	return !w.done
@@ -225,12 +225,12 @@ func (d *DB) leaveQueueLocked(n int) {
 	// Shift the queue down rather than reslice it, so that its array is
 	// reused: reslicing from the front used up the capacity and made every
 	// lone writer's append allocate a new array.
-	k := copy(d.writers, d.writers[n:])
-	clear(d.writers[k:])
-	d.writers = d.writers[:k]
-	if len(d.writers) > 0 {
-		d.writers[0].cond.Signal()
-	} else if d.closed {
+	k := copy(d.mu.writers, d.mu.writers[n:])
+	clear(d.mu.writers[k:])
+	d.mu.writers = d.mu.writers[:k]
+	if len(d.mu.writers) > 0 {
+		d.mu.writers[0].cond.Signal()
+	} else if d.mu.closed {
 		d.bgCond.Broadcast()
 	}
 }
@@ -294,34 +294,34 @@ const stallFailsAfter = time.Second
 // waits for have been failing for stallFailsAfter. d.mu is held.
 func (d *DB) makeRoomForWriteLocked() error {
 	var stallStart time.Time
-	bgErrors := d.stats.backgroundErrors
+	bgErrors := d.mu.stats.backgroundErrors
 	stall := func() error {
 		if stallStart.IsZero() {
 			stallStart = time.Now()
-			d.stalledWriters++
+			d.mu.stalledWriters++
 			d.kickRetriesLocked() // a failed job waiting to retry: try now
 		}
-		if d.stats.backgroundErrors > bgErrors && time.Since(stallStart) >= stallFailsAfter {
+		if d.mu.stats.backgroundErrors > bgErrors && time.Since(stallStart) >= stallFailsAfter {
 			return retryable{fmt.Errorf("strata: write stalled %v behind failing background work: %w",
-				time.Since(stallStart).Round(time.Millisecond), d.lastBackgroundErr)}
+				time.Since(stallStart).Round(time.Millisecond), d.mu.lastBackgroundErr)}
 		}
 		d.bgCond.Wait()
 		return nil
 	}
 	defer func() {
 		if !stallStart.IsZero() {
-			d.stalledWriters--
-			d.stats.stallTime += time.Since(stallStart)
-			d.stats.stalls++
+			d.mu.stalledWriters--
+			d.mu.stats.stallTime += time.Since(stallStart)
+			d.mu.stats.stalls++
 		}
 	}()
 	slowed := false
 	for {
-		if d.writeErr != nil {
-			return d.writeErr
+		if d.mu.writeErr != nil {
+			return d.mu.writeErr
 		}
-		l0 := d.version.NumRuns(0)
-		if l0 >= d.opts.L0StopTrigger && !d.closed {
+		l0 := d.mu.version.NumRuns(0)
+		if l0 >= d.opts.L0StopTrigger && !d.mu.closed {
 			// Merges are far behind: wait for them rather than let level 0
 			// (and every read) grow without bound.
 			if err := stall(); err != nil {
@@ -329,19 +329,19 @@ func (d *DB) makeRoomForWriteLocked() error {
 			}
 			continue
 		}
-		if l0 >= d.opts.L0SlowdownTrigger && !slowed && !d.closed {
+		if l0 >= d.opts.L0SlowdownTrigger && !slowed && !d.mu.closed {
 			// Give the merges a millisecond of this writer's time.
 			slowed = true
-			d.stats.slowdowns++
+			d.mu.stats.slowdowns++
 			d.mu.Unlock()
 			time.Sleep(time.Millisecond)
 			d.mu.Lock()
 			continue
 		}
-		if d.mem.ApproximateSize() < d.opts.MemtableSize {
+		if d.mu.mem.ApproximateSize() < d.opts.MemtableSize {
 			return nil
 		}
-		if len(d.imms) >= d.opts.MaxImmutableMemtables {
+		if len(d.mu.imms) >= d.opts.MaxImmutableMemtables {
 			if err := stall(); err != nil {
 				return err
 			}
@@ -363,8 +363,8 @@ func (d *DB) makeRoomForWriteLocked() error {
 // released for the file I/O, and readers, snapshots and the background
 // never wait behind it. d.mu is held on entry and exit.
 func (d *DB) rotateMemtableLocked() error {
-	old, num := d.log, d.nextFileNum
-	d.nextFileNum++
+	old, num := d.mu.log, d.mu.nextFileNum
+	d.mu.nextFileNum++
 	name := base.MakeFilename(base.FileTypeLog, num)
 	d.mu.Unlock()
 	f, err := d.fs.Create(d.path(name))
@@ -374,12 +374,12 @@ func (d *DB) rotateMemtableLocked() error {
 	}
 	d.failpoint(fpWALRotated)
 	seal := &walSeal{done: make(chan struct{})}
-	go d.sealWAL(old, d.sealing, seal)
-	d.imms = append(d.imms, &flushable{mem: d.mem, logNum: d.logNum, lastSeq: d.lastSeq, seal: seal})
-	d.log = newWALWriter(f)
-	d.logNum = num
-	d.sealing = seal
-	d.mem = memtable.NewPooled(d.chunks)
+	go d.sealWAL(old, d.mu.sealing, seal)
+	d.mu.imms = append(d.mu.imms, &flushable{mem: d.mu.mem, logNum: d.mu.logNum, lastSeq: d.mu.lastSeq, seal: seal})
+	d.mu.log = newWALWriter(f)
+	d.mu.logNum = num
+	d.mu.sealing = seal
+	d.mu.mem = memtable.NewPooled(d.chunks)
 	d.installReadStateLocked()
 	d.maybeScheduleBackgroundLocked()
 	return nil
@@ -454,10 +454,10 @@ func (d *DB) stopWritesLocked(err error) error {
 	if errors.As(err, &r) {
 		return r.err
 	}
-	if d.writeErr == nil {
-		d.writeErr = fmt.Errorf("%w: %v", ErrWritesStopped, err)
+	if d.mu.writeErr == nil {
+		d.mu.writeErr = fmt.Errorf("%w: %v", ErrWritesStopped, err)
 	}
-	return d.writeErr
+	return d.mu.writeErr
 }
 
 // addToMemtable adds one decoded write to mem. A range deletion with no end
