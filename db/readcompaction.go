@@ -43,11 +43,9 @@ import (
 const readSeekBytes = 16 << 10
 
 // getsPerPositioning is how many point lookups over E excess runs count
-// as one positioning (E). In the peer benchmark a lookup of a missing key
-// took about 1.1 µs over three sources, so about 0.3 µs per filter probed,
-// while positioning a cursor took about 1.9 µs per run (SeekGE over three
-// runs, 5.8 µs): a lookup costs an extra run about a sixth of what a seek
-// does. Eight errs toward folding later.
+// as one positioning (E): a lookup pays an extra run one filter probe,
+// about a sixth of what positioning a cursor in it costs a seek. Eight
+// errs toward folding later.
 const getsPerPositioning = 8
 
 // readDebt is what readers owe the extra runs and levels since the last

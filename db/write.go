@@ -402,8 +402,8 @@ func (s *walSeal) wait() error {
 // of the WAL before it: it syncs the old WAL, ends it with a sync marker
 // for that sync and syncs again (wal.Writer.Seal), makes the newer WAL's
 // directory entry durable and closes the old one. It runs on its own
-// goroutine, so that writers go on into the newer WAL meanwhile; the
-// fsyncs took 5-60 ms under a merge's writes.
+// goroutine, so that writers go on into the newer WAL meanwhile: the
+// fsyncs wait behind a compaction's writes.
 //
 // Recovery relies on the order this keeps: a newer WAL's first sync is
 // acknowledged (commitGroup) and recorded only after the WALs before it
