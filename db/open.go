@@ -179,8 +179,8 @@ func (d *DB) recover() error {
 		// during its seal when no newer WAL records a sync (sealWAL).
 		laterSynced := func() (bool, error) {
 			for _, later := range logs[i+1 : newest+1] {
-				if synced, err := d.walRecordsSync(later); synced || err != nil {
-					return synced, err
+				if tail, err := d.scanWAL(later); tail.Synced > 0 || err != nil {
+					return tail.Synced > 0, err
 				}
 			}
 			return false, nil
@@ -410,8 +410,8 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, la
 // record replayed without the older ones. Read-only, nothing is written.
 func (d *DB) cutWALs(num base.FileNum, off int64, later []base.FileNum) error {
 	for _, l := range later {
-		if n, err := d.walDataBytes(l); err == nil {
-			d.recovery.DroppedBytes += n
+		if tail, err := d.scanWAL(l); err == nil {
+			d.recovery.DroppedBytes += tail.End
 		}
 	}
 	if d.opts.ReadOnly {
@@ -425,31 +425,21 @@ func (d *DB) cutWALs(num base.FileNum, off int64, later []base.FileNum) error {
 	return d.truncateWAL(base.MakeFilename(base.FileTypeLog, num), off)
 }
 
-// walDataBytes returns the bytes of WAL num up to its last non-zero one: a
-// mapped writer's unused window of zeros is not data.
-func (d *DB) walDataBytes(num base.FileNum) (int64, error) {
-	f, err := d.fs.Open(d.path(base.MakeFilename(base.FileTypeLog, num)))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	tail, err := wal.ScanTail(f, 0)
-	return tail.End, err
-}
-
-// walRecordsSync reports whether WAL num holds a sync marker, anywhere.
-func (d *DB) walRecordsSync(num base.FileNum) (bool, error) {
+// scanWAL reads WAL num whole with wal.ScanTail: Synced > 0 if it holds
+// a sync marker anywhere, End its length up to its last non-zero byte (a
+// mapped writer's unused window of zeros is not data).
+func (d *DB) scanWAL(num base.FileNum) (wal.Tail, error) {
 	name := base.MakeFilename(base.FileTypeLog, num)
 	f, err := d.fs.Open(d.path(name))
 	if err != nil {
-		return false, fmt.Errorf("strata: open WAL %s: %w", name, err)
+		return wal.Tail{}, fmt.Errorf("strata: open WAL %s: %w", name, err)
 	}
 	defer f.Close()
 	tail, err := wal.ScanTail(f, 0)
 	if err != nil {
-		return false, fmt.Errorf("strata: read WAL %s: %w", name, err)
+		return wal.Tail{}, fmt.Errorf("strata: read WAL %s: %w", name, err)
 	}
-	return tail.Synced > 0, nil
+	return tail, nil
 }
 
 // walHoldsRecords reports whether WAL num holds a record, or a sync marker

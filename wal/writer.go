@@ -301,14 +301,7 @@ func (w *Writer) Close() error {
 	if err == nil && !synced {
 		err = w.Sync()
 	}
-	w.closed = true
-	if cerr := w.f.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("wal: close: %w", cerr)
-	}
-	if w.err == nil {
-		w.err = fmt.Errorf("wal: writer: %w", base.ErrClosed)
-	}
-	return err
+	return w.release(err)
 }
 
 // Abandon closes the file without syncing it or writing anything more to
@@ -325,6 +318,12 @@ func (w *Writer) Abandon() error {
 	if w.m != nil {
 		err = w.unmapAndTrim()
 	}
+	return w.release(err)
+}
+
+// release closes the file and the Writer for Close and Abandon, and
+// returns err, else the file's close error.
+func (w *Writer) release(err error) error {
 	w.closed = true
 	if cerr := w.f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("wal: close: %w", cerr)
