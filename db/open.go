@@ -179,8 +179,8 @@ func (d *DB) recover() error {
 		// during its seal when no newer WAL records a sync (sealWAL).
 		laterSynced := func() (bool, error) {
 			for _, later := range logs[i+1 : newest+1] {
-				if tail, err := d.scanWAL(later); tail.Synced > 0 || err != nil {
-					return tail.Synced > 0, err
+				if synced, err := d.walRecordsSync(later); synced || err != nil {
+					return synced, err
 				}
 			}
 			return false, nil
@@ -425,9 +425,30 @@ func (d *DB) cutWALs(num base.FileNum, off int64, later []base.FileNum) error {
 	return d.truncateWAL(base.MakeFilename(base.FileTypeLog, num), off)
 }
 
-// scanWAL reads WAL num whole with wal.ScanTail: Synced > 0 if it holds
-// a sync marker anywhere, End its length up to its last non-zero byte (a
-// mapped writer's unused window of zeros is not data).
+// walRecordsSync reports whether WAL num holds a sync marker: read record
+// by record up to its end or first damage, so that a value holding bytes
+// that look like a marker does not count.
+func (d *DB) walRecordsSync(num base.FileNum) (bool, error) {
+	name := base.MakeFilename(base.FileTypeLog, num)
+	f, err := d.fs.Open(d.path(name))
+	if err != nil {
+		return false, fmt.Errorf("strata: open WAL %s: %w", name, err)
+	}
+	defer f.Close()
+	r := wal.NewReader(f, name)
+	for {
+		if _, err := r.Next(); err != nil {
+			if err != io.EOF && !errors.Is(err, ErrCorruption) {
+				return false, fmt.Errorf("strata: read WAL %s: %w", name, err)
+			}
+			return r.SyncedTo() > 0, nil
+		}
+	}
+}
+
+// scanWAL reads WAL num whole with wal.ScanTail: End is its length up to
+// its last non-zero byte (a mapped writer's unused window of zeros is not
+// data).
 func (d *DB) scanWAL(num base.FileNum) (wal.Tail, error) {
 	name := base.MakeFilename(base.FileTypeLog, num)
 	f, err := d.fs.Open(d.path(name))

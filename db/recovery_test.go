@@ -2,8 +2,10 @@ package db
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -425,4 +427,113 @@ func TestEmptyNewerWALIsNotANewerWAL(t *testing.T) {
 	}
 	defer d.Close()
 	checkKeys(t, d, acked, "after recovery")
+}
+
+// TestDamagedSealMarkerIsCorruption: a sealed older WAL whose final sync
+// marker is damaged (media, not a crash: the seal synced it) must not be
+// taken for a seal a crash cut short when a newer WAL holds a synced,
+// acknowledged write that no later record follows.
+func TestDamagedSealMarkerIsCorruption(t *testing.T) {
+	mem := vfs.NewMem()
+	release := make(chan struct{})
+	hold := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpCreate && strings.HasSuffix(name, ".sst") {
+			<-release
+		}
+		return nil
+	})
+	o := recoveryOptions(vfs.NewFaultFS(mem, hold))
+	o.SyncWrites = false
+	var logs []string
+	o.failpoint = func(name string) {
+		if name == fpWALRotated && logs == nil {
+			logs = walNames(t, mem)
+		}
+	}
+	d := mustOpen(t, "/db", o)
+	for i := 0; logs == nil; i++ {
+		d.Put(recoveryKey(i), recoveryValue(i))
+	}
+	for i := 0; i < 10; i++ {
+		d.Put(recoveryKey(100000+i), recoveryValue(i))
+	}
+	b := d.NewBatch()
+	b.Put([]byte("acked-synced"), []byte("v"))
+	if err := d.WriteWith(b, WriteOptions{Sync: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Acknowledged: the older WAL's seal is done, the newer WAL synced.
+	crashed := mem.CrashClone() // keeps only synced bytes
+	close(release)
+	d.Close()
+	older := "/db/" + logs[0]
+	size, err := crashed.Stat(older)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := crashed.OpenReadWrite(older)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one [1]byte
+	f.ReadAt(one[:], size-3)
+	one[0] ^= 0x01 // one bit of the seal's marker
+	f.WriteAt(one[:], size-3)
+	f.Sync()
+	f.Close()
+	// The synced write put a marker in the newer WAL before it was
+	// acknowledged: the damage is corruption, not a seal cut short.
+	if _, err := Open("/db", recoveryOptions(crashed)); !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), logs[0]) {
+		t.Fatalf("Open with the older WAL's seal marker damaged: %v (the acknowledged synced write would be lost)", err)
+	}
+}
+
+// TestValueLookingLikeMarkerIsNotASync: a value holding the bytes of a
+// sync marker in the newer WAL does not make a power cut during the older
+// WAL's seal look like corruption: markers count only where records start.
+func TestValueLookingLikeMarkerIsNotASync(t *testing.T) {
+	mem := vfs.NewMem()
+	blocker := newSealBlocker()
+	rotated := false
+	o := &Options{FS: vfs.NewFaultFS(mem, blocker), MemtableSize: 64 << 10, SyncWrites: false}
+	o.failpoint = func(name string) {
+		if name == fpWALRotated {
+			rotated = true
+		}
+	}
+	d, err := Open("/db", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := 0
+	put := func(v []byte) {
+		if err := d.Put([]byte(fmt.Sprintf("key%06d", written)), v); err != nil {
+			t.Fatal(err)
+		}
+		written++
+	}
+	for !rotated {
+		put(bytes.Repeat([]byte{'v'}, 100))
+	}
+	// A value holding an old-format marker (length 1<<31|8, CRC-32C, s=1).
+	var m [16]byte
+	binary.LittleEndian.PutUint32(m[0:4], 1<<31|8)
+	binary.LittleEndian.PutUint64(m[8:], 1)
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	binary.LittleEndian.PutUint32(m[4:8], crc32.Update(crc32.Update(0, tab, m[0:4]), tab, m[8:]))
+	put(append(bytes.Repeat([]byte{'x'}, 20), m[:]...))
+	for range 50 {
+		put(bytes.Repeat([]byte{'v'}, 100))
+	}
+	if err := mem.SyncDir("/db"); err != nil {
+		t.Fatal(err)
+	}
+	crashed := mem.CrashCloneTorn(func(_ string, unsynced int) int { return unsynced/2 + 5 })
+	close(blocker.blocked)
+	d.Close()
+	d, err = Open("/db", &Options{FS: crashed})
+	if err != nil {
+		t.Fatalf("open after a power cut during a WAL seal: %v", err)
+	}
+	d.Close()
 }

@@ -117,7 +117,8 @@ type WriteOptions struct {
 	// fsynced, as every write does under Options.SyncWrites: a store that
 	// needs some writes durable at once (a Raft log entry) and others not
 	// (the state they produce) keeps both in one database. False leaves
-	// it to Options.SyncWrites.
+	// it to Options.SyncWrites. An empty batch writes and syncs nothing:
+	// Flush makes everything written so far durable.
 	Sync bool
 }
 
@@ -259,6 +260,14 @@ func (d *DB) commitGroup(group []*writer, first base.SeqNum, log *wal.Writer, se
 		err = log.Sync()
 		if err == nil && seal != nil {
 			err = seal.wait()
+			if err == nil && !log.Marked() {
+				// The first synced write into this WAL: end it with a
+				// marker for that sync before the write is acknowledged,
+				// so the WAL itself proves the older ones were sealed.
+				// Recovery then calls damage in them corruption, and
+				// never cuts it off with this write.
+				err = log.Seal()
+			}
 		}
 	} else {
 		err = log.Flush()

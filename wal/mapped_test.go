@@ -251,8 +251,8 @@ func TestMappedWriterFallsBackOnUnsafeFilesystem(t *testing.T) {
 			t.Fatalf("record %d differs", i)
 		}
 	}
-	if r.syncedTo() != synced {
-		t.Fatalf("SyncedTo %d, want %d: Close's marker is missing", r.syncedTo(), synced)
+	if r.SyncedTo() != synced {
+		t.Fatalf("SyncedTo %d, want %d: Close's marker is missing", r.SyncedTo(), synced)
 	}
 }
 

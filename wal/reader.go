@@ -212,10 +212,11 @@ func (r *Reader) ValidLen() int64 { return r.off }
 // rather than at a clean end of file (or zero padding, which is one).
 func (r *Reader) TornTail() bool { return r.torn }
 
-// syncedTo returns the largest offset that a sync marker read so far
+// SyncedTo returns the largest offset that a sync marker read so far
 // reported durable: every byte before it had been synced (see the package
-// doc). 0 if none was read.
-func (r *Reader) syncedTo() int64 { return r.synced }
+// doc). 0 if none was read. Markers count only where a record starts, so
+// bytes of a payload that look like one never do.
+func (r *Reader) SyncedTo() int64 { return r.synced }
 
 // Tail describes the bytes of a log from a damaged record on, as ScanTail
 // found them.

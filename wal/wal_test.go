@@ -393,8 +393,8 @@ func FuzzReader(f *testing.F) {
 			if !bytes.Equal(rec[HeaderLen:], p) {
 				t.Fatal("payload differs from file bytes")
 			}
-			if r.syncedTo() > end {
-				t.Fatalf("SyncedTo %d past the records read, %d", r.syncedTo(), end)
+			if r.SyncedTo() > end {
+				t.Fatalf("SyncedTo %d past the records read, %d", r.SyncedTo(), end)
 			}
 		}
 	})
@@ -448,8 +448,8 @@ func TestSyncMarkers(t *testing.T) {
 	if err != io.EOF || len(recs) != 4 || string(recs[3]) != "four" {
 		t.Fatalf("read %q, %v", recs, err)
 	}
-	if r.syncedTo() != 95 || r.ValidLen() != 119 {
-		t.Fatalf("SyncedTo %d, ValidLen %d", r.syncedTo(), r.ValidLen())
+	if r.SyncedTo() != 95 || r.ValidLen() != 119 {
+		t.Fatalf("SyncedTo %d, ValidLen %d", r.SyncedTo(), r.ValidLen())
 	}
 
 	// Damage to "three" (synced by the second Sync): the markers after
@@ -536,8 +536,8 @@ func TestOldSyncMarkers(t *testing.T) {
 	data = append(data, frame(oldMarkerLength, binary.LittleEndian.AppendUint64(nil, uint64(synced)))...)
 	data = append(data, frame(5, []byte("three"))...)
 	r, recs, err := readAll(data)
-	if err != io.EOF || len(recs) != 3 || string(recs[2]) != "three" || r.syncedTo() != synced {
-		t.Fatalf("read %q, %v, synced to %d", recs, err, r.syncedTo())
+	if err != io.EOF || len(recs) != 3 || string(recs[2]) != "three" || r.SyncedTo() != synced {
+		t.Fatalf("read %q, %v, synced to %d", recs, err, r.SyncedTo())
 	}
 	bad := append([]byte(nil), data...)
 	bad[HeaderLen+1] ^= 1 // damage "one", which the marker shows was synced

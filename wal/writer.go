@@ -243,6 +243,9 @@ func (w *Writer) Sync() error {
 	return nil
 }
 
+// Marked reports whether the Writer has written a sync marker.
+func (w *Writer) Marked() bool { return w.markEnd > 0 }
+
 // Size returns the number of bytes of records written by this Writer,
 // including those still buffered.
 func (w *Writer) Size() int64 {
