@@ -9,11 +9,11 @@ import (
 )
 
 // maybeScheduleBackgroundLocked wakes the background goroutines if there
-// is a memtable to flush or a merge to run.
+// is a memtable to flush or a compaction to run.
 func (d *DB) maybeScheduleBackgroundLocked() { d.bgCond.Broadcast() }
 
 // flushLoop writes immutable memtables to level 0 until Close. It runs
-// beside compactLoop so a long merge never delays a flush (and so never
+// beside compactLoop so a long compaction never delays a flush (and so never
 // stalls writers on memtable space).
 func (d *DB) flushLoop() {
 	defer d.bgWG.Done()
@@ -46,9 +46,9 @@ func (d *DB) flushLoop() {
 	}
 }
 
-// compactLoop runs merges, automatic ones as the picker chooses them and
-// manual ones that Compact asks for, until Close. Merges of level 0 that
-// read level 0 alone run on level0Loop instead, so a long merge deeper in
+// compactLoop runs compactions, automatic ones as the picker chooses them and
+// manual ones that Compact asks for, until Close. Compactions of level 0 that
+// read level 0 alone run on level0Loop instead, so a long compaction deeper in
 // the tree does not leave level 0 to pile up (and writers to slow down)
 // behind it.
 func (d *DB) compactLoop() {
@@ -75,7 +75,7 @@ func (d *DB) compactLoop() {
 				err = d.mu.bgErr
 			} else if c := d.picker.PickManual(d.mu.version, req.start, req.end); c != nil {
 				c.Reason = "manual"
-				// A manual merge may read level 0 or write a new run to
+				// A manual compaction may read level 0 or write a new run to
 				// level 1: it holds level 0 for its whole length. Its
 				// caller hears of a failure at once, with no back-off.
 				if err = d.runCompactionLocked(c, &d.mu.compacting, true); err != nil {
@@ -88,7 +88,7 @@ func (d *DB) compactLoop() {
 		}
 		if d.mu.bgErr == nil && len(d.mu.manualReqs) == 0 {
 			d.picker.SetBaseLevelSize(d.baseLevelSizeLocked())
-			// Leave level 0 to level0Loop when it is merging or would.
+			// Leave level 0 to level0Loop when it is compacting or would.
 			skip0 := d.mu.level0Exclusive || d.picker.PickLevel0(d.mu.version) != nil
 			var c *lsm.Compaction
 			if skip0 {
@@ -109,7 +109,7 @@ func (d *DB) compactLoop() {
 	}
 }
 
-// level0Loop runs the merges lsm.Picker.PickLevel0 finds, beside
+// level0Loop runs the compactions lsm.Picker.PickLevel0 finds, beside
 // compactLoop's, until Close.
 func (d *DB) level0Loop() {
 	defer d.bgWG.Done()
@@ -127,9 +127,9 @@ func (d *DB) level0Loop() {
 	}
 }
 
-// writesLevel0 reports whether merge c needs level 0 to itself: it reads
+// writesLevel0 reports whether compaction c needs level 0 to itself: it reads
 // level 0, or it writes a new run to level 1, which must sort behind any
-// run a level-0 merge adds there meanwhile.
+// run a level-0 compaction adds there meanwhile.
 func writesLevel0(c *lsm.Compaction) bool {
 	for _, in := range c.Inputs {
 		if in.Level == 0 {
@@ -139,7 +139,7 @@ func writesLevel0(c *lsm.Compaction) bool {
 	return c.OutputLevel <= 1 && c.OutputRunID == 0
 }
 
-// runCompactionLocked runs merge c with *busy set for its length, and with
+// runCompactionLocked runs compaction c with *busy set for its length, and with
 // d.mu.level0Exclusive set too when holdLevel0. d.mu is held.
 func (d *DB) runCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) error {
 	*busy = true
@@ -154,9 +154,9 @@ func (d *DB) runCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool)
 	return err
 }
 
-// runAutomaticCompactionLocked runs a merge the picker chose; after a failure
+// runAutomaticCompactionLocked runs a compaction the picker chose; after a failure
 // that may pass it waits before the picker chooses again (most likely the
-// same merge). d.mu is held.
+// same compaction). d.mu is held.
 func (d *DB) runAutomaticCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) {
 	err := d.runCompactionLocked(c, busy, holdLevel0)
 	if err == nil {
@@ -178,8 +178,8 @@ const (
 	retryStalledWait = 50 * time.Millisecond
 )
 
-// backgroundFailedLocked records a failed flush or merge and reports
-// whether it stopped writes. A failed flush or merge changed nothing
+// backgroundFailedLocked records a failed flush or compaction and reports
+// whether it stopped writes. A failed flush or compaction changed nothing
 // durable (its files are removed, or kept until a new manifest no longer
 // might name them): a full disk or an I/O error may pass, so the job is
 // retried after a back-off while reads go on and writes fill the memtables
@@ -245,7 +245,7 @@ func (d *DB) setBackgroundErrorLocked(err error) {
 // the memtable bytes, by the ratio this process's flushes measured (before
 // the first full memtable's worth, the ratio is taken as 1). Sizing the
 // levels by memtable bytes instead let compressed data that needed two
-// levels fit in level 1, so every level-0 merge rewrote the whole tree.
+// levels fit in level 1, so every level-0 compaction rewrote the whole tree.
 // d.mu is held.
 func (d *DB) baseLevelSizeLocked() uint64 {
 	b := d.pickerOpts.BaseLevelSize

@@ -69,7 +69,7 @@ const checkpointTmpSuffix = ".checkpoint-tmp"
 // consistent as of one instant (CheckpointInfo.Seq). Its SSTs are hard
 // links to the database's own where the filesystem allows (a table is
 // never modified, so a link costs no space until the database deletes its
-// name), copies otherwise. Writes go on meanwhile, and merges too: the
+// name), copies otherwise. Writes go on meanwhile, and compactions too: the
 // files the checkpoint takes are kept until it is done.
 //
 // The checkpoint is durable when Checkpoint returns. It is built in

@@ -11,7 +11,7 @@ import (
 	"github.com/seed-d6fe07da/strata/sst"
 )
 
-// compactLocked runs merge c: it streams the input runs through a heap
+// compactLocked runs compaction c: it streams the input runs through a heap
 // merge, writes the surviving entries as one new run of files at the output
 // level, and installs the result with one manifest edit. The inputs are
 // deleted when the last version naming them is released. d.mu is held on
@@ -125,11 +125,11 @@ type manualCompaction struct {
 	done       chan error
 }
 
-// Compact flushes the memtable and merges every file overlapping [start,
+// Compact flushes the memtable and compacts every file overlapping [start,
 // end] (nil bounds are unbounded), together with the files overlapping
 // those, into the last level: afterwards the range holds one version of
 // each live key and no tombstones that no snapshot needs. It waits for the
-// merge.
+// compaction.
 func (d *DB) Compact(start, end []byte) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
@@ -156,10 +156,10 @@ func clone(b []byte) []byte {
 	return append([]byte{}, b...)
 }
 
-// scanRunIter reads the files of one run first to last for a merge, each
-// through an sst.ScanIter: the merge's reads bypass the buffer pool, so
-// readers holding every frame pinned cannot stop merges (and with them
-// writes), and the merge does not push the readers' pages out. Only First
+// scanRunIter reads the files of one run first to last for a compaction, each
+// through an sst.ScanIter: the compaction's reads bypass the buffer pool, so
+// readers holding every frame pinned cannot stop compactions (and with them
+// writes), and the compaction does not push the readers' pages out. Only First
 // and Next move it.
 type scanRunIter struct {
 	tables *tableCache

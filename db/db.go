@@ -50,9 +50,9 @@ var (
 	// ErrValueTooLarge is returned for a value longer than MaxValueSize.
 	ErrValueTooLarge = errors.New("strata: value too large")
 	// ErrWritesStopped wraps the error that stopped writes: after a failed
-	// WAL write or fsync, or a merge that met a corrupt file, the database
+	// WAL write or fsync, or a compaction that met a corrupt file, the database
 	// cannot promise durability and refuses further writes. Reopen it to
-	// recover. (Other failures of flushes and merges are retried.)
+	// recover. (Other failures of flushes and compactions are retried.)
 	ErrWritesStopped = errors.New("strata: writes stopped")
 	// ErrLocked is returned by Open when another DB (in this or another
 	// process) holds the directory.
@@ -128,12 +128,12 @@ type DB struct {
 		// writeErr, once set, stops every write.
 		writeErr error
 		// bgErr, once set, stops background work (and writes, in writeErr):
-		// corruption met by a merge, or an edit the tree rejected.
+		// corruption met by a compaction, or an edit the tree rejected.
 		bgErr error
-		// lastBackgroundErr is the last failure of a flush or merge, and
+		// lastBackgroundErr is the last failure of a flush or compaction, and
 		// lastFlushErr of a flush; retried unless bgErr says otherwise.
 		lastBackgroundErr, lastFlushErr error
-		// compactionFailures counts automatic merges failed in a row.
+		// compactionFailures counts automatic compactions failed in a row.
 		compactionFailures int
 		// manifestBroken is set when a manifest write failed: the manifest
 		// may end in a torn or an unacknowledged edit, so the next edit
@@ -148,13 +148,13 @@ type DB struct {
 		// flushing and compacting are set while a flush, or a compaction
 		// of compactLoop, runs.
 		flushing, compacting bool
-		// compactingLevel0 is set while level0Loop merges; level0Exclusive while
-		// any merge that needs level 0 to itself runs (see writesLevel0).
+		// compactingLevel0 is set while level0Loop compacts; level0Exclusive while
+		// any compaction that needs level 0 to itself runs (see writesLevel0).
 		compactingLevel0, level0Exclusive bool
-		// ingesting counts Ingest calls under way: no merge starts meanwhile.
+		// ingesting counts Ingest calls under way: no compaction starts meanwhile.
 		ingesting int
 		// stalledWriters counts writers waiting in makeRoomForWriteLocked for
-		// a flush or a merge; failed background work retries sooner then.
+		// a flush or a compaction; failed background work retries sooner then.
 		stalledWriters int
 		// stats counts work for Metrics.
 		stats dbStats
@@ -174,7 +174,7 @@ type DB struct {
 	recovery RecoveryReport
 
 	// snapMu guards snapshots, the seqnums of open snapshots (with
-	// repeats). NewSnapshot and Snapshot.Close take it alone; a merge
+	// repeats). NewSnapshot and Snapshot.Close take it alone; a compaction
 	// takes it under mu.
 	snapMu    sync.Mutex
 	snapshots []base.SeqNum
@@ -187,7 +187,7 @@ type DB struct {
 	bgWG sync.WaitGroup
 	// reads is the readers' account of extra runs (readcompaction.go); atomic.
 	reads readDebt
-	// picker chooses merges; used only by the compaction goroutine.
+	// picker chooses compactions; used only by the compaction goroutine.
 	picker     *lsm.Picker
 	pickerOpts lsm.PickerOptions
 }
@@ -226,7 +226,7 @@ type dbStats struct {
 	flushFailures             uint64
 	bytesFlushed              uint64
 	memBytesFlushed           uint64 // memtable bytes those flushes wrote out
-	readCompactions           uint64 // merges readers paid for (readcompaction.go)
+	readCompactions           uint64 // compactions readers paid for (readcompaction.go)
 	compactBytesIn            uint64
 	compactBytesOut           uint64
 	stallTime                 time.Duration

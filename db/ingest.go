@@ -17,7 +17,7 @@ import (
 
 // TableWriter writes a sorted table (an SST file) for DB.Ingest: keys in
 // strictly increasing order, each once, outside any database. Loading
-// state this way skips the WAL, the memtable and the merges a Put of
+// state this way skips the WAL, the memtable and the compactions a Put of
 // every key would pay for.
 //
 //	w, err := db.NewTableWriter("/tmp/part-0.sst", nil)
@@ -143,14 +143,14 @@ type ingested struct {
 // them). Each table is hard-linked into the directory where the
 // filesystem allows (copied otherwise) and placed at the deepest level
 // where nothing above overlaps its keys, so a load into an empty key
-// range is not merged again. The caller may remove its files afterwards
+// range is not compacted again. The caller may remove its files afterwards
 // but must never modify them: a linked file is the database's table.
 //
 // The tables must not overlap each other, and their page size must be
 // the database's. Each is read whole and checked first: a table that is
 // damaged, unsorted or holds a key twice is refused. Ingest flushes the
 // memtable, and writes wait while it does and while the tables are
-// installed; merges pause until it returns.
+// installed; compactions pause until it returns.
 func (d *DB) Ingest(paths ...string) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
@@ -199,7 +199,7 @@ func (d *DB) Ingest(paths ...string) error {
 	// Writes wait behind a barrier while every memtable is flushed: the
 	// tables' seqnum is newer than all their writes, and their run must
 	// rank above every run holding them. The barrier comes first: a
-	// writer ahead of it may be waiting for a merge to make room.
+	// writer ahead of it may be waiting for a compaction to make room.
 	barrier := &writer{}
 	barrier.cond.L = &d.mu
 	d.enterQueueLocked(barrier)
@@ -207,7 +207,7 @@ func (d *DB) Ingest(paths ...string) error {
 	if d.mu.writeErr != nil {
 		return d.mu.writeErr
 	}
-	// Merges pause, so that none running installs a run ordered above
+	// Compactions pause, so that none running installs a run ordered above
 	// the tables with older data, and the levels checked for overlap stay
 	// as they are. Flushes go on.
 	d.mu.ingesting++

@@ -69,7 +69,7 @@ func (d *DB) NewIter(o *IterOptions) *Iterator {
 }
 
 // iterParts is the memory an Iterator uses beyond its own struct: the
-// merge, a cursor per run with its file iterator, and the key, value and
+// merging iterator, a cursor per run with its file iterator, and the key, value and
 // tombstone buffers. Close hands it back to the DB's pool and the next
 // iterator reuses it, so an iterator per lookup (a seek for the closest
 // key, say) allocates little more than itself. The Iterator struct is not
@@ -99,7 +99,7 @@ func (d *DB) getIterParts() *iterParts {
 	return new(iterParts)
 }
 
-// putIterParts returns p, whose merge is closed, to the pool, dropping its
+// putIterParts returns p, whose merging iterator is closed, to the pool, dropping its
 // references to the closed view.
 func (d *DB) putIterParts(p *iterParts) {
 	if len(p.runs) > maxPooledRuns {
@@ -143,7 +143,7 @@ func (d *DB) newIterAt(rs *readState, seq base.SeqNum, o *IterOptions) *Iterator
 			it.upper = append([]byte{}, o.UpperBound...)
 		}
 	}
-	// The run cursors are addressed by the merge, so the slice must not
+	// The run cursors are addressed by the merging iterator, so the slice must not
 	// move once they are handed out.
 	if n := runCount(rs.v); cap(p.runs) < n {
 		p.runs = make([]runIter, 0, n)
@@ -331,7 +331,7 @@ func (it *Iterator) findNext() bool {
 			// comes from holds nothing as new as the tombstone up to the
 			// end of its fragment, that whole stretch of the run is
 			// deleted: skip it with one seek rather than entry by entry
-			// (a window evicted with DeleteRange, not yet merged away).
+			// (a window evicted with DeleteRange, not yet compacted away).
 			if r, ok := it.mi.Top().(*runIter); ok && r.olderThan(seq, start, end, false) {
 				it.mi.SeekTopGE(end)
 			} else {

@@ -42,11 +42,11 @@ type Metrics struct {
 	// ReadAmplification is the number of sorted runs (plus memtables) a
 	// point lookup may have to probe.
 	ReadAmplification int
-	// TrivialMoves counts merges that moved a file down without rewriting.
+	// TrivialMoves counts compactions that moved a file down without rewriting.
 	TrivialMoves uint64
 	// TablesIngested counts the tables Ingest added.
 	TablesIngested uint64
-	// ReadCompactions counts merges that folded overlapping runs, or a level
+	// ReadCompactions counts compactions that folded overlapping runs, or a level
 	// into the next once writes had stopped, because reads had paid for
 	// them (see the README's tree section), among Compactions.
 	ReadCompactions uint64
@@ -59,7 +59,7 @@ type Metrics struct {
 	// DirectIOFiles and DirectIOFallbacks count SSTs opened with O_DIRECT
 	// and those read buffered because the filesystem refused it.
 	DirectIOFiles, DirectIOFallbacks uint64
-	// BackgroundErrors counts flushes and merges that failed; each is
+	// BackgroundErrors counts flushes and compactions that failed; each is
 	// retried after a back-off unless it stopped writes (corruption).
 	// LastBackgroundError is the newest such failure, or "".
 	BackgroundErrors    uint64

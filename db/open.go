@@ -41,7 +41,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	d.closeCh = make(chan struct{})
 	d.mu.retryKick = make(chan struct{})
 	d.obsolete.wake = make(chan struct{}, 1)
-	d.reads.runs.wake.Store(math.MaxInt64) // armed by the merge goroutine
+	d.reads.runs.wake.Store(math.MaxInt64) // armed by the compaction goroutine
 	d.reads.levels.wake.Store(math.MaxInt64)
 	d.pickerOpts = lsm.PickerOptions{
 		SizeRatio:       o.SizeRatio,

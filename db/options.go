@@ -51,15 +51,15 @@ type Options struct {
 	// RunsAtLastLevel is Z, the most sorted runs the last level may hold.
 	// Default 1.
 	RunsAtLastLevel int
-	// L0CompactionTrigger is the number of level-0 runs that starts a merge.
+	// L0CompactionTrigger is the number of level-0 runs that starts a compaction.
 	// Default 4.
 	L0CompactionTrigger int
 	// L0SlowdownTrigger is the number of level-0 runs at which each write
-	// is delayed by a millisecond so merges catch up. Default
+	// is delayed by a millisecond so compactions catch up. Default
 	// 2*L0CompactionTrigger.
 	L0SlowdownTrigger int
 	// L0StopTrigger is the number of level-0 runs at which writes wait for
-	// merges. Default 3*L0CompactionTrigger.
+	// compactions. Default 3*L0CompactionTrigger.
 	L0StopTrigger int
 	// MaxImmutableMemtables is the number of full memtables waiting for a
 	// flush before writers stall. Default 2.
@@ -85,14 +85,14 @@ type Options struct {
 	// ReadOnly opens the database for reading only: Open changes nothing
 	// on disk (the WALs are replayed into memory, a damaged tail is
 	// skipped rather than cut off, no file is created or removed), no
-	// merge runs, and every write, Flush and Compact returns ErrReadOnly.
+	// compaction runs, and every write, Flush and Compact returns ErrReadOnly.
 	// Checkpoint works while nothing was replayed from a WAL (a
 	// checkpoint, or a database closed cleanly after a Flush).
 	//
 	// It does not take the directory's lock, so it can open a database
 	// another process has open, to inspect it: it sees the state as of
 	// its Open, and a read may fail with an error wrapping
-	// fs.ErrNotExist once the other process has merged away a file this
+	// fs.ErrNotExist once the other process has compacted away a file this
 	// one had not opened yet. The directory must hold a database.
 	ReadOnly bool
 	// FS is the filesystem; nil means the operating system's. Tests pass an
@@ -103,7 +103,7 @@ type Options struct {
 	Experimental Experimental
 
 	// failpoint, when set by tests, is called at named steps of flushes,
-	// merges and manifest writes (see failpoint names in flush.go); crash
+	// compactions and manifest writes (see failpoint names in flush.go); crash
 	// tests kill the process there.
 	failpoint func(name string)
 	// maxManifestSize is the manifest size past which a new manifest,
@@ -145,7 +145,7 @@ type Experimental struct {
 	// BinarySearchLeaves makes point lookups binary-search an SST's leaf
 	// pages by their first keys instead of descending its B+Tree.
 	BinarySearchLeaves bool
-	// NoReadCompactions turns read-triggered merges off (Metrics.ReadCompactions):
+	// NoReadCompactions turns read-triggered compactions off (Metrics.ReadCompactions):
 	// the tree then keeps the shape the merge policy gives it however
 	// much it is read.
 	NoReadCompactions bool
@@ -289,13 +289,13 @@ func (o *Options) Validate() error {
 // must not be modified, and neither may be retained after the call. The
 // operator is called from readers and from merges of files at once, so it
 // must be safe for concurrent use. An error fails the read that met it;
-// in a merge of files it stops background work and writes
+// in a compaction of files it stops background work and writes
 // (ErrWritesStopped), since no retry can fold those operands.
 //
 // The operator must be associative: applying operands b then c must give
 // what applying c to the result of applying b to nothing gives, so
 // Merge(Merge(x, b), c) == Merge(x, Merge(Merge(nil, b), c)) for every x,
-// nil included. Merges of files fold runs of operands into one this way
+// nil included. Compactions fold runs of operands into one this way
 // before the value they apply to is known, as RocksDB's associative merge
 // operators do. Counters (add a delta) and list appends are associative.
 type MergeOperator func(key, existing, operand []byte) ([]byte, error)

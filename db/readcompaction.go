@@ -8,14 +8,14 @@ import (
 	"github.com/seed-d6fe07da/strata/lsm"
 )
 
-// Read-triggered merges. Lazy leveling keeps up to K runs at the levels
+// Read-triggered compactions. Lazy leveling keeps up to K runs at the levels
 // above the last so writes are cheap, and level 0 keeps up to
-// L0CompactionTrigger-1 runs; once writes stop, nothing makes the merge
+// L0CompactionTrigger-1 runs; once writes stop, nothing makes the compaction
 // policy fold them, and every iterator keeps positioning a cursor in each
 // of them. As LevelDB does with seeks that miss (its "allowed seeks"),
 // readers here count the work the extra runs cost them, and once that adds
-// up to the cost of folding the runs, the merge goroutine folds them (see
-// lsm.Picker.PickForReads) when no merge is due by the tree's shape.
+// up to the cost of folding the runs, the compaction goroutine folds them (see
+// lsm.Picker.PickForReads) when no compaction is due by the tree's shape.
 //
 // The unit: one iterator positioning (First, Last, SeekGE, SeekLT) over a
 // version with E excess runs counts E, where the excess is the runs of
@@ -29,17 +29,17 @@ import (
 //
 // Levels. With one run per level a read still visits every non-empty
 // level, and each costs a positioning like an excess run does. Readers
-// keep a second account of those, and once it pays for merging the
+// keep a second account of those, and once it pays for compacting the
 // shallowest level into the next (lsm.Picker.PickLevelsForReads), the
-// merge goroutine runs that, but only if no write came in while the
+// compaction goroutine runs that, but only if no write came in while the
 // readers paid: while writes go on, the upper levels fill again and the
-// merges due by shape move them down anyway, and folding a level early
+// compactions due by shape move them down anyway, and folding a level early
 // would rewrite the next one's overlap every time the account refilled
 // (the seek-triggered compactions that RocksDB turned off for their write
 // amplification). When writes stop, the tree's shape is final, and each
 // level fold serves every read after it.
 
-// readSeekBytes is the merge input that one excess-run positioning pays for.
+// readSeekBytes is the compaction input that one excess-run positioning pays for.
 const readSeekBytes = 16 << 10
 
 // getsPerPositioning is how many point lookups over E excess runs count
@@ -64,13 +64,13 @@ type readDebt struct {
 type readAccount struct {
 	// debt counts positionings since the last fold.
 	debt atomic.Int64
-	// wake is the debt at which a reader wakes the merge goroutine; the
+	// wake is the debt at which a reader wakes the compaction goroutine; the
 	// goroutine sets it while it waits (MaxInt64: no fold to wait for).
 	wake atomic.Int64
 }
 
 // add adds n to the debt and reports whether the caller should wake the
-// merge goroutine: the debt reached the armed threshold, which add then
+// compaction goroutine: the debt reached the armed threshold, which add then
 // disarms, so only one reader wakes it.
 func (a *readAccount) add(n int) bool {
 	if a.debt.Add(int64(n)) < a.wake.Load() {
@@ -97,7 +97,7 @@ func (a *readAccount) claim(need int64) bool {
 	return true
 }
 
-// foldCost is the number of positionings that pay for merge c.
+// foldCost is the number of positionings that pay for compaction c.
 func foldCost(c *lsm.Compaction) int64 {
 	return int64(c.InputBytes()/readSeekBytes) + 1
 }
@@ -128,7 +128,7 @@ func extraLevels(v *lsm.Version) int {
 }
 
 // noteReadRuns charges one positioning over excess excess runs and levels
-// extra levels, and wakes the merge goroutine when that pays for a fold it
+// extra levels, and wakes the compaction goroutine when that pays for a fold it
 // waits on.
 func (d *DB) noteReadRuns(excess, levels int) {
 	wake := false

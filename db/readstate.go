@@ -22,7 +22,7 @@ import (
 // which may make files obsolete.
 //
 // A plain RWMutex guards the pointer swap (DB.rsMu). Readers hold it only to
-// take a reference, never across I/O, so flushes and merges never block them.
+// take a reference, never across I/O, so flushes and compactions never block them.
 type readState struct {
 	refs atomic.Int32
 	// gets counts the point lookups that searched v's runs, for the read

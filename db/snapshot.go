@@ -8,8 +8,8 @@ import (
 )
 
 // Snapshot is a consistent, read-only view of the database as of the moment
-// it was taken: later writes, flushes and merges do not change what it
-// reads. Merges keep the versions an open snapshot can see, so close
+// it was taken: later writes, flushes and compactions do not change what it
+// reads. Compactions keep the versions an open snapshot can see, so close
 // snapshots when done. A Snapshot is safe for concurrent use.
 type Snapshot struct {
 	d      *DB
@@ -68,7 +68,7 @@ func (s *Snapshot) check() error {
 	return nil
 }
 
-// Close releases the snapshot; merges may then drop the versions only it
+// Close releases the snapshot; compactions may then drop the versions only it
 // could see. Closing twice returns ErrClosed.
 func (s *Snapshot) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
@@ -83,10 +83,10 @@ func (s *Snapshot) Close() error {
 	return nil
 }
 
-// readPoints returns what a merge must keep readable: the seqnums of open
+// readPoints returns what a compaction must keep readable: the seqnums of open
 // snapshots, ascending and without repeats, and the oldest seqnum any
 // reader starting now reads at. Both are read under d.snapMu, as
-// NewSnapshot reads the visible seqnum and registers it, so a merge never
+// NewSnapshot reads the visible seqnum and registers it, so a compaction never
 // misses a snapshot taken below its oldestRead.
 func (d *DB) readPoints() (snapshots []base.SeqNum, oldestRead base.SeqNum) {
 	d.snapMu.Lock()

@@ -11,7 +11,7 @@ import (
 // Failpoints: the steps at which crash tests kill the process.
 const (
 	fpFlushSynced     = "flush-synced"     // a flushed SST is durable, the manifest does not name it yet
-	fpCompactSynced   = "compact-synced"   // merge outputs are durable, the manifest does not name them yet
+	fpCompactSynced   = "compact-synced"   // compaction outputs are durable, the manifest does not name them yet
 	fpManifestFailed  = "manifest-failed"  // a manifest append failed (a torn record may be on disk)
 	fpManifestApplied = "manifest-applied" // an edit is durable, obsolete files not yet deleted
 	fpWALRotated      = "wal-rotated"      // a new WAL exists on disk, the old one is not closed yet

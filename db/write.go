@@ -74,7 +74,7 @@ func (d *DB) Delete(key []byte) error {
 }
 
 // DeleteRange removes every key in [start, end) with one write: a range
-// tombstone that gets, scans and merges honour. Evicting an event-time
+// tombstone that gets, scans and compactions honour. Evicting an event-time
 // window is one call. A nil bound is unbounded, as for Scan; an empty range
 // is a no-op.
 func (d *DB) DeleteRange(start, end []byte) error {
@@ -299,7 +299,7 @@ const stallFailsAfter = time.Second
 // makeRoomForWriteLocked rotates a full memtable to the flush queue and
 // starts a new WAL for its successor; when too many memtables wait for a
 // flush, or level 0 holds too many runs, it stalls the writer until the
-// background catches up, or fails the write if the flushes or merges it
+// background catches up, or fails the write if the flushes or compactions it
 // waits for have been failing for stallFailsAfter. d.mu is held.
 func (d *DB) makeRoomForWriteLocked() error {
 	var stallStart time.Time
@@ -331,7 +331,7 @@ func (d *DB) makeRoomForWriteLocked() error {
 		}
 		l0 := d.mu.version.NumRuns(0)
 		if l0 >= d.opts.L0StopTrigger && !d.mu.closed {
-			// Merges are far behind: wait for them rather than let level 0
+			// Compactions are far behind: wait for them rather than let level 0
 			// (and every read) grow without bound.
 			if err := stall(); err != nil {
 				return err
@@ -339,7 +339,7 @@ func (d *DB) makeRoomForWriteLocked() error {
 			continue
 		}
 		if l0 >= d.opts.L0SlowdownTrigger && !slowed && !d.mu.closed {
-			// Give the merges a millisecond of this writer's time.
+			// Give the compactions a millisecond of this writer's time.
 			slowed = true
 			d.mu.stats.slowdowns++
 			d.mu.Unlock()

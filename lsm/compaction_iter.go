@@ -60,7 +60,7 @@ type CompactionIter struct {
 }
 
 // ErrMergeOperator wraps the error of a merge operator that failed to fold
-// operands in a merge of files. Retrying cannot help: the operands stay
+// operands in a compaction of files. Retrying cannot help: the operands stay
 // as they are until the operator accepts them.
 var ErrMergeOperator = errors.New("merge operator failed")
 

@@ -4,20 +4,20 @@ import (
 	"bytes"
 )
 
-// PickManual returns a merge of every file whose range overlaps [start, end]
+// PickManual returns a compaction of every file whose range overlaps [start, end]
 // (nil bounds are unbounded) together with, transitively, every file whose
 // range overlaps those, written to the deepest non-empty level D (at least
 // 1): the output joins D's run if D holds exactly one, else it is a new
 // run. Because the closure takes in every run overlapping the range, the
-// merge is always bottommost, so afterwards the range holds one version of
+// compaction is always bottommost, so afterwards the range holds one version of
 // each live key (barring snapshots) and no needless tombstones. Manual
-// merges are never trivial moves: rewriting is their point.
+// compactions are never trivial moves: rewriting is their point.
 //
 // It returns nil if no file overlaps the range (or start > end), and also
 // when everything that overlaps already lies in a single run at level D:
-// that data was last written by a merge into one run with nothing older
-// below it. Tombstones such a run kept (from a merge that was not
-// bottommost, or a trivial move) stay until a later merge rewrites it.
+// that data was last written by a compaction into one run with nothing older
+// below it. Tombstones such a run kept (from a compaction that was not
+// bottommost, or a trivial move) stay until a later compaction rewrites it.
 func (p *Picker) PickManual(v *Version, start, end []byte) *Compaction {
 	if v == nil {
 		return nil

@@ -4,18 +4,18 @@ import (
 	"fmt"
 )
 
-// PickForReads returns a merge that lowers the number of sorted runs a read
-// visits, or nil when no merge can: when level 0 holds at most one run over
+// PickForReads returns a compaction that lowers the number of sorted runs a read
+// visits, or nil when no compaction can: when level 0 holds at most one run over
 // an otherwise empty tree and every deeper level holds at most one run. It
-// is for a tree that needs no merge by its shape but whose readers pay for
+// is for a tree that needs no compaction by its shape but whose readers pay for
 // its overlapping runs (lazy leveling and tiering leave up to K runs per
-// level by design). Level 0's runs merge with every run of the shallowest
+// level by design). Level 0's runs are compacted with every run of the shallowest
 // non-empty level below into one new run there; with level 0 empty, the
-// shallowest level holding several runs merges them in place. The output
+// shallowest level holding several runs compacts them in place. The output
 // may leave its level over capacity, which Pick then handles as usual.
 //
 // With skipLevel0 it leaves level 0 out, for a caller that has another
-// goroutine merging it.
+// goroutine compacting it.
 func (p *Picker) PickForReads(v *Version, skipLevel0 bool) *Compaction {
 	if v == nil {
 		return nil
@@ -50,13 +50,13 @@ func (p *Picker) PickForReads(v *Version, skipLevel0 bool) *Compaction {
 	return nil
 }
 
-// PickLevelsForReads returns the merge of the shallowest non-empty level
+// PickLevelsForReads returns the compaction of the shallowest non-empty level
 // into the next non-empty one, for a tree that PickForReads has nothing
 // for (level 0 empty, one run per level) but that still spreads its data
 // over several levels, or nil when it holds at most one. The upper run
 // joins the lower one, together with the files of the lower run that its
 // range overlaps, so a read afterwards visits one run fewer. Each such
-// merge is the cheapest that removes a level: the upper level is the
+// compaction is the cheapest that removes a level: the upper level is the
 // smallest, and the lower run is rewritten only where they overlap. The
 // output may leave its level over capacity, which Pick then handles.
 func (p *Picker) PickLevelsForReads(v *Version) *Compaction {

@@ -9,7 +9,7 @@ import (
 // scores returns each level's score, indexed by level: for level 0 its runs
 // divided by L0Trigger; for a level i >= 1 the larger of its runs divided by
 // limit(i)+1 and its size divided by its capacity. A level with a score of
-// at least 1 is due for a merge. Empty levels score 0.
+// at least 1 is due for a compaction. Empty levels score 0.
 func (p *Picker) scores(v *Version) []float64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -35,7 +35,7 @@ func (p *Picker) score(v *Version, last, level int) float64 {
 	return max(byRuns, bySize)
 }
 
-// due reports whether level needs a merge, with exact integer comparisons
+// due reports whether level needs a compaction, with exact integer comparisons
 // (the scores only order the due levels), and which bound it broke. p.mu
 // is held.
 func (p *Picker) due(v *Version, last, level int) (overRuns, overSize bool) {
@@ -49,26 +49,26 @@ func (p *Picker) due(v *Version, last, level int) (overRuns, overSize bool) {
 	return runs > runLimit(last, level, p.mu.opts), v.levelSize(level) >= p.mu.opts.levelCapacity(level)
 }
 
-// Pick returns the next merge to run, or nil if the tree needs none: of
+// Pick returns the next compaction to run, or nil if the tree needs none: of
 // the due levels, the one with the highest score (the shallower on a tie).
-// A partial merge advances the level's compaction pointer, so callers
+// A partial compaction advances the level's compaction pointer, so callers
 // should run what Pick returns.
 func (p *Picker) Pick(v *Version) *Compaction { return p.pick(v, 0) }
 
 // PickBelowLevel0 is Pick for a caller that leaves level 0 to another
-// goroutine: it never returns a merge that reads level 0.
+// goroutine: it never returns a compaction that reads level 0.
 func (p *Picker) PickBelowLevel0(v *Version) *Compaction { return p.pick(v, 1) }
 
-// PickLevel0 returns the merge of level 0 into level 1 when level 0 is due
-// and that merge reads level 0 alone: level 1 then takes the output as a
-// new run (its run limit is above 1), so the merge touches no file that a
-// merge from level 1 down may read or write, and the database runs it on
+// PickLevel0 returns the compaction of level 0 into level 1 when level 0 is due
+// and that compaction reads level 0 alone: level 1 then takes the output as a
+// new run (its run limit is above 1), so the compaction touches no file that a
+// compaction from level 1 down may read or write, and the database runs it on
 // its own goroutine beside those. It returns nil otherwise, including when
 // level 1 must stay one run and so is among the inputs, and when level 1
-// already holds twice as many runs as its limit: its own merge is overdue,
+// already holds twice as many runs as its limit: its own compaction is overdue,
 // and level 0 waits for it (and writers, once level 0 is deep, for both),
-// so a long merge below cannot leave level 1 to collect runs without
-// bound. The bound is twice the limit, not the limit itself: a merge of
+// so a long compaction below cannot leave level 1 to collect runs without
+// bound. The bound is twice the limit, not the limit itself: a compaction of
 // level 1 takes all its runs in one go, so the runs past the limit cost it
 // little, while stopping level 0 at the limit holds writers back far more
 // often.
@@ -126,7 +126,7 @@ func (p *Picker) pick(v *Version, minLevel int) *Compaction {
 	return nil
 }
 
-// pickLevel returns the merge for due level, or nil if it has none to do.
+// pickLevel returns the compaction for due level, or nil if it has none to do.
 // p.mu is held.
 func (p *Picker) pickLevel(v *Version, last, level int, overRuns, overSize bool) *Compaction {
 	if level == 0 {
@@ -145,7 +145,7 @@ func (p *Picker) pickLevel(v *Version, last, level int, overRuns, overSize bool)
 	return p.moveDown(v, last, level, why)
 }
 
-// moveDown returns the merge of level's data into level+1. p.mu is held.
+// moveDown returns the compaction of level's data into level+1. p.mu is held.
 func (p *Picker) moveDown(v *Version, last, level int, why string) *Compaction {
 	next := level + 1
 	nextLimit := runLimit(last, next, p.mu.opts)
@@ -176,7 +176,7 @@ func (p *Picker) moveDown(v *Version, last, level int, why string) *Compaction {
 		// over older runs like any new run; and the inputs do not overlap
 		// each other, so no key has two versions among them: the files
 		// can be relinked as they are (sequential loads then write each
-		// byte once per level, not once per merge).
+		// byte once per level, not once per compaction).
 		c.TrivialMove = true
 	}
 	c.Bottommost = bottommost(v, c)
@@ -205,7 +205,7 @@ func disjointFromOneLevel(c *Compaction, level int) bool {
 }
 
 // nextFile returns the file of r, the only run of level, that a partial
-// merge should move next: the first whose smallest key lies after the
+// compaction should move next: the first whose smallest key lies after the
 // level's compaction pointer, wrapping around to the first file. It moves
 // the pointer to that file's largest key. p.mu is held.
 func (p *Picker) nextFile(level int, r *Run) *File {

@@ -13,28 +13,28 @@ import (
 // serves leveling (K = Z = 1), tiering (K = Z = T-1) and lazy leveling
 // (K = T-1, Z = 1).
 //
-// Level 0 gets one run per memtable flush and is merged into level 1 once it
+// Level 0 gets one run per memtable flush and is compacted into level 1 once it
 // holds L0Trigger runs. Of levels 1..L, L is the deepest non-empty level (the
 // last level). A level may hold limit(i) runs, Z for the last level and K
 // for the others, and (T-1)·T^(i-1)·BaseLevelSize bytes (its capacity). A
 // level is due when it holds more runs than its limit or when its size
 // reaches its capacity; its score is the larger of runs/(limit+1) and
 // size/capacity, so a level is due exactly when its score is at least 1.
-// The due level with the highest score is merged first, the shallower one
+// The due level with the highest score is compacted first, the shallower one
 // on a tie.
 //
-// A due level i >= 1 is merged as follows:
+// A due level i >= 1 is compacted as follows:
 //
-//   - The last level, due only for its run count, merges all its runs in
+//   - The last level, due only for its run count, compacts all its runs in
 //     place into one run, which keeps the newest input run's id: more data
 //     below it would only grow the tree.
-//   - The deepest possible level (NumLevels-1) also merges in place, since
+//   - The deepest possible level (NumLevels-1) also compacts in place, since
 //     the tree cannot grow; holding a single run, it is left alone.
 //   - Otherwise level i moves into level i+1 (growing the tree when i is the
 //     last level). A level holding one run with limit 1 (a leveled level over
 //     capacity) moves a single file, chosen round-robin through the key
 //     space by a per-level compaction pointer; any other level moves all its
-//     runs, which bounds the work per merge to one level's worth.
+//     runs, which bounds the work per compaction to one level's worth.
 //
 // Where level i's data lands depends on limit(i+1), the limit the level
 // will have afterwards (Z if it is or becomes the last level, else K):
@@ -42,16 +42,16 @@ import (
 //   - limit 1: level i+1 must stay one run. The output joins that run, and
 //     the run's files overlapping the user-key range of the level-i inputs
 //     are inputs too. If level i+1 transiently holds several runs (after a
-//     manual merge or a change of options), they are merged in place first.
+//     manual compaction or a change of options), they are compacted in place first.
 //   - limit > 1: the output is a new run at level i+1; nothing there is read.
 //
-// A merge whose input files all come from one level and overlap neither
+// A compaction whose input files all come from one level and overlap neither
 // each other nor anything it would join at the deeper output level is a
 // trivial move: the files are relinked, not rewritten.
 //
-// Simpler schemes considered: merging whole levels in leveled mode makes
-// every merge into a big level rewrite all of it, so write amplification
-// grows with the tree; partial merges bound a merge to about T+1 files.
+// Simpler schemes considered: compacting whole levels in leveled mode makes
+// every compaction into a big level rewrite all of it, so write amplification
+// grows with the tree; partial compactions bound a compaction to about T+1 files.
 // Tiered levels are moved whole because their runs overlap each other and a
 // key range of one cannot move without the others.
 
@@ -62,20 +62,20 @@ const (
 	defaultBaseLevelSize = 64 << 20
 )
 
-// CompactionInput is a set of files from one run that a merge reads. Files
-// is the whole run or, for a partial merge, a key-contiguous part of it.
+// CompactionInput is a set of files from one run that a compaction reads. Files
+// is the whole run or, for a partial compaction, a key-contiguous part of it.
 type CompactionInput struct {
 	Level int
 	runID uint64
 	Files []*File
 }
 
-// Compaction describes one merge: the files it reads and where it writes.
+// Compaction describes one compaction: the files it reads and where it writes.
 type Compaction struct {
 	// Inputs are the file sets read, newest data first (shallower levels
 	// first, and within a level newer runs first).
 	Inputs []CompactionInput
-	// OutputLevel is the level the merged output is written to.
+	// OutputLevel is the level the compacted output is written to.
 	OutputLevel int
 	// OutputRunID is the run at OutputLevel the output joins (its files
 	// that overlap the output are among the inputs); 0 means the output is
@@ -90,11 +90,11 @@ type Compaction struct {
 	// not overlap each other or the output level) can be moved to the
 	// output level without rewriting it.
 	TrivialMove bool
-	// Reason says why the merge was picked, for metrics and tests.
+	// Reason says why the compaction was picked, for metrics and tests.
 	Reason string
 }
 
-// InputBytes returns the bytes the merge reads.
+// InputBytes returns the bytes the compaction reads.
 func (c *Compaction) InputBytes() uint64 {
 	var n uint64
 	for _, in := range c.Inputs {
@@ -105,7 +105,7 @@ func (c *Compaction) InputBytes() uint64 {
 	return n
 }
 
-// numInputFiles returns the number of files the merge reads.
+// numInputFiles returns the number of files the compaction reads.
 func (c *Compaction) numInputFiles() int {
 	n := 0
 	for _, in := range c.Inputs {
@@ -126,7 +126,7 @@ type PickerOptions struct {
 	// RunsAtLastLevel is Z, the most runs the last level may hold.
 	// Default 1.
 	RunsAtLastLevel int
-	// L0Trigger is the number of level-0 runs that starts a merge into
+	// L0Trigger is the number of level-0 runs that starts a compaction into
 	// level 1. Default 4.
 	L0Trigger int
 	// BaseLevelSize is the capacity unit B in bytes: level i >= 1 holds
@@ -172,7 +172,7 @@ func (o PickerOptions) validate() error {
 }
 
 // levelCapacity returns the bytes level may hold before it is due for a
-// merge: (T-1)·T^(level-1)·BaseLevelSize, saturating at math.MaxUint64.
+// compaction: (T-1)·T^(level-1)·BaseLevelSize, saturating at math.MaxUint64.
 // Level 0 is bounded by its run count instead and has capacity 0.
 func (o PickerOptions) levelCapacity(level int) uint64 {
 	if level < 1 {
@@ -196,8 +196,8 @@ func satMul(a, b uint64) uint64 {
 }
 
 // runLimit returns the most runs level may hold before it is due for a
-// merge in a tree whose deepest non-empty level is last: Z if level is last
-// or lies below it (so a merge into it makes it the last level), K above
+// compaction in a tree whose deepest non-empty level is last: Z if level is last
+// or lies below it (so a compaction into it makes it the last level), K above
 // it. For level 0 it is L0Trigger-1. o has its defaults.
 func runLimit(last, level int, o PickerOptions) int {
 	switch {
@@ -210,8 +210,8 @@ func runLimit(last, level int, o PickerOptions) int {
 	}
 }
 
-// Picker chooses merges. It keeps, per level, a compaction pointer so that
-// the partial merges of a leveled level walk round-robin through its key
+// Picker chooses compactions. It keeps, per level, a compaction pointer so that
+// the partial compactions of a leveled level walk round-robin through its key
 // space. A Picker is safe for concurrent use.
 type Picker struct {
 	mu struct {
@@ -220,7 +220,7 @@ type Picker struct {
 		// its BaseLevelSize.
 		opts PickerOptions
 		// ptr[l] is the largest user key of the file last moved out of
-		// level l by a partial merge; the next one starts after it.
+		// level l by a partial compaction; the next one starts after it.
 		ptr [NumLevels][]byte
 		// hasPtr[l] says ptr[l] is set.
 		hasPtr [NumLevels]bool
@@ -246,7 +246,7 @@ func (p *Picker) SetBaseLevelSize(b uint64) {
 	}
 }
 
-// compactInPlace returns the merge of all of level's runs into one run at
+// compactInPlace returns the compaction of all of level's runs into one run at
 // level, or nil if it holds fewer than two runs.
 func compactInPlace(v *Version, level int, why string) *Compaction {
 	if v.NumRuns(level) < 2 {
@@ -254,7 +254,7 @@ func compactInPlace(v *Version, level int, why string) *Compaction {
 	}
 	// The output takes the place, and the id, of the newest input run
 	// (whose files are all inputs): a run that reaches the level while the
-	// merge runs (a level-0 merge on its own goroutine) holds newer data
+	// compaction runs (a level-0 compaction on its own goroutine) holds newer data
 	// and has a larger id, and must keep sorting first.
 	c := &Compaction{OutputLevel: level, OutputRunID: v.Levels[level][0].ID, Reason: why}
 	for _, r := range v.Levels[level] {

@@ -1,5 +1,5 @@
 // Package lsm owns the shape of the tree: which files form which sorted runs
-// at which levels (a Version), how edits change it, and which merge to run
+// at which levels (a Version), how edits change it, and which compaction to run
 // next.
 //
 // Package db is Strata's API; lsm is its internal machinery and exports only
