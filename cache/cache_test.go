@@ -11,17 +11,7 @@ import (
 	"github.com/seed-d6fe07da/strata/internal/base"
 )
 
-func TestParsePolicy(t *testing.T) {
-	for in, want := range map[string]Policy{"2q": Policy2Q, "2Q": Policy2Q, " lru ": PolicyLRU, "LRU": PolicyLRU} {
-		if got, err := parsePolicy(in); err != nil || got != want {
-			t.Errorf("parsePolicy(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "arc", "2q2"} {
-		if _, err := parsePolicy(in); err == nil {
-			t.Errorf("parsePolicy(%q) succeeded", in)
-		}
-	}
+func TestPolicyString(t *testing.T) {
 	if s := Policy("").String(); s != "2q" {
 		t.Errorf("zero Policy prints %q, want the default", s)
 	}

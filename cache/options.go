@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strings"
 	"time"
 )
 
@@ -22,15 +21,6 @@ const (
 	// against 2Q in experiments; a scan larger than the pool flushes it.
 	PolicyLRU Policy = "lru"
 )
-
-// parsePolicy parses "2q" or "lru" (case-insensitive).
-func parsePolicy(s string) (Policy, error) {
-	switch p := Policy(strings.ToLower(strings.TrimSpace(s))); p {
-	case Policy2Q, PolicyLRU:
-		return p, nil
-	}
-	return "", fmt.Errorf("cache: unknown replacement policy %q (want \"2q\" or \"lru\")", s)
-}
 
 // String returns the policy's name: "lru", or "2q" for Policy2Q and the
 // zero Policy, which means it.
