@@ -28,9 +28,9 @@ type config struct {
 	// SyncRun is how long each durability configuration writes.
 	SyncRun time.Duration
 
-	SearchModes     []string
-	Bits            float64
-	Seed            int64
+	SearchModes []string
+	Bits        float64
+	Seed        int64
 }
 
 func fullConfig() config {
