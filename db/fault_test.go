@@ -161,13 +161,14 @@ func survivingPrefix(t *testing.T, d *DB, written int) int {
 	return n
 }
 
-// TestPowerCutDuringWALSeal cuts the power while an older WAL's seal is
-// under way and writes go on into the newer one, on a disk that had
-// written half of every file's unsynced tail (mid-record). The older WAL
-// ends in a torn record and a newer WAL follows it; no newer WAL records
-// a sync, so the tear is a crash's, not corruption: the database opens
-// with a prefix of the writes.
-func TestPowerCutDuringWALSeal(t *testing.T) {
+// sealCutShort writes 100-byte values (keys key%06d) until a memtable
+// switch, then the values of after into the newer WAL while the older
+// WAL's seal is held up, and cuts the power on a disk that had written
+// half of every file's unsynced tail (mid-record), with the newer WAL's
+// directory entry durable (ext4 commits its journal every few seconds, so
+// it may well be). It returns that disk and the number of writes.
+func sealCutShort(t *testing.T, after [][]byte) (*vfs.MemFS, int) {
+	t.Helper()
 	mem := vfs.NewMem()
 	blocker := newSealBlocker()
 	rotated := false
@@ -182,21 +183,18 @@ func TestPowerCutDuringWALSeal(t *testing.T) {
 		t.Fatal(err)
 	}
 	written := 0
-	put := func() {
-		if err := d.Put([]byte(fmt.Sprintf("key%06d", written)), bytes.Repeat([]byte{'v'}, 100)); err != nil {
+	put := func(v []byte) {
+		if err := d.Put([]byte(fmt.Sprintf("key%06d", written)), v); err != nil {
 			t.Fatal(err)
 		}
 		written++
 	}
 	for !rotated {
-		put()
+		put(bytes.Repeat([]byte{'v'}, 100))
 	}
-	for range 200 {
-		put()
+	for _, v := range after {
+		put(v)
 	}
-	// The filesystem may write the newer WAL's directory entry before the
-	// seal's directory sync does (ext4 commits its journal every few
-	// seconds): make it durable.
 	if err := mem.SyncDir("/db"); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +206,22 @@ func TestPowerCutDuringWALSeal(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	d, err = Open("/db", &Options{FS: crashed})
+	return crashed, written
+}
+
+// TestPowerCutDuringWALSeal cuts the power while an older WAL's seal is
+// under way and writes go on into the newer one, on a disk that had
+// written half of every file's unsynced tail (mid-record). The older WAL
+// ends in a torn record and a newer WAL follows it; no newer WAL records
+// a sync, so the tear is a crash's, not corruption: the database opens
+// with a prefix of the writes.
+func TestPowerCutDuringWALSeal(t *testing.T) {
+	after := make([][]byte, 200)
+	for i := range after {
+		after[i] = bytes.Repeat([]byte{'v'}, 100)
+	}
+	crashed, written := sealCutShort(t, after)
+	d, err := Open("/db", &Options{FS: crashed})
 	if err != nil {
 		t.Fatalf("open after a power cut during a WAL seal: %v", err)
 	}

@@ -276,7 +276,7 @@ func TestSyncedWALDamageIsCorruption(t *testing.T) {
 // WAL's name. Flushes wait until the crash is taken: a flush finished
 // before it would make the older WAL obsolete, and nothing would replay
 // it.
-func sealedOlderWAL(t *testing.T, syncWrites bool) (*vfs.MemFS, string) {
+func sealedOlderWAL(t *testing.T, syncWrites bool, last func(*DB)) (*vfs.MemFS, string) {
 	t.Helper()
 	mem := vfs.NewMem()
 	release := make(chan struct{})
@@ -307,6 +307,9 @@ func sealedOlderWAL(t *testing.T, syncWrites bool) (*vfs.MemFS, string) {
 	if err := seal.wait(); err != nil {
 		t.Fatal(err)
 	}
+	if last != nil {
+		last(d)
+	}
 	crashed := mem.CrashClonePages(func(string, int) bool { return true })
 	close(release)
 	d.Close()
@@ -321,7 +324,7 @@ func sealedOlderWAL(t *testing.T, syncWrites bool) (*vfs.MemFS, string) {
 // anywhere in it is corruption; with WALSalvage the database opens as of
 // the record before it, dropping the newer WAL too.
 func TestOlderWALDamageIsCorruption(t *testing.T) {
-	crashed, older := sealedOlderWAL(t, false)
+	crashed, older := sealedOlderWAL(t, false, nil)
 	zeroRange(t, crashed, "/db/"+older, 3000, 100)
 	o := recoveryOptions(crashed)
 	if _, err := Open("/db", o); !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), older) {
@@ -343,7 +346,7 @@ func TestOlderWALDamageIsCorruption(t *testing.T) {
 // but a newer WAL records a sync, which waits for the seal: the damage
 // is corruption.
 func TestOlderWALTornBeforeSyncedNewerIsCorruption(t *testing.T) {
-	crashed, older := sealedOlderWAL(t, true)
+	crashed, older := sealedOlderWAL(t, true, nil)
 	size, err := crashed.Stat("/db/" + older)
 	if err != nil {
 		t.Fatal(err)
@@ -434,44 +437,18 @@ func TestEmptyNewerWALIsNotANewerWAL(t *testing.T) {
 // taken for a seal a crash cut short when a newer WAL holds a synced,
 // acknowledged write that no later record follows.
 func TestDamagedSealMarkerIsCorruption(t *testing.T) {
-	mem := vfs.NewMem()
-	release := make(chan struct{})
-	hold := vfs.InjectorFunc(func(op vfs.Op, name string) error {
-		if op == vfs.OpCreate && strings.HasSuffix(name, ".sst") {
-			<-release
+	crashed, older := sealedOlderWAL(t, false, func(d *DB) {
+		b := d.NewBatch()
+		b.Put([]byte("acked-synced"), []byte("v"))
+		if err := d.WriteWith(b, WriteOptions{Sync: true}); err != nil {
+			t.Fatal(err)
 		}
-		return nil
 	})
-	o := recoveryOptions(vfs.NewFaultFS(mem, hold))
-	o.SyncWrites = false
-	var logs []string
-	o.failpoint = func(name string) {
-		if name == fpWALRotated && logs == nil {
-			logs = walNames(t, mem)
-		}
-	}
-	d := mustOpen(t, "/db", o)
-	for i := 0; logs == nil; i++ {
-		d.Put(recoveryKey(i), recoveryValue(i))
-	}
-	for i := 0; i < 10; i++ {
-		d.Put(recoveryKey(100000+i), recoveryValue(i))
-	}
-	b := d.NewBatch()
-	b.Put([]byte("acked-synced"), []byte("v"))
-	if err := d.WriteWith(b, WriteOptions{Sync: true}); err != nil {
-		t.Fatal(err)
-	}
-	// Acknowledged: the older WAL's seal is done, the newer WAL synced.
-	crashed := mem.CrashClone() // keeps only synced bytes
-	close(release)
-	d.Close()
-	older := "/db/" + logs[0]
-	size, err := crashed.Stat(older)
+	size, err := crashed.Stat("/db/" + older)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := crashed.OpenReadWrite(older)
+	f, err := crashed.OpenReadWrite("/db/" + older)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +460,7 @@ func TestDamagedSealMarkerIsCorruption(t *testing.T) {
 	f.Close()
 	// The synced write put a marker in the newer WAL before it was
 	// acknowledged: the damage is corruption, not a seal cut short.
-	if _, err := Open("/db", recoveryOptions(crashed)); !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), logs[0]) {
+	if _, err := Open("/db", recoveryOptions(crashed)); !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), older) {
 		t.Fatalf("Open with the older WAL's seal marker damaged: %v (the acknowledged synced write would be lost)", err)
 	}
 }
@@ -492,46 +469,19 @@ func TestDamagedSealMarkerIsCorruption(t *testing.T) {
 // sync marker in the newer WAL does not make a power cut during the older
 // WAL's seal look like corruption: markers count only where records start.
 func TestValueLookingLikeMarkerIsNotASync(t *testing.T) {
-	mem := vfs.NewMem()
-	blocker := newSealBlocker()
-	rotated := false
-	o := &Options{FS: vfs.NewFaultFS(mem, blocker), MemtableSize: 64 << 10, SyncWrites: false}
-	o.failpoint = func(name string) {
-		if name == fpWALRotated {
-			rotated = true
-		}
-	}
-	d, err := Open("/db", o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	written := 0
-	put := func(v []byte) {
-		if err := d.Put([]byte(fmt.Sprintf("key%06d", written)), v); err != nil {
-			t.Fatal(err)
-		}
-		written++
-	}
-	for !rotated {
-		put(bytes.Repeat([]byte{'v'}, 100))
-	}
-	// A value holding an old-format marker (length 1<<31|8, CRC-32C, s=1).
+	// A value holding a marker of the first form (length 1<<31|8,
+	// CRC-32C, synced offset 1), which does not say where it is.
 	var m [16]byte
 	binary.LittleEndian.PutUint32(m[0:4], 1<<31|8)
 	binary.LittleEndian.PutUint64(m[8:], 1)
 	tab := crc32.MakeTable(crc32.Castagnoli)
 	binary.LittleEndian.PutUint32(m[4:8], crc32.Update(crc32.Update(0, tab, m[0:4]), tab, m[8:]))
-	put(append(bytes.Repeat([]byte{'x'}, 20), m[:]...))
+	after := [][]byte{append(bytes.Repeat([]byte{'x'}, 20), m[:]...)}
 	for range 50 {
-		put(bytes.Repeat([]byte{'v'}, 100))
+		after = append(after, bytes.Repeat([]byte{'v'}, 100))
 	}
-	if err := mem.SyncDir("/db"); err != nil {
-		t.Fatal(err)
-	}
-	crashed := mem.CrashCloneTorn(func(_ string, unsynced int) int { return unsynced/2 + 5 })
-	close(blocker.blocked)
-	d.Close()
-	d, err = Open("/db", &Options{FS: crashed})
+	crashed, _ := sealCutShort(t, after)
+	d, err := Open("/db", &Options{FS: crashed})
 	if err != nil {
 		t.Fatalf("open after a power cut during a WAL seal: %v", err)
 	}
