@@ -365,7 +365,10 @@ func (it *Iterator) mergeForward() bool {
 		if k.SeqNum() > it.seq {
 			continue
 		}
-		if k.Kind() == base.KindDelete || it.covered(k) {
+		if k.Kind() == base.KindDelete {
+			break
+		}
+		if seq, _, _ := it.covering(k); seq > 0 {
 			break
 		}
 		if k.Kind() == base.KindSet {
@@ -473,17 +476,6 @@ func (it *Iterator) covering(k base.InternalKey) (seq base.SeqNum, start, end []
 		}
 	}
 	return seq, start, end
-}
-
-// covered reports whether a range tombstone visible to the iterator
-// deletes k.
-func (it *Iterator) covered(k base.InternalKey) bool {
-	for _, s := range it.tombs {
-		if s.MaxCovering(k.UserKey, it.seq) > k.SeqNum() {
-			return true
-		}
-	}
-	return false
 }
 
 // appendMemTombstones appends m's range tombstones to ts.

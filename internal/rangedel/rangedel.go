@@ -124,16 +124,8 @@ func (s *Set) find(key []byte) *Fragment {
 // MaxCovering returns the newest seqnum <= readSeq of a tombstone covering
 // key, or 0 if none does.
 func (s *Set) MaxCovering(key []byte, readSeq base.SeqNum) base.SeqNum {
-	f := s.find(key)
-	if f == nil {
-		return 0
-	}
-	for _, seq := range f.Seqs {
-		if seq <= readSeq {
-			return seq
-		}
-	}
-	return 0
+	seq, _, _ := s.Covering(key, readSeq)
+	return seq
 }
 
 // Covering returns the newest seqnum <= readSeq of a tombstone covering
