@@ -196,9 +196,15 @@ func (r *Reader) corrupt(format string, args ...any) error {
 }
 
 // readErr wraps an I/O error. The size was checked before every read, so an
-// early EOF means the file shrank under us.
+// early EOF means the file shrank under us: the process writing the log
+// trimmed its unused window of zeros when it closed it, under a read-only
+// open beside it. Only zeros went, so the log ends where the file now
+// does (io.EOF, a clean end).
 func (r *Reader) readErr(err error) error {
-	if err == io.EOF {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if size, serr := r.f.Size(); serr == nil && size < r.size {
+			return io.EOF
+		}
 		err = io.ErrUnexpectedEOF
 	}
 	return fmt.Errorf("wal: %s: read at offset %d: %w", r.name, r.off, err)

@@ -550,3 +550,36 @@ func TestOldSyncMarkers(t *testing.T) {
 		t.Fatalf("ScanTail past the damage: %+v, %v; want synced %d", tail, err, synced)
 	}
 }
+
+// TestLogShrinkingUnderReader: a log whose owner trims its unused window of
+// zeros while a read-only reader is part way through it (the strata
+// command beside a running application) ends cleanly where the records
+// end, rather than failing with an unexpected EOF.
+func TestLogShrinkingUnderReader(t *testing.T) {
+	var recs [][]byte
+	for i := 0; i < 100; i++ {
+		recs = append(recs, bytes.Repeat([]byte{byte(i + 1)}, 1000))
+	}
+	data := writeAll(t, recs)
+	end := len(data)
+	f := &memFile{data: append(data, make([]byte, 200<<10)...)} // a mapped writer's window
+	r := NewReader(f, "000001.log")
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	f.data = f.data[:end] // the owner closed the log, trimming the zeros
+	n := 1
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d records: %v", n, err)
+		}
+		n++
+	}
+	if n != len(recs) || r.TornTail() {
+		t.Fatalf("read %d of %d records, torn %v", n, len(recs), r.TornTail())
+	}
+}

@@ -197,7 +197,7 @@ func listing(t *testing.T, dir string) string {
 // fails with exit status 2 because it lost a file for good.
 func TestReadOnlyBesideBusyWriter(t *testing.T) {
 	dir := t.TempDir()
-	d, err := db.Open(dir, &db.Options{MemtableSize: 64 << 10, L0CompactionTrigger: 2})
+	d, err := db.Open(dir, &db.Options{MemtableSize: 256 << 10, L0CompactionTrigger: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
