@@ -17,15 +17,24 @@
 //
 // Concurrency: one goroutine at a time calls Add; Get, NewIter, RangeDels and
 // the size methods may run concurrently with it and with each other. A
-// sync.RWMutex guards the tree: Add takes the write lock only to insert
-// (copying into the arena happens before), Get takes the read lock. NewIter
-// takes the write lock briefly, because btree.Clone changes the tree's
-// copy-on-write context; the iterator then walks its private clone without
-// any lock, while later Adds copy the nodes they change.
+// sync.RWMutex guards the tree, and Add never waits for it while readers
+// hold it: it writes each entry into a ring of pending entries,
+// publishes it there with an atomic count, and moves the pending entries
+// into the tree only when TryLock gets the write lock. Get takes the read
+// lock, searches the tree and scans the few pending entries. Add blocks on
+// the lock only when the ring is full, after pendingInserts failed tries.
+// NewIter takes the write lock briefly, moves the pending entries into
+// the tree and clones it (btree.Clone changes the tree's copy-on-write
+// context); the iterator then walks its private clone without any lock,
+// while later inserts copy the nodes they change.
 //
-// A lock-free skiplist (as LevelDB and Pebble use) would let readers skip
-// the lock entirely, but the design fixes google/btree; with the lock held
-// only for an O(log n) insert or search, contention stays low.
+// When Add waited for the write lock, it waited for every Get in
+// progress, and with more runnable goroutines than processors a Get
+// holding the read lock was often descheduled: writes with reads beside
+// them waited milliseconds. Publishing a read-only clone for lock-free
+// Gets instead costs a copy of a leaf per insert whenever reads come
+// between inserts. A lock-free skiplist (as LevelDB and Pebble use) would
+// avoid both, but the design fixes google/btree.
 package memtable
 
 import (
@@ -177,9 +186,19 @@ type RangeTombstone struct {
 // documentation for its concurrency rules.
 type Memtable struct {
 	mu sync.RWMutex
-	// points holds the Set and Delete entries. Guarded by mu; NewIter takes
-	// mu for writing because Clone changes the tree.
+	// points holds the Set and Delete entries, but for the pending ones.
+	// Guarded by mu; NewIter takes mu for writing because Clone changes
+	// the tree.
 	points *btree.BTreeG[entry]
+	// pending holds the point entries Add has published but not yet
+	// inserted into points: those numbered inTree to added-1, entry i in
+	// pending[i%pendingInserts]. Add writes a slot before raising added,
+	// and only while fewer than pendingInserts entries are pending, so no
+	// reader is in the slot it writes.
+	pending [pendingInserts]entry
+	// added counts the point entries added; inTree those of them in
+	// points. inTree changes only under mu held for writing.
+	added, inTree atomic.Uint64
 	// rangeDels holds the range tombstones in insertion order. Guarded by
 	// mu. Elements are never changed once appended, so a reader may keep a
 	// prefix of the slice after releasing mu.
@@ -283,12 +302,34 @@ func (m *Memtable) Add(seq base.SeqNum, kind base.Kind, key, value []byte) {
 		return
 	}
 	e := makeEntry(buf, k, base.MakeTrailer(seq, kind))
-	m.mu.Lock()
-	_, replaced := m.points.ReplaceOrInsert(e)
-	m.mu.Unlock()
-	if !replaced {
-		m.nPoints.Add(1)
+	n := m.added.Load()
+	if n-m.inTree.Load() == pendingInserts {
+		m.mu.Lock() // the ring is full: wait for the readers
+		m.insertPendingLocked()
+		m.mu.Unlock()
 	}
+	m.pending[n%pendingInserts] = e
+	m.added.Store(n + 1)
+	if m.mu.TryLock() {
+		m.insertPendingLocked()
+		m.mu.Unlock()
+	}
+}
+
+// pendingInserts is the size of the ring of pending entries: Get scans up
+// to this many, and Add blocks on the lock after this many failed tries.
+const pendingInserts = 128
+
+// insertPendingLocked moves the pending entries into the tree. m.mu is
+// held for writing.
+func (m *Memtable) insertPendingLocked() {
+	n := m.added.Load()
+	for i := m.inTree.Load(); i < n; i++ {
+		if _, replaced := m.points.ReplaceOrInsert(m.pending[i%pendingInserts]); !replaced {
+			m.nPoints.Add(1)
+		}
+	}
+	m.inTree.Store(n)
 }
 
 // Get returns the newest point entry (Set, Delete or Merge) for key with a seqnum at
@@ -307,6 +348,13 @@ func (m *Memtable) Get(key []byte, seq base.SeqNum) (value []byte, kind base.Kin
 		e, found = it, true
 		return false
 	})
+	for i, n := m.inTree.Load(), m.added.Load(); i < n; i++ {
+		// The pending entries are newer than the tree's: on a tie (an
+		// entry replaced), the pending one wins, and the later of two.
+		if r := m.pending[i%pendingInserts]; !entryLess(r, search) && (!found || !entryLess(e, r)) {
+			e, found = r, true
+		}
+	}
 	m.mu.RUnlock()
 	if !found || e.prefix != search.prefix || !bytes.Equal(e.key(), key) {
 		return nil, 0, 0, false
@@ -325,10 +373,15 @@ func (m *Memtable) Get(key []byte, seq base.SeqNum) (value []byte, kind base.Kin
 func (m *Memtable) ApproximateSize() int64 { return m.size.Load() }
 
 // len returns the number of point entries (Sets and Deletes).
-func (m *Memtable) len() int { return int(m.nPoints.Load()) }
+func (m *Memtable) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.insertPendingLocked()
+	return int(m.nPoints.Load())
+}
 
 // Empty reports whether the memtable holds no entries of any kind.
-func (m *Memtable) Empty() bool { return m.nPoints.Load() == 0 && m.nRangeDels.Load() == 0 }
+func (m *Memtable) Empty() bool { return m.added.Load() == 0 && m.nRangeDels.Load() == 0 }
 
 // NewIter returns an iterator over the point entries present when it was
 // created; later Adds do not show in it. Key and Value of the iterator alias
@@ -336,6 +389,7 @@ func (m *Memtable) Empty() bool { return m.nPoints.Load() == 0 && m.nRangeDels.L
 // included: see RangeDels.
 func (m *Memtable) NewIter() base.InternalIterator {
 	m.mu.Lock()
+	m.insertPendingLocked()
 	t := m.points.Clone()
 	m.mu.Unlock()
 	return newIter(t, &m.iterBufs)

@@ -136,3 +136,23 @@ func BenchmarkSeekGE(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAddThenGet alternates an insert and a lookup, as a key-value
+// store serving reads and writes does: each lookup after an insert
+// publishes a new view and each insert after it copies a path of nodes,
+// the most a view costs.
+func BenchmarkAddThenGet(b *testing.B) {
+	keys := benchKeys(2 * benchEntries)
+	m := benchMemtable(keys[:benchEntries])
+	value := make([]byte, 100)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%benchEntries == 0 && i > 0 {
+			b.StopTimer()
+			m = benchMemtable(keys[:benchEntries])
+			b.StartTimer()
+		}
+		m.Add(base.SeqNum(benchEntries+i+1), base.KindSet, keys[benchEntries+i%benchEntries], value)
+		m.Get(keys[i%benchEntries], base.MaxSeqNum)
+	}
+}

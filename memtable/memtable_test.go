@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -114,6 +115,21 @@ func (s *machine) AddMany(t *rapid.T) {
 		key := []byte(fmt.Sprintf("%c%d", 'a'+i%5, i%17))
 		s.addOne(t, base.KindSet, key, []byte(fmt.Sprint(i)))
 	}
+}
+
+// AddWhileReading adds entries while a reader holds the read lock, so
+// that they stay pending, and checks Gets while they are.
+func (s *machine) AddWhileReading(t *rapid.T) {
+	s.mt.mu.RLock()
+	free := pendingInserts - int(s.mt.added.Load()-s.mt.inTree.Load())
+	n := rapid.IntRange(0, free).Draw(t, "n")
+	for i := 0; i < n; i++ {
+		s.Add(t)
+	}
+	for i := rapid.IntRange(0, 4).Draw(t, "gets"); i > 0; i-- {
+		s.Get(t)
+	}
+	s.mt.mu.RUnlock()
 }
 
 func (s *machine) Get(t *rapid.T) {
@@ -455,6 +471,57 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 	if m.len() != writes {
 		t.Fatalf("Len = %d", m.len())
+	}
+}
+
+// TestAddDoesNotWaitForReaders: an insert completes while a reader is in
+// the middle of a search. Under the reader-writer lock the memtable once
+// used, Add waited for every search in progress, and a search whose
+// goroutine was descheduled held writes up for milliseconds.
+func TestAddDoesNotWaitForReaders(t *testing.T) {
+	m := NewPooled(nil)
+	for i := 0; i < 100; i++ {
+		m.Add(base.SeqNum(i+1), base.KindSet, []byte(fmt.Sprintf("k%04d", i)), []byte("v"))
+	}
+	inSearch, release := make(chan struct{}), make(chan struct{})
+	searched := make(chan struct{})
+	go func() {
+		defer close(searched)
+		first := true
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+		m.points.Ascend(func(entry) bool {
+			if first {
+				first = false
+				close(inSearch)
+				<-release
+			}
+			return true
+		})
+	}()
+	<-inSearch
+	added := make(chan struct{})
+	go func() {
+		for i := 0; i < pendingInserts; i++ {
+			m.Add(base.SeqNum(1000+i), base.KindSet, []byte("k0050"), []byte(fmt.Sprint(i)))
+		}
+		close(added)
+	}()
+	select {
+	case <-added:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Add waited for a search in progress")
+	}
+	// Gets see every insert, the search still going on.
+	for i := 0; i < pendingInserts; i++ {
+		if v, _, _, found := m.Get([]byte("k0050"), base.SeqNum(1000+i)); !found || string(v) != fmt.Sprint(i) {
+			t.Fatalf("Get at seqnum %d = %q %v", 1000+i, v, found)
+		}
+	}
+	close(release)
+	<-searched
+	if m.len() != 100+pendingInserts {
+		t.Fatalf("len = %d, want %d", m.len(), 100+pendingInserts)
 	}
 }
 
