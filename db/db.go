@@ -96,13 +96,22 @@ type DB struct {
 	rsMu sync.RWMutex
 	rs   *readState
 
+	// commitMu is held by whoever writes the WAL and the memtable: an
+	// unsynced write committing alone, the leader of a group of synced
+	// writes, or a barrier (Flush, Ingest) while it switches memtables.
+	// Lock order: the head of the commit queue, then commitMu, then mu.
+	// Close takes it once after setting closed, to wait out a commit in
+	// flight.
+	commitMu sync.Mutex
+
 	// mu guards the fields it holds; bgCond and the commit queue's
 	// writers wait on it. versionMu, when both are needed, comes first.
 	mu struct {
 		sync.Mutex
 		// closed is set by Close.
 		closed bool
-		// writers is the commit queue; writers[0] is the leader.
+		// writers is the commit queue of synced writes and barriers;
+		// writers[0] is the leader.
 		writers []*writer
 		// mem takes new writes; imms wait for a flush, oldest first.
 		mem  *memtable.Memtable
@@ -261,12 +270,15 @@ func (d *DB) Close() error {
 	d.mu.closed = true
 	d.closing.Store(true)
 	close(d.closeCh)
-	// Wait for queued writers to drain.
+	// Wait for queued writers to drain, then for an unsynced write in
+	// flight: later ones find closed set.
 	for len(d.mu.writers) > 0 {
 		d.bgCond.Wait()
 	}
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
+	d.commitMu.Lock()
+	d.commitMu.Unlock()
 	d.bgWG.Wait()
 
 	var err error

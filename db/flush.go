@@ -34,6 +34,9 @@ func (d *DB) Flush() error {
 	barrier := &writer{}
 	barrier.cond.L = &d.mu
 	d.enterQueueLocked(barrier)
+	d.mu.Unlock()
+	d.lockCommit()
+	d.mu.Lock()
 	var err error
 	switch {
 	case d.mu.writeErr != nil:
@@ -46,6 +49,7 @@ func (d *DB) Flush() error {
 		}
 	}
 	d.leaveQueueLocked(1)
+	d.commitMu.Unlock()
 	if err != nil {
 		return err
 	}

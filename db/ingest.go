@@ -204,6 +204,10 @@ func (d *DB) Ingest(paths ...string) error {
 	barrier.cond.L = &d.mu
 	d.enterQueueLocked(barrier)
 	defer d.leaveQueueLocked(1)
+	d.mu.Unlock()
+	d.lockCommit()
+	defer d.commitMu.Unlock()
+	d.mu.Lock()
 	if d.mu.writeErr != nil {
 		return d.mu.writeErr
 	}

@@ -3,6 +3,7 @@ package db
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -12,7 +13,8 @@ import (
 	"github.com/seed-d6fe07da/strata/wal"
 )
 
-// writer is one caller waiting in the commit queue.
+// writer is one caller of Write: a synced write or a barrier waiting in
+// the commit queue, or an unsynced write committing alone.
 type writer struct {
 	batch *Batch
 	sync  bool
@@ -149,6 +151,9 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 	w := &b.w
 	w.batch, w.sync, w.done, w.err = b, d.opts.SyncWrites || o.Sync, false, nil
 	w.cond.L = &d.mu
+	if !w.sync {
+		return d.commitAlone(w)
+	}
 
 	d.mu.Lock()
 	if d.mu.closed {
@@ -159,6 +164,10 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 		d.mu.Unlock()
 		return w.err
 	}
+	d.mu.Unlock()
+	d.lockCommit()
+	defer d.commitMu.Unlock()
+	d.mu.Lock()
 
 	// w leads a group: make room, take seqnums, then write the WAL and the
 	// memtable without holding mu while later writers queue up behind.
@@ -184,16 +193,7 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 	}
 
 	d.mu.Lock()
-	if err != nil {
-		err = d.stopWritesLocked(err)
-	} else {
-		d.mu.lastSeq = last
-		d.visibleSeq.Store(uint64(last))
-		for _, o := range group {
-			d.mu.stats.walBytes += uint64(len(o.batch.data)) + 8
-			d.mu.stats.userBytes += uint64(o.batch.userBytes)
-		}
-	}
+	err = d.finishCommitLocked(group, last, err)
 	for _, o := range group {
 		o.done = true
 		o.err = err
@@ -204,6 +204,82 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 	d.leaveQueueLocked(len(group))
 	d.mu.Unlock()
 	return err
+}
+
+// commitAlone commits w, an unsynced write, by itself: it holds commitMu,
+// which serializes every commit, for the microseconds of a WAL append and
+// a memtable insert, and takes no place in the commit queue. Synced
+// writes group in the queue to share an fsync; an unsynced one has no
+// fsync to share, and waiting in the queue for a leader to commit it cost
+// more than committing it: a goroutine woken from a park runs on its
+// waker's processor only when the waker yields it, and a leader goes
+// straight on with its caller's work (gets served from the cache, say)
+// without yielding, so with every processor busy, woken writers waited
+// milliseconds for commits that took microseconds.
+func (d *DB) commitAlone(w *writer) error {
+	d.lockCommit()
+	defer d.commitMu.Unlock()
+	d.mu.Lock()
+	if d.mu.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	err := d.makeRoomForWriteLocked()
+	first := d.mu.lastSeq + 1
+	log, mem, seal := d.mu.log, d.mu.mem, d.mu.sealing
+	d.mu.Unlock()
+
+	group := [1]*writer{w}
+	var last base.SeqNum
+	if err == nil {
+		last, err = d.commitGroup(group[:], first, log, seal, mem)
+	}
+	d.mu.Lock()
+	err = d.finishCommitLocked(group[:], last, err)
+	d.mu.Unlock()
+	return err
+}
+
+// finishCommitLocked publishes a committed group whose last seqnum is
+// last, or, if err says the commit failed, stops later writes as err
+// requires. It returns the error the group's writers report. d.mu is held.
+func (d *DB) finishCommitLocked(group []*writer, last base.SeqNum, err error) error {
+	if err != nil {
+		return d.stopWritesLocked(err)
+	}
+	d.mu.lastSeq = last
+	d.visibleSeq.Store(uint64(last))
+	for _, o := range group {
+		d.mu.stats.walBytes += uint64(len(o.batch.data)) + 8
+		d.mu.stats.userBytes += uint64(o.batch.userBytes)
+	}
+	return nil
+}
+
+// maxCommitSpin bounds how long lockCommit spins before it parks: many
+// times a commit of an unsynced batch, far less than a synced group's
+// fsync or a stalled write.
+const maxCommitSpin = 50 * time.Microsecond
+
+// lockCommit takes commitMu, spinning on TryLock while the holder is
+// likely still appending: a writer that parks in Lock waits, once woken,
+// until the goroutine that woke it yields its processor.
+func (d *DB) lockCommit() {
+	if d.commitMu.TryLock() {
+		return
+	}
+	if runtime.GOMAXPROCS(0) > 1 {
+		start := time.Now()
+		for i := 1; ; i++ {
+			if d.commitMu.TryLock() {
+				return
+			}
+			if i%64 == 0 && time.Since(start) > maxCommitSpin {
+				break
+			}
+		}
+	}
+	d.commitMu.Lock()
 }
 
 // enterQueueLocked appends w to the commit queue and waits until w leads
@@ -237,11 +313,11 @@ func (d *DB) leaveQueueLocked(n int) {
 }
 
 // commitGroup logs and applies a group of batches taking seqnums from
-// first on. It runs without d.mu; only the leader calls it. A group with a
-// synced write returns once log is synced and seal, the sealing of the
-// WAL before log, is done: a write is durable only if every write before
-// it is, and the next record, which records the sync in log (a sync
-// marker), comes from a later group.
+// first on. It runs without d.mu; only the holder of commitMu calls it. A
+// group with a synced write returns once log is synced and seal, the
+// sealing of the WAL before log, is done: a write is durable only if every
+// write before it is, and the next record, which records the sync in log
+// (a sync marker), comes from a later group.
 func (d *DB) commitGroup(group []*writer, first base.SeqNum, log *wal.Writer, seal *walSeal, mem *memtable.Memtable) (base.SeqNum, error) {
 	seq := first
 	doSync := false
@@ -367,10 +443,10 @@ func (d *DB) makeRoomForWriteLocked() error {
 // (a full disk) leaves the old one in use and is retryable: the next write
 // tries again.
 //
-// Only the commit queue's leader (or a Flush holding the queue) calls it,
-// so no other write touches the log or the memtable meanwhile: d.mu is
-// released for the file I/O, and readers, snapshots and the background
-// never wait behind it. d.mu is held on entry and exit.
+// Only the holder of commitMu calls it, so no other write touches the log
+// or the memtable meanwhile: d.mu is released for the file I/O, and
+// readers, snapshots and the background never wait behind it. d.mu is
+// held on entry and exit.
 func (d *DB) rotateMemtableLocked() error {
 	old, num := d.mu.log, d.mu.nextFileNum
 	d.mu.nextFileNum++
