@@ -181,6 +181,9 @@ type DB struct {
 	bgCond *sync.Cond
 	// recovery is what Open's WAL replay found; set before Open returns.
 	recovery RecoveryReport
+	// walFiles holds, while a read-only Open replays, a handle to every
+	// WAL it listed (openWAL).
+	walFiles map[base.FileNum]vfs.File
 
 	// snapMu guards snapshots, the seqnums of open snapshots (with
 	// repeats). NewSnapshot and Snapshot.Close take it alone; a compaction

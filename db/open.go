@@ -17,6 +17,7 @@ import (
 	"github.com/seed-d6fe07da/strata/manifest"
 	"github.com/seed-d6fe07da/strata/memtable"
 	"github.com/seed-d6fe07da/strata/sst"
+	"github.com/seed-d6fe07da/strata/vfs"
 	"github.com/seed-d6fe07da/strata/wal"
 )
 
@@ -159,6 +160,24 @@ func (d *DB) recover() error {
 		}
 	}
 	sort.Slice(logs, func(i, j int) bool { return logs[i] < logs[j] })
+	if d.opts.ReadOnly {
+		// A writer beside us removes a WAL once its writes are flushed:
+		// hold every one listed before reading any.
+		d.walFiles = make(map[base.FileNum]vfs.File, len(logs))
+		defer func() {
+			for _, f := range d.walFiles {
+				f.Close()
+			}
+			d.walFiles = nil
+		}()
+		for _, num := range logs {
+			f, err := d.openWALFile(num)
+			if err != nil {
+				return err
+			}
+			d.walFiles[num] = f
+		}
+	}
 	// WALs at the end that hold no record (a switch whose directory sync
 	// failed removes the new WAL, but the removal may not survive a crash)
 	// do not make the WAL before them an older one.
@@ -333,11 +352,11 @@ func (d *DB) setPageSize(ps int) error {
 // to stop there (stop true: later WALs are not replayed).
 func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, laterSynced func() (bool, error)) (cut int64, stop bool, err error) {
 	name := base.MakeFilename(base.FileTypeLog, num)
-	f, err := d.fs.Open(d.path(name))
+	f, release, err := d.openWAL(num)
 	if err != nil {
-		return -1, false, fmt.Errorf("strata: open WAL %s: %w", name, err)
+		return -1, false, err
 	}
-	defer f.Close()
+	defer release()
 	d.recovery.WALs++
 	r := wal.NewReader(f, name)
 	var damage error
@@ -430,11 +449,11 @@ func (d *DB) cutWALs(num base.FileNum, off int64, later []base.FileNum) error {
 // that look like a marker does not count.
 func (d *DB) walRecordsSync(num base.FileNum) (bool, error) {
 	name := base.MakeFilename(base.FileTypeLog, num)
-	f, err := d.fs.Open(d.path(name))
+	f, release, err := d.openWAL(num)
 	if err != nil {
-		return false, fmt.Errorf("strata: open WAL %s: %w", name, err)
+		return false, err
 	}
-	defer f.Close()
+	defer release()
 	r := wal.NewReader(f, name)
 	for {
 		if _, err := r.Next(); err != nil {
@@ -451,11 +470,11 @@ func (d *DB) walRecordsSync(num base.FileNum) (bool, error) {
 // data).
 func (d *DB) scanWAL(num base.FileNum) (wal.Tail, error) {
 	name := base.MakeFilename(base.FileTypeLog, num)
-	f, err := d.fs.Open(d.path(name))
+	f, release, err := d.openWAL(num)
 	if err != nil {
-		return wal.Tail{}, fmt.Errorf("strata: open WAL %s: %w", name, err)
+		return wal.Tail{}, err
 	}
-	defer f.Close()
+	defer release()
 	tail, err := wal.ScanTail(f, 0)
 	if err != nil {
 		return wal.Tail{}, fmt.Errorf("strata: read WAL %s: %w", name, err)
@@ -467,11 +486,11 @@ func (d *DB) scanWAL(num base.FileNum) (wal.Tail, error) {
 // showing that bytes of it had been synced.
 func (d *DB) walHoldsRecords(num base.FileNum) (bool, error) {
 	name := base.MakeFilename(base.FileTypeLog, num)
-	f, err := d.fs.Open(d.path(name))
+	f, release, err := d.openWAL(num)
 	if err != nil {
-		return false, fmt.Errorf("strata: open WAL %s: %w", name, err)
+		return false, err
 	}
-	defer f.Close()
+	defer release()
 	if _, err := wal.NewReader(f, name).Next(); err == nil {
 		return true, nil
 	} else if err != io.EOF && !errors.Is(err, ErrCorruption) {
@@ -533,4 +552,27 @@ func (d *DB) removeGarbage(manifestNum base.FileNum) {
 			}
 		}
 	}
+}
+
+// openWAL opens WAL num for reading and returns it with the function that
+// releases it: during a read-only Open, the handle taken before replay.
+func (d *DB) openWAL(num base.FileNum) (vfs.File, func(), error) {
+	if f, ok := d.walFiles[num]; ok {
+		return f, func() {}, nil
+	}
+	f, err := d.openWALFile(num)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// openWALFile opens WAL num for reading.
+func (d *DB) openWALFile(num base.FileNum) (vfs.File, error) {
+	name := base.MakeFilename(base.FileTypeLog, num)
+	f, err := d.fs.Open(d.path(name))
+	if err != nil {
+		return nil, fmt.Errorf("strata: open WAL %s: %w", name, err)
+	}
+	return f, nil
 }

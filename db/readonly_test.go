@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"maps"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/seed-d6fe07da/strata/vfs"
@@ -159,4 +160,71 @@ func TestCheckpointOpenedReadOnly(t *testing.T) {
 	c := mustOpen(t, filepath.Join(root, "c2"), recoveryOptions(nil))
 	checkKeys(t, c, 800, "checkpoint of a checkpoint opened read-only")
 	c.Close()
+}
+
+// TestReadOnlyHoldsEveryWAL: a read-only Open takes a handle to every WAL
+// it lists before it reads any, so a writer beside it that removes a WAL
+// meanwhile (its writes flushed) does not fail the Open. Here the flushes
+// fail, so that WALs pile up, and the first read of a WAL removes the
+// others, as such a writer would.
+func TestReadOnlyHoldsEveryWAL(t *testing.T) {
+	mem := vfs.NewMem()
+	noTables := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpCreate && strings.HasSuffix(name, ".sst") {
+			return errors.New("injected: no tables")
+		}
+		return nil
+	})
+	w := mustOpen(t, "/db", recoveryOptions(vfs.NewFaultFS(mem, noTables)))
+	n := 0
+	for ; wals(t, mem) < 2; n++ {
+		if err := w.Put(recoveryKey(n), recoveryValue(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := mem.CrashClone()
+	w.Close()
+
+	var removed bool
+	removeOthers := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op != vfs.OpRead || !strings.HasSuffix(name, ".log") || removed {
+			return nil
+		}
+		removed = true
+		names, _ := crashed.List("/db")
+		for _, other := range names {
+			if strings.HasSuffix(other, ".log") && other != filepath.Base(name) {
+				if err := crashed.Remove(filepath.Join("/db", other)); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		return nil
+	})
+	o := recoveryOptions(vfs.NewFaultFS(crashed, removeOthers))
+	o.ReadOnly = true
+	r, err := Open("/db", o)
+	if err != nil {
+		t.Fatalf("read-only Open while its WALs are removed: %v", err)
+	}
+	defer r.Close()
+	if !removed {
+		t.Fatal("no WAL was read")
+	}
+	checkKeys(t, r, n, "read-only, WALs removed under it")
+}
+
+// wals counts the WALs in /db of fs.
+func wals(t *testing.T, fs vfs.FS) int {
+	names, err := fs.List("/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, name := range names {
+		if strings.HasSuffix(name, ".log") {
+			n++
+		}
+	}
+	return n
 }
