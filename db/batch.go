@@ -163,14 +163,14 @@ type batchEntry struct {
 
 // decodeBatch calls fn for each entry of an encoded batch. Errors wrap
 // base.ErrCorruption; it never panics on arbitrary bytes.
-func decodeBatch(data []byte, fn func(batchEntry) error) (first base.SeqNum, count uint32, err error) {
+func decodeBatch(data []byte, fn func(batchEntry) error) error {
 	if len(data) < batchHeaderLen {
-		return 0, 0, fmt.Errorf("%w: batch of %d bytes shorter than its header", base.ErrCorruption, len(data))
+		return fmt.Errorf("%w: batch of %d bytes shorter than its header", base.ErrCorruption, len(data))
 	}
-	first = base.SeqNum(binary.LittleEndian.Uint64(data[0:8]))
-	count = binary.LittleEndian.Uint32(data[8:12])
+	first := base.SeqNum(binary.LittleEndian.Uint64(data[0:8]))
+	count := binary.LittleEndian.Uint32(data[8:12])
 	if first > base.MaxSeqNum || uint64(first)+uint64(count) > uint64(base.MaxSeqNum) {
-		return 0, 0, fmt.Errorf("%w: batch seqnum %d out of range", base.ErrCorruption, first)
+		return fmt.Errorf("%w: batch seqnum %d out of range", base.ErrCorruption, first)
 	}
 	p := data[batchHeaderLen:]
 	readBytes := func() ([]byte, bool) {
@@ -184,31 +184,31 @@ func decodeBatch(data []byte, fn func(batchEntry) error) (first base.SeqNum, cou
 	}
 	for i := uint32(0); i < count; i++ {
 		if len(p) == 0 {
-			return 0, 0, fmt.Errorf("%w: batch holds %d of %d entries", base.ErrCorruption, i, count)
+			return fmt.Errorf("%w: batch holds %d of %d entries", base.ErrCorruption, i, count)
 		}
 		e := batchEntry{seq: first + base.SeqNum(i), kind: base.Kind(p[0])}
 		p = p[1:]
 		var ok bool
 		if e.key, ok = readBytes(); !ok {
-			return 0, 0, fmt.Errorf("%w: batch entry %d: bad key length", base.ErrCorruption, i)
+			return fmt.Errorf("%w: batch entry %d: bad key length", base.ErrCorruption, i)
 		}
 		switch e.kind {
 		case base.KindSet, base.KindMerge, base.KindRangeDelete:
 			if e.value, ok = readBytes(); !ok {
-				return 0, 0, fmt.Errorf("%w: batch entry %d: bad value length", base.ErrCorruption, i)
+				return fmt.Errorf("%w: batch entry %d: bad value length", base.ErrCorruption, i)
 			}
 		case base.KindDelete:
 		default:
-			return 0, 0, fmt.Errorf("%w: batch entry %d: unknown kind %d", base.ErrCorruption, i, e.kind)
+			return fmt.Errorf("%w: batch entry %d: unknown kind %d", base.ErrCorruption, i, e.kind)
 		}
 		if fn != nil {
 			if err := fn(e); err != nil {
-				return 0, 0, err
+				return err
 			}
 		}
 	}
 	if len(p) != 0 {
-		return 0, 0, fmt.Errorf("%w: %d bytes after the last batch entry", base.ErrCorruption, len(p))
+		return fmt.Errorf("%w: %d bytes after the last batch entry", base.ErrCorruption, len(p))
 	}
-	return first, count, nil
+	return nil
 }

@@ -25,9 +25,9 @@ func TestBatchRoundTrip(t *testing.T) {
 		t.Fatalf("encoding % x, want prefix % x", data, want)
 	}
 	var got []batchEntry
-	first, count, err := decodeBatch(data, func(e batchEntry) error { got = append(got, e); return nil })
-	if err != nil || first != 7 || count != 3 || len(got) != 3 {
-		t.Fatalf("decode: %d %d %v %v", first, count, err, got)
+	err := decodeBatch(data, func(e batchEntry) error { got = append(got, e); return nil })
+	if err != nil || len(got) != 3 || got[0].seq != 7 {
+		t.Fatalf("decode: %v %+v", err, got)
 	}
 	if got[1].kind != base.KindDelete || got[1].seq != 8 || !bytes.Equal(got[1].key, []byte{0, 0xff}) {
 		t.Fatalf("entry 1: %+v", got[1])
@@ -55,7 +55,7 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add(make([]byte, 12))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var entries []batchEntry
-		first, _, err := decodeBatch(data, func(e batchEntry) error { entries = append(entries, e); return nil })
+		err := decodeBatch(data, func(e batchEntry) error { entries = append(entries, e); return nil })
 		if err != nil {
 			if !errors.Is(err, base.ErrCorruption) {
 				t.Fatalf("error does not wrap ErrCorruption: %v", err)
@@ -76,9 +76,9 @@ func FuzzDecodeBatch(f *testing.F) {
 		// The input may spell a length with more varint bytes than needed
 		// (which decodes the same), so compare what the re-encoding
 		// decodes to, not its bytes.
-		re := rb.encoded(first)
+		re := rb.encoded(entries[0].seq)
 		var again []batchEntry
-		if _, _, err := decodeBatch(re, func(e batchEntry) error { again = append(again, e); return nil }); err != nil {
+		if err := decodeBatch(re, func(e batchEntry) error { again = append(again, e); return nil }); err != nil {
 			t.Fatalf("re-encoding does not decode: %v", err)
 		}
 		if len(again) != len(entries) {

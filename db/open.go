@@ -375,7 +375,7 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, la
 		// Decode the whole batch before applying any of it: a record
 		// whose checksum holds but whose batch does not decode is damage
 		// too, and it must not be applied in part.
-		if _, _, err := decodeBatch(rec, nil); err != nil {
+		if err := decodeBatch(rec, nil); err != nil {
 			damage = base.Corruptf(name, fmt.Sprintf("offset %d", r.ValidLen()), "%v", err)
 			break
 		}

@@ -353,7 +353,7 @@ func (d *DB) commitGroup(group []*writer, first base.SeqNum, log *wal.Writer, se
 	}
 	seq = first
 	for _, w := range group {
-		_, _, err := decodeBatch(w.batch.data, func(e batchEntry) error {
+		err := decodeBatch(w.batch.data, func(e batchEntry) error {
 			d.addToMemtable(mem, e)
 			return nil
 		})
