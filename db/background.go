@@ -21,7 +21,7 @@ func (d *DB) flushLoop() {
 	defer d.mu.Unlock()
 	failures := 0 // in a row, for the back-off
 	for {
-		if d.mu.closed && len(d.mu.writers) == 0 {
+		if d.mu.closed && len(d.mu.writers) == 0 && d.mu.committing == 0 {
 			return
 		}
 		if d.mu.bgErr == nil && len(d.mu.imms) > 0 {

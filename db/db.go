@@ -113,6 +113,10 @@ type DB struct {
 		// writers is the commit queue of synced writes and barriers;
 		// writers[0] is the leader.
 		writers []*writer
+		// committing counts the unsynced writes committing alone that
+		// found the database open; the flush goroutine keeps going
+		// until they are done, as for queued ones.
+		committing int
 		// mem takes new writes; imms wait for a flush, oldest first.
 		mem  *memtable.Memtable
 		imms []*flushable

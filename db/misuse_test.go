@@ -432,3 +432,47 @@ func TestIteratorsPinningThePoolDoNotStopWrites(t *testing.T) {
 		t.Fatalf("no merge ran: %v", m)
 	}
 }
+
+// TestCloseBesideStalledWriter: Close returns while an unsynced write is
+// stalled, waiting for flushes that keep failing, and the write fails.
+// The background goroutines stop once no write is left in flight: they
+// once stopped with the stalled write still waiting for them to retry,
+// and Close waited for that write for ever.
+func TestCloseBesideStalledWriter(t *testing.T) {
+	noTables := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpCreate && strings.HasSuffix(name, ".sst") {
+			return errors.New("injected: no tables")
+		}
+		return nil
+	})
+	d := mustOpen(t, "/db", &Options{FS: vfs.NewFaultFS(vfs.NewMem(), noTables), MemtableSize: 64 << 10})
+	written := make(chan error, 1)
+	go func() {
+		value := make([]byte, 1000)
+		for i := 0; ; i++ {
+			if err := d.Put([]byte(fmt.Sprintf("key%06d", i)), value); err != nil {
+				written <- err
+				return
+			}
+		}
+	}()
+	for {
+		d.mu.Lock()
+		stalled := d.mu.stalledWriters > 0
+		d.mu.Unlock()
+		if stalled {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close waited for ever beside a stalled write")
+	}
+	if err := <-written; err == nil {
+		t.Fatal("the stalled write succeeded")
+	}
+}

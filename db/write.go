@@ -224,6 +224,7 @@ func (d *DB) commitAlone(w *writer) error {
 		d.mu.Unlock()
 		return ErrClosed
 	}
+	d.mu.committing++
 	err := d.makeRoomForWriteLocked()
 	first := d.mu.lastSeq + 1
 	log, mem, seal := d.mu.log, d.mu.mem, d.mu.sealing
@@ -236,6 +237,10 @@ func (d *DB) commitAlone(w *writer) error {
 	}
 	d.mu.Lock()
 	err = d.finishCommitLocked(group[:], last, err)
+	d.mu.committing--
+	if d.mu.closed && d.mu.committing == 0 {
+		d.bgCond.Broadcast() // the flush goroutine may stop now
+	}
 	d.mu.Unlock()
 	return err
 }
