@@ -53,10 +53,11 @@ type Batch struct {
 	// batch unless the database has a merge operator.
 	merges bool
 	err    error
-	// writing is set while DB.Write has the batch in its commit queue.
+	// writing is set while DB.Write commits the batch.
 	writing atomic.Bool
-	// w is the batch's place in the commit queue while DB.Write runs; it
-	// lives here so a write allocates nothing for it.
+	// w is the batch's writer (its place in the commit queue, if synced)
+	// while DB.Write runs; it lives here so a write allocates nothing for
+	// it.
 	w writer
 }
 
