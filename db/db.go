@@ -285,6 +285,7 @@ func (d *DB) Close() error {
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
 	d.commitMu.Lock()
+	//lint:ignore SA2001 taking the lock is the wait for the commit in flight
 	d.commitMu.Unlock()
 	d.bgWG.Wait()
 
