@@ -171,11 +171,8 @@ func (f *FSM) Restores() int64 { return f.restores.Load() }
 func (f *FSM) Get(key []byte) ([]byte, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	if err := f.failure(); err != nil {
+	if err := f.usable("get"); err != nil {
 		return nil, err
-	}
-	if f.d == nil {
-		return nil, fmt.Errorf("raftstore: fsm get: %w", db.ErrClosed)
 	}
 	v, err := f.d.Get(dataKey(key))
 	if err != nil {
@@ -188,6 +185,18 @@ func (f *FSM) Get(key []byte) ([]byte, error) {
 func (f *FSM) failure() error {
 	if p := f.failed.Load(); p != nil {
 		return *p
+	}
+	return nil
+}
+
+// usable returns the error that stops op: the one that stopped the FSM,
+// or ErrClosed once it is closed; nil if op may go on. f.mu is held.
+func (f *FSM) usable(op string) error {
+	if err := f.failure(); err != nil {
+		return err
+	}
+	if f.d == nil {
+		return fmt.Errorf("raftstore: fsm %s: %w", op, db.ErrClosed)
 	}
 	return nil
 }
@@ -209,10 +218,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	resp := make([]any, len(logs))
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	if err := f.failure(); err != nil || f.d == nil {
-		if err == nil {
-			err = fmt.Errorf("raftstore: fsm apply: %w", db.ErrClosed)
-		}
+	if err := f.usable("apply"); err != nil {
 		for i := range resp {
 			resp[i] = err
 		}
@@ -272,11 +278,8 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	if err := f.failure(); err != nil {
+	if err := f.usable("snapshot"); err != nil {
 		return nil, err
-	}
-	if f.d == nil {
-		return nil, fmt.Errorf("raftstore: fsm snapshot: %w", db.ErrClosed)
 	}
 	parent := filepath.Join(f.dir, fsmSnapshots)
 	if err := f.fsys.MkdirAll(parent); err != nil {
