@@ -103,6 +103,10 @@ type DB struct {
 	// Close takes it once after setting closed, to wait out a commit in
 	// flight.
 	commitMu sync.Mutex
+	// spinCommits says lockCommit may spin: the process had more than one
+	// processor when Open ran (runtime.GOMAXPROCS takes the scheduler's
+	// lock, too dear to ask on every contended commit).
+	spinCommits bool
 
 	// mu guards the fields it holds; bgCond and the commit queue's
 	// writers wait on it. versionMu, when both are needed, comes first.

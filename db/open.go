@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 
@@ -34,7 +35,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	o := opts.ensureDefaults()
-	d := &DB{dirname: dir, opts: o, fs: o.FS}
+	d := &DB{dirname: dir, opts: o, fs: o.FS, spinCommits: runtime.GOMAXPROCS(0) > 1}
 	d.bgCond = sync.NewCond(&d.mu)
 	// Two memtables' worth of arena chunks: the one being written and one
 	// flushed while the next fills.

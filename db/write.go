@@ -3,7 +3,6 @@ package db
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 
@@ -273,7 +272,7 @@ func (d *DB) lockCommit() {
 	if d.commitMu.TryLock() {
 		return
 	}
-	if runtime.GOMAXPROCS(0) > 1 {
+	if d.spinCommits {
 		start := time.Now()
 		for i := 1; ; i++ {
 			if d.commitMu.TryLock() {
