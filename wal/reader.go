@@ -257,8 +257,16 @@ func ScanTail(f vfs.File, off int64) (Tail, error) {
 	// a marker across two chunks is seen whole, in the first.
 	buf := make([]byte, chunk+markerLen-1)
 	for at := off; at < size; at += chunk {
-		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-at)], at)
-		if n < int(min(int64(len(buf)), size-at)) {
+		want := int(min(int64(len(buf)), size-at))
+		n, err := f.ReadAt(buf[:want], at)
+		if n < want {
+			// The log shrank under us, as for Reader.readErr: its writer
+			// trimmed the zeros after its records. Scan what is left.
+			if now, serr := f.Size(); serr == nil && now < size {
+				size = now
+				at -= chunk // this chunk again, up to the new end
+				continue
+			}
 			return t, fmt.Errorf("wal: read at offset %d: %w", at, err)
 		}
 		b := buf[:n]

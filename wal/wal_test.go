@@ -583,3 +583,32 @@ func TestLogShrinkingUnderReader(t *testing.T) {
 		t.Fatalf("read %d of %d records, torn %v", n, len(recs), r.TornTail())
 	}
 }
+
+// shrinkingFile is a log whose writer trims its window of zeros right
+// after a reader has taken its size.
+type shrinkingFile struct {
+	*memFile
+	trimTo int
+}
+
+func (f *shrinkingFile) Size() (int64, error) {
+	size := int64(len(f.data))
+	f.data = f.data[:f.trimTo]
+	return size, nil
+}
+
+// TestScanTailOfShrinkingLog: a log that shrinks while ScanTail reads it
+// (a read-only open beside the writer that closes it) is scanned up to
+// its new end; ScanTail failed on the short read before.
+func TestScanTailOfShrinkingLog(t *testing.T) {
+	data := writeAll(t, [][]byte{bytes.Repeat([]byte{7}, 1000), bytes.Repeat([]byte{8}, 1000)})
+	end := len(data)
+	f := &shrinkingFile{memFile: &memFile{data: append(data, make([]byte, 200<<10)...)}, trimTo: end}
+	tail, err := ScanTail(f, 0)
+	if err != nil {
+		t.Fatalf("ScanTail of a log trimmed under it: %v", err)
+	}
+	if tail.End != int64(end) {
+		t.Fatalf("End = %d, want %d", tail.End, end)
+	}
+}
