@@ -16,7 +16,21 @@ func (d *DB) Get(key []byte) ([]byte, error) {
 		return nil, ErrClosed
 	}
 	defer rs.unref()
-	return d.getAt(rs, key, base.SeqNum(d.visibleSeq.Load()))
+	return d.getAt(rs, nil, key, base.SeqNum(d.visibleSeq.Load()))
+}
+
+// GetAppend appends the value stored for key to dst and returns the
+// extended slice, or dst and ErrNotFound. It is Get for callers that reuse
+// one buffer across lookups: with dst of enough capacity it allocates
+// nothing for the value, which for values of kilobytes and more is most of
+// what a Get of a cached value costs.
+func (d *DB) GetAppend(dst, key []byte) ([]byte, error) {
+	rs := d.loadReadState()
+	if rs == nil {
+		return dst, ErrClosed
+	}
+	defer rs.unref()
+	return d.getAt(rs, dst, key, base.SeqNum(d.visibleSeq.Load()))
 }
 
 // memCovering returns the newest seqnum <= seq of a range tombstone in m
@@ -34,8 +48,10 @@ func memCovering(m *memtable.Memtable, key []byte, seq base.SeqNum) base.SeqNum 
 // before it descends its B+Tree. Range tombstones seen on the way (in the
 // sources searched so far and in the one that holds the version) delete
 // the version when they are newer than it. A merge operand found first
-// hands the lookup to an iterator, which gathers the older versions.
-func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
+// hands the lookup to an iterator, which gathers the older versions. The
+// value is appended to dst; with dst nil, an empty value is returned as a
+// non-nil empty slice. Without a value, dst is returned as it was.
+func (d *DB) getAt(rs *readState, dst, key []byte, seq base.SeqNum) ([]byte, error) {
 	var tomb base.SeqNum // newest covering tombstone seen so far
 	for i := -1; i < len(rs.imms); i++ {
 		m := rs.mem
@@ -47,12 +63,15 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 		}
 		if v, kind, s, ok := m.Get(key, seq); ok {
 			if kind == base.KindDelete || s < tomb {
-				return nil, ErrNotFound
+				return dst, ErrNotFound
 			}
 			if kind == base.KindMerge {
-				return d.getMerged(rs, key, seq)
+				return d.getMerged(rs, dst, key, seq)
 			}
-			return append(make([]byte, 0, len(v)), v...), nil
+			if dst == nil {
+				dst = make([]byte, 0, len(v))
+			}
+			return append(dst, v...), nil
 		}
 	}
 	if (rs.excess > 0 || rs.levels > 0) && rs.gets.Add(1)%getsPerPositioning == 0 {
@@ -70,30 +89,46 @@ func (d *DB) getAt(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
 			}
 			e, err := d.tables.fileEntry(f)
 			if err != nil {
-				return nil, d.readErr(err)
+				return dst, d.readErr(err)
 			}
 			if t := e.rangeDels.MaxCovering(key, seq); t > tomb {
 				tomb = t
 			}
-			g, err := e.r.Get(nil, key, seq)
+			g, err := e.r.Get(dst[len(dst):], key, seq)
 			if err != nil {
-				return nil, d.readErr(err)
+				return dst, d.readErr(err)
 			}
 			if g.Found {
 				if g.Kind == base.KindDelete || g.Seq < tomb {
-					return nil, ErrNotFound
+					return dst, ErrNotFound
 				}
 				if g.Kind == base.KindMerge {
-					return d.getMerged(rs, key, seq)
+					return d.getMerged(rs, dst, key, seq)
 				}
-				if g.Value == nil {
-					return []byte{}, nil
-				}
-				return g.Value, nil
+				return joinValue(dst, g.Value), nil
 			}
 		}
 	}
-	return nil, ErrNotFound
+	return dst, ErrNotFound
+}
+
+// joinValue returns dst followed by v, where v is what an SST's Get
+// appended to dst[len(dst):]: in dst's array when it had room, or in an
+// array of its own. An empty value is never nil.
+func joinValue(dst, v []byte) []byte {
+	n := len(dst)
+	switch {
+	case n == 0 && v == nil:
+		return []byte{}
+	case n == 0:
+		return v
+	case len(v) == 0:
+		return dst
+	case cap(dst) > n && &dst[:n+1][n] == &v[0]:
+		return dst[:n+len(v)]
+	default:
+		return append(dst, v...)
+	}
 }
 
 // readErr returns err as a read met it, wrapping ErrClosed too when Close

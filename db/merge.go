@@ -32,20 +32,24 @@ func ownedCopy(v []byte) []byte {
 // getMerged answers a Get whose newest version of key is a merge
 // operand: an iterator over the same view collects the operands down to
 // the value (or deletion) they apply to, and folds them.
-func (d *DB) getMerged(rs *readState, key []byte, seq base.SeqNum) ([]byte, error) {
+func (d *DB) getMerged(rs *readState, dst, key []byte, seq base.SeqNum) ([]byte, error) {
 	rs.refs.Add(1) // the iterator's, dropped by its Close
 	upper := append(append(make([]byte, 0, len(key)+1), key...), 0)
 	it := d.newIterAt(rs, seq, &IterOptions{LowerBound: key, UpperBound: upper})
 	found := it.SeekGE(key) && bytes.Equal(it.Key(), key)
-	var v []byte
+	v := dst
 	if found {
-		v = ownedCopy(it.Value())
+		if dst == nil {
+			v = ownedCopy(it.Value())
+		} else {
+			v = append(dst, it.Value()...)
+		}
 	}
 	if err := it.Close(); err != nil {
-		return nil, err
+		return dst, err
 	}
 	if !found {
-		return nil, ErrNotFound
+		return dst, ErrNotFound
 	}
 	return v, nil
 }

@@ -306,7 +306,19 @@ func (m *dbMachine) closeSnaps() {
 func (m *dbMachine) Get(t *rapid.T) {
 	k := m.keys.Draw(t, "key")
 	k = append(k, byte(rapid.IntRange(0, 3).Draw(t, "suffix")))
-	v, err := m.d.Get(k)
+	var v []byte
+	var err error
+	if prefix := rapid.SliceOfN(rapid.Byte(), 0, 3).Draw(t, "appendTo"); len(prefix) > 0 {
+		// GetAppend into a buffer holding prefix (and spare room, if drawn).
+		buf := append(make([]byte, 0, len(prefix)+rapid.IntRange(0, 2*m.opts.PageSize).Draw(t, "room")), prefix...)
+		v, err = m.d.GetAppend(buf, k)
+		if !bytes.HasPrefix(v, prefix) {
+			t.Fatalf("GetAppend(%q) lost the caller's bytes: %q", k, v[:min(len(v), len(prefix))])
+		}
+		v = v[len(prefix):]
+	} else {
+		v, err = m.d.Get(k)
+	}
 	want, ok := m.oracle[string(k)]
 	if !ok {
 		if !errors.Is(err, ErrNotFound) {

@@ -41,7 +41,7 @@ func (s *Snapshot) Get(key []byte) ([]byte, error) {
 		return nil, ErrClosed
 	}
 	defer rs.unref()
-	return s.d.getAt(rs, key, s.seq)
+	return s.d.getAt(rs, nil, key, s.seq)
 }
 
 // Scan iterates over [start, end) as of the snapshot.

@@ -697,10 +697,15 @@ func (r *Reader) nodeChild(page []byte, pn uint32, i, level int) (uint32, error)
 	return child, nil
 }
 
+// maxPooledScratch bounds the compressed values that a Get reads into a
+// pooled scratch buffer; a larger one (or a length a damaged leaf claims)
+// gets a buffer of its own, which the pool does not keep.
+const maxPooledScratch = 1 << 20
+
 // appendValue appends the value of entry e, slot i of leaf pn, to dst: the
 // inline bytes, or those of its overflow pages, decompressed when the entry
 // is compressed. A compressed overflowed value is first read into
-// *scratch (a fresh buffer when scratch is nil). A block that does not
+// *scratch (a pooled or fresh buffer when scratch is nil). A block that does not
 // decode is a corruption error naming the leaf and slot.
 func (r *Reader) appendValue(dst []byte, e *leafEntry, pn uint32, i int, scratch *[]byte) ([]byte, error) {
 	stored := e.value
@@ -711,6 +716,12 @@ func (r *Reader) appendValue(dst []byte, e *leafEntry, pn uint32, i int, scratch
 		var buf []byte
 		if scratch != nil {
 			buf = (*scratch)[:0]
+		} else if e.valueLen <= maxPooledScratch {
+			// A Get: borrow the buffer, so a lookup into the caller's
+			// buffer allocates nothing.
+			s := r.scratch.get(e.valueLen)
+			defer r.scratch.put(s)
+			buf = (*s)[:0]
 		}
 		var err error
 		if stored, err = r.readStored(buf, e); err != nil {

@@ -2,16 +2,21 @@ package main
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/seed-d6fe07da/strata/db"
 )
 
 // strataEngine: Options.MemtableSize, CacheSize, BloomBitsPerKey and
 // SyncWrites (false but in the fillsync phases); everything else (page
-// size, merge policy, Monkey filter allocation) is the default.
+// size, merge policy, Monkey filter allocation) is the default. Gets use
+// DB.GetAppend into a pooled buffer, as Pebble's and Badger's gets read
+// the value in place: no engine allocates a value per get but goleveldb,
+// whose API has no other way.
 type strataEngine struct {
 	d         *db.DB
 	valueSize int
+	bufs      sync.Pool // of *[]byte, a value buffer per concurrent get
 }
 
 func openStrata(dir string, o engineOptions) (engine, error) {
@@ -30,7 +35,13 @@ func openStrata(dir string, o engineOptions) (engine, error) {
 func (e *strataEngine) put(k, v []byte) error { return e.d.Put(k, v) }
 
 func (e *strataEngine) get(k []byte) (bool, error) {
-	v, err := e.d.Get(k)
+	buf, _ := e.bufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	defer e.bufs.Put(buf)
+	v, err := e.d.GetAppend((*buf)[:0], k)
+	*buf = v
 	if errors.Is(err, db.ErrNotFound) {
 		return false, nil
 	}
