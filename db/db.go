@@ -220,8 +220,8 @@ type flushable struct {
 	// lastSeq is the newest seqnum in mem: the database's last seqnum
 	// when mem stopped taking writes.
 	lastSeq base.SeqNum
-	// seal is the sealing of the WAL: the WAL file is removed after the
-	// flush only once it is done.
+	// seal is the sealing of the WAL, which the flush drops (walSeal.drop)
+	// before the WAL file is removed.
 	seal *walSeal
 }
 

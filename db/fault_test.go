@@ -107,7 +107,7 @@ func runFaultWorkload(t *testing.T, i int64, injErr error) bool {
 
 // sealBlocker holds the syncs of every WAL but the newest, and the
 // creation of SSTs (flushes), until blocked is closed, so that a test can
-// act while an older WAL's seal (sealWAL) is under way.
+// act while an older WAL's seal (walSeal) is under way.
 type sealBlocker struct {
 	mu      sync.Mutex
 	newest  base.FileNum

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -198,14 +199,30 @@ func TestReaderDoesNotDeleteFiles(t *testing.T) {
 	}
 }
 
-// TestReadersDoNotWaitForWALSwitch: while a memtable switch waits on the
-// old WAL's fsync, snapshots, gets, scans and Metrics go on: the switch
-// holds no lock that readers take across its I/O.
+// TestReadersDoNotWaitForWALSwitch: while a synced write waits on the
+// seal of the WAL before its own (the old WAL's fsync), snapshots, gets,
+// scans and Metrics go on: the seal holds no lock that readers take across
+// its I/O. The flush of the old WAL's memtable is held back meanwhile, so
+// that the WAL is sealed rather than dropped.
 func TestReadersDoNotWaitForWALSwitch(t *testing.T) {
 	var armed atomic.Bool
+	var logs atomic.Int32
+	var firstLog atomic.Pointer[string]
 	entered, release := make(chan struct{}), make(chan struct{})
+	flushHeld, releaseFlush := make(chan struct{}), make(chan struct{})
+	var holdFlush sync.Once
 	inj := vfs.InjectorFunc(func(op vfs.Op, name string) error {
-		if op == vfs.OpSync && strings.HasSuffix(name, ".log") && armed.CompareAndSwap(true, false) {
+		switch {
+		case op == vfs.OpCreate && strings.HasSuffix(name, ".log"):
+			firstLog.CompareAndSwap(nil, &name)
+			logs.Add(1)
+		case op == vfs.OpSync && strings.HasSuffix(name, ".sst") && armed.Load():
+			holdFlush.Do(func() {
+				close(flushHeld)
+				<-releaseFlush
+			})
+		case op == vfs.OpSync && armed.Load() && name == *firstLog.Load():
+			armed.Store(false)
 			close(entered)
 			<-release
 		}
@@ -219,15 +236,23 @@ func TestReadersDoNotWaitForWALSwitch(t *testing.T) {
 	armed.Store(true)
 	writerDone := make(chan error, 1)
 	go func() {
-		for i := 100; ; i++ {
+		for i := 100; logs.Load() < 2; i++ {
 			if err := d.Put([]byte(fmt.Sprintf("k%05d", i)), bytes.Repeat([]byte{'v'}, 100)); err != nil || i > 5000 {
-				writerDone <- err
+				writerDone <- fmt.Errorf("no WAL switch after %d puts: %v", i, err)
 				return
 			}
 		}
+		<-flushHeld // the old WAL's memtable is not flushed yet
+		b := d.NewBatch()
+		b.Put([]byte("synced"), []byte("v"))
+		writerDone <- d.WriteWith(b, WriteOptions{Sync: true}) // seals the first WAL
 	}()
-	<-entered // the switch is inside the old WAL's fsync
-	within(t, 5*time.Second, "reads during a WAL switch", func() {
+	select {
+	case <-entered: // the synced write is inside the old WAL's fsync
+	case err := <-writerDone:
+		t.Fatalf("the synced write did not seal the old WAL: %v", err)
+	}
+	within(t, 5*time.Second, "reads during a WAL seal", func() {
 		snap := d.NewSnapshot()
 		if _, err := snap.Get([]byte("k00050")); err != nil {
 			t.Error(err)
@@ -246,6 +271,8 @@ func TestReadersDoNotWaitForWALSwitch(t *testing.T) {
 	if err := <-writerDone; err != nil {
 		t.Fatal(err)
 	}
+	<-flushHeld
+	close(releaseFlush)
 }
 
 // TestTableEntryShutBeforeOpen: a reader that looked a table up just

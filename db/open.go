@@ -196,7 +196,7 @@ func (d *DB) recover() error {
 	mem := memtable.NewPooled(d.chunks)
 	for i, num := range logs {
 		// A torn tail in a WAL that a newer one follows is a crash
-		// during its seal when no newer WAL records a sync (sealWAL).
+		// before or during its seal when no newer WAL records a sync (walSeal).
 		laterSynced := func() (bool, error) {
 			for _, later := range logs[i+1 : newest+1] {
 				if synced, err := d.walRecordsSync(later); synced || err != nil {
@@ -347,7 +347,7 @@ func (d *DB) setPageSize(ps int) error {
 // damaged record (torn, zeroed, failing its checksum or its decoding), if
 // any. Damage that no later sync marker of the WAL shows was synced is a
 // crash's unsynced tail when the WAL is the newest, or when laterSynced
-// says no newer WAL records a sync (a crash during the older WAL's seal):
+// says no newer WAL records a sync (a crash before or during its seal):
 // replayWAL returns the offset to cut it at (cut, else -1), and recovery
 // stops there. Other damage is corruption, unless Options.WALSalvage asks
 // to stop there (stop true: later WALs are not replayed).

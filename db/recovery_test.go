@@ -272,7 +272,7 @@ func TestSyncedWALDamageIsCorruption(t *testing.T) {
 }
 
 // sealedOlderWAL returns a crashed database whose older WAL was sealed
-// (sealWAL) and a newer one follows it, holding writes, and the older
+// (walSeal) and a newer one follows it, holding writes, and the older
 // WAL's name. Flushes wait until the crash is taken: a flush finished
 // before it would make the older WAL obsolete, and nothing would replay
 // it.

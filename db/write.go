@@ -443,7 +443,7 @@ func (d *DB) makeRoomForWriteLocked() error {
 }
 
 // rotateMemtableLocked moves mem to the flush queue and opens a new WAL;
-// a goroutine seals the old one (sealWAL). A failure to create the new WAL
+// the old one is sealed when needed (walSeal). A failure to create the new WAL
 // (a full disk) leaves the old one in use and is retryable: the next write
 // tries again.
 //
@@ -462,8 +462,7 @@ func (d *DB) rotateMemtableLocked() error {
 		return retryable{fmt.Errorf("create WAL %s: %w", name, err)}
 	}
 	d.failpoint(fpWALRotated)
-	seal := &walSeal{done: make(chan struct{})}
-	go d.sealWAL(old, d.mu.sealing, seal)
+	seal := &walSeal{d: d, log: old, prev: d.mu.sealing, done: make(chan struct{})}
 	d.mu.imms = append(d.mu.imms, &flushable{mem: d.mu.mem, logNum: d.mu.logNum, lastSeq: d.mu.lastSeq, seal: seal})
 	d.mu.log = newWALWriter(f)
 	d.mu.logNum = num
@@ -474,37 +473,68 @@ func (d *DB) rotateMemtableLocked() error {
 	return nil
 }
 
-// walSeal is the sealing of a WAL that a newer one replaced: done is
-// closed when it ends, err then says how.
+// walSeal is the sealing of a WAL that a newer one replaced, done only
+// when something needs it: a synced write into a newer WAL (commitGroup)
+// or Close. A WAL whose memtable is flushed before then is dropped
+// unsynced (drop): its writes are in a synced SST, and an unsynced write
+// promises nothing across a power cut, so syncing it would only write
+// every unsynced byte twice. done is closed when the seal or the drop
+// ends, err then says how.
 type walSeal struct {
+	d    *DB
+	log  *wal.Writer // the WAL to seal
+	prev *walSeal    // the seal of the WAL before it, nil if none
+	once sync.Once   // runs the seal or the drop, whichever comes first
 	done chan struct{}
 	err  error
 }
 
-// wait waits for the seal and returns its error.
+// wait seals the WAL, and every older one first, unless that has begun
+// or it was dropped, and returns the seal's error.
 func (s *walSeal) wait() error {
+	s.once.Do(s.seal)
 	<-s.done
 	return s.err
 }
 
-// sealWAL seals a WAL that a newer one has replaced, after prev, the seal
-// of the WAL before it: it syncs the old WAL, ends it with a sync marker
-// for that sync and syncs again (wal.Writer.Seal), makes the newer WAL's
-// directory entry durable and closes the old one. It runs on its own
-// goroutine, so that writers go on into the newer WAL meanwhile: the
-// fsyncs wait behind a compaction's writes.
+// drop closes the WAL without syncing it, once the flush of its memtable
+// is durable, unless its seal has begun; then it waits for the seal. It
+// syncs the directory, as the seal does: a synced write into a newer WAL
+// relies on a finished seal for that WAL's directory entry.
+func (s *walSeal) drop() {
+	s.once.Do(func() {
+		s.prev = nil // done: dropped in flush order, after every older one
+		s.log.Abandon()
+		s.log = nil
+		if err := s.d.fs.SyncDir(s.d.dirname); err != nil {
+			s.err = fmt.Errorf("sync dir: %w", err)
+			s.d.mu.Lock()
+			s.d.stopWritesLocked(s.err)
+			s.d.mu.Unlock()
+		}
+		close(s.done)
+	})
+	<-s.done
+}
+
+// seal waits for the seal of the WAL before, then syncs the WAL, ends it
+// with a sync marker for that sync and syncs again (wal.Writer.Seal),
+// makes the newer WAL's directory entry durable and closes the WAL. d.mu
+// is not held.
 //
 // Recovery relies on the order this keeps: a newer WAL's first sync is
 // acknowledged (commitGroup) and recorded only after the WALs before it
-// are sealed. An older WAL with a torn tail is therefore a crash during
-// its seal when no newer WAL records a sync, and corruption otherwise
-// (replayWALs). A failed seal stops writes: the bytes it could not sync
-// may be lost.
-func (d *DB) sealWAL(old *wal.Writer, prev, s *walSeal) {
+// are sealed. An older WAL with a torn tail is therefore a crash before or
+// during its seal when no newer WAL records a sync, and corruption
+// otherwise (replayWALs). A failed seal stops writes: the bytes it could
+// not sync may be lost.
+func (s *walSeal) seal() {
 	var err error
-	if prev != nil {
-		err = prev.wait()
+	if s.prev != nil {
+		err = s.prev.wait()
 	}
+	d, old := s.d, s.log
+	s.prev, s.log = nil, nil // so that a chain of seals does not keep every WAL
 	if err != nil {
 		// An older WAL may end torn: this one must not say it was synced.
 		old.Abandon()

@@ -141,6 +141,13 @@ type Mappable interface {
 	// Unmap releases a mapping returned by Map. Stores made through it stay
 	// in the page cache; Sync on the file makes them durable.
 	Unmap(b []byte) error
+	WritebackStarter
+}
+
+// WritebackStarter is a File that can have the kernel start writing a
+// range of its dirty pages ahead of Sync. The files of the OS filesystem
+// are WritebackStarters.
+type WritebackStarter interface {
 	// StartWriteback asks the kernel to start writing the dirty pages of
 	// [off, off+n) to disk and returns without waiting for them, so that a
 	// later Sync has less left to wait for. It promises nothing about

@@ -185,28 +185,43 @@ func (f *fakeMappable) StartWriteback(off, n int64) error {
 	return nil
 }
 
-// TestMappedWriterStartsWritebackOfFullWindows: each window is handed to
-// the kernel's writeback as soon as the records leave it, so that the Sync
-// at rotation waits for little; the window still being filled is not. The
-// filesystem is checked once for the file, not once per window.
+// TestMappedWriterStartsWritebackOfFullWindows: once a log has been
+// synced, each window is handed to the kernel's writeback as soon as the
+// records leave it, so that the next Sync waits for little; the window
+// still being filled is not. A log never synced starts no writeback: its
+// pages may never need to reach the disk. The filesystem is checked once
+// for the file, not once per window.
 func TestMappedWriterStartsWritebackOfFullWindows(t *testing.T) {
-	f := &fakeMappable{}
-	w := NewMappedWriter(f)
-	rec := make([]byte, 1000)
-	for w.Size() < 5*mapWindow/2 {
+	for _, sync := range []bool{true, false} {
+		f := &fakeMappable{}
+		w := NewMappedWriter(f)
+		rec := make([]byte, 1000)
 		if err := w.WriteRecord(rec); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := w.Close(); err != nil { // waits for the writeback goroutine
-		t.Fatal(err)
-	}
-	want := [][2]int64{{0, mapWindow}, {mapWindow, mapWindow}}
-	if !slices.Equal(f.writeback, want) {
-		t.Fatalf("writeback started for %v, want %v", f.writeback, want)
-	}
-	if f.checks != 1 || f.writes != 0 {
-		t.Fatalf("%d filesystem checks and %d write calls for a mapped log of 3 windows, want 1 and 0", f.checks, f.writes)
+		if sync {
+			if err := w.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for w.Size() < 5*mapWindow/2 {
+			if err := w.WriteRecord(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Abandon(); err != nil { // waits for the writeback goroutine
+			t.Fatal(err)
+		}
+		var want [][2]int64
+		if sync {
+			want = [][2]int64{{0, mapWindow}, {mapWindow, mapWindow}}
+		}
+		if !slices.Equal(f.writeback, want) {
+			t.Fatalf("synced %v: writeback started for %v, want %v", sync, f.writeback, want)
+		}
+		if f.checks != 1 || f.writes != 0 {
+			t.Fatalf("%d filesystem checks and %d write calls for a mapped log of 3 windows, want 1 and 0", f.checks, f.writes)
+		}
 	}
 }
 

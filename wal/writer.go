@@ -457,11 +457,13 @@ func (w *Writer) waitPrefault() {
 }
 
 // startWriteback has the kernel start writing a full window to disk, so
-// that the Sync when the log is closed (at every memtable rotation) waits
-// for one window rather than the whole log, which would otherwise stall
-// every rotation for milliseconds. Queueing a window's writes takes a few
-// hundred microseconds, so a goroutine does it off the write path. The call is only a hint: if it fails, Sync still
-// writes the pages and reports any I/O error.
+// that the next Sync waits for one window rather than all of them. Only a
+// log that has been synced gets it: the db syncs a log that takes only
+// unsynced writes never, if its memtable is flushed first, and then its
+// pages need never reach the disk. Queueing a window's writes takes a few
+// hundred microseconds, so a goroutine does it off the write path. The
+// call is only a hint: if it fails, Sync still writes the pages and
+// reports any I/O error.
 func (w *Writer) startWriteback(off, n int64) {
 	w.waitWriteback()
 	w.wbBusy = true
@@ -492,7 +494,9 @@ func (w *Writer) nextWindow() error {
 			w.err = fmt.Errorf("wal: %w", err)
 			return w.err
 		}
-		w.startWriteback(w.winOff, int64(len(w.win)))
+		if w.synced > 0 {
+			w.startWriteback(w.winOff, int64(len(w.win)))
+		}
 		w.win = nil
 		w.winOff, w.winPos = off, 0
 	}
