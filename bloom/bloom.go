@@ -63,7 +63,6 @@ const (
 // larger buffer.
 type Builder struct {
 	chunks [][]byte // full chunks, then the one being filled
-	spare  [][]byte // chunks kept by reset for reuse
 	n      int      // keys added
 }
 
@@ -77,13 +76,7 @@ func NewBuilder() *Builder { return &Builder{} }
 func (b *Builder) Add(key []byte) {
 	need := binary.MaxVarintLen64 + len(key)
 	if len(b.chunks) == 0 || cap(b.chunks[len(b.chunks)-1])-len(b.chunks[len(b.chunks)-1]) < need {
-		var c []byte
-		if n := len(b.spare); n > 0 && cap(b.spare[n-1]) >= need {
-			c, b.spare = b.spare[n-1][:0], b.spare[:n-1]
-		} else {
-			c = make([]byte, 0, max(builderChunk, need))
-		}
-		b.chunks = append(b.chunks, c)
+		b.chunks = append(b.chunks, make([]byte, 0, max(builderChunk, need)))
 	}
 	c := &b.chunks[len(b.chunks)-1]
 	*c = binary.AppendUvarint(*c, uint64(len(key)))
@@ -93,18 +86,6 @@ func (b *Builder) Add(key []byte) {
 
 // len returns the number of keys added (duplicates count each time).
 func (b *Builder) len() int { return b.n }
-
-// reset forgets every key added, keeping the memory for reuse.
-func (b *Builder) reset() {
-	for _, c := range b.chunks {
-		if cap(c) == builderChunk {
-			b.spare = append(b.spare, c[:0])
-		}
-	}
-	clear(b.chunks)
-	b.chunks = b.chunks[:0]
-	b.n = 0
-}
 
 // each calls fn with every key added, in order.
 func (b *Builder) each(fn func(key []byte)) {
