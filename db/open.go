@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/seed-d6fe07da/strata/cache"
 	"github.com/seed-d6fe07da/strata/internal/base"
@@ -360,6 +361,28 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, la
 	defer release()
 	d.recovery.WALs++
 	r := wal.NewReader(f, name)
+	for attempt := 1; ; attempt++ {
+		cut, stop, retry, err := d.replayFrom(r, name, f, mem, newest, laterSynced, attempt)
+		if !retry {
+			return cut, stop, err
+		}
+		// Read-only beside a live writer, the damage may be a record it
+		// was appending as we read it, and the marker that seems to make
+		// it synced one it wrote since: read on from it again.
+		time.Sleep(time.Millisecond)
+		r.Resume()
+	}
+}
+
+// readOnlyRereads is how many times a read-only replay reads a damaged
+// record again before calling it corruption (see replayWAL).
+const readOnlyRereads = 3
+
+// replayFrom applies records from r to mem, as replayWAL describes, and
+// returns replayWAL's results; retry asks for r to be read again from the
+// damaged record, which a read-only replay does readOnlyRereads times
+// before it calls damage before synced bytes corruption.
+func (d *DB) replayFrom(r *wal.Reader, name string, f vfs.File, mem *memtable.Memtable, newest bool, laterSynced func() (bool, error), attempt int) (cut int64, stop, retry bool, err error) {
 	var damage error
 	for damage == nil {
 		rec, err := r.Next()
@@ -368,7 +391,7 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, la
 		}
 		if err != nil {
 			if !errors.Is(err, ErrCorruption) {
-				return -1, false, fmt.Errorf("strata: replay %s: %w", name, err)
+				return -1, false, false, fmt.Errorf("strata: replay %s: %w", name, err)
 			}
 			damage = err
 			break
@@ -388,7 +411,7 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, la
 		d.recovery.Records++
 	}
 	if damage == nil && !r.TornTail() {
-		return -1, false, nil
+		return -1, false, false, nil
 	}
 	bad := r.ValidLen()
 	if damage == nil {
@@ -396,7 +419,7 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, la
 	}
 	tail, err := wal.ScanTail(f, bad)
 	if err != nil {
-		return -1, false, fmt.Errorf("strata: replay %s: %w", name, err)
+		return -1, false, false, fmt.Errorf("strata: replay %s: %w", name, err)
 	}
 	why := fmt.Sprintf("a sync marker at offset %d shows the bytes up to %d had been synced", tail.Marker, tail.Synced)
 	if tail.Synced <= bad {
@@ -405,22 +428,25 @@ func (d *DB) replayWAL(num base.FileNum, mem *memtable.Memtable, newest bool, la
 		synced := false
 		if !newest {
 			if synced, err = laterSynced(); err != nil {
-				return -1, false, err
+				return -1, false, false, err
 			}
 		}
 		if !synced {
 			d.recovery.DroppedBytes += tail.End - bad
 			d.recovery.Damage = damage.Error()
-			return bad, false, nil
+			return bad, false, false, nil
 		}
 		why = "a newer WAL records a sync, so this one had been sealed"
+	}
+	if d.opts.ReadOnly && attempt <= readOnlyRereads {
+		return -1, false, true, nil
 	}
 	if d.opts.WALSalvage {
 		d.recovery.DroppedBytes += tail.End - bad
 		d.recovery.Damage = fmt.Sprintf("%v (%s); salvaged: replay stopped there", damage, why)
-		return -1, true, nil
+		return -1, true, false, nil
 	}
-	return -1, false, fmt.Errorf("%w; %s (Options.WALSalvage opens the database as of the last good record before it, dropping the rest)", damage, why)
+	return -1, false, false, fmt.Errorf("%w; %s (Options.WALSalvage opens the database as of the last good record before it, dropping the rest)", damage, why)
 }
 
 // cutWALs drops a crash's unsynced tail: WAL num from offset off on, and

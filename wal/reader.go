@@ -49,7 +49,7 @@ func (r *Reader) Next() ([]byte, error) {
 			return nil, r.err
 		}
 		r.size = size
-		r.br = bufio.NewReaderSize(io.NewSectionReader(r.f, 0, size), bufSize)
+		r.br = bufio.NewReaderSize(io.NewSectionReader(r.f, r.off, size-r.off), bufSize)
 	}
 	p, err := r.next()
 	if err != nil {
@@ -208,6 +208,14 @@ func (r *Reader) readErr(err error) error {
 		err = io.ErrUnexpectedEOF
 	}
 	return fmt.Errorf("wal: %s: read at offset %d: %w", r.name, r.off, err)
+}
+
+// Resume has a Reader that stopped at a torn or damaged record read again
+// from that record, up to the file's size now. It is for a log that
+// another process may be appending to, where a record read half-written
+// looks damaged until the writer finishes it.
+func (r *Reader) Resume() {
+	r.err, r.torn, r.started = nil, false, false
 }
 
 // ValidLen returns the offset just past the last good record returned: the
