@@ -319,3 +319,41 @@ func BenchmarkCounterUpdates(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGetMerged gets counters whose value lies in the last level,
+// under one merge operand in a newer table and one in the memtable.
+func BenchmarkGetMerged(b *testing.B) {
+	d, err := Open(b.TempDir(), &Options{MemtableSize: 64 << 20, Merge: counterMerge})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	const n = 100000
+	key := make([]byte, 16)
+	for round, write := range []func(k, v []byte) error{d.Put, d.Merge, d.Merge} {
+		for i := range n {
+			if err := write(benchKey(key, uint64(i)), counterOperand(int64(round+1))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		switch round {
+		case 0:
+			err = d.Compact(nil, nil)
+		case 1:
+			err = d.Flush()
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	d.waitIdle()
+	rng := rand.New(rand.NewSource(2))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v, err := d.Get(benchKey(key, uint64(rng.Intn(n))))
+		if err != nil || len(v) != 8 || v[7] != 6 {
+			b.Fatalf("counter %x, %v; want 6", v, err)
+		}
+	}
+}

@@ -116,8 +116,20 @@ func TestMergeAfterDeletes(t *testing.T) {
 	d.Merge([]byte("b"), []byte("2"))
 	d.Put([]byte("c"), []byte("x"))
 	d.Merge([]byte("c"), []byte("y"))
+	// A range deletion between two operands of a key, with both in one
+	// table (d, e) or in the memtable (f), and a newer operand above the
+	// table (e).
+	for _, k := range []string{"d", "e", "f"} {
+		if k == "f" {
+			d.Flush()
+			d.Merge([]byte("e"), []byte("3"))
+		}
+		d.Merge([]byte(k), []byte("1"))
+		d.DeleteRange([]byte(k), []byte(k+"\x00"))
+		d.Merge([]byte(k), []byte("2"))
+	}
 	for _, phase := range []string{"memtable and level 0", "after a full merge"} {
-		for k, want := range map[string]string{"a": "3", "b": "2", "c": "x,y"} {
+		for k, want := range map[string]string{"a": "3", "b": "2", "c": "x,y", "d": "2", "e": "2,3", "f": "2"} {
 			v, err := d.Get([]byte(k))
 			if err != nil || string(v) != want {
 				t.Fatalf("%s: %s = %q, %v; want %q", phase, k, v, err, want)
