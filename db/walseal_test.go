@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/seed-d6fe07da/strata/vfs"
 )
@@ -61,4 +62,58 @@ func TestUnsyncedWALIsNeverSynced(t *testing.T) {
 			t.Fatalf("Get(%s) after reopen: %v", k, err)
 		}
 	}
+}
+
+// TestSyncedWALSealedAtSwitch: a WAL that took synced writes is sealed,
+// synced and closed, as soon as a newer one replaces it, even when
+// unsynced writes switched it: the next synced write would otherwise pay
+// for the seal's fsyncs. Flushes are held back, so that nothing drops the
+// WAL instead.
+func TestSyncedWALSealedAtSwitch(t *testing.T) {
+	var mu sync.Mutex
+	closed := map[string]bool{}
+	var logs []string
+	release := make(chan struct{})
+	fs := vfs.NewFaultFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		base := name[strings.LastIndex(name, "/")+1:]
+		switch {
+		case op == vfs.OpCreate && strings.HasSuffix(base, ".sst"):
+			<-release
+		case op == vfs.OpCreate && strings.HasSuffix(base, ".log"):
+			mu.Lock()
+			logs = append(logs, base)
+			mu.Unlock()
+		case op == vfs.OpClose && strings.HasSuffix(base, ".log"):
+			mu.Lock()
+			closed[base] = true
+			mu.Unlock()
+		}
+		return nil
+	}))
+	d := mustOpen(t, "/db", smallOpts(fs))
+	defer d.Close()
+	defer close(release)
+	for i := range 5 {
+		b := d.NewBatch()
+		b.Put([]byte(fmt.Sprintf("a%05d", i)), []byte("synced"))
+		if err := d.WriteWith(b, WriteOptions{Sync: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Unsynced writes fill the memtable: the one that switches the WAL,
+	// and those after it, do not seal the old one.
+	logCount := func() int { mu.Lock(); defer mu.Unlock(); return len(logs) }
+	for i := 0; logCount() < 2; i++ {
+		if err := d.Put([]byte(fmt.Sprintf("k%05d", i)), make([]byte, 200)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	old := logs[0]
+	mu.Unlock()
+	eventually(t, 5*time.Second, "the seal of the replaced WAL", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return closed[old]
+	})
 }

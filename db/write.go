@@ -463,6 +463,12 @@ func (d *DB) rotateMemtableLocked() error {
 	}
 	d.failpoint(fpWALRotated)
 	seal := &walSeal{d: d, log: old, prev: d.mu.sealing, done: make(chan struct{})}
+	if old.Marked() {
+		// The WAL took synced writes, so it is mostly on disk already and
+		// the next synced write would wait for its seal: seal it now,
+		// beside the writes going on into the new WAL.
+		go seal.wait()
+	}
 	d.mu.imms = append(d.mu.imms, &flushable{mem: d.mu.mem, logNum: d.mu.logNum, lastSeq: d.mu.lastSeq, seal: seal})
 	d.mu.log = newWALWriter(f)
 	d.mu.logNum = num
@@ -473,9 +479,10 @@ func (d *DB) rotateMemtableLocked() error {
 	return nil
 }
 
-// walSeal is the sealing of a WAL that a newer one replaced, done only
-// when something needs it: a synced write into a newer WAL (commitGroup)
-// or Close. A WAL whose memtable is flushed before then is dropped
+// walSeal is the sealing of a WAL that a newer one replaced, done at the
+// switch if the WAL took synced writes, and otherwise only when something
+// needs it: a synced write into a newer WAL (commitGroup) or Close. A WAL
+// whose memtable is flushed before then is dropped
 // unsynced (drop): its writes are in a synced SST, and an unsynced write
 // promises nothing across a power cut, so syncing it would only write
 // every unsynced byte twice. done is closed when the seal or the drop
