@@ -118,7 +118,7 @@ func (d *DB) flushOldestLocked() error {
 	imm.mem.Unref()
 	d.mu.Unlock()
 	if imm.seal != nil {
-		imm.seal.drop() // or wait for its seal, which may be writing to it
+		imm.seal.drop(meta != nil) // or wait for its seal, which may be writing to it
 	}
 	d.fs.Remove(d.path(base.MakeFilename(base.FileTypeLog, imm.logNum)))
 	d.mu.Lock()

@@ -482,11 +482,10 @@ func (d *DB) rotateMemtableLocked() error {
 // walSeal is the sealing of a WAL that a newer one replaced, done at the
 // switch if the WAL took synced writes, and otherwise only when something
 // needs it: a synced write into a newer WAL (commitGroup) or Close. A WAL
-// whose memtable is flushed before then is dropped
-// unsynced (drop): its writes are in a synced SST, and an unsynced write
-// promises nothing across a power cut, so syncing it would only write
-// every unsynced byte twice. done is closed when the seal or the drop
-// ends, err then says how.
+// whose memtable is flushed before then is dropped unsynced (drop): its
+// writes are in a synced SST, and an unsynced write promises nothing
+// across a power cut, so syncing it would only write every unsynced byte
+// twice. done is closed when the seal or the drop ends, err then says how.
 type walSeal struct {
 	d    *DB
 	log  *wal.Writer // the WAL to seal
@@ -505,21 +504,27 @@ func (s *walSeal) wait() error {
 }
 
 // drop closes the WAL without syncing it, once the flush of its memtable
-// is durable, unless its seal has begun; then it waits for the seal. It
-// syncs the directory, as the seal does: a synced write into a newer WAL
-// relies on a finished seal for that WAL's directory entry.
-func (s *walSeal) drop() {
+// is durable, unless its seal has begun; then it waits for the seal. A
+// synced write into a newer WAL relies on a finished seal for that WAL's
+// directory entry, so drop syncs the directory as the seal does, unless
+// dirSynced says the flush synced it (for its SST, created after the
+// newer WAL).
+func (s *walSeal) drop(dirSynced bool) {
 	s.once.Do(func() {
 		s.prev = nil // done: dropped in flush order, after every older one
 		s.log.Abandon()
 		s.log = nil
-		if err := s.d.fs.SyncDir(s.d.dirname); err != nil {
-			s.err = fmt.Errorf("sync dir: %w", err)
+		if !dirSynced {
+			if err := s.d.fs.SyncDir(s.d.dirname); err != nil {
+				s.err = fmt.Errorf("sync dir: %w", err)
+			}
+		}
+		close(s.done)
+		if s.err != nil {
 			s.d.mu.Lock()
 			s.d.stopWritesLocked(s.err)
 			s.d.mu.Unlock()
 		}
-		close(s.done)
 	})
 	<-s.done
 }
