@@ -1,6 +1,10 @@
 package cache
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/seed-d6fe07da/strata/internal/offheap"
+)
 
 // newSlab returns n zeroed bytes aligned to align (at most the OS page size)
 // from an anonymous mapping, and the function that unmaps them; if the
@@ -9,11 +13,11 @@ func newSlab(n, align int) ([]byte, func()) {
 	if n == 0 || align > unix.Getpagesize() {
 		return heapSlab(n, align), nil
 	}
-	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	b, err := offheap.Alloc(n)
 	if err != nil {
 		return heapSlab(n, align), nil
 	}
-	return b[:n:n], func() { unix.Munmap(b) }
+	return b, func() { _ = offheap.Free(b) }
 }
 
 // physicalMemory returns the machine's memory in bytes, or 0 if it cannot

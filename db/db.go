@@ -334,7 +334,15 @@ func (d *DB) Close() error {
 	d.mu.Lock()
 	v := d.mu.version
 	d.mu.version = nil
+	// Drop the database's own references to its memtables (a flush drops
+	// an immutable one's); those of iterators left open stay. Then the
+	// arena chunks go back to the OS as the last references go.
+	d.mu.mem.Unref()
+	for _, imm := range d.mu.imms {
+		imm.mem.Unref()
+	}
 	d.mu.Unlock()
+	d.chunks.Close()
 	if v != nil {
 		// Closing is not obsolescence: detach the deletion callback by
 		// closing readers directly.

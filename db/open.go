@@ -85,6 +85,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		if d.lock != nil {
 			d.lock.Close()
 		}
+		d.chunks.Close()
 		return nil, err
 	}
 	if o.ReadOnly {

@@ -1,6 +1,11 @@
 package memtable
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+
+	"github.com/seed-d6fe07da/strata/internal/offheap"
+)
 
 // Arena chunk sizes. The first chunk is small so that a memtable holding a
 // few entries (tests, a database that is mostly read) costs little; each new
@@ -30,18 +35,61 @@ type arena struct {
 	// those this arena took (every chunk, in -tags invariants builds), to
 	// give back when the memtable is released.
 	pool *ChunkPool
-	full [][]byte
+	full []*chunk
 }
 
-// ChunkPool recycles the arena chunks of released memtables, so that a new
-// memtable writes into memory that is already mapped and faulted in: a
-// fresh chunk costs page faults (or zeroing) on first touch, which doubled
-// the cost of adding 1000-byte values. It keeps at most a bounded number of
-// chunks. It is safe for concurrent use.
+// chunk is an arena chunk a ChunkPool handed out. Where the platform
+// allows, its bytes are outside the Go heap (internal/offheap): the chunks
+// of the memtables being written and flushed are most of a database's
+// live heap while it takes writes, and on the heap the collector's pacing
+// (GOGC) would let the process hold as much garbage again before a
+// collection. Such a chunk is unmapped when the pool lets it go, or, as a
+// safety net, once the chunk is unreachable (a memtable dropped without
+// its last Unref, a pool never closed).
+type chunk struct {
+	b       []byte // len 0 when handed out; cap maxChunk
+	mapped  bool
+	cleanup runtime.Cleanup
+}
+
+// newChunk returns a fresh chunk of maxChunk bytes: off the heap if it can
+// (not in -tags invariants builds, whose released chunks must stay
+// readable to show their poison), else on it.
+func newChunk() *chunk {
+	if !poisonReleased {
+		if b, err := offheap.Alloc(maxChunk); err == nil {
+			c := &chunk{b: b[:0], mapped: true}
+			c.cleanup = runtime.AddCleanup(c, unmapChunk, b)
+			return c
+		}
+	}
+	return &chunk{b: make([]byte, 0, maxChunk)}
+}
+
+func unmapChunk(b []byte) { _ = offheap.Free(b) }
+
+// free unmaps a mapped chunk at once; nothing may read its bytes after.
+// A heap chunk is left to the collector.
+func (c *chunk) free() {
+	if c.mapped {
+		c.cleanup.Stop()
+		c.mapped = false
+		unmapChunk(c.b)
+	}
+	c.b = nil
+}
+
+// ChunkPool hands out the large arena chunks of a database's memtables and
+// recycles those of released memtables, so that a new memtable writes into
+// memory that is already mapped and faulted in: a fresh chunk costs page
+// faults on first touch, which doubled the cost of adding 1000-byte
+// values. It keeps at most a bounded number of chunks and unmaps the rest.
+// It is safe for concurrent use.
 type ChunkPool struct {
 	mu     sync.Mutex
-	chunks [][]byte // guarded by mu
+	chunks []*chunk // guarded by mu
 	max    int
+	closed bool // guarded by mu
 }
 
 // NewChunkPool returns a pool keeping up to maxBytes of chunks.
@@ -49,35 +97,59 @@ func NewChunkPool(maxBytes int64) *ChunkPool {
 	return &ChunkPool{max: int(maxBytes / maxChunk)}
 }
 
-func (p *ChunkPool) get() []byte {
+// get returns a recycled chunk, else a new one.
+func (p *ChunkPool) get() *chunk {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if n := len(p.chunks); n > 0 {
 		c := p.chunks[n-1]
 		p.chunks[n-1] = nil
 		p.chunks = p.chunks[:n-1]
-		return c[:0]
+		p.mu.Unlock()
+		c.b = c.b[:0]
+		return c
 	}
-	return nil
+	p.mu.Unlock()
+	return newChunk()
 }
 
-func (p *ChunkPool) put(chunks [][]byte) {
+// put takes back the chunks of a released memtable, keeping what the pool
+// has room for and freeing the rest.
+func (p *ChunkPool) put(chunks []*chunk) {
 	if poisonReleased {
 		// A test build: whatever still reads a chunk sees garbage.
 		for _, c := range chunks {
-			c = c[:cap(c)]
-			for i := range c {
-				c[i] = 0xdd
+			b := c.b[:cap(c.b)]
+			for i := range b {
+				b[i] = 0xdd
 			}
 		}
 		return
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range chunks {
-		if cap(c) == maxChunk && len(p.chunks) < p.max {
-			p.chunks = append(p.chunks, c)
+	keep := 0
+	if !p.closed {
+		keep = min(len(chunks), p.max-len(p.chunks))
+		for _, c := range chunks[:keep] {
+			if cap(c.b) == maxChunk {
+				p.chunks = append(p.chunks, c)
+			}
 		}
+	}
+	p.mu.Unlock()
+	for _, c := range chunks[keep:] {
+		c.free()
+	}
+}
+
+// Close frees the pooled chunks; chunks given back later are freed at once.
+// The memtables still holding chunks keep them until their last Unref.
+func (p *ChunkPool) Close() {
+	p.mu.Lock()
+	chunks := p.chunks
+	p.chunks, p.closed = nil, true
+	p.mu.Unlock()
+	for _, c := range chunks {
+		c.free()
 	}
 }
 
@@ -102,15 +174,17 @@ func (a *arena) alloc(n int) (buf []byte, waste int) {
 		}
 		waste = cap(a.chunk) - len(a.chunk)
 		size := max(a.next, n)
-		a.chunk = nil
-		if size == maxChunk && a.pool != nil {
-			a.chunk = a.pool.get()
-		}
-		if a.chunk == nil {
+		switch {
+		case size == maxChunk && a.pool != nil:
+			c := a.pool.get()
+			a.chunk = c.b
+			a.full = append(a.full, c)
+		case a.pool != nil && poisonReleased:
+			c := &chunk{b: make([]byte, 0, size)}
+			a.chunk = c.b
+			a.full = append(a.full, c) // poisoned builds: every chunk
+		default:
 			a.chunk = make([]byte, 0, size)
-		}
-		if a.pool != nil && (size == maxChunk || poisonReleased) {
-			a.full = append(a.full, a.chunk) // poisoned builds: every chunk
 		}
 		a.allocated += int64(size)
 		a.next = min(a.next*2, maxChunk)

@@ -3,6 +3,7 @@ package memtable
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -767,5 +768,69 @@ func TestRangeDelSetCached(t *testing.T) {
 	s2 := m.RangeDelSet()
 	if s2 == s || s2.MaxCovering([]byte("b"), 10) != 7 || s.MaxCovering([]byte("a"), 10) != 0 {
 		t.Fatal("a tombstone added later is missing, or changed the set handed out before")
+	}
+}
+
+// TestChunksOffHeap: on Linux a pooled memtable's large chunks live outside
+// the Go heap, the pool keeps only what it has room for and unmaps the
+// rest, and Close unmaps what it kept.
+func TestChunksOffHeap(t *testing.T) {
+	if runtime.GOOS != "linux" || poisonReleased {
+		t.Skip("chunks are on the heap here")
+	}
+	pool := NewChunkPool(4 * maxChunk)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := NewPooled(pool)
+	v := bytes.Repeat([]byte{'v'}, 1000)
+	for i := 0; m.ApproximateSize() < 16<<20; i++ {
+		m.Add(base.SeqNum(i+1), base.KindSet, []byte(fmt.Sprintf("k%07d", i)), v)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 4<<20 {
+		t.Fatalf("the live heap grew by %d bytes for a 16 MiB memtable", grown)
+	}
+	chunks := append([]*chunk(nil), m.arena.full...)
+	if len(chunks) < 8 {
+		t.Fatalf("%d full chunks: the test needs more", len(chunks))
+	}
+	for _, c := range chunks {
+		if !c.mapped {
+			t.Fatal("a full-size chunk is on the heap")
+		}
+	}
+	m.Unref()
+	if len(pool.chunks) != 4 {
+		t.Fatalf("the pool kept %d chunks, want 4", len(pool.chunks))
+	}
+	freed := 0
+	for _, c := range chunks {
+		if !c.mapped {
+			freed++
+		}
+	}
+	if freed != len(chunks)-4 {
+		t.Fatalf("%d of %d chunks unmapped, want all but the 4 kept", freed, len(chunks))
+	}
+	kept := append([]*chunk(nil), pool.chunks...)
+	pool.Close()
+	for _, c := range kept {
+		if c.mapped {
+			t.Fatal("Close left a pooled chunk mapped")
+		}
+	}
+	// A memtable released after Close gives its chunks straight back.
+	m2 := NewPooled(pool)
+	for i := 0; m2.ApproximateSize() < 4<<20; i++ {
+		m2.Add(base.SeqNum(i+1), base.KindSet, []byte(fmt.Sprintf("k%07d", i)), v)
+	}
+	chunks = append(chunks[:0], m2.arena.full...)
+	m2.Unref()
+	for _, c := range chunks {
+		if c.mapped || len(pool.chunks) != 0 {
+			t.Fatal("a chunk released after Close was kept")
+		}
 	}
 }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package offheap
+
+func alloc(n int) ([]byte, error) { return nil, ErrUnsupported }
+
+func free(b []byte) error { return ErrUnsupported }
