@@ -7,9 +7,10 @@ import (
 	"github.com/seed-d6fe07da/strata/internal/offheap"
 )
 
-// Arena chunk sizes. The first chunk is small so that a memtable holding a
-// few entries (tests, a database that is mostly read) costs little; each new
-// chunk doubles up to maxChunk, which bounds the waste at the end of a chunk.
+// Arena chunk sizes. Without a pool, the first chunk is small so that a
+// memtable holding a few entries (tests) costs little, and each new chunk
+// doubles up to maxChunk, which bounds the waste at the end of a chunk; a
+// pooled arena (the database's) takes maxChunk chunks from its pool.
 const (
 	minChunk = 16 << 10
 	maxChunk = 1 << 20
@@ -31,9 +32,9 @@ type arena struct {
 	next int
 	// allocated counts the bytes of all chunks and big allocations.
 	allocated int64
-	// pool, when set, supplies chunks of maxChunk bytes, and full holds
-	// those this arena took (every chunk, in -tags invariants builds), to
-	// give back when the memtable is released.
+	// pool, when set, supplies every chunk (of maxChunk bytes), and full
+	// holds those this arena took, to give back when the memtable is
+	// released.
 	pool *ChunkPool
 	full []*chunk
 }
@@ -169,25 +170,24 @@ func (a *arena) alloc(n int) (buf []byte, waste int) {
 		return make([]byte, n), (n+heapPage-1)/heapPage*heapPage - n
 	}
 	if cap(a.chunk)-len(a.chunk) < n {
-		if a.next == 0 {
-			a.next = minChunk
-		}
 		waste = cap(a.chunk) - len(a.chunk)
-		size := max(a.next, n)
-		switch {
-		case size == maxChunk && a.pool != nil:
+		if a.pool != nil {
+			// Full-size chunks from the start: a fresh one is off the
+			// heap and holds memory only as it is written, a recycled
+			// one is held by the pool anyway.
 			c := a.pool.get()
 			a.chunk = c.b
 			a.full = append(a.full, c)
-		case a.pool != nil && poisonReleased:
-			c := &chunk{b: make([]byte, 0, size)}
-			a.chunk = c.b
-			a.full = append(a.full, c) // poisoned builds: every chunk
-		default:
+			a.allocated += maxChunk
+		} else {
+			if a.next == 0 {
+				a.next = minChunk
+			}
+			size := max(a.next, n)
 			a.chunk = make([]byte, 0, size)
+			a.allocated += int64(size)
+			a.next = min(a.next*2, maxChunk)
 		}
-		a.allocated += int64(size)
-		a.next = min(a.next*2, maxChunk)
 	}
 	off := len(a.chunk)
 	a.chunk = a.chunk[:off+n]

@@ -771,8 +771,8 @@ func TestRangeDelSetCached(t *testing.T) {
 	}
 }
 
-// TestChunksOffHeap: on Linux a pooled memtable's large chunks live outside
-// the Go heap, the pool keeps only what it has room for and unmaps the
+// TestChunksOffHeap: on Linux a pooled memtable's chunks, all full-size
+// ones from the pool, live outside the Go heap, the pool keeps only what it has room for and unmaps the
 // rest, and Close unmaps what it kept.
 func TestChunksOffHeap(t *testing.T) {
 	if runtime.GOOS != "linux" || poisonReleased {
@@ -800,6 +800,9 @@ func TestChunksOffHeap(t *testing.T) {
 		if !c.mapped {
 			t.Fatal("a full-size chunk is on the heap")
 		}
+	}
+	if held := int64(len(chunks)) * maxChunk; held != m.arena.allocated {
+		t.Fatalf("%d bytes in pool chunks of %d allocated: a pooled arena took chunks elsewhere", held, m.arena.allocated)
 	}
 	m.Unref()
 	if len(pool.chunks) != 4 {
