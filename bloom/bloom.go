@@ -38,10 +38,13 @@ package bloom
 import (
 	"encoding/binary"
 	"math"
+	"runtime"
+	"unsafe"
 
 	bbloom "github.com/bits-and-blooms/bloom/v3"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
+	"github.com/seed-d6fe07da/strata/internal/offheap"
 )
 
 // Constants of the encoding. They are part of the on-disk format.
@@ -176,25 +179,53 @@ func Decode(data []byte) (*Filter, error) {
 	if want := uint64(headerLen) + uint64(nw)*wordBytes; uint64(len(data)) != want {
 		return nil, base.Corruptf(filterLabel, "", "length %d, want %d for %d bits", len(data), want, m)
 	}
-	words := make([]uint64, nw)
+	if extra := m % 64; extra != 0 && binary.LittleEndian.Uint64(data[len(data)-wordBytes:])>>extra != 0 {
+		return nil, base.Corruptf(filterLabel, "", "bits set past bit count %d", m)
+	}
+	words, mapped := newWords(nw)
 	for i := range words {
 		words[i] = binary.LittleEndian.Uint64(data[headerLen+i*wordBytes:])
 	}
-	if extra := m % 64; extra != 0 && words[nw-1]>>extra != 0 {
-		return nil, base.Corruptf(filterLabel, "", "bits set past bit count %d", m)
-	}
-	return &Filter{
+	f := &Filter{
 		f:    bbloom.FromWithM(words, uint(m), uint(k)),
 		m:    m,
 		k:    k,
 		n:    n,
 		size: len(data),
-	}, nil
+	}
+	if mapped != nil {
+		runtime.AddCleanup(f, freeWords, mapped)
+	}
+	return f, nil
 }
+
+// offHeapWords is the filter size from which Decode keeps the bits outside
+// the Go heap. The filters of the open tables are a large part of a
+// database's live heap (1.25 bytes a key at 10 bits), which the collector's
+// pacing would double; a small filter is not worth a mapping of its own.
+const offHeapWords = 64 << 10 / wordBytes
+
+// newWords returns nw zeroed words, outside the heap when nw is at least
+// offHeapWords and the platform allows (mapped is then their memory, to
+// give back with freeWords once the filter is unreachable), else on it.
+func newWords(nw int) (words []uint64, mapped []byte) {
+	if nw >= offHeapWords {
+		if b, err := offheap.Alloc(nw * wordBytes); err == nil {
+			return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), nw), b
+		}
+	}
+	return make([]uint64, nw), nil
+}
+
+func freeWords(b []byte) { _ = offheap.Free(b) }
 
 // MayContain reports whether key may have been added. False means it
 // certainly was not. It does not allocate.
-func (f *Filter) MayContain(key []byte) bool { return f.f.Test(key) }
+func (f *Filter) MayContain(key []byte) bool {
+	ok := f.f.Test(key)
+	runtime.KeepAlive(f) // the cleanup of f unmaps the words Test reads
+	return ok
+}
 
 // BitsPerKey returns the filter's bits per key as recorded: m / n.
 func (f *Filter) BitsPerKey() float64 { return float64(f.m) / float64(f.n) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -209,5 +210,45 @@ func TestBuilderChunks(t *testing.T) {
 				t.Fatalf("round %d: key of %d bytes missing", round, len(k))
 			}
 		}
+	}
+}
+
+// TestLargeFilterOffHeap: on Linux a filter of offHeapWords and more keeps
+// its bits outside the Go heap, and answers as one on the heap does.
+func TestLargeFilterOffHeap(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("filters are on the heap here")
+	}
+	b := NewBuilder()
+	const n = 200_000 // 2M bits at 10 bits a key: 250 KB
+	key := func(i int) []byte { return binary.BigEndian.AppendUint64([]byte("key"), uint64(i)) }
+	for i := range n {
+		b.Add(key(i))
+	}
+	enc := b.Finish(10)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f, err := Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(enc) // its death would hide the words' birth
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 64<<10 {
+		t.Fatalf("decoding a %d-byte filter grew the live heap by %d bytes", len(enc), grown)
+	}
+	fp := 0
+	for i := range n {
+		if !f.MayContain(key(i)) {
+			t.Fatalf("false negative for key %d", i)
+		}
+		if f.MayContain(key(n + i)) {
+			fp++
+		}
+	}
+	if rate := float64(fp) / n; rate > 0.02 {
+		t.Fatalf("false-positive rate %.4f at 10 bits a key", rate)
 	}
 }
