@@ -38,9 +38,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	o := opts.ensureDefaults()
 	d := &DB{dirname: dir, opts: o, fs: o.FS, spinCommits: runtime.GOMAXPROCS(0) > 1}
 	d.bgCond = sync.NewCond(&d.mu)
-	// Two memtables' worth of arena chunks: the one being written and one
-	// flushed while the next fills.
-	d.chunks = memtable.NewChunkPool(2 * o.MemtableSize)
+	d.chunks = memtable.NewChunkPool(o.MemtableSize)
 	d.closeCh = make(chan struct{})
 	d.mu.retryKick = make(chan struct{})
 	d.obsolete.wake = make(chan struct{}, 1)

@@ -10,10 +10,14 @@ import (
 // Arena chunk sizes. Without a pool, the first chunk is small so that a
 // memtable holding a few entries (tests) costs little, and each new chunk
 // doubles up to maxChunk, which bounds the waste at the end of a chunk; a
-// pooled arena (the database's) takes maxChunk chunks from its pool.
+// pooled arena (the database's) takes all its chunks from its pool (see
+// NewChunkPool for their size).
 const (
 	minChunk = 16 << 10
 	maxChunk = 1 << 20
+	// hugeChunk is the pool's chunk size for memtables of 2*hugeChunk and
+	// more: a huge page (see internal/offheap).
+	hugeChunk = 2 << 20
 	// An allocation larger than bigAlloc gets its own slice rather than
 	// wasting most of a chunk.
 	bigAlloc = maxChunk / 4
@@ -32,7 +36,7 @@ type arena struct {
 	next int
 	// allocated counts the bytes of all chunks and big allocations.
 	allocated int64
-	// pool, when set, supplies every chunk (of maxChunk bytes), and full
+	// pool, when set, supplies every chunk, and full
 	// holds those this arena took, to give back when the memtable is
 	// released.
 	pool *ChunkPool
@@ -48,23 +52,23 @@ type arena struct {
 // safety net, once the chunk is unreachable (a memtable dropped without
 // its last Unref, a pool never closed).
 type chunk struct {
-	b       []byte // len 0 when handed out; cap maxChunk
+	b       []byte // len 0 when handed out; cap the pool's chunk size
 	mapped  bool
 	cleanup runtime.Cleanup
 }
 
-// newChunk returns a fresh chunk of maxChunk bytes: off the heap if it can
+// newChunk returns a fresh chunk of size bytes: off the heap if it can
 // (not in -tags invariants builds, whose released chunks must stay
 // readable to show their poison), else on it.
-func newChunk() *chunk {
+func newChunk(size int) *chunk {
 	if !poisonReleased {
-		if b, err := offheap.Alloc(maxChunk); err == nil {
+		if b, err := offheap.Alloc(size); err == nil {
 			c := &chunk{b: b[:0], mapped: true}
 			c.cleanup = runtime.AddCleanup(c, unmapChunk, b)
 			return c
 		}
 	}
-	return &chunk{b: make([]byte, 0, maxChunk)}
+	return &chunk{b: make([]byte, 0, size)}
 }
 
 func unmapChunk(b []byte) { _ = offheap.Free(b) }
@@ -89,13 +93,24 @@ func (c *chunk) free() {
 type ChunkPool struct {
 	mu     sync.Mutex
 	chunks []*chunk // guarded by mu
-	max    int
-	closed bool // guarded by mu
+	max    int      // chunks kept
+	size   int      // bytes of a chunk
+	closed bool     // guarded by mu
 }
 
-// NewChunkPool returns a pool keeping up to maxBytes of chunks.
-func NewChunkPool(maxBytes int64) *ChunkPool {
-	return &ChunkPool{max: int(maxBytes / maxChunk)}
+// NewChunkPool returns the pool of a database whose memtables hold
+// memtableSize bytes. Its chunks are huge pages (hugeChunk) for memtables
+// of 2*hugeChunk and more, which the kernel backs with one fault each
+// instead of 512; for smaller memtables, chunks of maxChunk in base pages,
+// which hold memory only where written, so a small memtable costs little.
+// It keeps a memtable's worth of released chunks (at least one), for the
+// memtable that follows a flushed one.
+func NewChunkPool(memtableSize int64) *ChunkPool {
+	size := maxChunk
+	if memtableSize >= 2*hugeChunk {
+		size = hugeChunk
+	}
+	return &ChunkPool{size: size, max: max(1, int(memtableSize/int64(size)))}
 }
 
 // get returns a recycled chunk, else a new one.
@@ -110,7 +125,7 @@ func (p *ChunkPool) get() *chunk {
 		return c
 	}
 	p.mu.Unlock()
-	return newChunk()
+	return newChunk(p.size)
 }
 
 // put takes back the chunks of a released memtable, keeping what the pool
@@ -131,7 +146,7 @@ func (p *ChunkPool) put(chunks []*chunk) {
 	if !p.closed {
 		keep = min(len(chunks), p.max-len(p.chunks))
 		for _, c := range chunks[:keep] {
-			if cap(c.b) == maxChunk {
+			if cap(c.b) == p.size {
 				p.chunks = append(p.chunks, c)
 			}
 		}
@@ -178,7 +193,7 @@ func (a *arena) alloc(n int) (buf []byte, waste int) {
 			c := a.pool.get()
 			a.chunk = c.b
 			a.full = append(a.full, c)
-			a.allocated += maxChunk
+			a.allocated += int64(cap(c.b))
 		} else {
 			if a.next == 0 {
 				a.next = minChunk

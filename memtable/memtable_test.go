@@ -778,7 +778,7 @@ func TestChunksOffHeap(t *testing.T) {
 	if runtime.GOOS != "linux" || poisonReleased {
 		t.Skip("chunks are on the heap here")
 	}
-	pool := NewChunkPool(4 * maxChunk)
+	pool := NewChunkPool(4 * hugeChunk) // keeps 4 huge chunks
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -801,7 +801,7 @@ func TestChunksOffHeap(t *testing.T) {
 			t.Fatal("a full-size chunk is on the heap")
 		}
 	}
-	if held := int64(len(chunks)) * maxChunk; held != m.arena.allocated {
+	if held := int64(len(chunks)) * hugeChunk; held != m.arena.allocated {
 		t.Fatalf("%d bytes in pool chunks of %d allocated: a pooled arena took chunks elsewhere", held, m.arena.allocated)
 	}
 	m.Unref()

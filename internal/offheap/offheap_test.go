@@ -3,6 +3,7 @@ package offheap
 import (
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 func TestAllocFree(t *testing.T) {
@@ -30,5 +31,29 @@ func TestAllocFree(t *testing.T) {
 	}
 	if _, err := Alloc(0); err == nil {
 		t.Fatal("Alloc(0) succeeded")
+	}
+}
+
+// TestHugeAligned: an allocation of a huge page or more starts at a huge
+// page boundary, so that the kernel can back it with huge pages.
+func TestHugeAligned(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("no off-heap memory here")
+	}
+	for _, n := range []int{2 << 20, 3<<20 + 4096, 8 << 20} {
+		b, err := Alloc(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := uintptr(unsafe.Pointer(unsafe.SliceData(b))) % (2 << 20); a != 0 {
+			t.Fatalf("Alloc(%d) starts %d bytes past a huge page boundary", n, a)
+		}
+		if len(b) != n || cap(b) != n {
+			t.Fatalf("Alloc(%d): len %d cap %d", n, len(b), cap(b))
+		}
+		b[0], b[n-1] = 1, 1
+		if err := Free(b); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
