@@ -86,9 +86,9 @@ func (c *chunk) free() {
 
 // ChunkPool hands out the large arena chunks of a database's memtables and
 // recycles those of released memtables, so that a new memtable writes into
-// memory that is already mapped and faulted in: a fresh chunk costs page
-// faults on first touch, which doubled the cost of adding 1000-byte
-// values. It keeps at most a bounded number of chunks and unmaps the rest.
+// memory that is already faulted in: a fresh chunk costs a page fault per
+// page (or per huge page) on first write. It keeps at most a bounded
+// number of chunks and unmaps the rest.
 // It is safe for concurrent use.
 type ChunkPool struct {
 	mu     sync.Mutex
@@ -99,9 +99,9 @@ type ChunkPool struct {
 }
 
 // NewChunkPool returns the pool of a database whose memtables hold
-// memtableSize bytes. Its chunks are huge pages (hugeChunk) for memtables
-// of 2*hugeChunk and more, which the kernel backs with one fault each
-// instead of 512; for smaller memtables, chunks of maxChunk in base pages,
+// memtableSize bytes. For memtables of 2*hugeChunk and more its chunks
+// are hugeChunk bytes advised to use huge pages, which the kernel backs
+// with one fault each instead of 512; for smaller memtables, chunks of maxChunk in base pages,
 // which hold memory only where written, so a small memtable costs little.
 // It keeps a memtable's worth of released chunks (at least one), for the
 // memtable that follows a flushed one.
