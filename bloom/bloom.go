@@ -194,7 +194,7 @@ func Decode(data []byte) (*Filter, error) {
 		size: len(data),
 	}
 	if mapped != nil {
-		runtime.AddCleanup(f, freeWords, mapped)
+		runtime.AddCleanup(f, offheap.Release, mapped)
 	}
 	return f, nil
 }
@@ -207,7 +207,7 @@ const offHeapWords = 64 << 10 / wordBytes
 
 // newWords returns nw zeroed words, outside the heap when nw is at least
 // offHeapWords and the platform allows (mapped is then their memory, to
-// give back with freeWords once the filter is unreachable), else on it.
+// give back with offheap.Release once the filter is unreachable), else on it.
 func newWords(nw int) (words []uint64, mapped []byte) {
 	if nw >= offHeapWords {
 		if b, err := offheap.Alloc(nw * wordBytes); err == nil {
@@ -216,8 +216,6 @@ func newWords(nw int) (words []uint64, mapped []byte) {
 	}
 	return make([]uint64, nw), nil
 }
-
-func freeWords(b []byte) { _ = offheap.Free(b) }
 
 // MayContain reports whether key may have been added. False means it
 // certainly was not. It does not allocate.

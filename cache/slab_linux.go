@@ -17,7 +17,7 @@ func newSlab(n, align int) ([]byte, func()) {
 	if err != nil {
 		return heapSlab(n, align), nil
 	}
-	return b, func() { _ = offheap.Free(b) }
+	return b, func() { offheap.Release(b) }
 }
 
 // physicalMemory returns the machine's memory in bytes, or 0 if it cannot

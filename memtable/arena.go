@@ -64,14 +64,12 @@ func newChunk(size int) *chunk {
 	if !poisonReleased {
 		if b, err := offheap.Alloc(size); err == nil {
 			c := &chunk{b: b[:0], mapped: true}
-			c.cleanup = runtime.AddCleanup(c, unmapChunk, b)
+			c.cleanup = runtime.AddCleanup(c, offheap.Release, b)
 			return c
 		}
 	}
 	return &chunk{b: make([]byte, 0, size)}
 }
-
-func unmapChunk(b []byte) { _ = offheap.Free(b) }
 
 // free unmaps a mapped chunk at once; nothing may read its bytes after.
 // A heap chunk is left to the collector.
@@ -79,7 +77,7 @@ func (c *chunk) free() {
 	if c.mapped {
 		c.cleanup.Stop()
 		c.mapped = false
-		unmapChunk(c.b)
+		offheap.Release(c.b)
 	}
 	c.b = nil
 }

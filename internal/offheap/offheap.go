@@ -26,3 +26,8 @@ func Alloc(n int) ([]byte, error) { return alloc(n) }
 // returned (or any slice starting there with the same capacity); nothing
 // may read or write it afterwards.
 func Free(b []byte) error { return free(b[:cap(b)]) }
+
+// Release is Free for the callers that have nowhere to report an error: a
+// cleanup (runtime.AddCleanup) or a pool letting memory go. Unmapping a
+// range Alloc returned fails only if the caller broke Free's contract.
+func Release(b []byte) { _ = Free(b) }
