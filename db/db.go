@@ -295,6 +295,9 @@ func (d *DB) Close() error {
 
 	var err error
 	d.mu.Lock()
+	if t := d.reads.timer; t != nil {
+		t.Stop() // nothing is left to look for work
+	}
 	var sealErr error
 	if seal := d.mu.sealing; seal != nil {
 		// The last WAL's sync must not be recorded before every older

@@ -3,6 +3,7 @@ package db
 import (
 	"math"
 	"sync/atomic"
+	"time"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/lsm"
@@ -38,6 +39,15 @@ import (
 // (the seek-triggered compactions that RocksDB turned off for their write
 // amplification). When writes stop, the tree's shape is final, and each
 // level fold serves every read after it.
+//
+// The whole tree. Once writes have stopped for a moment (quietAfter), the
+// folds above would go on piece by piece: level 0 into level 1, then level
+// 1 into level 2, and so on, each rewriting the level below once for every
+// level folded into it (at 1M keys of 100 bytes, 122 MB of input where one
+// fold needs 97). Instead readers pay, with both accounts, for one fold of
+// every run into the last level (lsm.Picker.PickFold), whose output is
+// final. While writes go on, the piece folds stay: they are cheaper to pay
+// for, and the writes would soon refill what a whole fold had emptied.
 
 // readSeekBytes is the compaction input that one excess-run positioning pays for.
 const readSeekBytes = 16 << 10
@@ -58,6 +68,54 @@ type readDebt struct {
 	// started from zero: a level fold runs only if no write came after.
 	// Guarded by DB.mu.
 	levelsSeq base.SeqNum
+	// lookSeq is the last seqnum assigned when the compaction goroutine
+	// last looked for a fold and wroteAt when it first saw it; deferred
+	// says a look put off a piece fold to see whether writes have stopped,
+	// and timer wakes the goroutine to look again (see
+	// readCompactionLocked). Guarded by DB.mu.
+	lookSeq  base.SeqNum
+	wroteAt  time.Time
+	deferred bool
+	timer    *time.Timer
+	// foldBase is the sum of both accounts' debts when the whole-tree
+	// fold's account last started: what readers paid since is that sum's
+	// excess over it. Guarded by DB.mu.
+	foldBase int64
+}
+
+// foldDebt returns what readers paid toward the whole-tree fold: both
+// accounts' debts since restartFold. DB.mu is held.
+func (r *readDebt) foldDebt() int64 {
+	return r.runs.debt.Load() + r.levels.debt.Load() - r.foldBase
+}
+
+// restartFold starts the whole-tree fold's account from zero: writes came
+// in, or a fold changed the accounts. DB.mu is held.
+func (r *readDebt) restartFold() {
+	r.foldBase = r.runs.debt.Load() + r.levels.debt.Load()
+}
+
+// claimFold is claim for the whole-tree fold, which removes both the
+// excess runs and the extra levels, so both accounts pay for it: it
+// reports whether what they paid since restartFold covers need, and if so
+// starts all accounts from zero. When it does not, it arms each account's
+// wake-up at what that account must reach for the sum to cover need. DB.mu
+// is held.
+func (r *readDebt) claimFold(need int64) bool {
+	if r.foldDebt() < need {
+		r.runs.wake.Store(r.foldBase + need - r.levels.debt.Load())
+		r.levels.wake.Store(r.foldBase + need - r.runs.debt.Load())
+		// As in claim: look again after arming.
+		if r.foldDebt() < need {
+			return false
+		}
+	}
+	r.runs.wake.Store(math.MaxInt64)
+	r.levels.wake.Store(math.MaxInt64)
+	r.runs.debt.Store(0)
+	r.levels.debt.Store(0)
+	r.foldBase = 0
+	return true
 }
 
 // readAccount counts positionings toward one kind of fold.
@@ -148,10 +206,72 @@ func (d *DB) noteReadRuns(excess, levels int) {
 // readCompactionLocked returns the fold the readers have paid for, or nil; when
 // there is a fold to wait for, it arms the readers' wake-up. With skip0 it
 // leaves level 0 alone (level0Loop has it). d.mu is held.
+//
+// Once writes have stopped for quietAfter it folds the whole tree at once
+// (lsm.Picker.PickFold), when the readers have paid for all of it since the
+// last write; while writes go on it folds a piece at a time
+// (pieceFoldLocked). The goroutine sees writes at its looks, as a change of
+// the last seqnum. A look that sees writes would fold a piece, but the
+// writes may just have stopped (the look after a workload's last flush): it
+// looks again quietAfter later, and folds the piece then only if more
+// writes came in.
 func (d *DB) readCompactionLocked(skip0 bool) *lsm.Compaction {
 	if d.opts.Experimental.NoReadCompactions {
 		return nil
 	}
+	r := &d.reads
+	now := time.Now()
+	wrote := r.lookSeq != d.mu.lastSeq
+	if wrote {
+		r.lookSeq, r.wroteAt = d.mu.lastSeq, now
+		r.restartFold()
+	}
+	if c := d.picker.PickFold(d.mu.version, skip0); c != nil {
+		if quiet := now.Sub(r.wroteAt); quiet >= quietAfter {
+			r.deferred = false
+			if !r.claimFold(foldCost(c)) {
+				return nil
+			}
+			d.mu.stats.readCompactions++
+			return c
+		} else if !wrote || !r.deferred {
+			// Writes may have stopped: wait to see.
+			r.deferred = true
+			r.runs.wake.Store(math.MaxInt64)
+			r.levels.wake.Store(math.MaxInt64)
+			d.lookAgainLocked(quietAfter - quiet)
+			return nil
+		}
+	}
+	r.deferred = false
+	c := d.pieceFoldLocked(skip0)
+	r.restartFold() // the piece fold may have reset either account
+	return c
+}
+
+// quietAfter is how long writes must have stopped before reads fold the
+// whole tree at once rather than a piece at a time.
+const quietAfter = 200 * time.Millisecond
+
+// lookAgainLocked has the compaction goroutine look for work again after
+// wait. d.mu is held.
+func (d *DB) lookAgainLocked(wait time.Duration) {
+	if d.reads.timer == nil {
+		d.reads.timer = time.AfterFunc(wait, func() {
+			d.mu.Lock()
+			d.bgCond.Broadcast()
+			d.mu.Unlock()
+		})
+		return
+	}
+	d.reads.timer.Reset(wait)
+}
+
+// pieceFoldLocked returns the fold of a piece of the tree the readers have
+// paid for: level 0's runs, or one level's runs (lsm.Picker.PickForReads),
+// or one level into the next (lsm.Picker.PickLevelsForReads). d.mu is
+// held.
+func (d *DB) pieceFoldLocked(skip0 bool) *lsm.Compaction {
 	if c := d.picker.PickForReads(d.mu.version, skip0); c != nil {
 		d.reads.levels.wake.Store(math.MaxInt64)
 		if !d.reads.runs.claim(foldCost(c)) {

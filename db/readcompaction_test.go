@@ -151,11 +151,12 @@ func TestLevel1RunsStayBounded(t *testing.T) {
 	t.Logf("level 1 held at most %d runs", worst)
 }
 
-// TestReadsFoldLevels: with one run per level, reads still visit every
-// non-empty level; once writes stop, the reads pay for merging the levels
-// together, one level at a time from the top, and the data stays the
-// same. While writes keep coming, no level is folded however much is
-// read: the merges due by shape move the upper levels down anyway. With
+// TestReadsFoldLevels: reads visit every run and every non-empty level;
+// once writes stop, the reads pay for merging the whole tree into its last
+// level in one merge (not level by level, which rewrote each middle level
+// once per level above it), and the data stays the same. While writes keep
+// coming, no level is folded however much is read: the merges due by
+// shape move the upper levels down anyway. With
 // Options.NoReadCompactions nothing is folded for reads at all.
 func TestReadsFoldLevels(t *testing.T) {
 	t.Run("writes stopped", func(t *testing.T) { testReadsFoldLevels(t, false, false) })
@@ -211,11 +212,13 @@ func testReadsFoldLevels(t *testing.T, writing, off bool) {
 	// with every extra level charged per positioning, a few hundred seeks
 	// pay for each fold. The writing run puts one key per 100 seeks, too
 	// few to fill a memtable, so no merge is due by shape and what
-	// happens to the levels is left to the reads.
+	// happens to the levels is left to the reads. Once writes stop, the
+	// whole-tree fold waits until they have stopped for quietAfter.
 	const seeks = 20000
+	deadline := time.Now().Add(10 * time.Second)
 	round := 100
 	s := 0
-	for ; s < seeks; s++ {
+	for ; s < seeks || (!writing && !off && time.Now().Before(deadline)); s++ {
 		if _, levels := shape(); levels == 0 {
 			break
 		}
@@ -251,6 +254,9 @@ func testReadsFoldLevels(t *testing.T, writing, off bool) {
 		}
 		if after.ReadAmplification >= before.ReadAmplification {
 			t.Fatalf("read amplification %d before, %d after", before.ReadAmplification, after.ReadAmplification)
+		}
+		if n := after.ReadCompactions - before.ReadCompactions; n != 1 {
+			t.Fatalf("%d merges for reads, want one of the whole tree:\nbefore\n%s\nafter\n%s", n, before, after)
 		}
 		t.Logf("read amplification %d -> %d after %d merge(s) for %d seeks", before.ReadAmplification, after.ReadAmplification, after.ReadCompactions-before.ReadCompactions, s)
 	}

@@ -93,3 +93,46 @@ func (p *Picker) PickLevelsForReads(v *Version) *Compaction {
 	}
 	return nil
 }
+
+// PickFold returns the compaction of every run above the deepest non-empty
+// level into that level's single run, with the files of that run the
+// upper runs overlap: afterwards a read visits one run (and the memtables).
+// It is for a tree whose writes have stopped. Folding level by level, as
+// PickForReads and PickLevelsForReads do, rewrites each intermediate level
+// once for every level folded into it; one fold writes each byte once, and
+// its output is final, as no later writes will refill the upper levels.
+//
+// It returns nil when the tree is already a single run, when the deepest
+// level holds several runs (tiering there: PickForReads folds them), and
+// with skipLevel0 when level 0 holds runs (another goroutine has level 0).
+// When the upper runs overlap nothing and each other, nothing needs
+// rewriting and the compaction is a trivial move.
+func (p *Picker) PickFold(v *Version, skipLevel0 bool) *Compaction {
+	if v == nil || (skipLevel0 && v.NumRuns(0) > 0) {
+		return nil
+	}
+	last := v.DeepestNonEmpty()
+	if last <= 0 || v.NumRuns(last) != 1 {
+		return nil
+	}
+	c := &Compaction{OutputLevel: last, OutputRunID: v.Levels[last][0].ID}
+	for l := range last {
+		for _, r := range v.Levels[l] {
+			c.Inputs = append(c.Inputs, CompactionInput{Level: l, runID: r.ID, Files: r.Files})
+		}
+	}
+	if len(c.Inputs) == 0 {
+		return nil
+	}
+	upper := len(c.Inputs)
+	low := v.Levels[last][0]
+	if fs := inputRange(c.Inputs).runFiles(low); len(fs) > 0 {
+		c.Inputs = append(c.Inputs, CompactionInput{Level: last, runID: low.ID, Files: fs})
+	}
+	c.Reason = fmt.Sprintf("reads: %d runs above L%d folded into it", upper, last)
+	if len(c.Inputs) == upper && (upper == 1 || disjointFiles(c.Inputs)) {
+		c.TrivialMove = true
+	}
+	c.Bottommost = bottommost(v, c)
+	return c
+}

@@ -186,11 +186,19 @@ func (p *Picker) moveDown(v *Version, last, level int, why string) *Compaction {
 // disjointFromOneLevel reports whether every input of c comes from level
 // and no two input files' user-key ranges touch.
 func disjointFromOneLevel(c *Compaction, level int) bool {
-	var files []*File
 	for _, in := range c.Inputs {
 		if in.Level != level {
 			return false
 		}
+	}
+	return disjointFiles(c.Inputs)
+}
+
+// disjointFiles reports whether inputs hold at least one file and no two
+// of their files' user-key ranges touch.
+func disjointFiles(inputs []CompactionInput) bool {
+	var files []*File
+	for _, in := range inputs {
 		files = append(files, in.Files...)
 	}
 	sort.Slice(files, func(i, j int) bool {

@@ -156,6 +156,8 @@ func TestPicker(t *testing.T) {
 				return describe(p.PickLevel0(v))
 			case "pick-for-reads":
 				return describe(p.PickForReads(v, false))
+			case "pick-fold":
+				return describe(p.PickFold(v, false))
 			case "pick-levels-for-reads":
 				return describe(p.PickLevelsForReads(v))
 			case "pick-manual":
