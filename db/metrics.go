@@ -46,9 +46,10 @@ type Metrics struct {
 	TrivialMoves uint64
 	// TablesIngested counts the tables Ingest added.
 	TablesIngested uint64
-	// ReadCompactions counts compactions that folded overlapping runs, or a level
-	// into the next once writes had stopped, because reads had paid for
-	// them (see the README's tree section), among Compactions.
+	// ReadCompactions counts compactions that folded overlapping runs, a
+	// level into the next, or, once writes had stopped, the whole tree into
+	// its last level, because reads had paid for them (see doc/tree.md),
+	// among Compactions.
 	ReadCompactions uint64
 	// WriteSlowdowns counts writes delayed because level 0 was deep.
 	WriteSlowdowns uint64
