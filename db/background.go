@@ -96,11 +96,16 @@ func (d *DB) compactLoop() {
 			} else {
 				c = d.picker.Pick(d.mu.version)
 			}
+			whole := false
 			if c == nil {
-				c = d.readCompactionLocked(skip0)
+				c, whole = d.readCompactionLocked(skip0)
 			}
 			if c != nil {
-				d.runAutomaticCompactionLocked(c, &d.mu.compacting, writesLevel0(c))
+				if whole {
+					d.runWholeFoldLocked(c)
+				} else {
+					d.runAutomaticCompactionLocked(c, &d.mu.compacting, writesLevel0(c))
+				}
 				d.bgCond.Broadcast()
 				continue
 			}
@@ -117,7 +122,11 @@ func (d *DB) level0Loop() {
 	defer d.mu.Unlock()
 	for !d.mu.closed {
 		if d.mu.bgErr == nil && !d.mu.level0Exclusive && d.mu.ingesting == 0 {
-			if c := d.picker.PickLevel0(d.mu.version); c != nil {
+			v := d.mu.version
+			if d.mu.foldingLevel0 != 0 {
+				v = v.WithoutLevel0Upto(d.mu.foldingLevel0)
+			}
+			if c := d.picker.PickLevel0(v); c != nil {
 				d.runAutomaticCompactionLocked(c, &d.mu.compactingLevel0, true)
 				d.bgCond.Broadcast()
 				continue
@@ -125,6 +134,26 @@ func (d *DB) level0Loop() {
 		}
 		d.bgCond.Wait()
 	}
+}
+
+// runWholeFoldLocked runs c, a fold of the whole tree into its last level
+// (readCompactionLocked), without holding level 0 to itself, though it may
+// read level-0 runs: it can take many seconds, and writes that resume
+// meanwhile would stall once level 0 filled up. level0Loop goes on
+// instead with the runs flushed since c was picked, whose ids are larger
+// than those of c's level-0 runs: they hold newer data, so moving them
+// into a new run at level 1, above the runs c reads there, keeps every
+// key's versions in order, and c's output joins the last level's run,
+// beneath. (If level 1 is the last level, PickLevel0 would join its run,
+// which c reads, and so picks nothing.) d.mu is held.
+func (d *DB) runWholeFoldLocked(c *lsm.Compaction) {
+	for _, in := range c.Inputs {
+		if in.Level == 0 {
+			d.mu.foldingLevel0 = max(d.mu.foldingLevel0, in.RunID())
+		}
+	}
+	d.runAutomaticCompactionLocked(c, &d.mu.compacting, false)
+	d.mu.foldingLevel0 = 0
 }
 
 // writesLevel0 reports whether compaction c needs level 0 to itself: it reads

@@ -168,6 +168,11 @@ type DB struct {
 		// compactingLevel0 is set while level0Loop compacts; level0Exclusive while
 		// any compaction that needs level 0 to itself runs (see writesLevel0).
 		compactingLevel0, level0Exclusive bool
+		// foldingLevel0 is, while compactLoop folds the whole tree
+		// (lsm.Picker.PickFold) with level 0 in it, the id of the newest
+		// level-0 run it reads, and 0 otherwise: level0Loop goes on with
+		// the runs flushed since (see runWholeFoldLocked).
+		foldingLevel0 uint64
 		// ingesting counts Ingest calls under way: no compaction starts meanwhile.
 		ingesting int
 		// stalledWriters counts writers waiting in makeRoomForWriteLocked for

@@ -47,7 +47,10 @@ import (
 // fold needs 97). Instead readers pay, with both accounts, for one fold of
 // every run into the last level (lsm.Picker.PickFold), whose output is
 // final. While writes go on, the piece folds stay: they are cheaper to pay
-// for, and the writes would soon refill what a whole fold had emptied.
+// for, and the writes would soon refill what a whole fold had emptied. A
+// whole fold can take seconds, and writes may resume meanwhile: it does
+// not hold level 0 to itself, so level0Loop compacts the runs flushed
+// since and writers do not stall behind it (runWholeFoldLocked).
 
 // readSeekBytes is the compaction input that one excess-run positioning pays for.
 const readSeekBytes = 16 << 10
@@ -78,8 +81,8 @@ type readDebt struct {
 	deferred bool
 	timer    *time.Timer
 	// foldBase is the sum of both accounts' debts when the whole-tree
-	// fold's account last started: what readers paid since is that sum's
-	// excess over it. Guarded by DB.mu.
+	// fold's account last started (at the last fold of any kind): what
+	// readers paid since is that sum's excess over it. Guarded by DB.mu.
 	foldBase int64
 }
 
@@ -89,8 +92,8 @@ func (r *readDebt) foldDebt() int64 {
 	return r.runs.debt.Load() + r.levels.debt.Load() - r.foldBase
 }
 
-// restartFold starts the whole-tree fold's account from zero: writes came
-// in, or a fold changed the accounts. DB.mu is held.
+// restartFold starts the whole-tree fold's account from zero after a piece
+// fold, which may have reset either account. DB.mu is held.
 func (r *readDebt) restartFold() {
 	r.foldBase = r.runs.debt.Load() + r.levels.debt.Load()
 }
@@ -98,13 +101,16 @@ func (r *readDebt) restartFold() {
 // claimFold is claim for the whole-tree fold, which removes both the
 // excess runs and the extra levels, so both accounts pay for it: it
 // reports whether what they paid since restartFold covers need, and if so
-// starts all accounts from zero. When it does not, it arms each account's
-// wake-up at what that account must reach for the sum to cover need. DB.mu
-// is held.
+// starts all accounts from zero. When it does not, it arms both accounts'
+// wake-ups at half of what is missing: either may take all of it, or
+// both share it, so the goroutine looks again no later than the sum
+// covers need, and at most a few times before (each early look halves
+// what is missing). DB.mu is held.
 func (r *readDebt) claimFold(need int64) bool {
-	if r.foldDebt() < need {
-		r.runs.wake.Store(r.foldBase + need - r.levels.debt.Load())
-		r.levels.wake.Store(r.foldBase + need - r.runs.debt.Load())
+	if rest := need - r.foldDebt(); rest > 0 {
+		half := (rest + 1) / 2
+		r.runs.wake.Store(r.runs.debt.Load() + half)
+		r.levels.wake.Store(r.levels.debt.Load() + half)
 		// As in claim: look again after arming.
 		if r.foldDebt() < need {
 			return false
@@ -205,48 +211,49 @@ func (d *DB) noteReadRuns(excess, levels int) {
 
 // readCompactionLocked returns the fold the readers have paid for, or nil; when
 // there is a fold to wait for, it arms the readers' wake-up. With skip0 it
-// leaves level 0 alone (level0Loop has it). d.mu is held.
+// leaves level 0 alone (level0Loop has it). whole says the fold is the
+// whole tree's (run it with runWholeFoldLocked). d.mu is held.
 //
 // Once writes have stopped for quietAfter it folds the whole tree at once
-// (lsm.Picker.PickFold), when the readers have paid for all of it since the
-// last write; while writes go on it folds a piece at a time
-// (pieceFoldLocked). The goroutine sees writes at its looks, as a change of
-// the last seqnum. A look that sees writes would fold a piece, but the
-// writes may just have stopped (the look after a workload's last flush): it
-// looks again quietAfter later, and folds the piece then only if more
-// writes came in.
-func (d *DB) readCompactionLocked(skip0 bool) *lsm.Compaction {
+// (lsm.Picker.PickFold), when the readers have paid for all of it; while
+// writes go on it folds a piece at a time (pieceFoldLocked). Readers pay
+// into the same accounts for both, from the last fold of either kind on.
+// The goroutine sees writes at its looks, as a change of the last seqnum.
+// A look that sees writes for the first time since a piece fold or a look
+// that found them stopped puts off the piece fold it would run: it looks
+// again quietAfter later, and folds the piece then if more writes came in,
+// or the whole tree once the readers have paid for it if none did.
+func (d *DB) readCompactionLocked(skip0 bool) (c *lsm.Compaction, whole bool) {
 	if d.opts.Experimental.NoReadCompactions {
-		return nil
+		return nil, false
 	}
 	r := &d.reads
 	now := time.Now()
 	wrote := r.lookSeq != d.mu.lastSeq
 	if wrote {
 		r.lookSeq, r.wroteAt = d.mu.lastSeq, now
-		r.restartFold()
 	}
-	if c := d.picker.PickFold(d.mu.version, skip0); c != nil {
+	if fold := d.picker.PickFold(d.mu.version, skip0); fold != nil {
 		if quiet := now.Sub(r.wroteAt); quiet >= quietAfter {
 			r.deferred = false
-			if !r.claimFold(foldCost(c)) {
-				return nil
+			if !r.claimFold(foldCost(fold)) {
+				return nil, false
 			}
 			d.mu.stats.readCompactions++
-			return c
+			return fold, true
 		} else if !wrote || !r.deferred {
 			// Writes may have stopped: wait to see.
 			r.deferred = true
 			r.runs.wake.Store(math.MaxInt64)
 			r.levels.wake.Store(math.MaxInt64)
 			d.lookAgainLocked(quietAfter - quiet)
-			return nil
+			return nil, false
 		}
 	}
 	r.deferred = false
-	c := d.pieceFoldLocked(skip0)
+	c = d.pieceFoldLocked(skip0)
 	r.restartFold() // the piece fold may have reset either account
-	return c
+	return c, false
 }
 
 // quietAfter is how long writes must have stopped before reads fold the

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/seed-d6fe07da/strata/vfs"
 )
 
 // TestReadsFoldOverlappingRuns: once writes stop, a lazy-leveled tree keeps
@@ -273,4 +277,213 @@ func testReadsFoldLevels(t *testing.T, writing, off bool) {
 	if err := it.Close(); err != nil || count != n {
 		t.Fatalf("scan saw %d keys (err %v), want %d", count, err, n)
 	}
+}
+
+// buildFoldableTree fills d (64 KiB memtables) until its tree holds two
+// levels below level 0, then flushes small rounds until level 0 holds one
+// to three runs, and returns the value of every key. Nothing is due by
+// shape afterwards.
+func buildFoldableTree(t *testing.T, d *DB, n int) map[string]string {
+	t.Helper()
+	want := make(map[string]string)
+	put := func(i, round int) {
+		t.Helper()
+		k := fmt.Sprintf("key%06d", i)
+		v := fmt.Sprintf("v%d-%d %x", round, i, sha(i*7+round))
+		if err := d.Put([]byte(k), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = v
+	}
+	for s := 0; s < n; s++ {
+		put((s*7919)%n, 0)
+	}
+	for r := 1; ; r++ {
+		for s := 0; s < n/10; s++ {
+			put((s*7919+r)%n, r)
+		}
+		if err := d.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		d.waitIdle()
+		d.mu.Lock()
+		levels := extraLevels(d.mu.version)
+		d.mu.Unlock()
+		if levels > 0 {
+			break
+		}
+		if r == 10 {
+			t.Fatalf("the writes left a single level:\n%s", d.Metrics())
+		}
+	}
+	// Then rounds of a memtable or less, each flushed to a level-0 run,
+	// until level 0 holds one to three runs (below any trigger used here).
+	for r := 20; ; r++ {
+		for s := 0; s < n/80; s++ {
+			put((s*104729+r)%n, r)
+		}
+		if err := d.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		d.waitIdle()
+		d.mu.Lock()
+		l0 := d.mu.version.NumRuns(0)
+		d.mu.Unlock()
+		if l0 >= 1 && l0 <= 3 {
+			break
+		}
+		if r == 40 {
+			t.Fatalf("level 0 did not settle at one to three runs:\n%s", d.Metrics())
+		}
+	}
+	return want
+}
+
+// checkAll fails unless d holds exactly want.
+func checkAll(t *testing.T, d *DB, want map[string]string) {
+	t.Helper()
+	it := d.NewIter(nil)
+	count := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if w, found := want[string(it.Key())]; !found || w != string(it.Value()) {
+			t.Fatalf("key %q = %q, want %q", it.Key(), it.Value(), w)
+		}
+		count++
+	}
+	if err := it.Close(); err != nil || count != len(want) {
+		t.Fatalf("scan saw %d keys (err %v), want %d", count, err, len(want))
+	}
+}
+
+// TestReadsFoldBetweenSparseWrites: writes that come in further apart than
+// quietAfter, beside reads too slow to pay for a fold between two of them,
+// do not keep the tree from being folded: the readers' payments add up
+// across the writes. (They were started again at every write, so neither
+// the whole tree nor a piece was ever folded.)
+func TestReadsFoldBetweenSparseWrites(t *testing.T) {
+	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 8})
+	defer d.Close()
+	const n = 20000
+	want := buildFoldableTree(t, d, n)
+	before := d.Metrics()
+	deadline := time.Now().Add(6 * time.Second) // about 2 s here; 11 s and more before
+	lastWrite := time.Now()
+	for s := 0; d.Metrics().ReadCompactions == before.ReadCompactions; s++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no fold for reads after %d seeks between writes %v apart:\n%s", s, 2*quietAfter, d.Metrics())
+		}
+		if time.Since(lastWrite) > 2*quietAfter {
+			k := fmt.Sprintf("key%06d", s%n)
+			v := fmt.Sprintf("sparse %d", s)
+			if err := d.Put([]byte(k), []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+			want[k] = v
+			lastWrite = time.Now()
+		}
+		it := d.NewIter(nil)
+		it.SeekGE([]byte(fmt.Sprintf("key%06d", (s*104729)%n)))
+		it.Close()
+		time.Sleep(50 * time.Millisecond) // a fraction of a fold per gap
+	}
+	d.waitIdle()
+	checkAll(t, d, want)
+}
+
+// TestWholeFoldLeavesLevel0ToWriters: a fold of the whole tree that reads
+// level-0 runs does not hold level 0 to itself: writes that resume while it
+// runs fill memtables whose runs are compacted into level 1 beside it, so
+// the writers never stall on a deep level 0 however long the fold takes.
+// (Held, level 0 reached the stop trigger and the writes waited for the
+// fold.) The fold is held up by blocking the creation of its first output
+// file.
+func TestWholeFoldLeavesLevel0ToWriters(t *testing.T) {
+	var armed, blocked atomic.Bool
+	release, entered := make(chan struct{}), make(chan struct{})
+	fs := vfs.NewFaultFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpCreate && strings.HasSuffix(name, ".sst") && armed.Load() && blocked.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+		return nil
+	}))
+	d := mustOpen(t, "/db", &Options{FS: fs, MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 8})
+	defer d.Close()
+	const n = 20000
+	want := buildFoldableTree(t, d, n)
+	d.mu.Lock()
+	l0 := d.mu.version.NumRuns(0)
+	d.mu.Unlock()
+	if l0 == 0 {
+		t.Fatalf("no level-0 run to fold:\n%s", d.Metrics())
+	}
+
+	// Writes stopped: once quietAfter has passed, seeks pay for the whole
+	// fold, and its first output file blocks.
+	time.Sleep(quietAfter)
+	armed.Store(true)
+	go func() {
+		for s := 0; ; s++ {
+			select {
+			case <-entered:
+				return
+			default:
+			}
+			it := d.NewIter(nil)
+			it.SeekGE([]byte(fmt.Sprintf("key%06d", (s*104729)%n)))
+			it.Close()
+		}
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no fold started:\n%s", d.Metrics())
+	}
+	d.mu.Lock()
+	whole := d.mu.foldingLevel0 != 0
+	d.mu.Unlock()
+	if !whole {
+		close(release)
+		t.Fatalf("the blocked compaction is not the whole fold with level 0:\n%s", d.Metrics())
+	}
+
+	compactionsBefore := d.Metrics().Compactions
+	// About thirty memtables of writes: held, level 0 would reach its
+	// stop trigger (24).
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < 28*600; i++ {
+			k := fmt.Sprintf("key%06d", (i*31)%n)
+			v := fmt.Sprintf("during %d %x", i, sha(i))
+			if err := d.Put([]byte(k), []byte(v)); err != nil {
+				done <- err
+				return
+			}
+			want[k] = v
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		close(release)
+		t.Fatalf("writes stalled behind the fold:\n%s", d.Metrics())
+	}
+	d.mu.Lock()
+	folding, compactedBeside := d.mu.foldingLevel0 != 0, d.mu.stats.compactions
+	d.mu.Unlock()
+	if !folding {
+		t.Errorf("the fold ended while its output was blocked")
+	}
+	close(release)
+	if compactedBeside == compactionsBefore {
+		t.Errorf("no level-0 compaction ran beside the fold")
+	}
+	d.waitIdle()
+	checkAll(t, d, want)
 }

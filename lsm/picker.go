@@ -70,6 +70,9 @@ type CompactionInput struct {
 	Files []*File
 }
 
+// RunID returns the id of the run the input's files belong to.
+func (in CompactionInput) RunID() uint64 { return in.runID }
+
 // Compaction describes one compaction: the files it reads and where it writes.
 type Compaction struct {
 	// Inputs are the file sets read, newest data first (shallower levels

@@ -104,6 +104,21 @@ type Version struct {
 	onObsolete func(*File)
 }
 
+// WithoutLevel0Upto returns a view of v for choosing compactions, and for
+// nothing else (it is not reference counted): v without the level-0 runs
+// whose ids are at most id, which a running compaction reads. The runs
+// flushed since have larger ids and are in the view.
+func (v *Version) WithoutLevel0Upto(id uint64) *Version {
+	nv := &Version{Levels: v.Levels}
+	nv.Levels[0] = nil
+	for _, r := range v.Levels[0] {
+		if r.ID > id {
+			nv.Levels[0] = append(nv.Levels[0], r)
+		}
+	}
+	return nv
+}
+
 // newVersion returns an empty version. onObsolete is called (outside any
 // lock of the package) for each file whose last referencing version is
 // released.
