@@ -15,6 +15,9 @@ import (
 func TestGetAppend(t *testing.T) {
 	o := smallOpts(vfs.NewMem())
 	o.Merge = counterMerge
+	// No read-triggered folds: the gets pay for one, and a compaction
+	// running beside testing.AllocsPerRun counts against GetAppend.
+	o.Experimental.NoReadCompactions = true
 	d := mustOpen(t, "/db", o)
 	defer d.Close()
 	big := bytes.Repeat([]byte("0123456789abcdef"), 300) // spans several 1 KiB pages
