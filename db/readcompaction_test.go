@@ -188,28 +188,7 @@ func testReadsFoldLevels(t *testing.T, writing, off bool) {
 		defer d.mu.Unlock()
 		return excessRuns(d.mu.version), extraLevels(d.mu.version)
 	}
-	// Every key once (7919 is prime to n), then, until the merges leave
-	// more than one level, rounds of a tenth of them: how far down the
-	// first writes went depends on the merges' timing, but a round that
-	// small stays above them.
-	for s := 0; s < n; s++ {
-		put((s*7919)%n, 0)
-	}
-	for r := 1; ; r++ {
-		for s := 0; s < n/10; s++ {
-			put((s*7919+r)%n, r)
-		}
-		if err := d.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		d.waitIdle()
-		if _, levels := shape(); levels > 0 {
-			break
-		}
-		if r == 10 {
-			t.Fatalf("the writes left a single level:\n%s", d.Metrics())
-		}
-	}
+	fillTwoLevels(t, d, n, put)
 	before := d.Metrics()
 
 	// The tree is a few MB: at one positioning per 16 KiB of merge input,
@@ -279,6 +258,35 @@ func testReadsFoldLevels(t *testing.T, writing, off bool) {
 	}
 }
 
+// fillTwoLevels puts every key of [0, n) with put (round 0), then, until
+// the merges leave more than one level below level 0, rounds of a tenth of
+// them: how far down the first writes went depends on the merges' timing,
+// but a round that small stays above them. 7919 is prime to the n used.
+func fillTwoLevels(t *testing.T, d *DB, n int, put func(i, round int)) {
+	t.Helper()
+	for s := 0; s < n; s++ {
+		put((s*7919)%n, 0)
+	}
+	for r := 1; ; r++ {
+		for s := 0; s < n/10; s++ {
+			put((s*7919+r)%n, r)
+		}
+		if err := d.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		d.waitIdle()
+		d.mu.Lock()
+		levels := extraLevels(d.mu.version)
+		d.mu.Unlock()
+		if levels > 0 {
+			return
+		}
+		if r == 10 {
+			t.Fatalf("the writes left a single level:\n%s", d.Metrics())
+		}
+	}
+}
+
 // buildFoldableTree fills d (64 KiB memtables) until its tree holds two
 // levels below level 0, then flushes small rounds until level 0 holds one
 // to three runs, and returns the value of every key. Nothing is due by
@@ -295,27 +303,7 @@ func buildFoldableTree(t *testing.T, d *DB, n int) map[string]string {
 		}
 		want[k] = v
 	}
-	for s := 0; s < n; s++ {
-		put((s*7919)%n, 0)
-	}
-	for r := 1; ; r++ {
-		for s := 0; s < n/10; s++ {
-			put((s*7919+r)%n, r)
-		}
-		if err := d.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		d.waitIdle()
-		d.mu.Lock()
-		levels := extraLevels(d.mu.version)
-		d.mu.Unlock()
-		if levels > 0 {
-			break
-		}
-		if r == 10 {
-			t.Fatalf("the writes left a single level:\n%s", d.Metrics())
-		}
-	}
+	fillTwoLevels(t, d, n, put)
 	// Then rounds of a memtable or less, each flushed to a level-0 run,
 	// until level 0 holds one to three runs (below any trigger used here).
 	for r := 20; ; r++ {
