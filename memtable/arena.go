@@ -99,8 +99,9 @@ type ChunkPool struct {
 // NewChunkPool returns the pool of a database whose memtables hold
 // memtableSize bytes. For memtables of 2*hugeChunk and more its chunks
 // are hugeChunk bytes advised to use huge pages, which the kernel backs
-// with one fault each instead of 512; for smaller memtables, chunks of maxChunk in base pages,
-// which hold memory only where written, so a small memtable costs little.
+// with one fault each instead of 512; for smaller memtables, chunks of
+// maxChunk in base pages, which hold memory only where written, so a small
+// memtable costs little.
 // It keeps a memtable's worth of released chunks (at least one), for the
 // memtable that follows a flushed one.
 func NewChunkPool(memtableSize int64) *ChunkPool {

@@ -33,17 +33,21 @@ func alloc(n int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Trimming splits the mapping, which fails (ENOMEM) when the process
+	// is at its limit of mappings: then give back all of it.
 	start := uintptr(p)
 	head := (hugePage - start%hugePage) % hugePage
 	tail := hugePage - head
 	if head > 0 {
 		if err := unix.MunmapPtr(p, head); err != nil {
+			_ = unix.MunmapPtr(p, uintptr(n+hugePage))
 			return nil, fmt.Errorf("offheap: munmap: %w", err)
 		}
 	}
 	b := unsafe.Slice((*byte)(unsafe.Add(p, head)), n)
 	if tail > 0 {
 		if err := unix.MunmapPtr(unsafe.Add(p, head+uintptr(n)), tail); err != nil {
+			_ = unix.MunmapPtr(unsafe.Add(p, head), uintptr(n)+tail)
 			return nil, fmt.Errorf("offheap: munmap: %w", err)
 		}
 	}
