@@ -2,6 +2,7 @@ package db
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/seed-d6fe07da/strata/cache"
 
@@ -110,6 +111,10 @@ type Options struct {
 	// starting with a snapshot of the current state, replaces it. Default
 	// 8 MiB; tests make it small.
 	maxManifestSize int64
+	// quietAfter is how long writes must have stopped before reads fold
+	// the whole tree (readCompactionLocked). Default 200 ms; the property
+	// test makes it tiny, so that its short runs of operations fold often.
+	quietAfter time.Duration
 }
 
 // Compression is how SSTs store values.
@@ -226,6 +231,9 @@ func (o *Options) ensureDefaults() *Options {
 	}
 	if c.maxManifestSize == 0 {
 		c.maxManifestSize = 8 << 20
+	}
+	if c.quietAfter == 0 {
+		c.quietAfter = defaultQuietAfter
 	}
 	if c.FS == nil {
 		c.FS = vfs.Default()

@@ -8,6 +8,7 @@ import (
 	mrand "math/rand"
 	"sort"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -71,6 +72,9 @@ func newDBMachine(t *rapid.T, policy mergePolicy) *dbMachine {
 		maxManifestSize:     4 << 10, // rotate the manifest often
 		Compression:         rapid.SampledFrom([]Compression{SnappyCompression, NoCompression}).Draw(t, "compression"),
 		Merge:               listAppendMerge,
+		// Reads fold the whole tree once writes have stopped this long:
+		// tiny, so that a case's quick run of operations folds it often.
+		quietAfter: rapid.SampledFrom([]time.Duration{time.Nanosecond, time.Millisecond}).Draw(t, "quietAfter"),
 	}
 	if m.counter = rapid.Bool().Draw(t, "counter"); m.counter {
 		m.opts.Merge = counterMerge

@@ -40,17 +40,18 @@ import (
 // amplification). When writes stop, the tree's shape is final, and each
 // level fold serves every read after it.
 //
-// The whole tree. Once writes have stopped for a moment (quietAfter), the
-// folds above would go on piece by piece: level 0 into level 1, then level
-// 1 into level 2, and so on, each rewriting the level below once for every
-// level folded into it (at 1M keys of 100 bytes, 122 MB of input where one
-// fold needs 97). Instead readers pay, with both accounts, for one fold of
-// every run into the last level (lsm.Picker.PickFold), whose output is
-// final. While writes go on, the piece folds stay: they are cheaper to pay
-// for, and the writes would soon refill what a whole fold had emptied. A
-// whole fold can take seconds, and writes may resume meanwhile: it does
-// not hold level 0 to itself, so level0Loop compacts the runs flushed
-// since and writers do not stall behind it (runWholeFoldLocked).
+// The whole tree. Once writes have stopped for a moment (200 ms, the
+// unexported Options.quietAfter), the folds above would go on piece by
+// piece: level 0 into level 1, then level 1 into level 2, and so on, each
+// rewriting the level below once for every level folded into it (at 1M
+// keys of 100 bytes, 122 MB of input where one fold needs 97). Instead
+// readers pay, with both accounts, for one fold of every run into the last
+// level (lsm.Picker.PickFold), whose output is final. While writes go on,
+// the piece folds stay: they are cheaper to pay for, and the writes would
+// soon refill what a whole fold had emptied. A whole fold can take
+// seconds, and writes may resume meanwhile: it does not hold level 0 to
+// itself, so level0Loop compacts the runs flushed since and writers do not
+// stall behind it (runWholeFoldLocked).
 
 // readSeekBytes is the compaction input that one excess-run positioning pays for.
 const readSeekBytes = 16 << 10
@@ -234,7 +235,7 @@ func (d *DB) readCompactionLocked(skip0 bool) (c *lsm.Compaction, whole bool) {
 		r.lookSeq, r.wroteAt = d.mu.lastSeq, now
 	}
 	if fold := d.picker.PickFold(d.mu.version, skip0); fold != nil {
-		if quiet := now.Sub(r.wroteAt); quiet >= quietAfter {
+		if quiet := now.Sub(r.wroteAt); quiet >= d.opts.quietAfter {
 			r.deferred = false
 			if !r.claimFold(foldCost(fold)) {
 				return nil, false
@@ -246,7 +247,7 @@ func (d *DB) readCompactionLocked(skip0 bool) (c *lsm.Compaction, whole bool) {
 			r.deferred = true
 			r.runs.wake.Store(math.MaxInt64)
 			r.levels.wake.Store(math.MaxInt64)
-			d.lookAgainLocked(quietAfter - quiet)
+			d.lookAgainLocked(d.opts.quietAfter - quiet)
 			return nil, false
 		}
 	}
@@ -256,9 +257,10 @@ func (d *DB) readCompactionLocked(skip0 bool) (c *lsm.Compaction, whole bool) {
 	return c, false
 }
 
-// quietAfter is how long writes must have stopped before reads fold the
-// whole tree at once rather than a piece at a time.
-const quietAfter = 200 * time.Millisecond
+// defaultQuietAfter is how long writes must have stopped before reads fold
+// the whole tree at once rather than a piece at a time
+// (Options.quietAfter).
+const defaultQuietAfter = 200 * time.Millisecond
 
 // lookAgainLocked has the compaction goroutine look for work again after
 // wait. d.mu is held.

@@ -196,7 +196,7 @@ func testReadsFoldLevels(t *testing.T, writing, off bool) {
 	// pay for each fold. The writing run puts one key per 100 seeks, too
 	// few to fill a memtable, so no merge is due by shape and what
 	// happens to the levels is left to the reads. Once writes stop, the
-	// whole-tree fold waits until they have stopped for quietAfter.
+	// whole-tree fold waits until they have stopped for defaultQuietAfter.
 	const seeks = 20000
 	deadline := time.Now().Add(10 * time.Second)
 	round := 100
@@ -344,7 +344,7 @@ func checkAll(t *testing.T, d *DB, want map[string]string) {
 }
 
 // TestReadsFoldBetweenSparseWrites: writes that come in further apart than
-// quietAfter, beside reads too slow to pay for a fold between two of them,
+// defaultQuietAfter, beside reads too slow to pay for a fold between two of them,
 // do not keep the tree from being folded: the readers' payments add up
 // across the writes. (They were started again at every write, so neither
 // the whole tree nor a piece was ever folded.)
@@ -359,9 +359,9 @@ func TestReadsFoldBetweenSparseWrites(t *testing.T) {
 	lastWrite := time.Now()
 	for s := 0; d.Metrics().ReadCompactions == before.ReadCompactions; s++ {
 		if time.Now().After(deadline) {
-			t.Fatalf("no fold for reads after %d seeks between writes %v apart:\n%s", s, 2*quietAfter, d.Metrics())
+			t.Fatalf("no fold for reads after %d seeks between writes %v apart:\n%s", s, 2*defaultQuietAfter, d.Metrics())
 		}
-		if time.Since(lastWrite) > 2*quietAfter {
+		if time.Since(lastWrite) > 2*defaultQuietAfter {
 			k := fmt.Sprintf("key%06d", s%n)
 			v := fmt.Sprintf("sparse %d", s)
 			if err := d.Put([]byte(k), []byte(v)); err != nil {
@@ -408,9 +408,9 @@ func TestWholeFoldLeavesLevel0ToWriters(t *testing.T) {
 		t.Fatalf("no level-0 run to fold:\n%s", d.Metrics())
 	}
 
-	// Writes stopped: once quietAfter has passed, seeks pay for the whole
+	// Writes stopped: once defaultQuietAfter has passed, seeks pay for the whole
 	// fold, and its first output file blocks.
-	time.Sleep(quietAfter)
+	time.Sleep(defaultQuietAfter)
 	armed.Store(true)
 	go func() {
 		for s := 0; ; s++ {
