@@ -92,3 +92,40 @@ func TestOSFileReadvAt(t *testing.T) {
 		t.Fatalf("ReadvAt into %d buffers = %d, %v", len(many), n, err)
 	}
 }
+
+// TestOSFileWritevAt writes buffers of uneven sizes, including an empty
+// one, at an offset past the end of the file, and more buffers than one
+// pwritev takes.
+func TestOSFileWritevAt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data")
+	f, err := Default().Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	vw, ok := f.(VectorWriter)
+	if !ok {
+		t.Fatal("an OS file is not a VectorWriter on Linux")
+	}
+	bufs := [][]byte{[]byte("abc"), nil, bytes.Repeat([]byte("x"), 4096), bytes.Repeat([]byte("0123456789"), 500)}
+	n, err := vw.WritevAt(bufs, 7)
+	if err != nil || n != 3+4096+5000 {
+		t.Fatalf("WritevAt = %d, %v", n, err)
+	}
+	many := make([][]byte, 3000) // more than one pwritev takes
+	for i := range many {
+		many[i] = []byte{byte(i), byte(i >> 8), 'm'}
+	}
+	end := int64(7 + n)
+	if n, err := vw.WritevAt(many, end); err != nil || n != 9000 {
+		t.Fatalf("WritevAt of %d buffers = %d, %v", len(many), n, err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Concat(append([][]byte{make([]byte, 7)}, append(bufs, many...)...)...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the file does not hold what was written (%d bytes, want %d)", len(got), len(want))
+	}
+}

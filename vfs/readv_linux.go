@@ -34,12 +34,20 @@ func (f osFile) ReadvAt(bufs [][]byte, off int64) (int, error) {
 		}
 		total += n
 		off += int64(n)
-		for len(bufs) > 0 && n >= len(bufs[0]) {
-			n -= len(bufs[0])
-			bufs = bufs[1:]
-		}
-		if n > 0 {
-			bufs = append([][]byte{bufs[0][n:]}, bufs[1:]...)
-		}
+		bufs = advance(bufs, n)
 	}
+}
+
+// advance returns what is left of bufs after its first n bytes, for a call
+// that read or wrote fewer than all of them. bufs itself is left as it
+// was: its slices may be the caller's.
+func advance(bufs [][]byte, n int) [][]byte {
+	for len(bufs) > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if n > 0 {
+		bufs = append([][]byte{bufs[0][n:]}, bufs[1:]...)
+	}
+	return bufs
 }

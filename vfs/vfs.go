@@ -16,9 +16,10 @@
 //     in turn (the Op constants name the operations; ErrInjected,
 //     ErrNoSpace and ErrShortWrite are the failures);
 //   - running Strata over storage of one's own: implement FS and File.
-//     Implementing DirectOpener, VectorReader or Mappable as well is
-//     optional; each enables a faster path (O_DIRECT reads, vectored
-//     reads, a memory-mapped WAL) that Strata otherwise does without.
+//     Implementing DirectOpener, VectorReader, VectorWriter or Mappable as
+//     well is optional; each enables a faster path (O_DIRECT reads,
+//     vectored reads and writes, a memory-mapped WAL) that Strata
+//     otherwise does without.
 //
 // The other exported names (AlignedBuffer, IsAligned, OpenDirect and the
 // direct-I/O errors) serve Strata's own packages.
@@ -93,6 +94,19 @@ type VectorReader interface {
 	// their concatenation: it returns the bytes read, and a non-nil error
 	// (io.EOF at the end of the file) when that is fewer than asked.
 	ReadvAt(bufs [][]byte, off int64) (int, error)
+}
+
+// VectorWriter is implemented by files that write several buffers with
+// one system call: the operating system's files on Linux (pwritev(2)). A
+// writer that frames a large payload with a small header writes both
+// rather than copy them into one buffer first; wrappers such as the
+// fault-injecting filesystem do not implement it, so code must keep a
+// WriteAt path.
+type VectorWriter interface {
+	// WritevAt writes bufs in order at offset off, following the
+	// io.WriterAt contract for their concatenation: it returns the bytes
+	// written, and a non-nil error when that is fewer than asked.
+	WritevAt(bufs [][]byte, off int64) (int, error)
 }
 
 // ErrMappingUnsafe is returned (wrapped, with the reason) by

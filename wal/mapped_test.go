@@ -488,3 +488,78 @@ func TestMappedWriterPrefaultsAhead(t *testing.T) {
 		t.Fatalf("closed log is %d bytes (err %v), records end at %d", got, err, size)
 	}
 }
+
+// mappedOnly is an OS file seen only as a vfs.File and a vfs.Mappable,
+// not a vfs.VectorWriter: a mapped Writer must then copy each record it
+// writes with a write call into one buffer.
+type mappedOnly struct {
+	vfs.File
+	vfs.Mappable
+}
+
+// TestMappedWriterWithoutVectorWrites writes records of every size through
+// a mapped Writer over a file that cannot write several buffers at once,
+// and reads them all back.
+func TestMappedWriterWithoutVectorWrites(t *testing.T) {
+	fs := vfs.Default()
+	path := filepath.Join(t.TempDir(), "000001.log")
+	f, err := fs.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := f.(vfs.Mappable)
+	if !ok {
+		f.Close()
+		t.Skip("no mappings on this system")
+	}
+	w := NewMappedWriter(mappedOnly{f, m})
+	if !w.mapped() {
+		w.Close()
+		t.Skip("the filesystem under TempDir cannot map the log")
+	}
+	recs := mappedRecords()
+	for _, p := range recs {
+		if err := w.WriteRecord(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, got := replay(t, fs, path)
+	if r.TornTail() || len(got) != len(recs) {
+		t.Fatalf("torn %v, %d records, want %d", r.TornTail(), len(got), len(recs))
+	}
+	for i := range recs {
+		if !bytes.Equal(got[i], recs[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+}
+
+// TestMappedWriterDoesNotCopyLargeRecords writes 1 MiB records through a
+// mapped log on disk: header and payload go to the file in one vectored
+// write, so the Writer allocates nothing like a copy of each.
+func TestMappedWriterDoesNotCopyLargeRecords(t *testing.T) {
+	_, w := diskLog(t)
+	defer w.Close()
+	if !w.mapped() {
+		t.Skip("the filesystem under TempDir cannot map the log")
+	}
+	if _, ok := w.f.(vfs.VectorWriter); !ok {
+		t.Skip("no vectored writes on this system")
+	}
+	p := bytes.Repeat([]byte("v"), 1<<20)
+	const records = 32
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range records {
+		if err := w.WriteRecord(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Fatalf("writing %d records of 1 MiB allocated %d bytes", records, got)
+	}
+}

@@ -90,8 +90,11 @@ type Writer struct {
 	pfDone         chan struct{}
 	pageSize       int
 
-	// around holds a record written with a write call (writeAround).
+	// around holds a record written with a write call (writeAround) to a
+	// file that is not a vfs.VectorWriter; iov holds the header and the
+	// payload of one written to a file that is.
 	around []byte
+	iov    [2][]byte
 	// writeThrough is set by the first Sync of a mapped Writer: from then
 	// on every record is written with a write call (see Sync).
 	writeThrough bool
@@ -387,6 +390,15 @@ func (w *Writer) store(p []byte) error {
 // shows, so the records after it go on through the mapping.
 const mappedWriteMax = 512
 
+// vectoredWriteMin is the payload size from which writeAround hands the
+// header and the payload to the file as two buffers of one vectored write
+// (vfs.VectorWriter) rather than copy them into one. Measured on ext4
+// (BenchmarkMappedWriteRecord): at 1 KiB the copy and one write call took
+// 7% less than the vectored call, from 4 to 64 KiB the two were even, and
+// at 1 MiB the copy made the record 5 times slower, allocating a new
+// buffer each time.
+const vectoredWriteMin = 64 << 10
+
 // writeAround writes the record h, p with one write call at the log's end,
 // moving the mapping's windows past it.
 func (w *Writer) writeAround(h, p []byte) error {
@@ -402,13 +414,22 @@ func (w *Writer) writeAround(h, p []byte) error {
 			return err
 		}
 	}
-	w.around = append(append(w.around[:0], h...), p...)
-	if _, err := w.f.WriteAt(w.around, off); err != nil {
+	var err error
+	if vw, ok := w.f.(vfs.VectorWriter); ok && len(p) >= vectoredWriteMin {
+		// Header and payload in one call, without copying the payload.
+		w.iov[0], w.iov[1] = h, p
+		_, err = vw.WritevAt(w.iov[:], off)
+		w.iov[1] = nil // do not keep the caller's payload
+	} else {
+		w.around = append(append(w.around[:0], h...), p...)
+		_, err = w.f.WriteAt(w.around, off)
+		if cap(w.around) > 1<<20 {
+			w.around = nil // a huge record: do not keep its copy
+		}
+	}
+	if err != nil {
 		w.err = fmt.Errorf("wal: write at offset %d: %w", off, err)
 		return w.err
-	}
-	if cap(w.around) > 1<<20 {
-		w.around = nil // a huge record: do not keep its copy
 	}
 	w.winPos = int(end - w.winOff)
 	w.pfNext = max(w.pfNext, end)
