@@ -446,12 +446,11 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 	}
 	c := uint64(payloadCapacity(m.pageSize))
 	i, o := off/c, int(off%c)
-	dst = slices.Grow(dst, n)
-	if last := (off + uint64(n) - 1) / c; r.readahead > 0 && !r.direct && last-i+1 >= bypassPages && last-i+1 <= bypassMaxPages && last < uint64(len(r.valueDir)) {
-		if out, ok, err := r.readValueDirect(dst, i, last, o, n); ok {
-			return out, err
-		}
+	if last := (off + uint64(n) - 1) / c; r.readahead > 0 && !r.direct && last-i+1 >= bypassPages && last < uint64(len(r.valueDir)) &&
+		!r.cache.Cached(cache.PageID{File: r.fileNum, Page: base.PageNum(r.valueDir[i])}) {
+		return r.readValueAround(dst, i, last, o, n)
 	}
+	dst = slices.Grow(dst, n)
 	var ra window // pages a prefetch already covered
 	for n > 0 {
 		if i >= uint64(len(r.valueDir)) {
@@ -491,20 +490,21 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 }
 
 // bypassPages is the number of value pages from which a value whose
-// first page is not in the buffer pool is read around it: one read of its
-// pages into a scratch buffer, each page checked, the payloads copied out.
+// first page is not in the buffer pool is read around it: its pages are
+// read into the caller's buffer, each page checked, the payloads moved
+// together (readValueAround).
 // Caching such a value would take as many frames as it has pages, and
 // claiming, filling and releasing them cost a Get of a 16 or 64 KiB value
-// more than the read itself; the operating system's page cache still
-// holds the pages. A value whose first page is cached (a scan read it
-// ahead) goes through the pool, and so does every value under DirectIO,
-// where nothing else caches it, or with readahead off.
+// more than the read itself; a value of a megabyte pushed 257 frames out
+// of the pool and took its shards' locks 257 times, so concurrent gets of
+// such values went no faster than one. The operating system's page cache
+// still holds the pages. A value whose first page is cached (a scan read
+// it ahead) goes through the pool, and so does every value under
+// DirectIO, where nothing else caches it, or with readahead off.
 const bypassPages = 4
 
-// bypassMaxPages bounds the values read around the pool: the read goes
-// into a scratch buffer as large as the value's pages, which a value of
-// many megabytes should not hold twice; it goes through the pool, a run
-// of pages at a time.
+// bypassMaxPages bounds one read of a value read around the pool: a
+// larger value is read a run of this many pages at a time.
 const bypassMaxPages = 256
 
 // readsAround reports whether the value of e is large enough to be read
@@ -516,48 +516,55 @@ func (r *Reader) readsAround(e *leafEntry) bool {
 	}
 	c := uint64(payloadCapacity(r.meta.pageSize))
 	pages := (e.valueOff+uint64(e.valueLen)-1)/c - e.valueOff/c + 1
-	return pages >= bypassPages && pages <= bypassMaxPages
+	return pages >= bypassPages
 }
 
-// readValueDirect appends n bytes of the value stream, from offset o of
-// stream page i to stream page last, with one read outside the pool. ok is
-// false (and nothing is read) when those pages are not consecutive in the
-// file or the first is in the pool.
-func (r *Reader) readValueDirect(dst []byte, i, last uint64, o, n int) (_ []byte, ok bool, err error) {
-	first := r.valueDir[i]
-	for j := i + 1; j <= last; j++ {
-		if r.valueDir[j] != first+uint32(j-i) {
-			return dst, false, nil
+// readValueAround appends n bytes of the value stream, from offset o of
+// stream page i to stream page last, reading around the pool: each run of
+// pages that are consecutive in the file, up to bypassMaxPages of them,
+// with one read into dst's spare capacity, where each page is checked and
+// its payload moved down over the headers. No buffer but dst holds the
+// value: a pooled scratch buffer of a megabyte was dropped at every
+// garbage collection and allocated again, a megabyte per dozen gets.
+func (r *Reader) readValueAround(dst []byte, i, last uint64, o, n int) ([]byte, error) {
+	P, c := r.meta.pageSize, payloadCapacity(r.meta.pageSize)
+	// Room for every page whole: the payloads taken so far never need
+	// more than the pages they came from.
+	dst = slices.Grow(dst, int(last-i+1)*P)
+	for i <= last {
+		first := r.valueDir[i]
+		pages := 1
+		for uint64(pages) < min(last-i+1, bypassMaxPages) && r.valueDir[i+uint64(pages)] == first+uint32(pages) {
+			pages++
 		}
-	}
-	if r.cache.Cached(cache.PageID{File: r.fileNum, Page: base.PageNum(first)}) {
-		return dst, false, nil
-	}
-	P, pages := r.meta.pageSize, int(last-i+1)
-	if uint64(first)+uint64(pages) > uint64(r.meta.totalPages) {
-		return dst, true, r.corrupt(first, fmt.Errorf("%d value pages run past the end of the file", pages))
-	}
-	buf := r.scratch.get(pages * P)
-	defer r.scratch.put(buf)
-	got, rerr := r.readAt(*buf, int64(first)*int64(P))
-	if err := r.readResult(first, got, len(*buf), rerr); err != nil {
-		return dst, true, err
-	}
-	c := payloadCapacity(P)
-	for j := range pages {
-		page := (*buf)[j*P : (j+1)*P]
-		if err := r.check(page, first+uint32(j), pageTypeValue); err != nil {
-			return dst, true, err
+		if uint64(first)+uint64(pages) > uint64(r.meta.totalPages) {
+			return dst, r.corrupt(first, fmt.Errorf("%d value pages run past the end of the file", pages))
 		}
-		if err := r.checkValuePage(page, i+uint64(j)); err != nil {
-			return dst, true, err
+		start := len(dst)
+		full := dst[:start+pages*P]
+		raw := full[start:]
+		got, err := r.readAt(raw, int64(first)*int64(P))
+		if err := r.readResult(first, got, len(raw), err); err != nil {
+			return dst, err
 		}
-		take := min(n, c-o)
-		dst = append(dst, page[pageHeaderSize+o:pageHeaderSize+o+take]...)
-		n -= take
-		o = 0
+		w := start // payloads go here, never past the page being read
+		for j := range pages {
+			page := raw[j*P : (j+1)*P]
+			if err := r.check(page, first+uint32(j), pageTypeValue); err != nil {
+				return dst, err
+			}
+			if err := r.checkValuePage(page, i+uint64(j)); err != nil {
+				return dst, err
+			}
+			take := min(n, c-o)
+			w += copy(full[w:], page[pageHeaderSize+o:pageHeaderSize+o+take])
+			n -= take
+			o = 0
+		}
+		dst = full[:w]
+		i += uint64(pages)
 	}
-	return dst, true, nil
+	return dst, nil
 }
 
 // checkValuePage checks that page, page i of the value stream, holds the

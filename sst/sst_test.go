@@ -10,6 +10,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/seed-d6fe07da/strata/cache"
@@ -889,10 +890,11 @@ func TestLargeValueReadPaths(t *testing.T) {
 	}
 }
 
-// TestHugeValueGoesThroughPool: a value over bypassMaxPages is read
-// through the pool a run at a time, not into a scratch buffer of its
-// size, and comes back whole.
-func TestHugeValueGoesThroughPool(t *testing.T) {
+// TestHugeValueReadAroundPool: a value over bypassMaxPages is read around
+// the pool too, a run of at most bypassMaxPages pages at a time into a
+// scratch buffer of that size, not its own, and comes back whole; damage
+// to a page of its second run is corruption naming that page.
+func TestHugeValueReadAroundPool(t *testing.T) {
 	const P = 1024
 	big := pattern((bypassMaxPages+44)*payloadCapacity(P), 3)
 	kvs := []kv{{ikey("big", 1, base.KindSet), big}}
@@ -906,19 +908,69 @@ func TestHugeValueGoesThroughPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
 	c.reads = 0
 	g, err := r.Get(nil, []byte("big"), base.MaxSeqNum)
 	if err != nil || !g.Found || !bytes.Equal(g.Value, big) {
 		t.Fatalf("Get of %d bytes: %d bytes, %v, %v", len(big), len(g.Value), g.Found, err)
 	}
-	if m := pool.Metrics(); m.Prefetched < bypassMaxPages {
-		t.Fatalf("the value's pages did not go through the pool: %+v", m)
+	if m := pool.Metrics(); m.Prefetched > 0 || m.BytesRead > 2*P {
+		t.Fatalf("the value's pages went through the pool: %+v", m)
 	}
-	// Runs of at most 64 pages (readahead 8 × 8) over 300 pages, the leaf
-	// and the root: the readahead must reach the value's end (it stopped
-	// short of it after the first run, and the tail went page by page).
-	if c.reads > 12 {
+	// The leaf, the root and two runs of the value's 300 pages (it went
+	// page by page, or a run of 64 at a time, through the pool).
+	if c.reads > 4 {
 		t.Fatalf("a %d-page value took %d reads", bypassMaxPages+44, c.reads)
+	}
+	pn := r.valueDir[bypassMaxPages+10]
+	r.Close()
+	bad := bytes.Clone(f.data)
+	bad[int(pn)*P+P/2] ^= 0x10
+	r, err = Open(&memFile{data: bad}, ReaderOptions{Cache: cache.New(cache.Options{Capacity: 1024 * P, PageSize: P}), FileNum: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = r.Get(nil, []byte("big"), base.MaxSeqNum)
+	var ce *base.CorruptionError
+	if !errors.As(err, &ce) || ce.Where != fmt.Sprintf("page %d", pn) {
+		t.Fatalf("damaged page %d of a huge value: %v", pn, err)
+	}
+}
+
+// TestValueAroundPoolAllocatesNothing: a value read around the pool goes
+// straight into the caller's buffer. A pooled scratch buffer as large as
+// the value's pages was dropped at every garbage collection, and a Get
+// after one allocated it again.
+func TestValueAroundPoolAllocatesNothing(t *testing.T) {
+	const P = 1024
+	big := pattern(40*payloadCapacity(P), 5)
+	kvs := []kv{{ikey("big", 1, base.KindSet), big}}
+	f := &memFile{}
+	if _, err := writeTo(f, WriterOptions{PageSize: P}, kvs, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(&memFile{data: f.data}, ReaderOptions{Cache: cache.New(cache.Options{Capacity: 256 * P, PageSize: P}), FileNum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	buf := make([]byte, 0, 64*P)
+	var getErr error
+	allocs := testing.AllocsPerRun(10, func() {
+		runtime.GC()
+		runtime.GC() // twice: a sync.Pool keeps its buffers through one
+		g, err := r.Get(buf[:0], []byte("big"), base.MaxSeqNum)
+		if err == nil && !bytes.Equal(g.Value, big) {
+			err = fmt.Errorf("Get returned %d bytes, want %d", len(g.Value), len(big))
+		}
+		if err != nil {
+			getErr = err
+		}
+	})
+	if getErr != nil {
+		t.Fatal(getErr)
+	}
+	if allocs != 0 {
+		t.Fatalf("a Get of a %d-byte value read around the pool allocated %.1f times", len(big), allocs)
 	}
 }
