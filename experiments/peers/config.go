@@ -208,6 +208,20 @@ func (c *config) applyDefaults() {
 	}
 }
 
+// readFlags returns -reads and -seeks as a command line gives them, where
+// they differ from their defaults for -n (applyDefaults), for the report
+// to say how it was made.
+func (c *config) readFlags() string {
+	var f string
+	if c.reads != c.n {
+		f += fmt.Sprintf(" -reads %d", c.reads)
+	}
+	if c.seeks != max(c.n/10, 1) {
+		f += fmt.Sprintf(" -seeks %d", c.seeks)
+	}
+	return f
+}
+
 // workerArgs returns the flags that make a worker run engine e with the
 // driver's settings.
 func (c *config) workerArgs(e string, rep int, dir string) []string {
