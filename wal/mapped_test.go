@@ -36,6 +36,34 @@ func replay(t *testing.T, fs vfs.FS, path string) (*Reader, [][]byte) {
 	}
 }
 
+// writeAndClose writes recs through w and closes it.
+func writeAndClose(t *testing.T, w *Writer, recs [][]byte) {
+	t.Helper()
+	for _, p := range recs {
+		if err := w.WriteRecord(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkReplay replays the file at path and checks that it holds recs
+// whole, with no torn tail.
+func checkReplay(t *testing.T, fs vfs.FS, path string, recs [][]byte) {
+	t.Helper()
+	r, got := replay(t, fs, path)
+	if r.TornTail() || len(got) != len(recs) {
+		t.Fatalf("torn %v, %d records, want %d", r.TornTail(), len(got), len(recs))
+	}
+	for i := range recs {
+		if !bytes.Equal(got[i], recs[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+}
+
 // mappedRecords are payloads of many sizes: small ones that pack a window,
 // some around mappedWriteMax (stored through the mapping or written with a
 // write call, one after the other), one that crosses a window boundary and
@@ -124,15 +152,7 @@ func TestMappedWriterOnDisk(t *testing.T) {
 	if size, err := fs.Stat(path); err != nil || size != want {
 		t.Fatalf("file size %d (%v) after Close, want %d: padding not trimmed", size, err, want)
 	}
-	r, got := replay(t, fs, path)
-	if r.TornTail() || len(got) != len(recs) {
-		t.Fatalf("torn %v, %d records, want %d", r.TornTail(), len(got), len(recs))
-	}
-	for i := range recs {
-		if !bytes.Equal(got[i], recs[i]) {
-			t.Fatalf("record %d differs", i)
-		}
-	}
+	checkReplay(t, fs, path, recs)
 	if err := w.WriteRecord([]byte("x")); err == nil {
 		t.Fatal("WriteRecord after Close succeeded")
 	}
@@ -331,13 +351,13 @@ func (refusingFile) CheckMapping() error {
 	return fmt.Errorf("refusingFile: %w", vfs.ErrMappingUnsafe)
 }
 
-// TestMappedWriterRefusedOnDisk writes a real file through the write-call
-// path that a refused mapping leaves: the file is not grown ahead of the
-// records, and a fresh handle replays them all.
-func TestMappedWriterRefusedOnDisk(t *testing.T) {
-	fs := vfs.Default()
+// createMappable creates 000001.log in a new temporary directory and
+// returns its path, the file and the file as a vfs.Mappable, skipping the
+// test where files cannot be mapped.
+func createMappable(t *testing.T) (string, vfs.File, vfs.Mappable) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "000001.log")
-	f, err := fs.Create(path)
+	f, err := vfs.Default().Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,31 +366,25 @@ func TestMappedWriterRefusedOnDisk(t *testing.T) {
 		f.Close()
 		t.Skip("files are not Mappable on " + runtime.GOOS)
 	}
+	return path, f, m
+}
+
+// TestMappedWriterRefusedOnDisk writes a real file through the write-call
+// path that a refused mapping leaves: the file is not grown ahead of the
+// records, and a fresh handle replays them all.
+func TestMappedWriterRefusedOnDisk(t *testing.T) {
+	fs := vfs.Default()
+	path, f, m := createMappable(t)
 	w := NewMappedWriter(refusingFile{f, m})
 	if w.mapped() {
 		t.Fatal("mapped although the filesystem check refused")
 	}
 	recs := mappedRecords()
-	for _, p := range recs {
-		if err := w.WriteRecord(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAndClose(t, w, recs)
 	if size, err := fs.Stat(path); err != nil || size != w.Size() {
 		t.Fatalf("file is %d bytes (%v), records end at %d", size, err, w.Size())
 	}
-	r, got := replay(t, fs, path)
-	if r.TornTail() || len(got) != len(recs) {
-		t.Fatalf("torn %v, %d records, want %d", r.TornTail(), len(got), len(recs))
-	}
-	for i := range recs {
-		if !bytes.Equal(got[i], recs[i]) {
-			t.Fatalf("record %d differs", i)
-		}
-	}
+	checkReplay(t, fs, path, recs)
 }
 
 func TestMappedWriterFallsBackWithoutAllocate(t *testing.T) {
@@ -502,39 +516,15 @@ type mappedOnly struct {
 // and reads them all back.
 func TestMappedWriterWithoutVectorWrites(t *testing.T) {
 	fs := vfs.Default()
-	path := filepath.Join(t.TempDir(), "000001.log")
-	f, err := fs.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, ok := f.(vfs.Mappable)
-	if !ok {
-		f.Close()
-		t.Skip("no mappings on this system")
-	}
+	path, f, m := createMappable(t)
 	w := NewMappedWriter(mappedOnly{f, m})
 	if !w.mapped() {
 		w.Close()
 		t.Skip("the filesystem under TempDir cannot map the log")
 	}
 	recs := mappedRecords()
-	for _, p := range recs {
-		if err := w.WriteRecord(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	r, got := replay(t, fs, path)
-	if r.TornTail() || len(got) != len(recs) {
-		t.Fatalf("torn %v, %d records, want %d", r.TornTail(), len(got), len(recs))
-	}
-	for i := range recs {
-		if !bytes.Equal(got[i], recs[i]) {
-			t.Fatalf("record %d differs", i)
-		}
-	}
+	writeAndClose(t, w, recs)
+	checkReplay(t, fs, path, recs)
 }
 
 // TestMappedWriterDoesNotCopyLargeRecords writes 1 MiB records through a
