@@ -491,8 +491,8 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 
 // bypassPages is the number of value pages from which a value whose
 // first page is not in the buffer pool is read around it: its pages are
-// read into the caller's buffer, each page checked, the payloads moved
-// together (readValueAround).
+// read a run at a time into a scratch buffer, each page checked, the
+// payloads copied out (readValueAround).
 // Caching such a value would take as many frames as it has pages, and
 // claiming, filling and releasing them cost a Get of a 16 or 64 KiB value
 // more than the read itself; a value of a megabyte pushed 257 frames out
@@ -503,9 +503,9 @@ func (r *Reader) readValue(dst []byte, off uint64, n int) ([]byte, error) {
 // DirectIO, where nothing else caches it, or with readahead off.
 const bypassPages = 4
 
-// bypassMaxPages bounds one read of a value read around the pool: a
-// larger value is read a run of this many pages at a time.
-const bypassMaxPages = 256
+// bypassRunPages bounds one read of a value read around the pool: a
+// larger value is read this many pages at a time.
+const bypassRunPages = 64
 
 // readsAround reports whether the value of e is large enough to be read
 // around the pool (see bypassPages): a scan does not read it ahead into
@@ -520,34 +520,31 @@ func (r *Reader) readsAround(e *leafEntry) bool {
 }
 
 // readValueAround appends n bytes of the value stream, from offset o of
-// stream page i to stream page last, reading around the pool: each run of
-// pages that are consecutive in the file, up to bypassMaxPages of them,
-// with one read into dst's spare capacity, where each page is checked and
-// its payload moved down over the headers. No buffer but dst holds the
-// value: a pooled scratch buffer of a megabyte was dropped at every
-// garbage collection and allocated again, a megabyte per dozen gets.
+// stream page i to stream page last, to dst, reading around the pool: a
+// run of at most bypassRunPages pages consecutive in the file at a time,
+// with one read into a scratch buffer, each page checked and its payload
+// copied out. The scratch buffer stays small whatever the value's size:
+// it fits in the processor's cache while the payloads are copied, and one
+// the garbage collector drops (a sync.Pool's) costs little to make again.
 func (r *Reader) readValueAround(dst []byte, i, last uint64, o, n int) ([]byte, error) {
 	P, c := r.meta.pageSize, payloadCapacity(r.meta.pageSize)
-	// Room for every page whole: the payloads taken so far never need
-	// more than the pages they came from.
-	dst = slices.Grow(dst, int(last-i+1)*P)
+	dst = slices.Grow(dst, n)
+	buf := r.scratch.get(int(min(last-i+1, bypassRunPages)) * P)
+	defer r.scratch.put(buf)
 	for i <= last {
 		first := r.valueDir[i]
 		pages := 1
-		for uint64(pages) < min(last-i+1, bypassMaxPages) && r.valueDir[i+uint64(pages)] == first+uint32(pages) {
+		for uint64(pages) < min(last-i+1, bypassRunPages) && r.valueDir[i+uint64(pages)] == first+uint32(pages) {
 			pages++
 		}
 		if uint64(first)+uint64(pages) > uint64(r.meta.totalPages) {
 			return dst, r.corrupt(first, fmt.Errorf("%d value pages run past the end of the file", pages))
 		}
-		start := len(dst)
-		full := dst[:start+pages*P]
-		raw := full[start:]
+		raw := (*buf)[:pages*P]
 		got, err := r.readAt(raw, int64(first)*int64(P))
 		if err := r.readResult(first, got, len(raw), err); err != nil {
 			return dst, err
 		}
-		w := start // payloads go here, never past the page being read
 		for j := range pages {
 			page := raw[j*P : (j+1)*P]
 			if err := r.check(page, first+uint32(j), pageTypeValue); err != nil {
@@ -557,11 +554,10 @@ func (r *Reader) readValueAround(dst []byte, i, last uint64, o, n int) ([]byte, 
 				return dst, err
 			}
 			take := min(n, c-o)
-			w += copy(full[w:], page[pageHeaderSize+o:pageHeaderSize+o+take])
+			dst = append(dst, page[pageHeaderSize+o:pageHeaderSize+o+take]...)
 			n -= take
 			o = 0
 		}
-		dst = full[:w]
 		i += uint64(pages)
 	}
 	return dst, nil
