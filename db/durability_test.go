@@ -1,9 +1,13 @@
 package db
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/seed-d6fe07da/strata/vfs"
 )
@@ -43,5 +47,66 @@ func TestWriteWithSync(t *testing.T) {
 	}
 	if _, err := d.Get(key(149)); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the last unsynced write survived a crash that kept only synced bytes: %v", err)
+	}
+}
+
+// TestLargeSyncedWritesShareAnFsync holds the WAL's first fsync while
+// three more synced writes of a megabyte queue up, and counts the fsyncs
+// that follow: one, for all three. A group was capped at 1 MiB whatever
+// its writes' sizes, so each write of a megabyte or more took an fsync of
+// its own, and 16 writers of 1 MiB values were fsync-bound.
+func TestLargeSyncedWritesShareAnFsync(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		syncs   int
+		blocked = make(chan struct{})
+		release = make(chan struct{})
+	)
+	fs := vfs.NewFaultFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op != vfs.OpSync || !strings.HasSuffix(name, ".log") {
+			return nil
+		}
+		mu.Lock()
+		syncs++
+		first := syncs == 1
+		mu.Unlock()
+		if first {
+			close(blocked)
+			<-release
+		}
+		return nil
+	}))
+	d, err := Open("/db", &Options{FS: fs, SyncWrites: true, MemtableSize: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	v := bytes.Repeat([]byte("v"), 1<<20)
+	var wg sync.WaitGroup
+	put := func(i int) {
+		defer wg.Done()
+		if err := d.Put([]byte(fmt.Sprintf("k%d", i)), v); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Add(1)
+	go put(0)
+	<-blocked // the first write's fsync is under way
+	for i := 1; i <= 3; i++ {
+		wg.Add(1)
+		go put(i)
+	}
+	for queued := 0; queued < 4; {
+		time.Sleep(time.Millisecond)
+		d.mu.Lock()
+		queued = len(d.mu.writers)
+		d.mu.Unlock()
+	}
+	close(release)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if syncs != 2 {
+		t.Fatalf("4 synced writes of 1 MiB, the last 3 queued together, took %d WAL fsyncs, want 2", syncs)
 	}
 }

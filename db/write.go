@@ -22,7 +22,13 @@ type writer struct {
 	cond  sync.Cond
 }
 
-// maxGroupBytes bounds how much a commit leader gathers into one group.
+// maxGroupBytes bounds how much a commit leader gathers into one group,
+// unless the leader's own batch is larger than a quarter of it: then the
+// group may reach four times that batch. With a fixed bound a synced write
+// of a megabyte shared its fsync with no other, and 16 writers of 1 MiB
+// values each waited for an fsync of their own (102-119 puts/s, against
+// 127-136 grouped). A leader of a small batch still gathers no more than
+// the bound, so its own latency stays short.
 const maxGroupBytes = 1 << 20
 
 // getBatch returns an empty batch from the pool, for single writes.
@@ -174,8 +180,9 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 	group := d.mu.writers[:1]
 	if err == nil {
 		size := len(b.data)
+		limit := max(maxGroupBytes, 4*size) // see maxGroupBytes
 		for _, o := range d.mu.writers[1:] {
-			if o.batch == nil || size+len(o.batch.data) > maxGroupBytes {
+			if o.batch == nil || size+len(o.batch.data) > limit {
 				break // a barrier (Flush) or a full group
 			}
 			size += len(o.batch.data)
