@@ -890,18 +890,25 @@ func TestLargeValueReadPaths(t *testing.T) {
 	}
 }
 
+// bigValueFile writes a file of page size P holding the key "big" with a
+// value filling the given number of value pages, drawn from seed.
+func bigValueFile(t *testing.T, P, pages, seed int) ([]byte, *memFile) {
+	t.Helper()
+	big := pattern(pages*payloadCapacity(P), seed)
+	f := &memFile{}
+	if _, err := writeTo(f, WriterOptions{PageSize: P}, []kv{{ikey("big", 1, base.KindSet), big}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return big, f
+}
+
 // TestHugeValueReadAroundPool: a value of many runs of bypassRunPages
 // pages is read around the pool too, a run at a time into a scratch
 // buffer of that size, not its own, and comes back whole; damage to a
 // page of its second run is corruption naming that page.
 func TestHugeValueReadAroundPool(t *testing.T) {
 	const P, pages = 1024, 300
-	big := pattern(pages*payloadCapacity(P), 3)
-	kvs := []kv{{ikey("big", 1, base.KindSet), big}}
-	f := &memFile{}
-	if _, err := writeTo(f, WriterOptions{PageSize: P}, kvs, nil); err != nil {
-		t.Fatal(err)
-	}
+	big, f := bigValueFile(t, P, pages, 3)
 	pool := cache.New(cache.Options{Capacity: 1024 * P, PageSize: P})
 	c := &readCounter{memFile: &memFile{data: f.data}}
 	r, err := Open(c, ReaderOptions{Cache: pool, FileNum: 1})
@@ -943,12 +950,7 @@ func TestHugeValueReadAroundPool(t *testing.T) {
 // one allocated it again: a megabyte for a 1 MiB value.
 func TestValueAroundPoolScratchStaysSmall(t *testing.T) {
 	const P, pages = 1024, 200
-	big := pattern(pages*payloadCapacity(P), 5)
-	kvs := []kv{{ikey("big", 1, base.KindSet), big}}
-	f := &memFile{}
-	if _, err := writeTo(f, WriterOptions{PageSize: P}, kvs, nil); err != nil {
-		t.Fatal(err)
-	}
+	big, f := bigValueFile(t, P, pages, 5)
 	r, err := Open(&memFile{data: f.data}, ReaderOptions{Cache: cache.New(cache.Options{Capacity: 256 * P, PageSize: P}), FileNum: 1})
 	if err != nil {
 		t.Fatal(err)
