@@ -17,7 +17,8 @@ import (
 // and reverse iterations while a writer keeps flushes and merges replacing
 // files (and evicting their pages from the pool). Every key holds a value
 // derived from the key and a generation, so a reader can check what it sees
-// is consistent; run under -race in CI.
+// is consistent; some values span enough pages to be read around the pool.
+// Run under -race in CI.
 func TestConcurrentReadersDuringCompactions(t *testing.T) {
 	for _, policy := range []CachePolicy{Cache2Q, CacheLRU} {
 		t.Run(policy.String(), func(t *testing.T) {
@@ -27,7 +28,14 @@ func TestConcurrentReadersDuringCompactions(t *testing.T) {
 			defer d.Close()
 			const keys = 2000
 			val := func(k, gen int) []byte {
-				return []byte(fmt.Sprintf("%05d-gen%d-%s", k, gen, bytes.Repeat([]byte("v"), k%50)))
+				n := k % 50
+				switch {
+				case k%97 == 0:
+					n = 70 << 10 // read around the pool, two runs of pages
+				case k%7 == 0:
+					n = 5 << 10 // read around the pool, one run
+				}
+				return []byte(fmt.Sprintf("%05d-gen%d-%s-end%05d", k, gen, bytes.Repeat([]byte("v"), n), k))
 			}
 			for k := 0; k < keys; k++ {
 				d.Put([]byte(fmt.Sprintf("k%05d", k)), val(k, 0))
@@ -63,7 +71,8 @@ func TestConcurrentReadersDuringCompactions(t *testing.T) {
 						case 0:
 							k := rng.Intn(keys)
 							v, err := d.Get([]byte(fmt.Sprintf("k%05d", k)))
-							if err != nil || !bytes.HasPrefix(v, []byte(fmt.Sprintf("%05d-gen", k))) {
+							if err != nil || !bytes.HasPrefix(v, []byte(fmt.Sprintf("%05d-gen", k))) ||
+								!bytes.HasSuffix(v, []byte(fmt.Sprintf("-end%05d", k))) {
 								errc <- fmt.Errorf("get %d: %q %v", k, v, err)
 								return
 							}
@@ -71,7 +80,7 @@ func TestConcurrentReadersDuringCompactions(t *testing.T) {
 							it := d.Scan([]byte(fmt.Sprintf("k%05d", rng.Intn(keys))), nil)
 							n := 0
 							for it.Next() && n < 300 {
-								if !bytes.HasPrefix(it.Value(), it.Key()[1:]) {
+								if v := it.Value(); !bytes.HasPrefix(v, it.Key()[1:]) || !bytes.HasSuffix(v, append([]byte("-end"), it.Key()[1:]...)) {
 									errc <- fmt.Errorf("scan: %q=%q", it.Key(), it.Value())
 								}
 								n++
