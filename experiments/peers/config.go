@@ -201,23 +201,33 @@ func (c *config) applyDefaults() {
 		c.reads = c.n
 	}
 	if c.seeks <= 0 {
-		c.seeks = max(c.n/10, 1)
+		c.seeks = defaultSeeks(c.n)
 	}
 	if c.syncOps <= 0 {
-		c.syncOps = min(max(c.n/10, 1), maxSyncOps)
+		c.syncOps = defaultSyncOps(c.n)
 	}
 }
 
-// readFlags returns -reads and -seeks as a command line gives them, where
-// they differ from their defaults for -n (applyDefaults), for the report
-// to say how it was made.
-func (c *config) readFlags() string {
+// defaultSeeks is -seeks when not set: a tenth of -n.
+func defaultSeeks(n int) int { return max(n/10, 1) }
+
+// defaultSyncOps is -sync-ops when not set: a tenth of -n, at most
+// maxSyncOps.
+func defaultSyncOps(n int) int { return min(max(n/10, 1), maxSyncOps) }
+
+// phaseFlags returns -reads, -seeks and -sync-ops as a command line gives
+// them, where they differ from their defaults for -n (applyDefaults), for
+// the report to say how it was made.
+func (c *config) phaseFlags() string {
 	var f string
 	if c.reads != c.n {
 		f += fmt.Sprintf(" -reads %d", c.reads)
 	}
-	if c.seeks != max(c.n/10, 1) {
+	if c.seeks != defaultSeeks(c.n) {
 		f += fmt.Sprintf(" -seeks %d", c.seeks)
+	}
+	if c.syncOps != defaultSyncOps(c.n) {
+		f += fmt.Sprintf(" -sync-ops %d", c.syncOps)
 	}
 	return f
 }

@@ -77,7 +77,7 @@ func runDriver(cfg *config, stderr io.Writer) error {
 		return err
 	}
 	s.command = fmt.Sprintf("go run . -n %d -value-size %d -value-random %g%s -reps %d -out %s",
-		cfg.n, cfg.valueSize, cfg.valueRandom, cfg.readFlags(), cfg.reps, cfg.out)
+		cfg.n, cfg.valueSize, cfg.valueRandom, cfg.phaseFlags(), cfg.reps, cfg.out)
 	s.title = seriesTitle(cfg)
 	return d.write(s, cfg.out, peersOutputs())
 }

@@ -201,3 +201,18 @@ func TestKeys(t *testing.T) {
 		t.Errorf("missingKey(21) = %s", got)
 	}
 }
+
+// TestPhaseFlags: the report's command line gives -reads, -seeks and
+// -sync-ops where they are not the defaults for -n, and nothing where
+// they are.
+func TestPhaseFlags(t *testing.T) {
+	c := config{n: 400}
+	c.applyDefaults()
+	if got := c.phaseFlags(); got != "" {
+		t.Fatalf("defaults: %q", got)
+	}
+	c = config{n: 400, reads: 4000, seeks: 400, syncOps: 400}
+	if got, want := c.phaseFlags(), " -reads 4000 -seeks 400 -sync-ops 400"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
