@@ -252,6 +252,7 @@ type dbStats struct {
 	bytesFlushed              uint64
 	memBytesFlushed           uint64 // memtable bytes those flushes wrote out
 	readCompactions           uint64 // compactions readers paid for (readcompaction.go)
+	spaceCompactions          uint64 // whole-tree folds run for space (readcompaction.go)
 	compactBytesIn            uint64
 	compactBytesOut           uint64
 	stallTime                 time.Duration

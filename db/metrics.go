@@ -51,6 +51,11 @@ type Metrics struct {
 	// its last level, because reads had paid for them (see doc/tree.md),
 	// among Compactions.
 	ReadCompactions uint64
+	// SpaceCompactions counts compactions that folded the whole tree into
+	// its last level once writes had stopped, without readers paying,
+	// because the runs above the last level held at least a tenth of its
+	// bytes (see doc/tree.md), among Compactions.
+	SpaceCompactions uint64
 	// WriteSlowdowns counts writes delayed because level 0 was deep.
 	WriteSlowdowns uint64
 	// BloomChecks, BloomNegatives and BloomFalsePositives count SST filter
@@ -122,6 +127,7 @@ func (d *DB) Metrics() Metrics {
 	m.TrivialMoves = s.trivialMoves
 	m.TablesIngested = s.ingested
 	m.ReadCompactions = s.readCompactions
+	m.SpaceCompactions = s.spaceCompactions
 	m.WriteSlowdowns = s.slowdowns
 	m.DirectIOFiles, m.DirectIOFallbacks = d.tables.directFiles.Load(), d.tables.directFallbacks.Load()
 	fs := d.tables.filterStats()
@@ -146,8 +152,8 @@ func (m Metrics) String() string {
 		fmt.Fprintf(&b, "%5d %5d %6d %11d %11d %11.1f\n", l, lm.Runs, lm.Files, lm.Bytes, lm.Entries, lm.BloomBitsPerKey)
 	}
 	fmt.Fprintf(&b, "memtable %d bytes, %d immutable\n", m.MemtableBytes, m.ImmutableMemtables)
-	fmt.Fprintf(&b, "flushes %d (%d bytes), compactions %d (%d trivial moves, %d for reads; %d bytes in, %d out)\n",
-		m.Flushes, m.BytesFlushed, m.Compactions, m.TrivialMoves, m.ReadCompactions, m.CompactionBytesIn, m.CompactionBytesOut)
+	fmt.Fprintf(&b, "flushes %d (%d bytes), compactions %d (%d trivial moves, %d for reads, %d for space; %d bytes in, %d out)\n",
+		m.Flushes, m.BytesFlushed, m.Compactions, m.TrivialMoves, m.ReadCompactions, m.SpaceCompactions, m.CompactionBytesIn, m.CompactionBytesOut)
 	fmt.Fprintf(&b, "read amplification %d runs; bloom %d bytes, %d probes, %d negative, %d false positive\n",
 		m.ReadAmplification, m.BloomBytes, m.BloomChecks, m.BloomNegatives, m.BloomFalsePositives)
 	fmt.Fprintf(&b, "user bytes %d, WAL bytes %d, write amplification %.2f\n", m.UserBytes, m.WALBytes, m.WriteAmplification)

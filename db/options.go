@@ -115,6 +115,9 @@ type Options struct {
 	// the whole tree (readCompactionLocked). Default 200 ms; the property
 	// test makes it tiny, so that its short runs of operations fold often.
 	quietAfter time.Duration
+	// noSpaceFolds keeps the whole-tree fold for space from running
+	// (readCompactionLocked), for tests of the folds readers pay for.
+	noSpaceFolds bool
 }
 
 // Compression is how SSTs store values.
@@ -150,9 +153,10 @@ type Experimental struct {
 	// BinarySearchLeaves makes point lookups binary-search an SST's leaf
 	// pages by their first keys instead of descending its B+Tree.
 	BinarySearchLeaves bool
-	// NoReadCompactions turns read-triggered compactions off (Metrics.ReadCompactions):
-	// the tree then keeps the shape the merge policy gives it however
-	// much it is read.
+	// NoReadCompactions turns read-triggered compactions off
+	// (Metrics.ReadCompactions), and the whole-tree folds for space once
+	// writes stop (Metrics.SpaceCompactions): the tree then keeps the
+	// shape the merge policy gives it however much it is read.
 	NoReadCompactions bool
 	// UniformBloom gives every SST BloomBitsPerKey bits per key instead of
 	// Monkey's allocation (more bits at shallow levels, fewer at the last,

@@ -52,6 +52,16 @@ import (
 // seconds, and writes may resume meanwhile: it does not hold level 0 to
 // itself, so level0Loop compacts the runs flushed since and writers do not
 // stall behind it (runWholeFoldLocked).
+//
+// Space. The runs above the last level may hold old versions of keys the
+// last level holds too: after a burst of overwrites, up to a third of the
+// tree (lazy leveling with T = 4) is data no read can see, and a database
+// read too little to pay for the fold keeps it on disk for good. So once
+// writes have stopped for quietAfter, the whole fold also runs with no
+// reads paying for it when the runs above hold at least a tenth of the
+// last level's bytes (lsm.FoldFreesSpace): the disk then holds about the
+// live data, at a cost no higher than a T = 10 leveled tree's at its last
+// level. A smaller top is left to the readers, as before.
 
 // readSeekBytes is the compaction input that one excess-run positioning pays for.
 const readSeekBytes = 16 << 10
@@ -117,12 +127,18 @@ func (r *readDebt) claimFold(need int64) bool {
 			return false
 		}
 	}
+	r.startOver()
+	return true
+}
+
+// startOver starts all accounts from zero and disarms their wake-ups, for
+// a whole-tree fold about to run. DB.mu is held.
+func (r *readDebt) startOver() {
 	r.runs.wake.Store(math.MaxInt64)
 	r.levels.wake.Store(math.MaxInt64)
 	r.runs.debt.Store(0)
 	r.levels.debt.Store(0)
 	r.foldBase = 0
-	return true
 }
 
 // readAccount counts positionings toward one kind of fold.
@@ -216,7 +232,8 @@ func (d *DB) noteReadRuns(excess, levels int) {
 // whole tree's (run it with runWholeFoldLocked). d.mu is held.
 //
 // Once writes have stopped for quietAfter it folds the whole tree at once
-// (lsm.Picker.PickFold), when the readers have paid for all of it; while
+// (lsm.Picker.PickFold), when the readers have paid for all of it or the
+// fold frees space (lsm.FoldFreesSpace); while
 // writes go on it folds a piece at a time (pieceFoldLocked). Readers pay
 // into the same accounts for both, from the last fold of either kind on.
 // The goroutine sees writes at its looks, as a change of the last seqnum.
@@ -237,6 +254,12 @@ func (d *DB) readCompactionLocked(skip0 bool) (c *lsm.Compaction, whole bool) {
 	if fold := d.picker.PickFold(d.mu.version, skip0); fold != nil {
 		if quiet := now.Sub(r.wroteAt); quiet >= d.opts.quietAfter {
 			r.deferred = false
+			if !d.opts.noSpaceFolds && lsm.FoldFreesSpace(d.mu.version, fold) {
+				r.startOver()
+				fold.Reason = "space: " + fold.Reason
+				d.mu.stats.spaceCompactions++
+				return fold, true
+			}
 			if !r.claimFold(foldCost(fold)) {
 				return nil, false
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seed-d6fe07da/strata/lsm"
 	"github.com/seed-d6fe07da/strata/vfs"
 )
 
@@ -170,7 +171,8 @@ func TestReadsFoldLevels(t *testing.T) {
 
 func testReadsFoldLevels(t *testing.T, writing, off bool) {
 	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
-		TargetFileSize: 64 << 10, L0CompactionTrigger: 2, Experimental: Experimental{NoReadCompactions: off}})
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 2, Experimental: Experimental{NoReadCompactions: off},
+		noSpaceFolds: true})
 	defer d.Close()
 	const n = 20000
 	key := func(i int) []byte { return []byte(fmt.Sprintf("key%06d", i)) }
@@ -350,7 +352,7 @@ func checkAll(t *testing.T, d *DB, want map[string]string) {
 // the whole tree nor a piece was ever folded.)
 func TestReadsFoldBetweenSparseWrites(t *testing.T) {
 	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
-		TargetFileSize: 64 << 10, L0CompactionTrigger: 8})
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 8, noSpaceFolds: true})
 	defer d.Close()
 	const n = 20000
 	want := buildFoldableTree(t, d, n)
@@ -408,10 +410,11 @@ func TestWholeFoldLeavesLevel0ToWriters(t *testing.T) {
 		t.Fatalf("no level-0 run to fold:\n%s", d.Metrics())
 	}
 
-	// Writes stopped: once defaultQuietAfter has passed, seeks pay for the whole
-	// fold, and its first output file blocks.
-	time.Sleep(defaultQuietAfter)
+	// Writes stopped: once defaultQuietAfter has passed, the whole fold runs
+	// (for space, or paid for by the seeks), and its first output file
+	// blocks.
 	armed.Store(true)
+	time.Sleep(defaultQuietAfter)
 	go func() {
 		for s := 0; ; s++ {
 			select {
@@ -474,4 +477,91 @@ func TestWholeFoldLeavesLevel0ToWriters(t *testing.T) {
 	}
 	d.waitIdle()
 	checkAll(t, d, want)
+}
+
+// TestSpaceFoldAfterWritesStop: once writes have stopped, a tree whose runs
+// above the last level hold at least a tenth of its bytes is folded into
+// the last level without any read paying for it, so the disk holds about
+// the live data; the data stays the same. (Before, such a tree kept its
+// overwritten versions until enough reads came, or forever.)
+func TestSpaceFoldAfterWritesStop(t *testing.T) {
+	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 8})
+	defer d.Close()
+	const n = 20000
+	want := buildFoldableTree(t, d, n)
+	before := d.Metrics()
+	d.mu.Lock()
+	fold := d.picker.PickFold(d.mu.version, false)
+	frees := fold != nil && lsm.FoldFreesSpace(d.mu.version, fold)
+	d.mu.Unlock()
+	if !frees {
+		t.Fatalf("the tree built has no fold worth its space:\n%s", before)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for d.Metrics().SpaceCompactions == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no fold for space 10 s after the writes stopped:\n%s", d.Metrics())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d.waitIdle()
+	after := d.Metrics()
+	d.mu.Lock()
+	excess, levels := excessRuns(d.mu.version), extraLevels(d.mu.version)
+	d.mu.Unlock()
+	if excess != 0 || levels != 0 || after.SpaceCompactions != 1 || after.ReadCompactions != 0 {
+		t.Fatalf("after the fold for space: %d excess runs, %d extra levels:\nbefore\n%s\nafter\n%s", excess, levels, before, after)
+	}
+	if treeBytes(after) >= treeBytes(before) {
+		t.Fatalf("the tree holds %d bytes after the fold, %d before", treeBytes(after), treeBytes(before))
+	}
+	t.Logf("tree bytes %d -> %d", treeBytes(before), treeBytes(after))
+	checkAll(t, d, want)
+}
+
+// TestNoSpaceFoldForASmallTop: writes that leave less than a tenth of the
+// last level's bytes above it are not worth a fold of the whole tree for
+// the space they may free: with no reads, nothing is compacted after they
+// stop.
+func TestNoSpaceFoldForASmallTop(t *testing.T) {
+	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 8})
+	defer d.Close()
+	const n = 20000
+	for i := range n {
+		if err := d.Put([]byte(fmt.Sprintf("key%06d", i)), sha(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Compact(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n / 50 {
+		if err := d.Put([]byte(fmt.Sprintf("key%06d", i*50)), sha(-i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d.waitIdle()
+	before := d.Metrics()
+	if before.ReadAmplification < 2 {
+		t.Fatalf("no run above the last level:\n%s", before)
+	}
+	time.Sleep(5 * defaultQuietAfter)
+	d.waitIdle()
+	if after := d.Metrics(); after.Compactions != before.Compactions {
+		t.Fatalf("a compaction ran with no reads after the writes stopped:\nbefore\n%s\nafter\n%s", before, after)
+	}
+}
+
+// treeBytes returns the bytes of the tree's SSTs in m.
+func treeBytes(m Metrics) uint64 {
+	var n uint64
+	for _, l := range m.Levels {
+		n += l.Bytes
+	}
+	return n
 }

@@ -136,3 +136,31 @@ func (p *Picker) PickFold(v *Version, skipLevel0 bool) *Compaction {
 	c.Bottommost = bottommost(v, c)
 	return c
 }
+
+// The runs above the last level must hold at least 1/spaceFoldDivisor of
+// its bytes for FoldFreesSpace: a tenth, the ratio between the last two
+// levels of a leveled tree with T = 10 (goleveldb's and RocksDB's), so a
+// tree whose writes have stopped is left at most about 1.1 times the size of
+// its live data when every entry above the last level overwrites one in it.
+const spaceFoldDivisor = 10
+
+// FoldFreesSpace reports whether fold, a compaction PickFold returned for v,
+// is worth running for the disk space it may free, without readers paying
+// for it: whether its inputs above the last level hold at least a tenth of
+// the last level's bytes. Each of those entries may overwrite or delete one
+// below, and the fold keeps one version of each key no snapshot needs
+// apart. The bound also bounds its cost: a fold rewrites the last level's
+// overlapping files, at most about eleven times the bytes the writes since
+// the last fold left above it, as a T = 10 leveled tree rewrites its last
+// level.
+func FoldFreesSpace(v *Version, fold *Compaction) bool {
+	var upper uint64
+	for _, in := range fold.Inputs {
+		if in.Level < fold.OutputLevel {
+			for _, f := range in.Files {
+				upper += f.Size
+			}
+		}
+	}
+	return upper > 0 && upper*spaceFoldDivisor >= v.levelSize(fold.OutputLevel)
+}

@@ -120,11 +120,15 @@ var pickerOptions = map[string]PickerOptions{"leveling": leveling, "tiering": ti
 // makes the tree the next commands pick from; with opts it also makes a
 // fresh picker for that policy, without it the picker lives on.
 //
-//	pick | pick-level0 | pick-for-reads | pick-levels-for-reads
+//	pick | pick-level0 | pick-for-reads | pick-fold | pick-levels-for-reads
 //	pick-manual [start=<key>] [end=<key>]
 //
 // print the merge the picker returns (see describe); a bound pick-manual
 // is not given is unbounded.
+//
+//	fold-frees-space
+//
+// prints FoldFreesSpace of the tree's PickFold.
 //
 //	run-limits | scores
 //
@@ -158,6 +162,12 @@ func TestPicker(t *testing.T) {
 				return describe(p.PickForReads(v, false))
 			case "pick-fold":
 				return describe(p.PickFold(v, false))
+			case "fold-frees-space":
+				fold := p.PickFold(v, false)
+				if fold == nil {
+					return "no fold"
+				}
+				return fmt.Sprint(FoldFreesSpace(v, fold))
 			case "pick-levels-for-reads":
 				return describe(p.PickLevelsForReads(v))
 			case "pick-manual":
