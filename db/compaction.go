@@ -95,7 +95,7 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRea
 	ci.SetRangeDels(rangedel.NewSet(tombs, base.MaxSeqNum))
 	out := newRunWriter(d, d.opts.TargetFileSize, true)
 	out.frags = ci.OutputRangeDels()
-	out.bloomBits = d.bloomBitsForLevel(c.OutputLevel)
+	out.bloomBits = d.bloomBitsForCompaction(c)
 	for ci.Next() {
 		var err error
 		if block, ok := ci.StoredValue(); ok {

@@ -200,3 +200,17 @@ func (d *DB) bloomBitsForLevel(level int) float64 {
 	defer v.Unref()
 	return lsm.BloomBitsForLevel(v, level, d.pickerOpts, d.opts.BloomBitsPerKey, d.opts.Experimental.UniformBloom)
 }
+
+// bloomBitsForCompaction is bloomBitsForLevel for the SSTs compaction c
+// writes, allocated over the tree as it will be once c is done.
+func (d *DB) bloomBitsForCompaction(c *lsm.Compaction) float64 {
+	if d.opts.BloomBitsPerKey <= 0 {
+		return 0
+	}
+	d.mu.Lock()
+	v := d.mu.version
+	v.Ref()
+	d.mu.Unlock()
+	defer v.Unref()
+	return lsm.BloomBitsForCompaction(v, c, d.pickerOpts, d.opts.BloomBitsPerKey, d.opts.Experimental.UniformBloom)
+}

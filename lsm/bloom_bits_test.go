@@ -70,3 +70,48 @@ func TestBloomBitsForLevel(t *testing.T) {
 		t.Errorf("empty tree: %v bits, want 10 (one level holds everything)", got)
 	}
 }
+
+// TestBloomBitsForCompaction: a compaction's output gets Monkey's bits for
+// the tree as it will be once the compaction is done. A whole fold leaves
+// one run, which gets the whole budget (BloomBitsForLevel counted the
+// upper runs it removes and gave it less); a compaction into a new run
+// counts that run as the newest at its level; an empty output level keeps
+// the closed form.
+func TestBloomBitsForCompaction(t *testing.T) {
+	v := buildVersion(t, `
+		L0 r9: a-c/1000
+		L1 r7: a-m/1000 n-z/1000
+		L2 r3: a-k/3000 l-z/3000`)
+	p := NewPicker(lazy)
+	fold := p.PickFold(v, false)
+	if fold == nil {
+		t.Fatal("no fold")
+	}
+	if got := BloomBitsForCompaction(v, fold, lazy, 10, false); math.Abs(got-10) > 1e-6 {
+		t.Errorf("whole fold: %.3f bits, want 10 (the only run left)", got)
+	}
+	if got := BloomBitsForLevel(v, 2, lazy, 10, false); got >= 10 {
+		t.Errorf("BloomBitsForLevel at L2: %.3f bits, want under 10 (the upper runs share the budget)", got)
+	}
+
+	// Level 0 into a new level-1 run (buildVersion's files hold one entry
+	// each): the runs are then of 1 (the new one, newest at level 1), 2 and
+	// 2 entries.
+	c := &Compaction{OutputLevel: 1, Inputs: []CompactionInput{{Level: 0, runID: 9, Files: v.Levels[0][0].Files}}}
+	want := bloom.RunBits([]float64{1, 2, 2}, 10*5)[0]
+	if got := BloomBitsForCompaction(v, c, lazy, 10, false); math.Abs(got-want) > 1e-6 {
+		t.Errorf("new L1 run: %.3f bits, want %.3f", got, want)
+	}
+
+	// An empty output level: the closed form, as BloomBitsForLevel.
+	down := &Compaction{OutputLevel: 3, Inputs: []CompactionInput{{Level: 2, runID: 3, Files: v.Levels[2][0].Files}}}
+	if got, want := BloomBitsForCompaction(v, down, lazy, 10, false), BloomBitsForLevel(v, 3, lazy, 10, false); got != want {
+		t.Errorf("empty output level: %.3f bits, want %.3f", got, want)
+	}
+	if got := BloomBitsForCompaction(v, fold, lazy, 10, true); got != 10 {
+		t.Errorf("uniform: %v bits, want 10", got)
+	}
+	if got := BloomBitsForCompaction(v, fold, lazy, 0, false); got != 0 {
+		t.Errorf("no filters: %v bits, want 0", got)
+	}
+}
