@@ -107,6 +107,9 @@ type DB struct {
 	// processor when Open ran (runtime.GOMAXPROCS takes the scheduler's
 	// lock, too dear to ask on every contended commit).
 	spinCommits bool
+	// lastSyncNanos is how long the last fsync for synced writes took
+	// (gatherLocked); only the holder of commitMu stores it.
+	lastSyncNanos atomic.Int64
 
 	// mu guards the fields it holds; bgCond and the commit queue's
 	// writers wait on it. versionMu, when both are needed, comes first.
@@ -117,6 +120,9 @@ type DB struct {
 		// writers is the commit queue of synced writes and barriers;
 		// writers[0] is the leader.
 		writers []*writer
+		// lastGroup is the number of synced writes the last synced group
+		// committed (gatherLocked).
+		lastGroup int
 		// committing counts the unsynced writes committing alone that
 		// found the database open; the flush goroutine keeps going
 		// until they are done, as for queued ones.
@@ -258,6 +264,7 @@ type dbStats struct {
 	stallTime                 time.Duration
 	stalls, slowdowns         uint64
 	walBytes, userBytes       uint64
+	walSyncs, syncedWrites    uint64 // fsyncs for synced writes, and the writes they covered
 	obsoleteFilesRemoveErrors uint64
 	ingested                  uint64 // tables Ingest added
 }

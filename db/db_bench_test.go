@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"math/rand"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -50,6 +52,35 @@ func benchPuts(b *testing.B, keyOf func(buf []byte, i int) []byte) {
 		if err := d.Put(keyOf(key, i), value); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSyncedWriters times synced puts of 1000-byte values from 16
+// goroutines (the peers' fillsync16), and reports how many writes each
+// WAL fsync served.
+func BenchmarkSyncedWriters(b *testing.B) {
+	o := benchOptions()
+	o.SyncWrites = true
+	d := mustOpen(b, b.TempDir(), o)
+	defer d.Close()
+	value := make([]byte, 1000)
+	rand.New(rand.NewSource(1)).Read(value)
+	var next atomic.Uint64
+	b.SetBytes(1016)
+	b.SetParallelism((16 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		key := make([]byte, 16)
+		for pb.Next() {
+			if err := d.Put(benchKey(key, next.Add(1)), value); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if m := d.Metrics(); m.WALSyncs > 0 {
+		b.ReportMetric(float64(m.SyncedWrites)/float64(m.WALSyncs), "writes/fsync")
 	}
 }
 

@@ -110,3 +110,46 @@ func TestLargeSyncedWritesShareAnFsync(t *testing.T) {
 		t.Fatalf("4 synced writes of 1 MiB, the last 3 queued together, took %d WAL fsyncs, want 2", syncs)
 	}
 }
+
+// TestSyncedWritersGatherIntoOneGroup: concurrent synced writers share
+// fsyncs in groups of all of them. Without the leader's wait for the rest of
+// the last group (gatherLocked), the group woken after an fsync split in
+// two: the first writer back led at once, nearly alone, and the others
+// queued behind its fsync, so an fsync served about half the writers.
+func TestSyncedWritersGatherIntoOneGroup(t *testing.T) {
+	fs := vfs.NewFaultFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpSync && strings.HasSuffix(name, ".log") {
+			time.Sleep(20 * time.Millisecond) // a slow disk: the leader may wait 5 ms
+		}
+		return nil
+	}))
+	d, err := Open("/db", &Options{FS: fs, SyncWrites: true, maxGatherWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const writers, each = 8, 10
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := d.Put([]byte(fmt.Sprintf("w%d-%d", g, i)), []byte("v")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	m := d.Metrics()
+	if m.SyncedWrites != writers*each {
+		t.Fatalf("%d synced writes counted, want %d", m.SyncedWrites, writers*each)
+	}
+	if per := float64(m.SyncedWrites) / float64(m.WALSyncs); per < 6 {
+		t.Fatalf("%d synced writes from %d writers took %d fsyncs (%.1f each), want 6 or more each",
+			m.SyncedWrites, writers, m.WALSyncs, per)
+	}
+	t.Logf("%d synced writes in %d fsyncs", m.SyncedWrites, m.WALSyncs)
+}

@@ -33,9 +33,13 @@ type Metrics struct {
 	CompactionBytesOut uint64
 	WALBytes           uint64
 	UserBytes          uint64
-	WriteStalls        uint64
-	WriteStallTime     time.Duration
-	Cache              cache.Metrics
+	// WALSyncs counts the fsyncs of the WAL that synced writes waited for,
+	// and SyncedWrites those writes: their ratio is how many writes an
+	// fsync served on average (group commit).
+	WALSyncs, SyncedWrites uint64
+	WriteStalls            uint64
+	WriteStallTime         time.Duration
+	Cache                  cache.Metrics
 	// WriteAmplification is (WAL + flush + compaction output bytes) per
 	// user byte written.
 	WriteAmplification float64
@@ -122,6 +126,7 @@ func (d *DB) Metrics() Metrics {
 	m.CompactionBytesOut = s.compactBytesOut
 	m.WALBytes = s.walBytes
 	m.UserBytes = s.userBytes
+	m.WALSyncs, m.SyncedWrites = s.walSyncs, s.syncedWrites
 	m.WriteStalls = s.stalls
 	m.WriteStallTime = s.stallTime
 	m.TrivialMoves = s.trivialMoves
@@ -157,6 +162,9 @@ func (m Metrics) String() string {
 	fmt.Fprintf(&b, "read amplification %d runs; bloom %d bytes, %d probes, %d negative, %d false positive\n",
 		m.ReadAmplification, m.BloomBytes, m.BloomChecks, m.BloomNegatives, m.BloomFalsePositives)
 	fmt.Fprintf(&b, "user bytes %d, WAL bytes %d, write amplification %.2f\n", m.UserBytes, m.WALBytes, m.WriteAmplification)
+	if m.WALSyncs > 0 {
+		fmt.Fprintf(&b, "synced writes %d in %d WAL fsyncs (%.1f each)\n", m.SyncedWrites, m.WALSyncs, float64(m.SyncedWrites)/float64(m.WALSyncs))
+	}
 	fmt.Fprintf(&b, "write stalls %d (%s), slowdowns %d\n", m.WriteStalls, m.WriteStallTime, m.WriteSlowdowns)
 	if m.DirectIOFiles+m.DirectIOFallbacks > 0 {
 		fmt.Fprintf(&b, "direct I/O: %d files, %d fell back to buffered reads\n", m.DirectIOFiles, m.DirectIOFallbacks)

@@ -115,6 +115,10 @@ type Options struct {
 	// the whole tree (readCompactionLocked). Default 200 ms; the property
 	// test makes it tiny, so that its short runs of operations fold often.
 	quietAfter time.Duration
+	// maxGatherWait bounds how long a leader of synced writes waits for
+	// the rest of the last group (gatherLocked). Default maxGatherWait;
+	// tests make it long, to see the gathering on a loaded machine.
+	maxGatherWait time.Duration
 	// noSpaceFolds keeps the whole-tree fold for space from running
 	// (readCompactionLocked), for tests of the folds readers pay for.
 	noSpaceFolds bool
@@ -238,6 +242,9 @@ func (o *Options) ensureDefaults() *Options {
 	}
 	if c.quietAfter == 0 {
 		c.quietAfter = defaultQuietAfter
+	}
+	if c.maxGatherWait == 0 {
+		c.maxGatherWait = maxGatherWait
 	}
 	if c.FS == nil {
 		c.FS = vfs.Default()

@@ -3,6 +3,7 @@ package db
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -169,6 +170,7 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 		d.mu.Unlock()
 		return w.err
 	}
+	d.gatherLocked()
 	d.mu.Unlock()
 	d.lockCommit()
 	defer d.commitMu.Unlock()
@@ -210,6 +212,41 @@ func (d *DB) WriteWith(b *Batch, o WriteOptions) error {
 	d.leaveQueueLocked(len(group))
 	d.mu.Unlock()
 	return err
+}
+
+// A leader of synced writes that finds fewer writers queued than the last
+// group held waits, for a fraction of the last fsync at most, for the rest
+// to come back (as PostgreSQL's commit_delay and MySQL's
+// binlog_group_commit_sync_delay do, but only when the last group shows
+// that many writers are about). Without it, concurrent synced writers
+// split into alternate small and large groups: the whole last group is
+// woken at once, the first of them to queue again leads at once with the
+// one or two behind it, and the rest queue during that fsync.
+const (
+	// gatherShare is the share of the last fsync's time a leader waits.
+	gatherShare = 4
+	// maxGatherWait bounds the wait whatever the fsyncs take
+	// (Options.maxGatherWait).
+	maxGatherWait = 100 * time.Microsecond
+)
+
+// gatherLocked waits, as the constants above say, until the commit queue
+// holds as many writers as the last synced group committed. Its caller
+// leads the queue and does not hold commitMu yet, so unsynced writes and
+// barriers go on meanwhile. It releases d.mu while it waits, yielding the
+// processor to the writers it waits for. d.mu is held.
+func (d *DB) gatherLocked() {
+	want := d.mu.lastGroup
+	if want < 2 || len(d.mu.writers) >= want {
+		return
+	}
+	wait := min(time.Duration(d.lastSyncNanos.Load())/gatherShare, d.opts.maxGatherWait)
+	start := time.Now()
+	for len(d.mu.writers) < want && !d.mu.closed && time.Since(start) < wait {
+		d.mu.Unlock()
+		runtime.Gosched()
+		d.mu.Lock()
+	}
 }
 
 // commitAlone commits w, an unsynced write, by itself: it holds commitMu,
@@ -260,9 +297,18 @@ func (d *DB) finishCommitLocked(group []*writer, last base.SeqNum, err error) er
 	}
 	d.mu.lastSeq = last
 	d.visibleSeq.Store(uint64(last))
+	synced := 0
 	for _, o := range group {
 		d.mu.stats.walBytes += uint64(len(o.batch.data)) + 8
 		d.mu.stats.userBytes += uint64(o.batch.userBytes)
+		if o.sync {
+			synced++
+		}
+	}
+	if synced > 0 {
+		d.mu.stats.walSyncs++
+		d.mu.stats.syncedWrites += uint64(synced)
+		d.mu.lastGroup = synced
 	}
 	return nil
 }
@@ -344,7 +390,9 @@ func (d *DB) commitGroup(group []*writer, first base.SeqNum, log *wal.Writer, se
 	}
 	var err error
 	if doSync {
+		start := time.Now()
 		err = log.Sync()
+		d.lastSyncNanos.Store(int64(time.Since(start)))
 		if err == nil && seal != nil {
 			err = seal.wait()
 			if err == nil && !log.Marked() {
