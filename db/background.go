@@ -78,7 +78,7 @@ func (d *DB) compactLoop() {
 				// A manual compaction may read level 0 or write a new run to
 				// level 1: it holds level 0 for its whole length. Its
 				// caller hears of a failure at once, with no back-off.
-				if err = d.runCompactionLocked(c, &d.mu.compacting, true); err != nil {
+				if err = d.runCompactionLocked(c, &d.mu.compacting, true, nil); err != nil {
 					d.backgroundFailedLocked(err)
 				}
 			}
@@ -96,13 +96,13 @@ func (d *DB) compactLoop() {
 			} else {
 				c = d.picker.Pick(d.mu.version)
 			}
-			whole := false
+			kind := ordinaryCompaction
 			if c == nil {
-				c, whole = d.readCompactionLocked(skip0)
+				c, kind = d.readCompactionLocked(skip0)
 			}
 			if c != nil {
-				if whole {
-					d.runWholeFoldLocked(c)
+				if kind != ordinaryCompaction {
+					d.runWholeFoldLocked(c, kind)
 				} else {
 					d.runAutomaticCompactionLocked(c, &d.mu.compacting, writesLevel0(c))
 				}
@@ -146,14 +146,37 @@ func (d *DB) level0Loop() {
 // key's versions in order, and c's output joins the last level's run,
 // beneath. (If level 1 is the last level, PickLevel0 would join its run,
 // which c reads, and so picks nothing.) d.mu is held.
-func (d *DB) runWholeFoldLocked(c *lsm.Compaction) {
+//
+// The fold is work no write waits for, and it can take as long as
+// rewriting the database: Close cancels it (its output files are removed;
+// the next quiet spell starts it again). A fold for space that fails is
+// not tried again before new writes come in (readCompactionLocked): it
+// may need as much free disk as the last level, and failing with a full
+// disk every few seconds would starve the flushes. kind says why it runs.
+func (d *DB) runWholeFoldLocked(c *lsm.Compaction, kind compactionKind) {
 	for _, in := range c.Inputs {
 		if in.Level == 0 {
 			d.mu.foldingLevel0 = max(d.mu.foldingLevel0, in.RunID())
 		}
 	}
-	d.runAutomaticCompactionLocked(c, &d.mu.compacting, false)
+	err := d.runCompactionLocked(c, &d.mu.compacting, false, d.closeCh)
 	d.mu.foldingLevel0 = 0
+	switch {
+	case err == nil:
+		d.mu.compactionFailures = 0
+		if kind == spaceFold {
+			d.mu.stats.spaceCompactions++
+		}
+	case errors.Is(err, errCompactionCanceled):
+	default:
+		if kind == spaceFold {
+			d.reads.spaceFailedAt, d.reads.spaceFailed = d.mu.lastSeq, true
+		}
+		if !d.backgroundFailedLocked(err) {
+			d.mu.compactionFailures++
+			d.waitBeforeRetryLocked(d.mu.compactionFailures)
+		}
+	}
 }
 
 // writesLevel0 reports whether compaction c needs level 0 to itself: it reads
@@ -170,12 +193,12 @@ func writesLevel0(c *lsm.Compaction) bool {
 
 // runCompactionLocked runs compaction c with *busy set for its length, and with
 // d.mu.level0Exclusive set too when holdLevel0. d.mu is held.
-func (d *DB) runCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) error {
+func (d *DB) runCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool, cancel <-chan struct{}) error {
 	*busy = true
 	if holdLevel0 {
 		d.mu.level0Exclusive = true
 	}
-	err := d.compactLocked(c)
+	err := d.compactLocked(c, cancel)
 	*busy = false
 	if holdLevel0 {
 		d.mu.level0Exclusive = false
@@ -187,7 +210,7 @@ func (d *DB) runCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool)
 // that may pass it waits before the picker chooses again (most likely the
 // same compaction). d.mu is held.
 func (d *DB) runAutomaticCompactionLocked(c *lsm.Compaction, busy *bool, holdLevel0 bool) {
-	err := d.runCompactionLocked(c, busy, holdLevel0)
+	err := d.runCompactionLocked(c, busy, holdLevel0, nil)
 	if err == nil {
 		d.mu.compactionFailures = 0
 		return

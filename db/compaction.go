@@ -1,6 +1,7 @@
 package db
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/seed-d6fe07da/strata/internal/base"
@@ -11,12 +12,18 @@ import (
 	"github.com/seed-d6fe07da/strata/sst"
 )
 
+// errCompactionCanceled is what a compaction returns when its cancel
+// channel closed before it was done: it wrote nothing that stays.
+var errCompactionCanceled = errors.New("strata: compaction canceled")
+
 // compactLocked runs compaction c: it streams the input runs through a heap
 // merge, writes the surviving entries as one new run of files at the output
 // level, and installs the result with one manifest edit. The inputs are
-// deleted when the last version naming them is released. d.mu is held on
-// entry and exit, released for the I/O.
-func (d *DB) compactLocked(c *lsm.Compaction) error {
+// deleted when the last version naming them is released. Once cancel is
+// closed (nil: never) it stops, removes what it wrote and returns
+// errCompactionCanceled. d.mu is held on entry and exit, released for the
+// I/O.
+func (d *DB) compactLocked(c *lsm.Compaction, cancel <-chan struct{}) error {
 	// Every reader from now on reads at or above oldestRead.
 	snapshots, oldestRead := d.readPoints()
 	var metas []manifest.FileMeta
@@ -31,7 +38,7 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 		}
 	} else {
 		d.mu.Unlock()
-		metas, bytesIn, err = d.runCompaction(c, snapshots, oldestRead)
+		metas, bytesIn, err = d.runCompaction(c, snapshots, oldestRead, cancel)
 		d.mu.Lock()
 		if err != nil {
 			return err
@@ -71,7 +78,7 @@ func (d *DB) compactLocked(c *lsm.Compaction) error {
 	return nil
 }
 
-func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRead base.SeqNum) ([]manifest.FileMeta, uint64, error) {
+func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRead base.SeqNum, cancel <-chan struct{}) ([]manifest.FileMeta, uint64, error) {
 	var children []base.InternalIterator
 	var tombs []rangedel.Tombstone
 	for _, in := range c.Inputs {
@@ -96,7 +103,15 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRea
 	out := newRunWriter(d, d.opts.TargetFileSize, true)
 	out.frags = ci.OutputRangeDels()
 	out.bloomBits = d.bloomBitsForCompaction(c)
-	for ci.Next() {
+	for n := 0; ci.Next(); n++ {
+		if cancel != nil && n%cancelCheckEntries == 0 {
+			select {
+			case <-cancel:
+				out.abort()
+				return nil, 0, errCompactionCanceled
+			default:
+			}
+		}
 		var err error
 		if block, ok := ci.StoredValue(); ok {
 			err = out.addCompressed(ci.Key(), block)
@@ -118,6 +133,10 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRea
 	}
 	return metas, bytesIn, nil
 }
+
+// cancelCheckEntries is how many entries a cancelable compaction writes
+// between looks at its cancel channel.
+const cancelCheckEntries = 256
 
 // manualCompaction is a request from Compact to the compaction goroutine.
 type manualCompaction struct {

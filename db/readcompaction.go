@@ -54,14 +54,17 @@ import (
 // stall behind it (runWholeFoldLocked).
 //
 // Space. The runs above the last level may hold old versions of keys the
-// last level holds too: after a burst of overwrites, up to a third of the
-// tree (lazy leveling with T = 4) is data no read can see, and a database
-// read too little to pay for the fold keeps it on disk for good. So once
-// writes have stopped for quietAfter, the whole fold also runs with no
-// reads paying for it when the runs above hold at least a tenth of the
-// last level's bytes (lsm.FoldFreesSpace): the disk then holds about the
-// live data, at a cost no higher than a T = 10 leveled tree's at its last
-// level. A smaller top is left to the readers, as before.
+// last level holds too: after a burst of overwrites, up to a quarter of
+// the tree (a third of the last level, with lazy leveling and T = 4) is
+// data no read can see, and a database read too little to pay for the
+// fold keeps it on disk for good. So once writes have stopped for
+// quietAfter, the whole fold also runs with no reads paying for it when
+// the runs above hold at least a tenth of the last level's bytes or
+// entries (lsm.FoldFreesSpace): the disk then holds about the live data,
+// at a cost no higher than a T = 10 leveled tree's at its last level. A
+// smaller top is left to the readers, as before. Close cancels a whole
+// fold that is running, and a fold for space that failed waits for new
+// writes (runWholeFoldLocked).
 
 // readSeekBytes is the compaction input that one excess-run positioning pays for.
 const readSeekBytes = 16 << 10
@@ -95,6 +98,11 @@ type readDebt struct {
 	// fold's account last started (at the last fold of any kind): what
 	// readers paid since is that sum's excess over it. Guarded by DB.mu.
 	foldBase int64
+	// spaceFailed says a fold for space failed when spaceFailedAt was the
+	// last seqnum: none runs again before a write (runWholeFoldLocked).
+	// Guarded by DB.mu.
+	spaceFailed   bool
+	spaceFailedAt base.SeqNum
 }
 
 // foldDebt returns what readers paid toward the whole-tree fold: both
@@ -226,10 +234,24 @@ func (d *DB) noteReadRuns(excess, levels int) {
 	}
 }
 
-// readCompactionLocked returns the fold the readers have paid for, or nil; when
-// there is a fold to wait for, it arms the readers' wake-up. With skip0 it
-// leaves level 0 alone (level0Loop has it). whole says the fold is the
-// whole tree's (run it with runWholeFoldLocked). d.mu is held.
+// compactionKind says why the compaction goroutine runs a compaction.
+type compactionKind int
+
+const (
+	// ordinaryCompaction is any but a whole-tree fold: due by the tree's
+	// shape, or a piece fold the readers paid for.
+	ordinaryCompaction compactionKind = iota
+	// readFold is the whole tree's fold, paid for by the readers.
+	readFold
+	// spaceFold is the whole tree's fold, for the space it frees.
+	spaceFold
+)
+
+// readCompactionLocked returns the fold the readers have paid for or that
+// frees space, or nil; when there is a fold to wait for, it arms the
+// readers' wake-up. With skip0 it leaves level 0 alone (level0Loop has
+// it). kind says which fold it is (run whole folds with
+// runWholeFoldLocked). d.mu is held.
 //
 // Once writes have stopped for quietAfter it folds the whole tree at once
 // (lsm.Picker.PickFold), when the readers have paid for all of it or the
@@ -241,9 +263,9 @@ func (d *DB) noteReadRuns(excess, levels int) {
 // that found them stopped puts off the piece fold it would run: it looks
 // again quietAfter later, and folds the piece then if more writes came in,
 // or the whole tree once the readers have paid for it if none did.
-func (d *DB) readCompactionLocked(skip0 bool) (c *lsm.Compaction, whole bool) {
+func (d *DB) readCompactionLocked(skip0 bool) (c *lsm.Compaction, kind compactionKind) {
 	if d.opts.Experimental.NoReadCompactions {
-		return nil, false
+		return nil, ordinaryCompaction
 	}
 	r := &d.reads
 	now := time.Now()
@@ -254,30 +276,31 @@ func (d *DB) readCompactionLocked(skip0 bool) (c *lsm.Compaction, whole bool) {
 	if fold := d.picker.PickFold(d.mu.version, skip0); fold != nil {
 		if quiet := now.Sub(r.wroteAt); quiet >= d.opts.quietAfter {
 			r.deferred = false
-			if !d.opts.noSpaceFolds && lsm.FoldFreesSpace(d.mu.version, fold) {
+			failedBefore := r.spaceFailed && r.spaceFailedAt == d.mu.lastSeq
+			if !d.opts.noSpaceFolds && !failedBefore && lsm.FoldFreesSpace(d.mu.version, fold) {
 				r.startOver()
+				r.spaceFailed = false
 				fold.Reason = "space: " + fold.Reason
-				d.mu.stats.spaceCompactions++
-				return fold, true
+				return fold, spaceFold
 			}
 			if !r.claimFold(foldCost(fold)) {
-				return nil, false
+				return nil, ordinaryCompaction
 			}
 			d.mu.stats.readCompactions++
-			return fold, true
+			return fold, readFold
 		} else if !wrote || !r.deferred {
 			// Writes may have stopped: wait to see.
 			r.deferred = true
 			r.runs.wake.Store(math.MaxInt64)
 			r.levels.wake.Store(math.MaxInt64)
 			d.lookAgainLocked(d.opts.quietAfter - quiet)
-			return nil, false
+			return nil, ordinaryCompaction
 		}
 	}
 	r.deferred = false
 	c = d.pieceFoldLocked(skip0)
 	r.restartFold() // the piece fold may have reset either account
-	return c, false
+	return c, ordinaryCompaction
 }
 
 // defaultQuietAfter is how long writes must have stopped before reads fold

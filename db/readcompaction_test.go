@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/seed-d6fe07da/strata/internal/base"
 	"github.com/seed-d6fe07da/strata/lsm"
 	"github.com/seed-d6fe07da/strata/vfs"
 )
@@ -486,18 +488,13 @@ func TestWholeFoldLeavesLevel0ToWriters(t *testing.T) {
 // overwritten versions until enough reads came, or forever.)
 func TestSpaceFoldAfterWritesStop(t *testing.T) {
 	d := mustOpen(t, t.TempDir(), &Options{MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
-		TargetFileSize: 64 << 10, L0CompactionTrigger: 8})
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 8, quietAfter: time.Hour})
 	defer d.Close()
 	const n = 20000
 	want := buildFoldableTree(t, d, n)
+	growTop(t, d, n, want)
 	before := d.Metrics()
-	d.mu.Lock()
-	fold := d.picker.PickFold(d.mu.version, false)
-	frees := fold != nil && lsm.FoldFreesSpace(d.mu.version, fold)
-	d.mu.Unlock()
-	if !frees {
-		t.Fatalf("the tree built has no fold worth its space:\n%s", before)
-	}
+	startQuietFolds(d)
 	deadline := time.Now().Add(10 * time.Second)
 	for d.Metrics().SpaceCompactions == 0 {
 		if time.Now().After(deadline) {
@@ -564,4 +561,177 @@ func treeBytes(m Metrics) uint64 {
 		n += l.Bytes
 	}
 	return n
+}
+
+// TestCloseCancelsWholeFold: Close does not wait for a whole-tree fold
+// under way, which can take as long as rewriting the database: the fold
+// stops, its output files are removed, and the database reopens as it
+// was before the fold. (Close waited for the fold, which then replaced the
+// tree.) The fold is held at its first output file until Close begins.
+func TestCloseCancelsWholeFold(t *testing.T) {
+	var armed atomic.Bool
+	var dp atomic.Pointer[DB]
+	entered := make(chan struct{})
+	var once sync.Once
+	mem := vfs.NewMem()
+	fs := vfs.NewFaultFS(mem, vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpCreate && strings.HasSuffix(name, ".sst") && armed.Load() {
+			once.Do(func() { close(entered) })
+			<-dp.Load().closeCh
+		}
+		return nil
+	}))
+	opts := &Options{FS: fs, MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 8, quietAfter: time.Hour}
+	d := mustOpen(t, "/db", opts)
+	dp.Store(d)
+	const n = 20000
+	want := buildFoldableTree(t, d, n)
+	growTop(t, d, n, want)
+
+	// Writes have stopped: let the fold (for space) start now.
+	d.mu.Lock()
+	liveBefore := make(map[string]bool)
+	for _, f := range d.mu.version.Files() {
+		liveBefore[base.MakeFilename(base.FileTypeTable, f.FileNum)] = true
+	}
+	runsBefore := excessRuns(d.mu.version) + extraLevels(d.mu.version)
+	armed.Store(true)
+	startQuietFoldsLocked(d)
+	d.mu.Unlock()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no fold started:\n%s", d.Metrics())
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	names, err := mem.List("/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if strings.HasSuffix(name, ".sst") && !liveBefore[name] {
+			t.Errorf("%s, written by the canceled fold, is still there", name)
+		}
+	}
+
+	armed.Store(false)
+	opts.quietAfter = time.Hour
+	d = mustOpen(t, "/db", opts)
+	defer d.Close()
+	d.mu.Lock()
+	runsAfter := excessRuns(d.mu.version) + extraLevels(d.mu.version)
+	d.mu.Unlock()
+	if runsAfter == 0 || runsAfter < runsBefore {
+		t.Fatalf("the fold went on after Close: %d extra runs before, %d after reopening:\n%s", runsBefore, runsAfter, d.Metrics())
+	}
+	checkAll(t, d, want)
+}
+
+// TestFailedSpaceFoldWaitsForWrites: a fold for space that fails (a full
+// disk, say: it needs room for its output beside its inputs) is not tried
+// again before new writes come in, and is not counted in
+// Metrics.SpaceCompactions. (It was retried after every back-off, at
+// most 5 s apart, for as long as the disk stayed full.)
+func TestFailedSpaceFoldWaitsForWrites(t *testing.T) {
+	var failing atomic.Bool
+	var attempts atomic.Int32
+	fs := vfs.NewFaultFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpCreate && strings.HasSuffix(name, ".sst") && failing.Load() {
+			attempts.Add(1)
+			return fmt.Errorf("injected: no space left on device")
+		}
+		return nil
+	}))
+	d := mustOpen(t, "/db", &Options{FS: fs, MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 8, quietAfter: time.Hour})
+	defer d.Close()
+	want := buildFoldableTree(t, d, 20000)
+	growTop(t, d, 20000, want)
+	failing.Store(true)
+	startQuietFolds(d)
+	deadline := time.Now().Add(10 * time.Second)
+	for attempts.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no fold started:\n%s", d.Metrics())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(time.Second) // back-offs of 10, 20, 40, ... ms
+	if n := attempts.Load(); n != 1 {
+		t.Fatalf("the failed fold for space was tried %d times with no write in between", n)
+	}
+	if m := d.Metrics(); m.SpaceCompactions != 0 || m.BackgroundErrors == 0 {
+		t.Fatalf("after a failed fold: %d folds for space counted, %d background errors", m.SpaceCompactions, m.BackgroundErrors)
+	}
+
+	// A write (flushed, which wakes the compaction goroutine), and the disk
+	// has room again: the fold runs once writes stop.
+	failing.Store(false)
+	if err := d.Put([]byte("key000000"), []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	want["key000000"] = "after"
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for d.Metrics().SpaceCompactions == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no fold for space after the write:\n%s", d.Metrics())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	d.waitIdle()
+	checkAll(t, d, want)
+}
+
+// growTop flushes rounds of writes into d, built by buildFoldableTree (its
+// writes' values in want), until the runs above its last level hold a
+// tenth of it, so that a fold for space is due once writes stop. d's
+// quietAfter must be long, or the fold may run between two rounds.
+func growTop(t *testing.T, d *DB, n int, want map[string]string) {
+	t.Helper()
+	for r := 100; ; r++ {
+		d.mu.Lock()
+		fold := d.picker.PickFold(d.mu.version, false)
+		due := fold != nil && lsm.FoldFreesSpace(d.mu.version, fold)
+		d.mu.Unlock()
+		if due {
+			return
+		}
+		if r == 120 {
+			t.Fatalf("no fold for space is due:\n%s", d.Metrics())
+		}
+		for s := 0; s < n/80; s++ {
+			k := fmt.Sprintf("key%06d", (s*104729+r)%n)
+			v := fmt.Sprintf("v%d-%d", r, s)
+			if err := d.Put([]byte(k), []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+			want[k] = v
+		}
+		if err := d.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		d.waitIdle()
+	}
+}
+
+// startQuietFolds makes d, opened with a long quietAfter, fold once writes
+// have stopped for a millisecond, and has its compaction goroutine look
+// now and a little later (a look that sees the last writes for the first
+// time waits for the next one, which the long quietAfter had put off).
+func startQuietFolds(d *DB) {
+	d.mu.Lock()
+	startQuietFoldsLocked(d)
+	d.mu.Unlock()
+}
+
+// startQuietFoldsLocked is startQuietFolds with d.mu held.
+func startQuietFoldsLocked(d *DB) {
+	d.opts.quietAfter = time.Millisecond
+	d.lookAgainLocked(2 * time.Millisecond)
+	d.bgCond.Broadcast()
 }

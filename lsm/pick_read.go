@@ -138,29 +138,39 @@ func (p *Picker) PickFold(v *Version, skipLevel0 bool) *Compaction {
 }
 
 // The runs above the last level must hold at least 1/spaceFoldDivisor of
-// its bytes for FoldFreesSpace: a tenth, the ratio between the last two
-// levels of a leveled tree with T = 10 (goleveldb's and RocksDB's), so a
-// tree whose writes have stopped is left at most about 1.1 times the size of
-// its live data when every entry above the last level overwrites one in it.
+// its bytes or entries for FoldFreesSpace: a tenth, the ratio between the
+// last two levels of a leveled tree with T = 10 (goleveldb's and
+// RocksDB's), so a tree whose writes have stopped is left at most about 1.1
+// times the size of its live data when every entry above the last level
+// overwrites one in it.
 const spaceFoldDivisor = 10
 
 // FoldFreesSpace reports whether fold, a compaction PickFold returned for v,
 // is worth running for the disk space it may free, without readers paying
 // for it: whether its inputs above the last level hold at least a tenth of
-// the last level's bytes. Each of those entries may overwrite or delete one
+// the last level's bytes, or of its entries (deletions are small, but each
+// may free a value below). Each of those entries may overwrite or delete one
 // below, and the fold keeps one version of each key no snapshot needs
-// apart. The bound also bounds its cost: a fold rewrites the last level's
-// overlapping files, at most about eleven times the bytes the writes since
-// the last fold left above it, as a T = 10 leveled tree rewrites its last
-// level.
+// apart. It is a ratio of sizes, not a count of what is dead: new keys
+// count as much as overwrites (the fold then frees little, but leaves
+// reads one run), and range deletions count by their size. The bound also
+// bounds the cost: a fold rewrites the last level's overlapping files, at
+// most about eleven times what the writes since the last fold left above
+// it, as a T = 10 leveled tree rewrites its last level.
 func FoldFreesSpace(v *Version, fold *Compaction) bool {
-	var upper uint64
+	var upperBytes, upperEntries uint64
 	for _, in := range fold.Inputs {
 		if in.Level < fold.OutputLevel {
 			for _, f := range in.Files {
-				upper += f.Size
+				upperBytes += f.Size
+				upperEntries += f.Entries
 			}
 		}
 	}
-	return upper > 0 && upper*spaceFoldDivisor >= v.levelSize(fold.OutputLevel)
+	var lastEntries uint64
+	for _, r := range v.Levels[fold.OutputLevel] {
+		lastEntries += r.entries()
+	}
+	return upperBytes > 0 && (upperBytes*spaceFoldDivisor >= v.levelSize(fold.OutputLevel) ||
+		upperEntries*spaceFoldDivisor >= lastEntries)
 }
