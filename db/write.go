@@ -232,9 +232,10 @@ const (
 
 // gatherLocked waits, as the constants above say, until the commit queue
 // holds as many writers as the last synced group committed. Its caller
-// leads the queue and does not hold commitMu yet, so unsynced writes and
-// barriers go on meanwhile. It releases d.mu while it waits, yielding the
-// processor to the writers it waits for. d.mu is held.
+// leads the queue and does not hold commitMu yet, so unsynced writes go on
+// meanwhile; a barrier (Flush, Ingest) queues behind it and ends the wait,
+// since the group stops at the barrier anyway. It releases d.mu while it
+// waits, yielding the processor to the writers it waits for. d.mu is held.
 func (d *DB) gatherLocked() {
 	want := d.mu.lastGroup
 	if want < 2 || len(d.mu.writers) >= want {
