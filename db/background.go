@@ -149,7 +149,10 @@ func (d *DB) level0Loop() {
 //
 // The fold is work no write waits for, and it can take as long as
 // rewriting the database: Close cancels it (its output files are removed;
-// the next quiet spell starts it again). A fold for space that fails is
+// the next quiet spell starts it again), unless it has less than
+// defaultCloseFinishBytes left to read, about a second or two of work: a
+// process that writes a burst and closes soon after then leaves a compact
+// database, and Close still never waits for a large rewrite. A fold for space that fails is
 // not tried again before new writes come in (readCompactionLocked): it
 // may need as much free disk as the last level, and failing with a full
 // disk every few seconds would starve the flushes. kind says why it runs.
@@ -178,6 +181,10 @@ func (d *DB) runWholeFoldLocked(c *lsm.Compaction, kind compactionKind) {
 		}
 	}
 }
+
+// defaultCloseFinishBytes is how much input a whole fold may have left to
+// read when Close begins and still finish (Options.closeFinishBytes).
+const defaultCloseFinishBytes = 256 << 20
 
 // writesLevel0 reports whether compaction c needs level 0 to itself: it reads
 // level 0, or it writes a new run to level 1, which must sort behind any

@@ -21,8 +21,9 @@ var errCompactionCanceled = errors.New("strata: compaction canceled")
 // level, and installs the result with one manifest edit. The inputs are
 // deleted when the last version naming them is released. Once cancel is
 // closed (nil: never) it stops, removes what it wrote and returns
-// errCompactionCanceled. d.mu is held on entry and exit, released for the
-// I/O.
+// errCompactionCanceled, unless less than Options.closeFinishBytes of its
+// input is left to read (by the bytes it has written): then it finishes.
+// d.mu is held on entry and exit, released for the I/O.
 func (d *DB) compactLocked(c *lsm.Compaction, cancel <-chan struct{}) error {
 	// Every reader from now on reads at or above oldestRead.
 	snapshots, oldestRead := d.readPoints()
@@ -103,20 +104,25 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRea
 	out := newRunWriter(d, d.opts.TargetFileSize, true)
 	out.frags = ci.OutputRangeDels()
 	out.bloomBits = d.bloomBitsForCompaction(c)
+	var written uint64 // key and stored value bytes passed to out
 	for n := 0; ci.Next(); n++ {
 		if cancel != nil && n%cancelCheckEntries == 0 {
 			select {
 			case <-cancel:
-				out.abort()
-				return nil, 0, errCompactionCanceled
+				if bytesIn-min(written, bytesIn) > uint64(d.opts.closeFinishBytes) {
+					out.abort()
+					return nil, 0, errCompactionCanceled
+				}
 			default:
 			}
 		}
 		var err error
 		if block, ok := ci.StoredValue(); ok {
 			err = out.addCompressed(ci.Key(), block)
+			written += uint64(len(ci.Key().UserKey) + len(block))
 		} else {
 			err = out.add(ci.Key(), ci.Value())
+			written += uint64(len(ci.Key().UserKey) + len(ci.Value()))
 		}
 		if err != nil {
 			out.abort()

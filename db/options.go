@@ -119,6 +119,11 @@ type Options struct {
 	// the rest of the last group (gatherLocked). Default maxGatherWait;
 	// tests make it long, to see the gathering on a loaded machine.
 	maxGatherWait time.Duration
+	// closeFinishBytes is how much input a whole fold may have left when
+	// Close begins and still finish; a fold with more left is canceled
+	// (runWholeFoldLocked). Default defaultCloseFinishBytes; tests make
+	// it tiny, to see the cancellation.
+	closeFinishBytes int64
 	// noSpaceFolds keeps the whole-tree fold for space from running
 	// (readCompactionLocked), for tests of the folds readers pay for.
 	noSpaceFolds bool
@@ -242,6 +247,9 @@ func (o *Options) ensureDefaults() *Options {
 	}
 	if c.quietAfter == 0 {
 		c.quietAfter = defaultQuietAfter
+	}
+	if c.closeFinishBytes == 0 {
+		c.closeFinishBytes = defaultCloseFinishBytes
 	}
 	if c.maxGatherWait == 0 {
 		c.maxGatherWait = maxGatherWait

@@ -63,8 +63,8 @@ import (
 // entries (lsm.FoldFreesSpace): the disk then holds about the live data,
 // at a cost no higher than a T = 10 leveled tree's at its last level. A
 // smaller top is left to the readers, as before. Close cancels a whole
-// fold that is running, and a fold for space that failed waits for new
-// writes (runWholeFoldLocked).
+// fold that is running with much left to do, and a fold for space that
+// failed waits for new writes (runWholeFoldLocked).
 
 // readSeekBytes is the compaction input that one excess-run positioning pays for.
 const readSeekBytes = 16 << 10

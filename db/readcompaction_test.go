@@ -564,11 +564,21 @@ func treeBytes(m Metrics) uint64 {
 }
 
 // TestCloseCancelsWholeFold: Close does not wait for a whole-tree fold
-// under way, which can take as long as rewriting the database: the fold
-// stops, its output files are removed, and the database reopens as it
-// was before the fold. (Close waited for the fold, which then replaced the
-// tree.) The fold is held at its first output file until Close begins.
+// under way with much left to do, which can take as long as rewriting the
+// database: the fold stops, its output files are removed, and the
+// database reopens as it was before the fold. (Close waited for the fold,
+// which then replaced the tree.) A fold with little left (under
+// Options.closeFinishBytes) finishes. The fold is held at its first output
+// file until Close begins.
 func TestCloseCancelsWholeFold(t *testing.T) {
+	t.Run("much left", func(t *testing.T) { testCloseDuringWholeFold(t, 1) })
+	t.Run("little left", func(t *testing.T) { testCloseDuringWholeFold(t, 0) })
+}
+
+// testCloseDuringWholeFold closes a database during a whole fold, with
+// Options.closeFinishBytes set to finishBytes (0: the default, more than
+// the fold's input).
+func testCloseDuringWholeFold(t *testing.T, finishBytes int64) {
 	var armed atomic.Bool
 	var dp atomic.Pointer[DB]
 	entered := make(chan struct{})
@@ -582,7 +592,7 @@ func TestCloseCancelsWholeFold(t *testing.T) {
 		return nil
 	}))
 	opts := &Options{FS: fs, MemtableSize: 64 << 10, PageSize: 1024, CacheSize: 1 << 20,
-		TargetFileSize: 64 << 10, L0CompactionTrigger: 8, quietAfter: time.Hour}
+		TargetFileSize: 64 << 10, L0CompactionTrigger: 8, quietAfter: time.Hour, closeFinishBytes: finishBytes}
 	d := mustOpen(t, "/db", opts)
 	dp.Store(d)
 	const n = 20000
@@ -607,13 +617,16 @@ func TestCloseCancelsWholeFold(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	names, err := mem.List("/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		if strings.HasSuffix(name, ".sst") && !liveBefore[name] {
-			t.Errorf("%s, written by the canceled fold, is still there", name)
+	canceled := finishBytes == 1
+	if canceled {
+		names, err := mem.List("/db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if strings.HasSuffix(name, ".sst") && !liveBefore[name] {
+				t.Errorf("%s, written by the canceled fold, is still there", name)
+			}
 		}
 	}
 
@@ -624,8 +637,11 @@ func TestCloseCancelsWholeFold(t *testing.T) {
 	d.mu.Lock()
 	runsAfter := excessRuns(d.mu.version) + extraLevels(d.mu.version)
 	d.mu.Unlock()
-	if runsAfter == 0 || runsAfter < runsBefore {
+	switch {
+	case canceled && (runsAfter == 0 || runsAfter < runsBefore):
 		t.Fatalf("the fold went on after Close: %d extra runs before, %d after reopening:\n%s", runsBefore, runsAfter, d.Metrics())
+	case !canceled && runsAfter != 0:
+		t.Fatalf("the fold, with little left, did not finish: %d extra runs after reopening:\n%s", runsAfter, d.Metrics())
 	}
 	checkAll(t, d, want)
 }
