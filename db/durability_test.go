@@ -153,3 +153,31 @@ func TestSyncedWritersGatherIntoOneGroup(t *testing.T) {
 	}
 	t.Logf("%d synced writes in %d fsyncs", m.SyncedWrites, m.WALSyncs)
 }
+
+// TestGatherEndsWhenNoWriterComes: a leader that waits for the writers of
+// the last group stops waiting once none has come for a third of its
+// wait, so writers that do other work between their writes do not cost
+// each leader the whole wait. The last group and fsync are set by hand:
+// 8 writers and an fsync of 400 ms give a wait of 100 ms (the test's
+// bound), and a lone writer should wait about 33 ms of it.
+func TestGatherEndsWhenNoWriterComes(t *testing.T) {
+	d, err := Open("/db", &Options{FS: vfs.NewMem(), SyncWrites: true, maxGatherWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Put([]byte("first"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	d.mu.lastGroup = 8
+	d.mu.Unlock()
+	d.lastSyncNanos.Store(int64(400 * time.Millisecond))
+	start := time.Now()
+	if err := d.Put([]byte("alone"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 20*time.Millisecond || took > 80*time.Millisecond {
+		t.Fatalf("a lone synced write after a group of 8 took %v, want about 33 ms (a third of the 100 ms wait)", took)
+	}
+}

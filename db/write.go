@@ -228,13 +228,18 @@ const (
 	// maxGatherWait bounds the wait whatever the fsyncs take
 	// (Options.maxGatherWait).
 	maxGatherWait = 100 * time.Microsecond
+	// gatherIdleShare: the wait also ends when no writer has come for
+	// this share of its length (33 us of 100): the writers of the last
+	// group come back microseconds apart when they write in a loop, and
+	// writers that do other work between writes may not come back soon.
+	gatherIdleShare = 3
 )
 
 // gatherLocked waits, as the constants above say, until the commit queue
 // holds as many writers as the last synced group committed. Its caller
 // leads the queue and does not hold commitMu yet, so unsynced writes go on
-// meanwhile; a barrier (Flush, Ingest) queues behind it and ends the wait,
-// since the group stops at the barrier anyway. It releases d.mu while it
+// meanwhile; a barrier (Flush, Ingest) that queues behind it ends the
+// wait, since the group stops at the barrier anyway. It releases d.mu while it
 // waits, yielding the processor to the writers it waits for. d.mu is held.
 func (d *DB) gatherLocked() {
 	want := d.mu.lastGroup
@@ -243,7 +248,18 @@ func (d *DB) gatherLocked() {
 	}
 	wait := min(time.Duration(d.lastSyncNanos.Load())/gatherShare, d.opts.maxGatherWait)
 	start := time.Now()
-	for len(d.mu.writers) < want && !d.mu.closed && time.Since(start) < wait {
+	lastArrival, seen := start, len(d.mu.writers)
+	for len(d.mu.writers) < want && !d.mu.closed {
+		now := time.Now()
+		for ; seen < len(d.mu.writers); seen++ {
+			if d.mu.writers[seen].batch == nil {
+				return // a barrier: the group stops there
+			}
+			lastArrival = now
+		}
+		if now.Sub(start) >= wait || now.Sub(lastArrival) >= wait/gatherIdleShare {
+			return
+		}
 		d.mu.Unlock()
 		runtime.Gosched()
 		d.mu.Lock()
