@@ -103,7 +103,7 @@ func (d *DB) runCompaction(c *lsm.Compaction, snapshots []base.SeqNum, oldestRea
 	ci.SetRangeDels(rangedel.NewSet(tombs, base.MaxSeqNum))
 	out := newRunWriter(d, d.opts.TargetFileSize, true)
 	out.frags = ci.OutputRangeDels()
-	out.bloomBits = d.bloomBitsForCompaction(c)
+	out.bloomBits = d.bloomBits(c, c.OutputLevel)
 	var written uint64 // key and stored value bytes passed to out
 	for n := 0; ci.Next(); n++ {
 		if cancel != nil && n%cancelCheckEntries == 0 {

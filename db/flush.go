@@ -132,7 +132,7 @@ func (d *DB) writeL0(mem *memtable.Memtable) (*manifest.FileMeta, error) {
 	it := mem.NewIter()
 	defer it.Close()
 	out := newRunWriter(d, 0, false)
-	out.bloomBits = d.bloomBitsForLevel(0)
+	out.bloomBits = d.bloomBits(nil, 0)
 	out.frags = rangedel.Fragments(appendMemTombstones(nil, mem), base.MaxSeqNum)
 	for ok := it.First(); ok; ok = it.Next() {
 		if err := out.add(it.Key(), it.Value()); err != nil {

@@ -186,10 +186,11 @@ func (r *runWriter) abort() {
 	r.metas = nil
 }
 
-// bloomBitsForLevel returns the filter bits per key for a new SST at
-// level: Monkey's optimum for the tree's current shape, or the uniform
-// setting.
-func (d *DB) bloomBitsForLevel(level int) float64 {
+// bloomBits returns the filter bits per key for a new SST that compaction
+// c writes, or, with c nil, a flush at level: Monkey's optimum for the
+// tree's current shape (for c, as it will be once c is done), or the
+// uniform setting.
+func (d *DB) bloomBits(c *lsm.Compaction, level int) float64 {
 	if d.opts.BloomBitsPerKey <= 0 {
 		return 0
 	}
@@ -198,19 +199,8 @@ func (d *DB) bloomBitsForLevel(level int) float64 {
 	v.Ref()
 	d.mu.Unlock()
 	defer v.Unref()
+	if c != nil {
+		return lsm.BloomBitsForCompaction(v, c, d.pickerOpts, d.opts.BloomBitsPerKey, d.opts.Experimental.UniformBloom)
+	}
 	return lsm.BloomBitsForLevel(v, level, d.pickerOpts, d.opts.BloomBitsPerKey, d.opts.Experimental.UniformBloom)
-}
-
-// bloomBitsForCompaction is bloomBitsForLevel for the SSTs compaction c
-// writes, allocated over the tree as it will be once c is done.
-func (d *DB) bloomBitsForCompaction(c *lsm.Compaction) float64 {
-	if d.opts.BloomBitsPerKey <= 0 {
-		return 0
-	}
-	d.mu.Lock()
-	v := d.mu.version
-	v.Ref()
-	d.mu.Unlock()
-	defer v.Unref()
-	return lsm.BloomBitsForCompaction(v, c, d.pickerOpts, d.opts.BloomBitsPerKey, d.opts.Experimental.UniformBloom)
 }
