@@ -152,10 +152,11 @@ func (d *DB) level0Loop() {
 // the next quiet spell starts it again), unless it has less than
 // defaultCloseFinishBytes left to read, about a second or two of work: a
 // process that writes a burst and closes soon after then leaves a compact
-// database, and Close still never waits for a large rewrite. A fold for space that fails is
-// not tried again before new writes come in (readCompactionLocked): it
-// may need as much free disk as the last level, and failing with a full
-// disk every few seconds would starve the flushes. kind says why it runs.
+// database, and Close still never waits for a large rewrite. A fold for
+// space that fails is not tried again before new writes come in
+// (readCompactionLocked): it may need as much free disk as the last
+// level, and failing with a full disk every few seconds would starve the
+// flushes. kind says why it runs.
 func (d *DB) runWholeFoldLocked(c *lsm.Compaction, kind compactionKind) {
 	for _, in := range c.Inputs {
 		if in.Level == 0 {

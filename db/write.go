@@ -239,8 +239,9 @@ const (
 // holds as many writers as the last synced group committed. Its caller
 // leads the queue and does not hold commitMu yet, so unsynced writes go on
 // meanwhile; a barrier (Flush, Ingest) that queues behind it ends the
-// wait, since the group stops at the barrier anyway. It releases d.mu while it
-// waits, yielding the processor to the writers it waits for. d.mu is held.
+// wait, since the group stops at the barrier anyway. It releases d.mu
+// while it waits, yielding the processor to the writers it waits for.
+// d.mu is held.
 func (d *DB) gatherLocked() {
 	want := d.mu.lastGroup
 	if want < 2 || len(d.mu.writers) >= want {
