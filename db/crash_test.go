@@ -41,6 +41,23 @@ func TestCrashChild(t *testing.T) {
 	if os.Getenv("STRATA_CRASH_NOSYNC") != "" {
 		o.SyncWrites = false
 	}
+	if os.Getenv("STRATA_CRASH_BEHIND") != "" {
+		// Puts only, in key order, unsynced and written behind: see
+		// TestCrashRecoveryWriteBehind.
+		o.SyncWrites, o.WALWriteBehind = false, true
+		d, err := Open(dir, o)
+		if err != nil {
+			fmt.Printf("open-error %v\n", err)
+			os.Exit(2)
+		}
+		for i := start; ; i++ {
+			if err := d.Put(crashKey(i), crashValue(i)); err != nil {
+				fmt.Printf("error %v\n", err)
+				os.Exit(3)
+			}
+			fmt.Printf("put %d\n", i)
+		}
+	}
 	if point := os.Getenv("STRATA_CRASH_POINT"); point != "" {
 		// Die at the n-th time the step is reached.
 		n, _ := strconv.Atoi(os.Getenv("STRATA_CRASH_NTH"))
@@ -116,6 +133,76 @@ func TestCrashRecovery(t *testing.T) {
 // so killing the process, unlike cutting the power, loses none of them.
 func TestCrashRecoveryNoSync(t *testing.T) {
 	crashRounds(t, 6, func(int, *rand.Rand) []string { return []string{"STRATA_CRASH_NOSYNC=1"} })
+}
+
+// TestCrashRecoveryWriteBehind kills a child writing with WALWriteBehind:
+// acknowledged writes may be lost, but only the latest, so the keys found
+// after recovery are a prefix of those written (no write survives one
+// before it), and the writes of earlier children, closed by the parent's
+// reopen, are all there.
+func TestCrashRecoveryWriteBehind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	next, lost := 0, 0
+	for round := 0; round < 6; round++ {
+		cmd := exec.Command(exe, "-test.run=^TestCrashChild$")
+		cmd.Env = append(os.Environ(), "STRATA_CRASH_DIR="+dir, fmt.Sprintf("STRATA_CRASH_START=%d", next), "STRATA_CRASH_BEHIND=1")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		timer := time.AfterFunc(time.Duration(100+rng.Intn(400))*time.Millisecond, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		acked := next - 1
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var n int
+			if _, err := fmt.Sscanf(sc.Text(), "put %d", &n); err != nil || n != acked+1 {
+				t.Fatalf("child: %q", sc.Text())
+			}
+			acked = n
+		}
+		timer.Stop()
+		cmd.Wait()
+		d, err := Open(dir, crashOptions())
+		if err != nil {
+			t.Fatalf("round %d: reopen: %v", round, err)
+		}
+		found := 0
+		for ; ; found++ {
+			v, err := d.Get(crashKey(found))
+			if errors.Is(err, ErrNotFound) {
+				break
+			}
+			if err != nil || string(v) != string(crashValue(found)) {
+				t.Fatalf("round %d: key %d: %v", round, found, err)
+			}
+		}
+		if found < next {
+			t.Fatalf("round %d: %d keys survive, but %d were recovered and closed before", round, found, next)
+		}
+		for k := found + 1; k <= acked+1; k++ {
+			if _, err := d.Get(crashKey(k)); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("round %d: key %d survives but key %d is lost (err %v)", round, k, found, err)
+			}
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		lost += max(0, acked+1-found)
+		t.Logf("round %d: %d keys acknowledged up to %d, %d survive", round, acked-next+1, acked, found)
+		next = found
+	}
+	t.Logf("%d acknowledged writes lost in all", lost)
 }
 
 // TestCrashAtFailpoints kills the child at chosen steps: after a flushed SST

@@ -181,3 +181,60 @@ func TestGatherEndsWhenNoWriterComes(t *testing.T) {
 		t.Fatalf("a lone synced write after a group of 8 took %v, want about 33 ms (a third of the 100 ms wait)", took)
 	}
 }
+
+// TestWriteBehindPutDoesNotWaitForTheWAL: with WALWriteBehind, puts return
+// while the WAL's write calls are held, and every one is there after
+// Close; without it, a put waits for its write call.
+func TestWriteBehindPutDoesNotWaitForTheWAL(t *testing.T) {
+	for _, behind := range []bool{true, false} {
+		t.Run(fmt.Sprintf("behind=%v", behind), func(t *testing.T) {
+			release := make(chan struct{}) // the WAL's writes wait for it
+			fs := vfs.NewFaultFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
+				if op == vfs.OpWrite && strings.HasSuffix(name, ".log") {
+					<-release
+				}
+				return nil
+			}))
+			d := mustOpen(t, "/db", &Options{FS: fs, WALWriteBehind: behind, MemtableSize: 64 << 20})
+			key := func(i int) []byte { return []byte(fmt.Sprintf("key%04d", i)) }
+			done := make(chan error, 1)
+			go func() {
+				for i := 0; i < 200; i++ {
+					if err := d.Put(key(i), bytes.Repeat([]byte{'v'}, 1000)); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			select {
+			case err := <-done:
+				if !behind {
+					t.Fatal("puts returned while their WAL writes were held")
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				close(release)
+			case <-time.After(time.Second):
+				if behind {
+					t.Fatal("puts waited for the WAL's write calls")
+				}
+				close(release)
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			d = mustOpen(t, "/db", &Options{FS: fs})
+			defer d.Close()
+			for i := 0; i < 200; i++ {
+				if _, err := d.Get(key(i)); err != nil {
+					t.Fatalf("key %d: %v", i, err)
+				}
+			}
+		})
+	}
+}

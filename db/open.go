@@ -259,7 +259,7 @@ func (d *DB) recover() error {
 	if err != nil {
 		return fmt.Errorf("strata: create WAL: %w", err)
 	}
-	d.mu.log = newWALWriter(lf)
+	d.mu.log = d.newWALWriter(lf)
 	if err := d.fs.SyncDir(d.dirname); err != nil {
 		return fmt.Errorf("strata: sync %s: %w", d.dirname, err)
 	}

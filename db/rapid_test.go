@@ -72,6 +72,7 @@ func newDBMachine(t *rapid.T, policy mergePolicy) *dbMachine {
 		maxManifestSize:     4 << 10, // rotate the manifest often
 		Compression:         rapid.SampledFrom([]Compression{SnappyCompression, NoCompression}).Draw(t, "compression"),
 		Merge:               listAppendMerge,
+		WALWriteBehind:      rapid.Bool().Draw(t, "walWriteBehind"),
 		// Reads fold the whole tree once writes have stopped this long:
 		// tiny, so that a case's quick run of operations folds it often.
 		quietAfter: rapid.SampledFrom([]time.Duration{time.Nanosecond, time.Millisecond}).Draw(t, "quietAfter"),

@@ -422,7 +422,7 @@ func (d *DB) commitGroup(group []*writer, first base.SeqNum, log *wal.Writer, se
 				err = log.Seal()
 			}
 		}
-	} else {
+	} else if !log.WritesBehind() {
 		err = log.Flush()
 	}
 	if err != nil {
@@ -529,6 +529,15 @@ func (d *DB) rotateMemtableLocked() error {
 	d.mu.nextFileNum++
 	name := base.MakeFilename(base.FileTypeLog, num)
 	d.mu.Unlock()
+	if old.WritesBehind() {
+		// The old WAL's queued records reach the file before any of the
+		// new one's can: else a crash could keep later writes and lose
+		// earlier ones, where recovery must find a prefix of the writes.
+		if err := old.Flush(); err != nil {
+			d.mu.Lock()
+			return fmt.Errorf("write WAL: %w", err)
+		}
+	}
 	f, err := d.fs.Create(d.path(name))
 	d.mu.Lock()
 	if err != nil {
@@ -543,7 +552,7 @@ func (d *DB) rotateMemtableLocked() error {
 		go seal.wait()
 	}
 	d.mu.imms = append(d.mu.imms, &flushable{mem: d.mu.mem, logNum: d.mu.logNum, lastSeq: d.mu.lastSeq, seal: seal})
-	d.mu.log = newWALWriter(f)
+	d.mu.log = d.newWALWriter(f)
 	d.mu.logNum = num
 	d.mu.sealing = seal
 	d.mu.mem = memtable.NewPooled(d.chunks)
@@ -675,10 +684,16 @@ func (d *DB) addToMemtable(mem *memtable.Memtable, e batchEntry) {
 }
 
 // newWALWriter returns the writer of a new WAL file f: through a mapping
-// where the filesystem allows it, recording its syncs so that recovery can
-// tell a crash's unsynced tail from damage to synced bytes.
-func newWALWriter(f vfs.File) *wal.Writer {
-	w := wal.NewMappedWriter(f)
+// where the filesystem allows it, or from a goroutine of its own with
+// Options.WALWriteBehind, recording its syncs so that recovery can tell a
+// crash's unsynced tail from damage to synced bytes.
+func (d *DB) newWALWriter(f vfs.File) *wal.Writer {
+	var w *wal.Writer
+	if d.opts.WALWriteBehind {
+		w = wal.NewWriteBehindWriter(f)
+	} else {
+		w = wal.NewMappedWriter(f)
+	}
 	w.MarkSyncs()
 	return w
 }

@@ -47,8 +47,10 @@ const (
 // to the file and Sync makes them durable. A Writer from NewMappedWriter
 // stores records straight into a shared mapping of the file instead, where
 // the filesystem makes that safe, which hands them to the kernel as the
-// write call would, so Flush has nothing to do. A Writer is not safe for
-// concurrent use: the caller (group commit in the db) serialises writes.
+// write call would, so Flush has nothing to do. A Writer from
+// NewWriteBehindWriter leaves the write calls to a goroutine of its own.
+// A Writer is not safe for concurrent use: the caller (group commit in the
+// db) serialises writes.
 //
 // After a failed write or Sync the Writer is broken: every later call
 // returns the same error. A failed fsync may have dropped dirty pages, so
@@ -103,6 +105,11 @@ type Writer struct {
 	// full window returns; wbBusy says one is running.
 	wbDone chan struct{}
 	wbBusy bool
+
+	// bg queues the records of a write-behind Writer for its goroutine
+	// (NewWriteBehindWriter); nil otherwise. written then counts the
+	// bytes queued too.
+	bg *behind
 }
 
 // NewWriter returns a Writer appending at f's current offset (offset 0 for
@@ -147,6 +154,26 @@ func NewMappedWriter(f vfs.File) *Writer {
 	w.buf = make([]byte, 0, bufSize)
 	return w
 }
+
+// NewWriteBehindWriter returns a Writer appending at f's current offset
+// that hands records to a goroutine of its own, which writes them to f as
+// fast as f takes them, many records per write call: WriteRecord makes no
+// system call but, per 64 KiB of records, to wake the goroutine, which
+// otherwise wakes 200 µs after the first record it has not written. A
+// record is then not in the operating system when WriteRecord returns, so
+// a crash of the process may lose the latest records (the file keeps a
+// prefix of them); Flush and Sync wait for them as for any Writer. At
+// most 1 MiB of records waits (WriteRecord waits beyond), and a record of
+// 64 KiB or more is written by WriteRecord itself, after the ones queued.
+// A failed write in the goroutine breaks the Writer: the next call
+// returns its error.
+func NewWriteBehindWriter(f vfs.File) *Writer {
+	return &Writer{f: f, bg: newBehind(f)}
+}
+
+// WritesBehind reports whether WriteRecord leaves records to a goroutine
+// (NewWriteBehindWriter).
+func (w *Writer) WritesBehind() bool { return w.bg != nil }
 
 // mapped reports whether the Writer stores records through a mapping.
 func (w *Writer) mapped() bool { return w.m != nil }
@@ -205,6 +232,20 @@ func (w *Writer) writeFramed(length uint32, p []byte) error {
 			return err
 		}
 		return w.store(p)
+	}
+	if w.bg != nil {
+		var err error
+		if len(p) >= behindDirectMin {
+			err = w.bg.writeDirect(h, p)
+		} else {
+			err = w.bg.add(h, p)
+		}
+		if err != nil {
+			w.err = err
+			return err
+		}
+		w.written += int64(HeaderLen + len(p))
+		return nil
 	}
 	n := HeaderLen + len(p)
 	if len(w.buf)+n > cap(w.buf) {
@@ -347,6 +388,11 @@ func (w *Writer) Abandon() error {
 // returns err, else the file's close error.
 func (w *Writer) release(err error) error {
 	w.closed = true
+	if w.bg != nil {
+		// Close synced every record unless the Writer broke; Abandon
+		// drops them.
+		w.bg.end(true)
+	}
 	if cerr := w.f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("wal: close: %w", cerr)
 	}
@@ -576,8 +622,15 @@ func (w *Writer) unmapAndTrim() error {
 	return nil
 }
 
-// flush writes the buffer to the file.
+// flush writes the buffer, or the write-behind queue, to the file.
 func (w *Writer) flush() error {
+	if w.bg != nil {
+		if err := w.bg.drain(); err != nil {
+			w.err = err
+			return err
+		}
+		return nil
+	}
 	if len(w.buf) == 0 {
 		return nil
 	}

@@ -78,6 +78,11 @@ type config struct {
 	out  string
 	keep bool
 
+	// strataWriteBehind opens Strata with Options.WALWriteBehind: its
+	// unsynced writes promise what Pebble's do (a process crash may lose
+	// the latest), not more.
+	strataWriteBehind bool
+
 	profilePhase string // worker: the phase to CPU-profile
 	profileOut   string // worker: where to write that profile
 }
@@ -111,8 +116,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.dir, "dir", "", "parent directory of the databases (default: a new directory under $TMPDIR); not tmpfs")
 	fs.StringVar(&c.out, "out", "results", "driver: directory for the CSV, chart and markdown report")
 	fs.BoolVar(&c.keep, "keep", false, "keep the databases instead of deleting them")
+	fs.BoolVar(&c.strataWriteBehind, "strata-write-behind", false, "open Strata with Options.WALWriteBehind (unsynced writes promise what Pebble's do)")
 	fs.StringVar(&c.profilePhase, "profile-phase", "", "worker: CPU-profile this phase (for example seeknext100) into -profile-out")
-	fs.StringVar(&c.profileOut, "profile-out", "cpu.pprof", "worker: file for the -profile-phase profile")
+	fs.StringVar(&c.profileOut, "profile-out", "cpu.pprof", "worker: file for the -profile-phase profile (an execution trace if it ends in .trace)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -241,6 +247,9 @@ func (c *config) workerArgs(e string, rep int, dir string) []string {
 		"-sync-ops", strconv.Itoa(c.syncOps),
 		"-cache", strconv.FormatInt(c.cacheBytes, 10), "-memtable", strconv.FormatInt(c.memBytes, 10),
 		"-seed", strconv.FormatUint(c.seed, 10), "-dir", dir,
+	}
+	if c.strataWriteBehind {
+		args = append(args, "-strata-write-behind")
 	}
 	if c.workload == "ycsb" {
 		return append(args, "-ycsb-records", strconv.Itoa(c.ycsbRecords), "-ycsb-ops", strconv.Itoa(c.ycsbOps))

@@ -34,6 +34,8 @@ type engineOptions struct {
 	// syncWrites makes every put return only once it is durable, in the
 	// engine's own synced-write mode.
 	syncWrites bool
+	// strataWriteBehind: see config.strataWriteBehind.
+	strataWriteBehind bool
 }
 
 func knownEngine(name string) bool {

@@ -14,9 +14,10 @@ import (
 // the value in place: no engine allocates a value per get but goleveldb,
 // whose API has no other way.
 type strataEngine struct {
-	d         *db.DB
-	valueSize int
-	bufs      sync.Pool // of *[]byte, a value buffer per concurrent get
+	d           *db.DB
+	valueSize   int
+	writeBehind bool
+	bufs        sync.Pool // of *[]byte, a value buffer per concurrent get
 }
 
 func openStrata(dir string, o engineOptions) (engine, error) {
@@ -25,11 +26,12 @@ func openStrata(dir string, o engineOptions) (engine, error) {
 		CacheSize:       o.cacheBytes,
 		BloomBitsPerKey: float64(o.bloomBits),
 		SyncWrites:      o.syncWrites,
+		WALWriteBehind:  o.strataWriteBehind,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &strataEngine{d: d, valueSize: o.valueSize}, nil
+	return &strataEngine{d: d, valueSize: o.valueSize, writeBehind: o.strataWriteBehind}, nil
 }
 
 func (e *strataEngine) put(k, v []byte) error { return e.d.Put(k, v) }
@@ -78,5 +80,9 @@ func (e *strataEngine) close() error { return e.d.Close() }
 func (e *strataEngine) stats() string { return e.d.Metrics().String() }
 
 func (e *strataEngine) describe() string {
-	return "strata: Snappy per value (the default), 4 KiB pages, T=4 lazy leveling, Monkey Bloom allocation averaging 10 bits/key"
+	s := "strata: Snappy per value (the default), 4 KiB pages, T=4 lazy leveling, Monkey Bloom allocation averaging 10 bits/key"
+	if e.writeBehind {
+		s += "; WALWriteBehind (unsynced writes are written by a goroutine, as Pebble's)"
+	}
+	return s
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
+	"strings"
 	"sync"
 	"time"
 )
@@ -100,7 +102,7 @@ func runWorker(cfg *config, stdout, stderr io.Writer) error {
 	w := &worker{
 		cfg: cfg,
 		opts: engineOptions{cacheBytes: cfg.cacheBytes, memBytes: cfg.memBytes, bloomBits: 10,
-			valueSize: cfg.valueSize},
+			valueSize: cfg.valueSize, strataWriteBehind: cfg.strataWriteBehind},
 		stderr: stderr,
 		res: workerResult{Engine: cfg.engine, Rep: cfg.rep, N: cfg.n,
 			ValueSize: cfg.valueSize, ValueRandom: cfg.valueRandom},
@@ -458,10 +460,17 @@ func (w *worker) phase(name string, fn func() (outcome, error)) error {
 			return fmt.Errorf("profile: %w", err)
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("profile: %w", err)
+		if strings.HasSuffix(w.cfg.profileOut, ".trace") {
+			if err := trace.Start(f); err != nil {
+				return fmt.Errorf("trace: %w", err)
+			}
+			defer trace.Stop()
+		} else {
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return fmt.Errorf("profile: %w", err)
+			}
+			defer pprof.StopCPUProfile()
 		}
-		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	out, err := fn()
