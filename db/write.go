@@ -553,6 +553,7 @@ func (d *DB) rotateMemtableLocked() error {
 	}
 	d.mu.imms = append(d.mu.imms, &flushable{mem: d.mu.mem, logNum: d.mu.logNum, lastSeq: d.mu.lastSeq, seal: seal})
 	d.mu.log = d.newWALWriter(f)
+	d.mu.log.TakeBuffers(old)
 	d.mu.logNum = num
 	d.mu.sealing = seal
 	d.mu.mem = memtable.NewPooled(d.chunks)

@@ -15,6 +15,18 @@ import (
 // writes the queue itself.
 const behindMax = 1 << 20
 
+// A queue buffer starts at behindStartCap and, if records outgrow that,
+// grows once to behindCap: a record joins a queue shorter than behindMax
+// and is shorter than behindDirectMin, so a queue never outgrows it.
+// Growing it by appends, doubling, cost puts of 4 KiB hundreds of
+// microseconds each time (allocating, clearing and copying up to a MiB);
+// starting it at behindCap cost a MiB for a WAL that takes only a sync
+// marker after a memtable switch.
+const (
+	behindStartCap = 64 << 10
+	behindCap      = behindMax + HeaderLen + behindDirectMin
+)
+
 // behindDirectMin is the payload size from which a write-behind Writer
 // writes a record itself, after the queue, rather than copy it into the
 // queue: copying a large value costs more than the write call it saves.
@@ -36,14 +48,15 @@ const (
 // goroutine takes the whole queue and writes it with one call, again as
 // long as records came meanwhile. Only one write runs at a time, the
 // goroutine's or a caller's (drain), so the file receives the records in
-// order.
+// order. Two buffers of behindCap take turns as the queue: one is written
+// while records join the other.
 type behind struct {
 	f vfs.File
 
 	mu      sync.Mutex
 	ended   sync.Cond     // broadcast when a write ends
 	queue   []byte        // records not yet handed to the file
-	spare   []byte        // the buffer of the last write, reused for the queue
+	spare   []byte        // the buffer of the last write, the next queue
 	writing bool          // a write of taken records is under way
 	written int64         // bytes written to f
 	err     error         // the first failed write; sticky
@@ -105,9 +118,7 @@ func (b *behind) writeQueueLocked() {
 	if err != nil && b.err == nil {
 		b.err = fmt.Errorf("wal: write at offset %d: %w", off+int64(n), err)
 	}
-	if cap(p) <= 2*behindMax {
-		b.spare = p[:0]
-	}
+	b.spare = p[:0]
 	b.ended.Broadcast()
 }
 
@@ -125,6 +136,15 @@ func (b *behind) add(h, p []byte) error {
 	}
 	if b.err != nil {
 		return b.err
+	}
+	if need := len(b.queue) + len(h) + len(p); need > cap(b.queue) {
+		c := behindStartCap
+		if need > c || cap(b.queue) >= behindStartCap {
+			c = behindCap
+		}
+		q := make([]byte, len(b.queue), c)
+		copy(q, b.queue)
+		b.queue = q
 	}
 	b.queue = append(append(b.queue, h...), p...)
 	if b.writing {
@@ -188,6 +208,24 @@ func (b *behind) writeDirect(h, p []byte) error {
 	return nil
 }
 
+// takeBuffers moves from's queue buffers, empty, to b, if b has none and
+// from has nothing queued.
+func (b *behind) takeBuffers(from *behind) {
+	from.mu.Lock()
+	q, spare := from.queue, from.spare
+	if len(q) > 0 || from.writing {
+		from.mu.Unlock()
+		return
+	}
+	from.queue, from.spare = nil, nil
+	from.mu.Unlock()
+	b.mu.Lock()
+	if b.queue == nil && b.spare == nil {
+		b.queue, b.spare = q[:0], spare
+	}
+	b.mu.Unlock()
+}
+
 // end stops the goroutine once its write under way is done; with discard
 // the queued records are dropped, else they are written first.
 func (b *behind) end(discard bool) error {
@@ -197,7 +235,7 @@ func (b *behind) end(discard bool) error {
 		for b.writing {
 			b.ended.Wait()
 		}
-		b.queue = nil
+		b.queue, b.spare = nil, nil
 		b.mu.Unlock()
 	} else {
 		err = b.drain()

@@ -217,3 +217,45 @@ func TestWriteBehindAbandonEnds(t *testing.T) {
 		t.Fatalf("%d records after Abandon, want the direct one first", len(got))
 	}
 }
+
+// TestWriteBehindTakeBuffers: a Writer takes a drained one's buffers, and
+// both go on writing records that read back.
+func TestWriteBehindTakeBuffers(t *testing.T) {
+	f1, f2 := &gatedFile{}, &gatedFile{}
+	w1, w2 := NewWriteBehindWriter(f1), NewWriteBehindWriter(f2)
+	w1.MarkSyncs()
+	rec := bytes.Repeat([]byte("t"), 1000)
+	for i := 0; i < 200; i++ { // past behindStartCap: the buffer grows
+		if err := w1.WriteRecord(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w1.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w2.TakeBuffers(w1)
+	if c := cap(w2.bg.queue); c != behindCap {
+		t.Fatalf("the new Writer's queue has capacity %d, want %d", c, behindCap)
+	}
+	if w1.bg.queue != nil || w1.bg.spare != nil {
+		t.Fatal("the old Writer kept its buffers")
+	}
+	if err := w1.Seal(); err != nil { // a marker after the switch
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if err := w2.WriteRecord(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range []*Writer{w1, w2} {
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for f, want := range map[*gatedFile]int{f1: 200, f2: 10} {
+		if _, got, _ := readAll(f.data); len(got) != want {
+			t.Fatalf("read %d records, want %d", len(got), want)
+		}
+	}
+}

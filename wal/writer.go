@@ -171,6 +171,16 @@ func NewWriteBehindWriter(f vfs.File) *Writer {
 	return &Writer{f: f, bg: newBehind(f)}
 }
 
+// TakeBuffers has a write-behind Writer reuse the queue buffers of from,
+// another one whose records are all written (after Flush): a new WAL
+// takes its predecessor's at a memtable switch, rather than allocate
+// and fault in a MiB or two of fresh memory. Otherwise it does nothing.
+func (w *Writer) TakeBuffers(from *Writer) {
+	if w.bg != nil && from.bg != nil {
+		w.bg.takeBuffers(from.bg)
+	}
+}
+
 // WritesBehind reports whether WriteRecord leaves records to a goroutine
 // (NewWriteBehindWriter).
 func (w *Writer) WritesBehind() bool { return w.bg != nil }
