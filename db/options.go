@@ -44,15 +44,17 @@ type Options struct {
 	// a power cut may lose the latest writes.
 	SyncWrites bool
 	// WALWriteBehind lets an unsynced write return before its WAL record
-	// reaches the operating system: records wait in memory (1 MiB at
-	// most) for a goroutine that writes them out, many per write call, as
+	// reaches the operating system: records wait in memory (up to 1 MiB)
+	// for a goroutine that writes them out, many per write call, as
 	// Pebble's WAL does. A put then makes no system call, which saves
-	// most of its time (3 µs of 4 at 1000-byte values) and most of its
-	// tail, but a crash of the process, not only a power cut, may lose the
-	// latest acknowledged unsynced writes (recovery keeps a prefix of the
-	// writes). Synced writes, Flush and Close wait for the records as
+	// most of its time (3 µs of 4 at 1000-byte values; the README gives
+	// the tails), but a crash of the process, not only a power cut, may
+	// lose the latest acknowledged unsynced writes (recovery keeps a
+	// prefix of the writes). Synced writes, Flush and Close wait for the records as
 	// before. A failed background write fails the next write, and every
-	// write after it, as a failed WAL write does. Default false.
+	// write after it, as a failed WAL write does. It does nothing with
+	// SyncWrites, where every write waits for its record anyway. Default
+	// false.
 	WALWriteBehind bool
 	// SizeRatio is T, the capacity ratio between adjacent levels. Default 4.
 	SizeRatio int

@@ -48,8 +48,8 @@ const (
 // goroutine takes the whole queue and writes it with one call, again as
 // long as records came meanwhile. Only one write runs at a time, the
 // goroutine's or a caller's (drain), so the file receives the records in
-// order. Two buffers of behindCap take turns as the queue: one is written
-// while records join the other.
+// order. Two buffers take turns as the queue: one is written while records
+// join the other.
 type behind struct {
 	f vfs.File
 
@@ -226,22 +226,16 @@ func (b *behind) takeBuffers(from *behind) {
 	b.mu.Unlock()
 }
 
-// end stops the goroutine once its write under way is done; with discard
-// the queued records are dropped, else they are written first.
-func (b *behind) end(discard bool) error {
-	var err error
-	if discard {
-		b.mu.Lock()
-		for b.writing {
-			b.ended.Wait()
-		}
-		b.queue, b.spare = nil, nil
-		b.mu.Unlock()
-	} else {
-		err = b.drain()
+// end stops the goroutine once its write under way is done and drops the
+// queue, which is empty unless the Writer broke or is abandoned.
+func (b *behind) end() {
+	b.mu.Lock()
+	for b.writing {
+		b.ended.Wait()
 	}
+	b.queue, b.spare = nil, nil
+	b.mu.Unlock()
 	close(b.stop)
 	<-b.exited
 	b.timer.Stop()
-	return err
 }

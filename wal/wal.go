@@ -12,7 +12,10 @@
 // with SIGBUS where a failed write returns an error, so the mapping is used
 // only where reserving the file's blocks with fallocate keeps every store
 // from failing: ext4, tmpfs and XFS without reflink, not copy-on-write,
-// network or unknown filesystems. Both write the format below.
+// network or unknown filesystems. A Writer made by NewWriteBehindWriter
+// queues records in memory for a goroutine that writes them, many per
+// call, so that a crash of the process may lose the latest of them. All
+// write the format below.
 //
 // # Record format
 //

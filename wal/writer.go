@@ -401,7 +401,7 @@ func (w *Writer) release(err error) error {
 	if w.bg != nil {
 		// Close synced every record unless the Writer broke; Abandon
 		// drops them.
-		w.bg.end(true)
+		w.bg.end()
 	}
 	if cerr := w.f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("wal: close: %w", cerr)

@@ -60,6 +60,12 @@
 //
 // -workload fillseq, sync or main runs only step 1, step 2 or steps 3-5.
 //
+// -strata-write-behind opens Strata with Options.WALWriteBehind, so that
+// its unsynced writes promise what Pebble's do (a crash of the process may
+// lose the latest) rather than more; the report's settings table says so.
+// -profile-phase P -profile-out F has a worker CPU-profile phase P into F,
+// or record an execution trace of it if F ends in .trace.
+//
 // # Value-size sweep
 //
 // -sweep runs the whole sequence for 100-byte values (1M keys), 1000-byte

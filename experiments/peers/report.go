@@ -355,8 +355,12 @@ func writeMarkdown(s *summary, path string) error {
 func writeSettingsTable(b *strings.Builder, s *summary) {
 	c := s.cfg
 	fmt.Fprintf(b, "| engine | matched options | defaults worth knowing (as reported by the worker) |\n|---|---|---|\n")
+	writeBehind := ""
+	if c.strataWriteBehind {
+		writeBehind = ", WALWriteBehind: true"
+	}
 	matched := map[string]string{
-		"strata":    fmt.Sprintf("`Options{CacheSize: %d MiB, MemtableSize: %d MiB, BloomBitsPerKey: 10, SyncWrites: false}`", c.cacheBytes>>20, c.memBytes>>20),
+		"strata":    fmt.Sprintf("`Options{CacheSize: %d MiB, MemtableSize: %d MiB, BloomBitsPerKey: 10, SyncWrites: false%s}`", c.cacheBytes>>20, c.memBytes>>20, writeBehind),
 		"pebble":    fmt.Sprintf("`Options{Cache: pebble.NewCache(%d MiB), MemTableSize: %d MiB}`, `Levels[i].FilterPolicy = bloom.FilterPolicy(10)` on all 7 levels, writes with `pebble.NoSync`", c.cacheBytes>>20, c.memBytes>>20),
 		"goleveldb": fmt.Sprintf("`opt.Options{BlockCacheCapacity: %d MiB, WriteBuffer: %d MiB, Filter: filter.NewBloomFilter(10)}`, nil WriteOptions (no sync)", c.cacheBytes>>20, c.memBytes>>20),
 		"badger":    fmt.Sprintf("`DefaultOptions(dir).WithBlockCacheSize(%d MiB).WithMemTableSize(%d MiB).WithBloomFalsePositive(0.0082).WithSyncWrites(false)`, IndexCacheSize 0 (default); one `Update` transaction per put, one `View` per get", c.cacheBytes>>20, c.memBytes>>20),
