@@ -141,15 +141,7 @@ func TestCrashRecoveryNoSync(t *testing.T) {
 // before it), and the writes of earlier children, closed by the parent's
 // reopen, are all there.
 func TestCrashRecoveryWriteBehind(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns processes")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	exe, dir, rng := crashSetup(t)
 	next, lost := 0, 0
 	for round := 0; round < 6; round++ {
 		cmd := exec.Command(exe, "-test.run=^TestCrashChild$")
@@ -216,9 +208,9 @@ func TestCrashAtFailpoints(t *testing.T) {
 	})
 }
 
-// crashRounds runs child processes that write until killed (by a timer, or
-// by a failpoint given in env) and checks recovery after each.
-func crashRounds(t *testing.T, rounds int, env func(round int, rng *rand.Rand) []string) {
+// crashSetup skips a short test run, else returns the test binary (run
+// as the child), a database directory and a seeded generator.
+func crashSetup(t *testing.T) (exe, dir string, rng *rand.Rand) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
@@ -226,8 +218,13 @@ func crashRounds(t *testing.T, rounds int, env func(round int, rng *rand.Rand) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	return exe, t.TempDir(), rand.New(rand.NewSource(time.Now().UnixNano()))
+}
+
+// crashRounds runs child processes that write until killed (by a timer, or
+// by a failpoint given in env) and checks recovery after each.
+func crashRounds(t *testing.T, rounds int, env func(round int, rng *rand.Rand) []string) {
+	exe, dir, rng := crashSetup(t)
 	acked := map[int]bool{} // key -> present (true) or deleted (false)
 	next := 0               // first operation of the next child
 	for round := 0; round < rounds; round++ {

@@ -219,6 +219,9 @@ func (b *behind) takeBuffers(from *behind) {
 	}
 	from.queue, from.spare = nil, nil
 	from.mu.Unlock()
+	if cap(q) < cap(spare) {
+		q, spare = spare, q // the larger one first
+	}
 	b.mu.Lock()
 	if b.queue == nil && b.spare == nil {
 		b.queue, b.spare = q[:0], spare
