@@ -119,7 +119,11 @@ func TestLargeSyncedWritesShareAnFsync(t *testing.T) {
 func TestSyncedWritersGatherIntoOneGroup(t *testing.T) {
 	fs := vfs.NewFaultFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
 		if op == vfs.OpSync && strings.HasSuffix(name, ".log") {
-			time.Sleep(20 * time.Millisecond) // a slow disk: the leader may wait 5 ms
+			// A slow disk: the leader may wait 15 ms, and stops after
+			// 5 ms without a writer coming (at 20 ms the cutoff, 1.7 ms,
+			// was shorter than writers took to come back under the race
+			// detector in .ci/run: 5.3 writes per fsync).
+			time.Sleep(60 * time.Millisecond)
 		}
 		return nil
 	}))
