@@ -100,11 +100,19 @@ func (b *behind) loop() {
 	}
 }
 
-// writeQueueLocked takes the queue and writes it with b.mu released,
-// breaking the queue on failure. b.mu is held and no write is under way.
+// writeQueueLocked takes the queue and writes it (writeLocked), keeping
+// its buffer as the spare. b.mu is held and no write is under way.
 func (b *behind) writeQueueLocked() {
 	p := b.queue
 	b.queue, b.spare = b.spare[:0], nil
+	b.writeLocked(p)
+	b.spare = p[:0]
+}
+
+// writeLocked writes p to the file with b.mu released, as the one write
+// under way, breaking the queue on failure. b.mu is held and no write is
+// under way.
+func (b *behind) writeLocked(p []byte) {
 	b.writing = true
 	off := b.written
 	b.mu.Unlock()
@@ -118,7 +126,6 @@ func (b *behind) writeQueueLocked() {
 	if err != nil && b.err == nil {
 		b.err = fmt.Errorf("wal: write at offset %d: %w", off+int64(n), err)
 	}
-	b.spare = p[:0]
 	b.ended.Broadcast()
 }
 
@@ -167,6 +174,11 @@ func (b *behind) add(h, p []byte) error {
 func (b *behind) drain() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.drainLocked()
+}
+
+// drainLocked is drain with b.mu held.
+func (b *behind) drainLocked() error {
 	for b.err == nil {
 		switch {
 		case b.writing:
@@ -183,29 +195,16 @@ func (b *behind) drain() error {
 // writeDirect drains the queue, then writes h and p to the file in the
 // calling goroutine.
 func (b *behind) writeDirect(h, p []byte) error {
-	if err := b.drain(); err != nil {
-		return err
-	}
-	// The queue is empty and only the Writer's caller adds to it: the
-	// goroutine has nothing to write meanwhile.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.drainLocked()
 	for _, q := range [][]byte{h, p} {
-		n, err := b.f.Write(q)
-		if err == nil && n < len(q) {
-			err = io.ErrShortWrite
+		if b.err != nil {
+			break
 		}
-		b.mu.Lock()
-		off := b.written
-		b.written += int64(n)
-		if err != nil && b.err == nil {
-			b.err = fmt.Errorf("wal: write at offset %d: %w", off+int64(n), err)
-		}
-		err = b.err
-		b.mu.Unlock()
-		if err != nil {
-			return err
-		}
+		b.writeLocked(q)
 	}
-	return nil
+	return b.err
 }
 
 // takeBuffers moves from's queue buffers, empty, to b, if b has none and
