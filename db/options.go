@@ -50,11 +50,11 @@ type Options struct {
 	// most of its time (3 µs of 4 at 1000-byte values; the README gives
 	// the tails), but a crash of the process, not only a power cut, may
 	// lose the latest acknowledged unsynced writes (recovery keeps a
-	// prefix of the writes). Synced writes, Flush and Close wait for the records as
-	// before. A failed background write fails the next write, and every
-	// write after it, as a failed WAL write does. It does nothing with
-	// SyncWrites, where every write waits for its record anyway. Default
-	// false.
+	// prefix of the writes). Synced writes, Flush and Close wait for the
+	// records as before. A failed background write fails the next write,
+	// and every write after it, as a failed WAL write does. It does
+	// nothing with SyncWrites, where every write waits for its record
+	// anyway. Default false.
 	WALWriteBehind bool
 	// SizeRatio is T, the capacity ratio between adjacent levels. Default 4.
 	SizeRatio int

@@ -686,8 +686,9 @@ func (d *DB) addToMemtable(mem *memtable.Memtable, e batchEntry) {
 
 // newWALWriter returns the writer of a new WAL file f: through a mapping
 // where the filesystem allows it, or from a goroutine of its own with
-// Options.WALWriteBehind (unless every write is synced), recording its syncs so that recovery can tell a
-// crash's unsynced tail from damage to synced bytes.
+// Options.WALWriteBehind (unless every write is synced), recording its
+// syncs so that recovery can tell a crash's unsynced tail from damage to
+// synced bytes.
 func (d *DB) newWALWriter(f vfs.File) *wal.Writer {
 	var w *wal.Writer
 	if d.opts.WALWriteBehind && !d.opts.SyncWrites {

@@ -197,14 +197,15 @@ func (b *behind) drainLocked() error {
 func (b *behind) writeDirect(h, p []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.drainLocked()
-	for _, q := range [][]byte{h, p} {
-		if b.err != nil {
-			break
-		}
-		b.writeLocked(q)
+	if err := b.drainLocked(); err != nil {
+		return err
 	}
-	return b.err
+	for _, q := range [][]byte{h, p} {
+		if b.writeLocked(q); b.err != nil {
+			return b.err
+		}
+	}
+	return nil
 }
 
 // takeBuffers moves from's queue buffers, empty, to b, if b has none and
