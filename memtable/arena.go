@@ -93,7 +93,10 @@ type ChunkPool struct {
 	chunks []*chunk // guarded by mu
 	max    int      // chunks kept
 	size   int      // bytes of a chunk
-	closed bool     // guarded by mu
+	// memtableSize is the memtable size the pool was made for, which
+	// sizes the memtables' key filters.
+	memtableSize int64
+	closed       bool // guarded by mu
 }
 
 // NewChunkPool returns the pool of a database whose memtables hold
@@ -109,7 +112,7 @@ func NewChunkPool(memtableSize int64) *ChunkPool {
 	if memtableSize >= 2*hugeChunk {
 		size = hugeChunk
 	}
-	return &ChunkPool{size: size, max: max(1, int(memtableSize/int64(size)))}
+	return &ChunkPool{size: size, max: max(1, int(memtableSize/int64(size))), memtableSize: memtableSize}
 }
 
 // get returns a recycled chunk, else a new one.

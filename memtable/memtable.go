@@ -21,8 +21,10 @@
 // hold it: it writes each entry into a ring of pending entries,
 // publishes it there with an atomic count, and moves the pending entries
 // into the tree only when TryLock gets the write lock. Get takes the read
-// lock, searches the tree and scans the few pending entries. Add blocks on
-// the lock only when the ring is full, after pendingInserts failed tries.
+// lock, searches the tree and scans the few pending entries, unless the
+// memtable's Bloom filter of keys (filter.go) shows that it does not hold
+// the key, as it does not for most gets. Add blocks on the lock only when
+// the ring is full, after pendingInserts failed tries.
 // NewIter takes the write lock briefly, moves the pending entries into
 // the tree and clones it (btree.Clone changes the tree's copy-on-write
 // context); the iterator then walks its private clone without any lock,
@@ -219,6 +221,10 @@ type Memtable struct {
 	// touches it.
 	arena arena
 
+	// filter holds the user keys of the point entries, pending ones
+	// included, for Get to skip the tree for keys it does not hold.
+	filter keyFilter
+
 	// iterBufs recycles the refill buffers of closed iterators (*[]entry),
 	// so that an iterator per seek allocates little.
 	iterBufs sync.Pool
@@ -235,10 +241,16 @@ type Memtable struct {
 
 // NewPooled returns an empty memtable, with one reference, whose arena takes
 // its large chunks from pool (nil: none) and gives them back when the last
-// reference is dropped.
+// reference is dropped. Its key filter is sized for the pool's memtable
+// size (defaultFilterMemtable without a pool).
 func NewPooled(pool *ChunkPool) *Memtable {
 	m := &Memtable{points: btree.NewG[entry](btreeDegree, entryLess)}
 	m.arena.pool = pool
+	size := int64(defaultFilterMemtable)
+	if pool != nil {
+		size = pool.memtableSize
+	}
+	m.filter.init(filterWords(size))
 	m.refs.Store(1)
 	return m
 }
@@ -302,6 +314,7 @@ func (m *Memtable) Add(seq base.SeqNum, kind base.Kind, key, value []byte) {
 		return
 	}
 	e := makeEntry(buf, k, base.MakeTrailer(seq, kind))
+	m.filter.add(key) // before the entry is published: see keyFilter
 	n := m.added.Load()
 	if n-m.inTree.Load() == pendingInserts {
 		m.mu.Lock() // the ring is full: wait for the readers
@@ -315,6 +328,10 @@ func (m *Memtable) Add(seq base.SeqNum, kind base.Kind, key, value []byte) {
 		m.mu.Unlock()
 	}
 }
+
+// defaultFilterMemtable is the memtable size the key filter of a memtable
+// without a chunk pool is sized for.
+const defaultFilterMemtable = 1 << 20
 
 // pendingInserts is the size of the ring of pending entries: Get scans up
 // to this many, and Add blocks on the lock after this many failed tries.
@@ -337,6 +354,9 @@ func (m *Memtable) insertPendingLocked() {
 // for a Delete. Get does not consult range tombstones: callers combine it
 // with RangeDels. It does not allocate.
 func (m *Memtable) Get(key []byte, seq base.SeqNum) (value []byte, kind base.Kind, entrySeq base.SeqNum, found bool) {
+	if !m.filter.mayContain(key) {
+		return nil, 0, 0, false
+	}
 	seq = min(seq, base.MaxSeqNum)
 	// (key, seq, KindMax) sorts before every entry of key with seqnum <=
 	// seq and after those with larger seqnums, so the first entry at or

@@ -23,8 +23,10 @@ func benchKeys(n int) [][]byte {
 
 const benchEntries = 100_000
 
+// benchMemtable returns a memtable holding keys with 100-byte values, made
+// as the database makes one of the size they fill.
 func benchMemtable(keys [][]byte) *Memtable {
-	m := NewPooled(nil)
+	m := NewPooled(NewChunkPool(int64(len(keys)) * (16 + 100 + entryOverhead)))
 	value := make([]byte, 100)
 	for i, k := range keys {
 		m.Add(base.SeqNum(i+1), base.KindSet, k, value)
@@ -76,6 +78,20 @@ func BenchmarkGet(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if _, _, _, found := m.Get(keys[(i*7919)%benchEntries], base.MaxSeqNum); !found {
 			b.Fatal("not found")
+		}
+	}
+}
+
+// BenchmarkGetMissing looks up random keys that a memtable of benchEntries
+// entries does not hold: what a database's gets of keys written before the
+// memtable began do.
+func BenchmarkGetMissing(b *testing.B) {
+	keys := benchKeys(2 * benchEntries)
+	m := benchMemtable(keys[:benchEntries])
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, _, _, found := m.Get(keys[benchEntries+(i*7919)%benchEntries], base.MaxSeqNum); found {
+			b.Fatal("found")
 		}
 	}
 }
