@@ -172,7 +172,8 @@ func (p *Pool) shardFor(id PageID) *shard {
 	return &p.shards[((h>>32)*uint64(len(p.shards)))>>32]
 }
 
-// Handle is a pinned page. The zero Handle is not valid.
+// Handle is a pinned page. The zero Handle pins nothing: its Release does
+// nothing, and it has no Data.
 type Handle struct {
 	f *frame
 }
@@ -182,6 +183,9 @@ func (h Handle) Data() []byte { return h.f.buf }
 
 // Release unpins the page. It must be called exactly once per Get.
 func (h Handle) Release() {
+	if h.f == nil {
+		return
+	}
 	s := h.f.s
 	s.mu.Lock()
 	s.unpinLocked(h.f)

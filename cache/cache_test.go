@@ -264,3 +264,21 @@ func TestCloseReleasesSlab(t *testing.T) {
 		p.Close() // idempotent
 	}
 }
+
+// TestZeroHandleRelease checks that releasing the zero Handle, which sst
+// hands out for the pages a Reader keeps itself, changes nothing.
+func TestZeroHandleRelease(t *testing.T) {
+	p := New(Options{Capacity: 16 * 4096, PageSize: 4096})
+	h, err := p.Get(PageID{File: 1, Page: 1}, func([]byte) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	Handle{}.Release()
+	if m := p.Metrics(); m.Pinned != 1 {
+		t.Fatalf("%d pages pinned, want 1", m.Pinned)
+	}
+	h.Release()
+	if m := p.Metrics(); m.Pinned != 0 {
+		t.Fatalf("%d pages pinned, want 0", m.Pinned)
+	}
+}

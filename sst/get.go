@@ -72,7 +72,7 @@ func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (res GetResult, present 
 	var right uint32
 	rightLevel := -1
 	for level := m.height; level > 0; level-- {
-		h, page, err := r.readPage(pn, pageTypeNode)
+		h, page, err := r.nodePage(pn)
 		if err != nil {
 			return GetResult{Value: dst}, false, err
 		}
@@ -122,7 +122,7 @@ func (r *Reader) get(dst, ukey []byte, seq base.SeqNum) (res GetResult, present 
 // the first children and returns the leaf pinned.
 func (r *Reader) leftmostLeaf(pn uint32, level int) (cache.Handle, []byte, error) {
 	for ; level > 0; level-- {
-		h, page, err := r.readPage(pn, pageTypeNode)
+		h, page, err := r.nodePage(pn)
 		if err != nil {
 			return cache.Handle{}, nil, err
 		}

@@ -183,7 +183,14 @@ func (it *Iter) descend(pn uint32, l int, mode int, target base.InternalKey, ra 
 				it.readahead(pn, ra == raForward)
 			}
 		}
-		h, page, err := r.readPage(pn, typ)
+		var h cache.Handle
+		var page []byte
+		var err error
+		if typ == pageTypeNode {
+			h, page, err = r.nodePage(pn)
+		} else {
+			h, page, err = r.readPage(pn, typ)
+		}
 		if err != nil {
 			return err
 		}
@@ -241,7 +248,7 @@ func (it *Iter) touchPage(page []byte) {
 // under its current slot.
 func (it *Iter) nodeChildAt(l int) (uint32, error) {
 	lv := &it.path[l]
-	h, page, err := it.r.readPage(lv.pn, pageTypeNode)
+	h, page, err := it.r.nodePage(lv.pn)
 	if err != nil {
 		return 0, err
 	}

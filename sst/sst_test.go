@@ -327,6 +327,45 @@ func TestDeletes(t *testing.T) {
 	}
 }
 
+// TestRootOutsidePool checks that a lookup reads the root node from the
+// Reader's own copy: one pool Get per level below it, the leaf included.
+func TestRootOutsidePool(t *testing.T) {
+	kvs := make([]kv, 20000)
+	for i := range kvs {
+		kvs[i] = kv{ikey(fmt.Sprintf("key-%08d", i), base.SeqNum(i+1), base.KindSet), pattern(20, i)}
+	}
+	path := filepath.Join(t.TempDir(), "000001.sst")
+	props := writeTable(t, path, WriterOptions{PageSize: 1024}, kvs, nil)
+	if props.Height < 2 {
+		t.Fatalf("height %d, want >= 2", props.Height)
+	}
+	r, pool := openTable(t, path, 1024, 1)
+	defer r.Close()
+	key := kvs[12345].key.UserKey
+	for round := range 2 {
+		before := pool.Metrics()
+		if g, err := r.Get(nil, key, base.MaxSeqNum); !g.Found || err != nil {
+			t.Fatalf("Get = %v %v", g.Found, err)
+		}
+		after := pool.Metrics()
+		if gets := after.Hits + after.Misses - before.Hits - before.Misses; gets != uint64(props.Height) {
+			t.Fatalf("round %d: %d pool Gets for a tree of height %d, want %d", round, gets, props.Height, props.Height)
+		}
+	}
+	it := r.newIter()
+	before := pool.Metrics()
+	if !it.SeekGE(key) {
+		t.Fatal("SeekGE found nothing")
+	}
+	after := pool.Metrics()
+	if gets := after.Hits + after.Misses - before.Hits - before.Misses; gets != uint64(props.Height) {
+		t.Fatalf("SeekGE: %d pool Gets for a tree of height %d, want %d", gets, props.Height, props.Height)
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMultiLevelTree(t *testing.T) {
 	const n = 30000
 	kvs := make([]kv, n)
