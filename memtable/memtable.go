@@ -354,7 +354,7 @@ func (m *Memtable) insertPendingLocked() {
 // for a Delete. Get does not consult range tombstones: callers combine it
 // with RangeDels. It does not allocate.
 func (m *Memtable) Get(key []byte, seq base.SeqNum) (value []byte, kind base.Kind, entrySeq base.SeqNum, found bool) {
-	if !m.filter.mayContain(key) {
+	if m.added.Load() == 0 || !m.filter.mayContain(key) {
 		return nil, 0, 0, false
 	}
 	seq = min(seq, base.MaxSeqNum)
