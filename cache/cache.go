@@ -197,7 +197,7 @@ func (h Handle) Release() {
 func (p *Pool) Cached(id PageID) bool {
 	s := p.shardFor(id)
 	s.mu.Lock()
-	_, ok := s.table[id]
+	ok := s.frameLocked(id) != nil
 	s.mu.Unlock()
 	return ok
 }
@@ -218,7 +218,7 @@ func (p *Pool) Get(id PageID, load func(buf []byte) error) (Handle, error) {
 			s.mu.Unlock()
 			return Handle{}, fmt.Errorf("page %d of file %d: %w", id.Page, id.File, errPoolClosed)
 		}
-		if f := s.table[id]; f != nil {
+		if f := s.frameLocked(id); f != nil {
 			s.pinLocked(f)
 			s.touchLocked(f)
 			if !f.loading {
@@ -337,13 +337,18 @@ func (p *Pool) EvictFile(file base.FileNum) {
 	for i := range p.shards {
 		s := &p.shards[i]
 		s.mu.Lock()
-		for id, f := range s.table {
-			if id.File == file {
+		for i := range s.frames {
+			// A frame is in the table exactly when it is in a list.
+			if f := &s.frames[i]; f.q != qNone && f.id.File == file {
 				s.dropLocked(f)
 			}
 		}
-		if s.twoQ {
-			s.ghosts.removeFile(file)
+		for g := s.ghosts.head; g >= 0; {
+			next := s.ghosts.nodes[g].next
+			if s.ghosts.nodes[g].id.File == file {
+				s.forgetGhostLocked(g)
+			}
+			g = next
 		}
 		s.mu.Unlock()
 	}
@@ -363,11 +368,12 @@ func (p *Pool) EvictPages(file base.FileNum, pages uint32) {
 		id := PageID{File: file, Page: base.PageNum(pn)}
 		s := p.shardFor(id)
 		s.mu.Lock()
-		if f, ok := s.table[id]; ok {
-			s.dropLocked(f)
-		}
-		if s.twoQ {
-			s.ghosts.remove(id)
+		switch slot, ref := s.lookupLocked(id); {
+		case ref&ghostRef != 0:
+			s.table.deleteAt(slot)
+			s.ghosts.unlink(int32(ref&^ghostRef - 1))
+		case ref != 0:
+			s.dropLocked(&s.frames[ref-1])
 		}
 		s.mu.Unlock()
 	}

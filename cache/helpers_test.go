@@ -67,11 +67,32 @@ func (p *Pool) snapshotShard(i int) snapshot {
 	for f := s.am.head; f != nil; f = f.next {
 		sn.am = append(sn.am, f.id)
 	}
-	for g := s.ghosts.head; g != nil; g = g.next {
-		sn.a1out = append(sn.a1out, g.id)
+	for g := s.ghosts.head; g >= 0; g = s.ghosts.nodes[g].next {
+		sn.a1out = append(sn.a1out, s.ghosts.nodes[g].id)
 	}
-	for id, f := range s.table {
-		sn.pins[id] = f.pins
+	entries := 0
+	for i := range s.frames {
+		if f := &s.frames[i]; f.q != qNone {
+			if s.frameLocked(f.id) != f {
+				panic(fmt.Sprintf("frame %d of page %v is not in the table", i, f.id))
+			}
+			sn.pins[f.id] = f.pins
+			entries++
+		}
+	}
+	for _, id := range sn.a1out {
+		if _, ref := s.lookupLocked(id); ref&ghostRef == 0 {
+			panic(fmt.Sprintf("A1out's page %v is not in the table", id))
+		}
+	}
+	used := 0
+	for _, sl := range s.table.slots {
+		if sl.ref != 0 {
+			used++
+		}
+	}
+	if entries += len(sn.a1out); used != entries {
+		panic(fmt.Sprintf("table holds %d entries for %d frames and ids", used, entries))
 	}
 	return sn
 }

@@ -1,7 +1,5 @@
 package cache
 
-import "github.com/seed-d6fe07da/strata/internal/base"
-
 // frameList is an intrusive doubly linked list of frames: A1in or Am. The
 // head is the most recently inserted or used frame, the tail the next
 // candidate for eviction. Pinned frames stay in their list (so a FIFO keeps
@@ -62,90 +60,68 @@ func (l *frameList) lastUnpinned() *frame {
 	return nil
 }
 
-// ghost is one page id remembered in A1out.
-type ghost struct {
+// ghostNode is one page id remembered in A1out, linked by index.
+type ghostNode struct {
 	id         PageID
-	prev, next *ghost
+	prev, next int32 // -1: none
 }
 
-// ghostList is A1out: a FIFO of at most limit page ids, with an index for
-// membership tests. Its nodes are allocated once, by init.
+// ghostList is A1out: a FIFO of at most limit page ids. The shard's table
+// is its index (pageTable), so the list only keeps the order. Its nodes
+// are allocated once, by init; those not in the list are chained through
+// next from spare.
 type ghostList struct {
-	head, tail *ghost // head = most recently added
-	index      map[PageID]*ghost
-	spare      []*ghost // nodes not in the list
-	limit      int
+	nodes      []ghostNode
+	head, tail int32 // head = most recently added; -1 when empty
+	spare      int32 // first unused node, -1 when none
+	n, limit   int
 }
 
 // init allocates room for limit ids.
 func (g *ghostList) init(limit int) {
 	g.limit = limit
-	g.index = make(map[PageID]*ghost, limit)
-	nodes := make([]ghost, limit)
-	g.spare = make([]*ghost, limit)
-	for i := range nodes {
-		g.spare[i] = &nodes[i]
+	g.nodes = make([]ghostNode, limit)
+	g.head, g.tail, g.spare = -1, -1, -1
+	for i := limit - 1; i >= 0; i-- {
+		g.nodes[i].next = g.spare
+		g.spare = int32(i)
 	}
 }
 
-// contains reports whether id is remembered.
-func (g *ghostList) contains(id PageID) bool {
-	_, ok := g.index[id]
-	return ok
-}
+// full reports whether the list holds limit ids.
+func (g *ghostList) full() bool { return g.n >= g.limit }
 
-// push remembers id, which is not yet remembered, forgetting the oldest id
-// if the list is full.
-func (g *ghostList) push(id PageID) {
-	if g.limit == 0 {
-		return
-	}
-	if len(g.index) >= g.limit {
-		g.unlink(g.tail)
-	}
-	n := g.spare[len(g.spare)-1]
-	g.spare = g.spare[:len(g.spare)-1]
-	n.id, n.prev, n.next = id, nil, g.head
-	if g.head != nil {
-		g.head.prev = n
+// push remembers id at the head and returns its node. The list must not be
+// full.
+func (g *ghostList) push(id PageID) int32 {
+	i := g.spare
+	n := &g.nodes[i]
+	g.spare = n.next
+	*n = ghostNode{id: id, prev: -1, next: g.head}
+	if g.head >= 0 {
+		g.nodes[g.head].prev = i
 	} else {
-		g.tail = n
+		g.tail = i
 	}
-	g.head = n
-	g.index[id] = n
+	g.head = i
+	g.n++
+	return i
 }
 
-// remove forgets id if it is remembered.
-func (g *ghostList) remove(id PageID) {
-	if n, ok := g.index[id]; ok {
-		g.unlink(n)
-	}
-}
-
-// removeFile forgets every id of file.
-func (g *ghostList) removeFile(file base.FileNum) {
-	for n := g.head; n != nil; {
-		next := n.next
-		if n.id.File == file {
-			g.unlink(n)
-		}
-		n = next
-	}
-}
-
-// unlink takes n out of the list and returns it to the spares.
-func (g *ghostList) unlink(n *ghost) {
-	if n.prev != nil {
-		n.prev.next = n.next
+// unlink takes node i out of the list and returns it to the spares.
+func (g *ghostList) unlink(i int32) {
+	n := &g.nodes[i]
+	if n.prev >= 0 {
+		g.nodes[n.prev].next = n.next
 	} else {
 		g.head = n.next
 	}
-	if n.next != nil {
-		n.next.prev = n.prev
+	if n.next >= 0 {
+		g.nodes[n.next].prev = n.prev
 	} else {
 		g.tail = n.prev
 	}
-	delete(g.index, n.id)
-	*n = ghost{}
-	g.spare = append(g.spare, n)
+	*n = ghostNode{prev: -1, next: g.spare}
+	g.spare = i
+	g.n--
 }

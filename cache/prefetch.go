@@ -39,7 +39,7 @@ func (p *Pool) Prefetch(file base.FileNum, first base.PageNum, n int, loadRun fu
 		}
 		s := p.shardFor(id)
 		s.mu.Lock()
-		if _, ok := s.table[id]; ok {
+		if s.frameLocked(id) != nil {
 			s.mu.Unlock()
 			break
 		}

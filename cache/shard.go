@@ -15,8 +15,9 @@ const (
 
 // frame is one PageSize slice of the slab and the page it holds.
 type frame struct {
-	s   *shard // immutable
-	buf []byte // immutable: this frame's part of the slab
+	s     *shard // immutable
+	buf   []byte // immutable: this frame's part of the slab
+	index uint32 // immutable: the frame's place in s.frames
 
 	// The fields below are guarded by s.mu.
 
@@ -49,8 +50,8 @@ type shard struct {
 
 	// The fields below are guarded by mu.
 
-	table  map[PageID]*frame // resident and loading frames
-	a1in   frameList         // 2Q only
+	table  pageTable // resident and loading frames, and A1out's ids
+	a1in   frameList // 2Q only
 	am     frameList
 	ghosts ghostList // 2Q only: A1out
 	free   []*frame  // frames holding no page; cap = nframes, so append never allocates
@@ -79,18 +80,20 @@ type shard struct {
 func (s *shard) init(bufs [][]byte, opts Options) {
 	s.nframes = len(bufs)
 	s.twoQ = opts.Policy == Policy2Q
-	s.table = make(map[PageID]*frame, s.nframes)
 	s.frames = make([]frame, s.nframes)
 	s.free = make([]*frame, s.nframes)
 	for i := range s.frames {
 		f := &s.frames[i]
-		f.s, f.buf = s, bufs[i]
+		f.s, f.buf, f.index = s, bufs[i], uint32(i)
 		s.free[s.nframes-1-i] = f // the first frame is handed out first
 	}
+	kout := 0
 	if s.twoQ {
 		s.kin = fractionOf(opts.KinFraction, s.nframes)
-		s.ghosts.init(fractionOf(opts.KoutFraction, s.nframes))
+		kout = fractionOf(opts.KoutFraction, s.nframes)
 	}
+	s.ghosts.init(kout)
+	s.table.init(s.nframes + kout)
 }
 
 // pinLocked adds a pin to f.
@@ -160,15 +163,17 @@ func (s *shard) claimLocked(id PageID, prefetch bool) (*frame, error) {
 	if s.closed {
 		return nil, errPoolClosed
 	}
-	wasGhost := s.twoQ && s.ghosts.contains(id)
+	_, ref := s.lookupLocked(id)
+	wasGhost := ref&ghostRef != 0
 	f, err := s.reclaimLocked()
 	if err != nil {
 		return nil, err
 	}
-	if wasGhost {
-		// Reclaiming may already have pushed id off A1out's tail; the
-		// reference still counts, since id was remembered when it came.
-		s.ghosts.remove(id)
+	// Reclaiming may have moved id's slot, or pushed id off A1out's tail;
+	// the reference still counts, since id was remembered when it came.
+	slot, ref := s.lookupLocked(id)
+	if ref&ghostRef != 0 {
+		s.ghosts.unlink(int32(ref&^ghostRef - 1)) // its slot becomes f's below
 	}
 	f.id, f.loading = id, true
 	s.pinLocked(f)
@@ -185,7 +190,7 @@ func (s *shard) claimLocked(id PageID, prefetch bool) (*frame, error) {
 		f.ghostRef = wasGhost
 		s.a1in.pushFront(f)
 	}
-	s.table[id] = f
+	s.setLocked(slot, id, s.frameRef(f))
 	return f, nil
 }
 
@@ -217,10 +222,18 @@ func (s *shard) reclaimLocked() (*frame, error) {
 		// in a list. Report it as what the caller would see anyway.
 		return nil, ErrAllPinned
 	}
-	if v.q == qA1in {
-		s.ghosts.push(v.id)
+	if v.q == qA1in && s.ghosts.limit > 0 {
+		// v's id goes to A1out, whose entry takes over v's slot.
+		if s.ghosts.full() {
+			s.forgetGhostLocked(s.ghosts.tail)
+		}
+		slot, _ := s.lookupLocked(v.id)
+		s.setLocked(slot, v.id, ghostRef|uint32(s.ghosts.push(v.id)+1))
+		s.a1in.remove(v)
+		v.q = qNone
+	} else {
+		s.unlinkLocked(v)
 	}
-	s.unlinkLocked(v)
 	s.evictions++
 	v.reset()
 	return v, nil
@@ -228,8 +241,8 @@ func (s *shard) reclaimLocked() (*frame, error) {
 
 // unlinkLocked removes f from the table and from its list.
 func (s *shard) unlinkLocked(f *frame) {
-	if s.table[f.id] == f {
-		delete(s.table, f.id)
+	if slot, ref := s.lookupLocked(f.id); ref == s.frameRef(f) {
+		s.table.deleteAt(slot)
 	}
 	switch f.q {
 	case qA1in:
