@@ -337,9 +337,9 @@ func (p *Pool) EvictFile(file base.FileNum) {
 	for i := range p.shards {
 		s := &p.shards[i]
 		s.mu.Lock()
-		for i := range s.frames {
+		for j := range s.frames {
 			// A frame is in the table exactly when it is in a list.
-			if f := &s.frames[i]; f.q != qNone && f.id.File == file {
+			if f := &s.frames[j]; f.q != qNone && f.id.File == file {
 				s.dropLocked(f)
 			}
 		}
