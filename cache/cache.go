@@ -368,10 +368,9 @@ func (p *Pool) EvictPages(file base.FileNum, pages uint32) {
 		id := PageID{File: file, Page: base.PageNum(pn)}
 		s := p.shardFor(id)
 		s.mu.Lock()
-		switch slot, ref := s.lookupLocked(id); {
+		switch _, ref := s.lookupLocked(id); {
 		case ref&ghostRef != 0:
-			s.table.deleteAt(slot)
-			s.ghosts.unlink(int32(ref&^ghostRef - 1))
+			s.forgetGhostLocked(ghostIndex(ref))
 		case ref != 0:
 			s.dropLocked(&s.frames[ref-1])
 		}

@@ -173,7 +173,7 @@ func (s *shard) claimLocked(id PageID, prefetch bool) (*frame, error) {
 	// the reference still counts, since id was remembered when it came.
 	slot, ref := s.lookupLocked(id)
 	if ref&ghostRef != 0 {
-		s.ghosts.unlink(int32(ref&^ghostRef - 1)) // its slot becomes f's below
+		s.ghosts.unlink(ghostIndex(ref)) // its slot becomes f's below
 	}
 	f.id, f.loading = id, true
 	s.pinLocked(f)

@@ -81,10 +81,14 @@ func (t *pageTable) deleteAt(i uint64) {
 // frameRef returns the table reference of f.
 func (s *shard) frameRef(f *frame) uint32 { return f.index + 1 }
 
+// ghostIndex returns the A1out node that reference ref, marked ghostRef,
+// names.
+func ghostIndex(ref uint32) int32 { return int32(ref&^ghostRef - 1) }
+
 // refID returns the page id that reference ref names.
 func (s *shard) refID(ref uint32) PageID {
 	if ref&ghostRef != 0 {
-		return s.ghosts.nodes[ref&^ghostRef-1].id
+		return s.ghosts.nodes[ghostIndex(ref)].id
 	}
 	return s.frames[ref-1].id
 }
