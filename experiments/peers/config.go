@@ -55,16 +55,19 @@ type config struct {
 	workload string
 	rep      int
 
-	n           int
-	reads       int
-	seeks       int
-	syncOps     int
-	reps        int
-	cacheBytes  int64
-	memBytes    int64
-	valueSize   int
-	valueRandom float64
-	seed        uint64
+	n       int
+	reads   int
+	seeks   int
+	syncOps int
+	// fillseqRounds is how many times fillseq runs, each into a fresh
+	// database; its result sums them (worker.fillseq).
+	fillseqRounds int
+	reps          int
+	cacheBytes    int64
+	memBytes      int64
+	valueSize     int
+	valueRandom   float64
+	seed          uint64
 
 	// sweep runs the driver once per point of sweepPoints, each with
 	// its key count scaled by sweepScale.
@@ -103,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.reads, "reads", 0, "gets per read phase (default -n)")
 	fs.IntVar(&c.seeks, "seeks", 0, "seeks of seeknext100 (default -n/10)")
 	fs.IntVar(&c.syncOps, "sync-ops", 0, fmt.Sprintf("puts of fillsync1 and of fillsync16 (default -n/10, at most %d)", maxSyncOps))
+	fs.IntVar(&c.fillseqRounds, "fillseq-rounds", defaultFillseqRounds, "fillseq runs this many times, each into a fresh database, and reports the puts over the fills' summed time")
 	fs.IntVar(&c.reps, "reps", 3, "driver: repetitions (one worker per engine per repetition)")
 	cache := fs.String("cache", "64MiB", "block cache / buffer pool bytes of every engine")
 	mem := fs.String("memtable", "8MiB", "memtable bytes of every engine")
@@ -155,6 +159,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-value-size %d: must be in [1, %d]", c.valueSize, maxValueSize)
 	case c.valueRandom <= 0 || c.valueRandom > 1:
 		return nil, fmt.Errorf("-value-random %g: must be in (0, 1]", c.valueRandom)
+	case c.fillseqRounds < 1:
+		return nil, fmt.Errorf("-fillseq-rounds %d: must be positive", c.fillseqRounds)
 	case c.syncOps < 0:
 		return nil, fmt.Errorf("-sync-ops %d: must not be negative", c.syncOps)
 	case c.worker && c.engine == "":
@@ -200,8 +206,8 @@ func (c *config) runs(s string) bool {
 	return c.workload == s || c.workload == "all" && s != "ycsb"
 }
 
-// applyDefaults gives -reads, -seeks and -sync-ops, where not set, their
-// defaults, which depend on -n.
+// applyDefaults gives -reads, -seeks, -sync-ops and -fillseq-rounds,
+// where not set, their defaults, which but the last depend on -n.
 func (c *config) applyDefaults() {
 	if c.reads <= 0 {
 		c.reads = c.n
@@ -212,7 +218,13 @@ func (c *config) applyDefaults() {
 	if c.syncOps <= 0 {
 		c.syncOps = defaultSyncOps(c.n)
 	}
+	if c.fillseqRounds <= 0 {
+		c.fillseqRounds = defaultFillseqRounds
+	}
 }
+
+// defaultFillseqRounds is -fillseq-rounds when not set.
+const defaultFillseqRounds = 3
 
 // defaultSeeks is -seeks when not set: a tenth of -n.
 func defaultSeeks(n int) int { return max(n/10, 1) }
@@ -221,7 +233,7 @@ func defaultSeeks(n int) int { return max(n/10, 1) }
 // maxSyncOps.
 func defaultSyncOps(n int) int { return min(max(n/10, 1), maxSyncOps) }
 
-// phaseFlags returns -reads, -seeks and -sync-ops as a command line gives
+// phaseFlags returns -reads, -seeks, -sync-ops and -fillseq-rounds as a command line gives
 // them, where they differ from their defaults for -n (applyDefaults), for
 // the report to say how it was made.
 func (c *config) phaseFlags() string {
@@ -235,6 +247,9 @@ func (c *config) phaseFlags() string {
 	if c.syncOps != defaultSyncOps(c.n) {
 		f += fmt.Sprintf(" -sync-ops %d", c.syncOps)
 	}
+	if c.fillseqRounds != defaultFillseqRounds {
+		f += fmt.Sprintf(" -fillseq-rounds %d", c.fillseqRounds)
+	}
 	return f
 }
 
@@ -244,7 +259,7 @@ func (c *config) workerArgs(e string, rep int, dir string) []string {
 	args := []string{
 		"-worker", "-engine", e, "-workload", c.workload, "-rep", strconv.Itoa(rep),
 		"-n", strconv.Itoa(c.n), "-reads", strconv.Itoa(c.reads), "-seeks", strconv.Itoa(c.seeks),
-		"-sync-ops", strconv.Itoa(c.syncOps),
+		"-sync-ops", strconv.Itoa(c.syncOps), "-fillseq-rounds", strconv.Itoa(c.fillseqRounds),
 		"-cache", strconv.FormatInt(c.cacheBytes, 10), "-memtable", strconv.FormatInt(c.memBytes, 10),
 		"-seed", strconv.FormatUint(c.seed, 10), "-dir", dir,
 	}

@@ -36,7 +36,9 @@
 // answer them cheaply.
 //
 //  1. fillseq: N puts in key order into a fresh database (directory
-//     fillseq/), which is then closed and deleted. Timed: the puts only.
+//     fillseq-0/), which is then closed and deleted; -fillseq-rounds
+//     times (default 3), each into a fresh database. Timed: the puts
+//     only, the rounds' summed.
 //  2. fillsync1 and fillsync16: -sync-ops puts (default N/10, capped at
 //     20 000) in a pseudo-random order from 1 and from 16 goroutines,
 //     each into a fresh database opened in the engine's synced-write mode

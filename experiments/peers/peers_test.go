@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -202,17 +203,50 @@ func TestKeys(t *testing.T) {
 	}
 }
 
-// TestPhaseFlags: the report's command line gives -reads, -seeks and
-// -sync-ops where they are not the defaults for -n, and nothing where
-// they are.
+// TestPhaseFlags: the report's command line gives -reads, -seeks,
+// -sync-ops and -fillseq-rounds where they are not the defaults for -n,
+// and nothing where they are.
 func TestPhaseFlags(t *testing.T) {
 	c := config{n: 400}
 	c.applyDefaults()
 	if got := c.phaseFlags(); got != "" {
 		t.Fatalf("defaults: %q", got)
 	}
-	c = config{n: 400, reads: 4000, seeks: 400, syncOps: 400}
-	if got, want := c.phaseFlags(), " -reads 4000 -seeks 400 -sync-ops 400"; got != want {
+	c = config{n: 400, reads: 4000, seeks: 400, syncOps: 400, fillseqRounds: 1}
+	if got, want := c.phaseFlags(), " -reads 4000 -seeks 400 -sync-ops 400 -fillseq-rounds 1"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// TestFillseqRounds: a worker's fillseq runs -fillseq-rounds times into
+// fresh databases, reports the puts of every round as one phase, and
+// deletes each database.
+func TestFillseqRounds(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"-worker", "-engine", "strata", "-workload", "fillseq", "-n", "500",
+		"-fillseq-rounds", "2", "-dir", dir}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var res struct {
+		Phases []struct {
+			Name    string  `json:"name"`
+			Ops     int64   `json:"ops"`
+			Seconds float64 `json:"seconds"`
+		} `json:"phases"`
+		FillseqWriteAmp float64 `json:"fillseq_write_amp"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if len(res.Phases) != 1 || res.Phases[0].Name != "fillseq" || res.Phases[0].Ops != 1000 || res.Phases[0].Seconds <= 0 {
+		t.Fatalf("phases %+v, want one fillseq of 1000 puts", res.Phases)
+	}
+	if res.FillseqWriteAmp <= 0 {
+		t.Errorf("fillseq write amplification %v", res.FillseqWriteAmp)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "fillseq*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }
